@@ -1,0 +1,138 @@
+"""ONNX Runtime backend: the reference, and a real engine on machines without a GPU.
+
+"Build" = ONNX Runtime's graph optimizations (ORT_ENABLE_ALL) applied and the optimized model
+saved as the artifact, so later runs load it without optimizing again. Such a file can hold
+ops fused for this CPU, hence the CPU model and ORT version in the cache key.
+
+Streams: N streams = N independent sessions, each driven by its own thread, all running
+concurrently. Each session gets ``max(1, cores // N)`` intra-op threads so N streams do not
+oversubscribe the CPU; the thread count is part of the timing mode stored with the baseline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
+from trtperf.device import DeviceInfo, cpu_device
+from trtperf.timing import CallableWorker, Worker
+
+CPU_PRECISIONS = ("fp32",)
+
+
+def intra_op_threads(streams: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, streams))
+
+
+def _session(path: Path, threads: int, optimize: bool, save_to: Path | None = None) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
+    if save_to is not None:
+        options.optimized_model_filepath = str(save_to)
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def reference_session(path: Path) -> Any:
+    """The trusted reference: the fp32 ONNX with no graph optimization, on the CPU."""
+    return _session(path, threads=os.cpu_count() or 1, optimize=False)
+
+
+def run_session(session: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    names = [o.name for o in session.get_outputs()]
+    values = session.run(names, dict(inputs))
+    return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
+class OnnxRuntimeEngine(Engine):
+    def __init__(self, path: Path, streams_hint: int) -> None:
+        self.path = path
+        self._session = _session(path, intra_op_threads(1), optimize=False)
+
+    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return run_session(self._session, inputs)
+
+    def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
+        threads = intra_op_threads(streams)
+        workers: list[Worker] = []
+        for _ in range(streams):
+            session = _session(self.path, threads, optimize=False)
+            feeds = {k: np.ascontiguousarray(v) for k, v in inputs.items()}
+            names = [o.name for o in session.get_outputs()]
+            workers.append(CallableWorker(lambda s=session, f=feeds, n=names: s.run(n, f)))
+        return workers
+
+    def timing_mode(self) -> dict[str, Any]:
+        return {"clock": "host", "transfers": False, "cuda_graph": False, "threads_per_stream": "cores//streams"}
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+    install_hint = "pip install onnxruntime"
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError as exc:
+            return f"onnxruntime is not importable ({exc}); install it: {self.install_hint}"
+        return None
+
+    def precision_unsupported(self, precision: str) -> str | None:
+        if precision in CPU_PRECISIONS:
+            return None
+        if precision == "tf32":
+            return "tf32 is a GPU math mode; the onnxruntime backend runs on the CPU"
+        return f"precision {precision} has no ONNX variant yet for the onnxruntime backend (CPU runs fp32)"
+
+    def version(self) -> str:
+        import onnxruntime
+
+        return str(onnxruntime.__version__)
+
+    def device(self) -> DeviceInfo:
+        return cpu_device()
+
+    def environment(self) -> dict[str, Any]:
+        env = super().environment()
+        env["providers"] = ["CPUExecutionProvider"]
+        return env
+
+    def build(self, request: BuildRequest) -> BuiltEngine:
+        device = self.device()
+        parts = {
+            "onnx": request.onnx_sha256,
+            "backend": self.name,
+            "version": self.version(),
+            "device": device.slug,
+            "precision": request.case.precision,
+            "optimization": "ORT_ENABLE_ALL",
+        }
+        started = time.perf_counter()
+
+        def produce(tmp: Path) -> dict[str, Any]:
+            # ORT writes the optimized model while creating the session.
+            _session(request.onnx_path, threads=1, optimize=True, save_to=tmp)
+            return {"build_s": time.perf_counter() - started}
+
+        entry = request.cache.get_or_create(
+            "engine-onnxruntime", parts, produce, suffix=".onnx", describe=f"onnxruntime engine {request.case.key}"
+        )
+        build_s = float(entry.meta.get("extra", {}).get("build_s", 0.0))
+        return BuiltEngine(path=entry.path, cache_key=entry.key, cache_hit=entry.hit, build_s=build_s,
+                           info={"optimization": "ORT_ENABLE_ALL"})
+
+    def load(self, built: BuiltEngine, request: BuildRequest) -> Engine:
+        return OnnxRuntimeEngine(built.path, request.case.streams)

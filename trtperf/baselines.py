@@ -1,0 +1,122 @@
+"""Per-device baseline files: ``<dir>/<device-slug>.json``.
+
+Sorted keys and stable formatting make an update a readable diff. An update writes only the
+cases that ran, under a file lock, atomically, and keeps every other entry. A file that cannot
+be read is never overwritten: the error says which file and how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from trtperf.errors import BaselineError
+from trtperf.fsutil import atomic_write_json
+
+SCHEMA_VERSION = 1
+
+# version N -> function upgrading a version N-1 document to N, applied in order on load.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+@dataclass
+class BaselineFile:
+    path: Path
+    device: dict[str, Any] = field(default_factory=dict)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "device": self.device, "entries": self.entries}
+
+
+def migrate(document: dict[str, Any], path: Path) -> dict[str, Any]:
+    version = document.get("schema_version")
+    if not isinstance(version, int):
+        raise BaselineError(
+            f"{path}: no integer 'schema_version'; this is not a trtperf baseline file. Restore it from "
+            f"version control (git checkout -- {path}) or delete it and record new baselines."
+        )
+    if version > SCHEMA_VERSION:
+        raise BaselineError(
+            f"{path}: schema_version {version} is newer than this trtperf understands ({SCHEMA_VERSION}); "
+            f"upgrade trtperf (pip install -U trtperf)."
+        )
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version + 1)
+        if step is None:
+            raise BaselineError(
+                f"{path}: schema_version {version} is too old to migrate; record new baselines with "
+                f"`pytest suites --trtperf-update-baselines`."
+            )
+        document = step(document)
+        version += 1
+        document["schema_version"] = version
+    return document
+
+
+def load_baseline_file(path: Path) -> BaselineFile:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read the baseline file ({exc}).") from exc
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise BaselineError(
+            f"{path}: not valid JSON ({exc}). It was not overwritten. Restore it from version control "
+            f"(git checkout -- {path}) or fix it by hand, then rerun."
+        ) from None
+    if not isinstance(document, dict):
+        raise BaselineError(f"{path}: expected a JSON object at the top level. It was not overwritten.")
+    document = migrate(document, path)
+    entries = document.get("entries", {})
+    if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+        raise BaselineError(f"{path}: 'entries' must map case keys to objects. It was not overwritten.")
+    return BaselineFile(path=path, device=dict(document.get("device", {})), entries=dict(entries))
+
+
+class BaselineStore:
+    """The baseline directory; all baseline disk I/O goes through here."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, device_slug: str) -> Path:
+        return self.directory / f"{device_slug}.json"
+
+    def load(self, device_slug: str) -> BaselineFile | None:
+        path = self.path_for(device_slug)
+        if not path.exists():
+            return None
+        return load_baseline_file(path)
+
+    def entry(self, device_slug: str, case_key: str) -> dict[str, Any] | None:
+        loaded = self.load(device_slug)
+        return None if loaded is None else loaded.entries.get(case_key)
+
+    def update(
+        self,
+        device_slug: str,
+        device: Mapping[str, Any],
+        entries: Mapping[str, Mapping[str, Any]],
+    ) -> BaselineFile:
+        """Merge ``entries`` into the device's file; every other entry is kept."""
+        path = self.path_for(device_slug)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path.with_name(path.name + ".lock"))):
+            current = load_baseline_file(path) if path.exists() else BaselineFile(path=path)
+            current.device = {**current.device, **dict(device)}
+            for key, entry in entries.items():
+                current.entries[key] = dict(entry)
+            atomic_write_json(path, current.to_json())
+            return current
+
+    def slugs(self) -> list[str]:
+        if not self.directory.exists():
+            return []
+        return sorted(p.stem for p in self.directory.glob("*.json"))

@@ -1,0 +1,227 @@
+"""Settings: each option defined once, resolved in layers, with the source of every value kept.
+
+Precedence per value: model declaration > command line > ``TRTPERF_*`` environment >
+ini/pyproject (``trtperf_*``) > default. The pytest plugin and the ``trtperf`` CLI share the
+definitions below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trtperf.errors import TrtperfUsageError
+from trtperf.spec import PRECISIONS
+
+
+def _positive_int(text: str) -> int:
+    if not re.fullmatch(r"\d+", text.strip()) or int(text) < 1:
+        raise ValueError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _nonneg_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def _percent(text: str) -> float:
+    """'5%' or '0.05' -> 0.05."""
+    text = text.strip()
+    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    if not 0 <= value < 10:
+        raise ValueError(f"expected a fraction such as 0.05 or 5%, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = _percent(text)
+    if not 0 < value < 1:
+        raise ValueError(f"expected a value strictly between 0 and 1, got {text!r}")
+    return value
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _precisions(text: str) -> tuple[str, ...]:
+    values = _names(text)
+    bad = [v for v in values if v not in PRECISIONS]
+    if bad:
+        raise ValueError(f"unknown precision {bad}; known: {', '.join(PRECISIONS)}")
+    return values
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(_positive_int(part) for part in _names(text))
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+def _path(text: str) -> Path:
+    return Path(os.path.expanduser(text))
+
+
+def _timing_mode(text: str) -> str:
+    if text not in ("compute", "e2e"):
+        raise ValueError(f"expected 'compute' or 'e2e', got {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its field name, parser, default and help, shared by every front end."""
+
+    field: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    metavar: str = "VALUE"
+    flag: bool = False
+
+    @property
+    def cli(self) -> str:
+        return self.field.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "TRTPERF_" + self.field.upper()
+
+    @property
+    def ini(self) -> str:
+        return "trtperf_" + self.field
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("backend", _names, None, "Backends to run, comma-separated (default: every backend a model allows; "
+           "those missing here are skipped with the reason).", "NAMES"),
+    Option("precision", _precisions, None, "Precisions to run, comma-separated (default: those each model declares).",
+           "NAMES"),
+    Option("batch", _ints, None, "Batch sizes to run, comma-separated (default: those each model declares).", "INTS"),
+    Option("streams", _ints, None, "Stream counts to run, comma-separated (default: those each model declares).",
+           "INTS"),
+    Option("runs", _positive_int, 5, "Timed runs per case; each starts fresh with its own warm-up (default 5).", "N"),
+    Option("min_time", _nonneg_float, 0.2, "Minimum seconds of timed samples per run (default 0.2).", "SECONDS"),
+    Option("min_iters", _positive_int, 20, "Minimum timed iterations per run and stream (default 20).", "N"),
+    Option("warmup", _nonneg_float, 0.1, "Warm-up seconds before each run (default 0.1).", "SECONDS"),
+    Option("threshold", _percent, 0.05, "Slowdown of the median latency that fails a case, e.g. 5% (default 5%).",
+           "FRACTION"),
+    Option("timing_mode", _timing_mode, "compute",
+           "What GPU latency covers: 'compute' (engine only, trtexec --noDataTransfers) or 'e2e' "
+           "(host-to-device copies included). CPU backends always time the whole call (default compute).", "MODE"),
+    Option("cuda_graph", _bool, False, "Capture GPU inferences in a CUDA graph and time its replay (default off).",
+           "BOOL"),
+    Option("update_baselines", _bool, False, "Write this run's statistics into the baseline files "
+           "(only the cases that ran; every other entry is kept).", flag=True),
+    Option("baseline_dir", _path, None, "Directory of per-device baseline files (default <rootdir>/baselines).",
+           "DIR"),
+    Option("cache_dir", _path, None, "Artifact cache directory (default $XDG_CACHE_HOME/trtperf, "
+           "i.e. ~/.cache/trtperf).", "DIR"),
+    Option("results", _path, None, "Where to write the results JSON (default <rootdir>/.trtperf/results.json).",
+           "PATH"),
+    Option("no_timing", _bool, False, "Check parity only; skip timing and the gate.", flag=True),
+    Option("build_only", _bool, False, "Build (and cache) engines only; skip parity, timing and the gate. "
+           "For runners without a usable GPU.", flag=True),
+    Option("seed", lambda t: int(t), 0, "Seed of the generated inputs (default 0).", "INT"),
+)
+
+OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
+
+# Settings a model declaration may override for its own cases.
+MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "timing_mode", "cuda_graph"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: tuple[str, ...] | None = None
+    precision: tuple[str, ...] | None = None
+    batch: tuple[int, ...] | None = None
+    streams: tuple[int, ...] | None = None
+    runs: int = 5
+    min_time: float = 0.2
+    min_iters: int = 20
+    warmup: float = 0.1
+    threshold: float = 0.05
+    timing_mode: str = "compute"
+    cuda_graph: bool = False
+    update_baselines: bool = False
+    baseline_dir: Path | None = None
+    cache_dir: Path | None = None
+    results: Path | None = None
+    no_timing: bool = False
+    build_only: bool = False
+    seed: int = 0
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def with_model_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        """The settings for one model's cases, its declared values taking precedence."""
+        if not overrides:
+            return self
+        sources = dict(self.sources)
+        sources.update({k: "model declaration" for k in overrides})
+        return dataclasses.replace(self, **dict(overrides), sources=sources)
+
+
+def _parse(option: Option, raw: Any, where: str) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return option.parse(raw)
+    except ValueError as exc:
+        raise TrtperfUsageError(f"Invalid {option.field} {raw!r} from {where}: {exc}") from None
+
+
+def resolve(
+    cli: Mapping[str, Any],
+    env: Mapping[str, str],
+    ini: Mapping[str, Any],
+) -> Settings:
+    """Resolve every option: CLI value (None = not given) > environment > ini > default."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for option in OPTIONS:
+        cli_value = cli.get(option.field)
+        if cli_value is not None and cli_value is not False:
+            values[option.field] = _parse(option, cli_value, f"--trtperf-{option.cli}")
+            sources[option.field] = "command line"
+        elif option.env in env and env[option.env] != "":
+            values[option.field] = _parse(option, env[option.env], option.env)
+            sources[option.field] = "environment"
+        elif ini.get(option.field) not in (None, "", []):
+            values[option.field] = _parse(option, ini[option.field], f"ini {option.ini}")
+            sources[option.field] = "ini"
+        else:
+            values[option.field] = option.default
+            sources[option.field] = "default"
+    return Settings(**values, sources=sources)
+
+
+def validate_model_settings(model_name: str, settings: Mapping[str, Any]) -> None:
+    """Reject unknown per-model settings by name, and parse-check the known ones."""
+    unknown = sorted(set(settings) - MODEL_SETTINGS)
+    if unknown:
+        raise TrtperfUsageError(
+            f"model {model_name!r}: unknown setting(s) {unknown}; allowed: {sorted(MODEL_SETTINGS)}"
+        )
+    for key, value in settings.items():
+        _parse(OPTIONS_BY_FIELD[key], str(value), f"model {model_name!r}")
+
+
+def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "trtperf"

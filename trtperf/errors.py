@@ -1,0 +1,35 @@
+"""One root error class; every message says what went wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+
+class TrtperfError(Exception):
+    """Root of every error trtperf raises on purpose."""
+
+
+class TrtperfUsageError(TrtperfError):
+    """Bad option, ini value, marker or model declaration; shown without a traceback."""
+
+
+class BaselineError(TrtperfError):
+    """A baseline file cannot be read or written safely."""
+
+
+class CacheError(TrtperfError):
+    """A cache entry cannot be produced."""
+
+
+class ExportError(TrtperfError):
+    """torch -> ONNX export failed."""
+
+
+class BuildError(TrtperfError):
+    """A backend failed to build an engine for a case."""
+
+
+class ParityError(TrtperfError, AssertionError):
+    """Engine outputs do not match the reference within tolerance."""
+
+
+class RegressionError(TrtperfError, AssertionError):
+    """The gate judged a case slower than its baseline."""

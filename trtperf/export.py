@@ -1,0 +1,128 @@
+"""Stage 1: torch.nn.Module -> fp32 ONNX with a dynamic batch axis, cached by content."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import traceback
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trtperf.cache import ArtifactCache, CacheEntry
+from trtperf.errors import ExportError
+from trtperf.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import torch
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA-256 over every parameter and buffer (names, dtypes, shapes, bytes)."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def export_key_parts(spec: ModelSpec, module: torch.nn.Module) -> dict[str, Any]:
+    import torch
+
+    return {
+        "model": spec.name,
+        "weights": weights_digest(module),
+        "source": spec.source_digest(),
+        "torch": torch.__version__,
+        "opset": spec.opset,
+        "max_batch": spec.max_batch,
+        "inputs": [[i.name, list(i.shape), i.dtype] for i in spec.inputs],
+        "outputs": list(spec.outputs),
+    }
+
+
+def example_inputs(spec: ModelSpec, batch: int) -> tuple[torch.Tensor, ...]:
+    import torch
+
+    from trtperf.inputs import make_inputs
+
+    arrays = make_inputs(spec, batch, seed=spec.seed)
+    return tuple(torch.from_numpy(arrays[i.name]) for i in spec.inputs)
+
+
+def _export(module: torch.nn.Module, args: tuple[torch.Tensor, ...], spec: ModelSpec,
+            dynamic_shapes: tuple[dict[int, Any], ...]) -> Any:
+    import torch
+
+    return torch.onnx.export(
+        module,
+        args,
+        input_names=[i.name for i in spec.inputs],
+        output_names=list(spec.outputs),
+        dynamic_shapes=dynamic_shapes,
+        opset_version=spec.opset,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
+
+
+def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
+    """Export with torch.export (dynamo) and a symbolic batch dimension shared by every input."""
+    import torch
+
+    # An example batch of 2: torch.export specializes sizes 0 and 1.
+    args = example_inputs(spec, 2)
+    batch = torch.export.Dim("batch", min=1, max=spec.max_batch)
+    # Positional, so declared input names need not match forward()'s parameter names.
+    dynamic_shapes = tuple({i.batch_axis: batch} for i in spec.inputs)
+    try:
+        with warnings.catch_warnings():
+            # The exporter's own deprecation notices are not actionable by trtperf's users.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            program = _export(module, args, spec, dynamic_shapes)
+        if program is None:
+            raise RuntimeError("torch.onnx.export returned no program")
+        program.save(str(target), external_data=False)
+    except Exception as exc:
+        detail = _ANSI.sub("", "".join(traceback.format_exception_only(type(exc), exc)).strip())
+        raise ExportError(
+            f"model {spec.name!r}: torch -> ONNX export failed.\nexporter said: {detail}\n"
+            f"Fix the model's forward() for torch.export (see "
+            f"https://pytorch.org/docs/stable/export.html) or its declared inputs."
+        ) from exc
+    _check_exported(spec, target)
+
+
+def _check_exported(spec: ModelSpec, path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    got_inputs = [i.name for i in model.graph.input]
+    got_outputs = [o.name for o in model.graph.output]
+    want_inputs = [i.name for i in spec.inputs]
+    if got_inputs != want_inputs or got_outputs != list(spec.outputs):
+        raise ExportError(
+            f"model {spec.name!r}: exported ONNX has inputs {got_inputs} and outputs {got_outputs}, but "
+            f"the declaration says {want_inputs} and {list(spec.outputs)}; make outputs= match what "
+            f"forward() returns."
+        )
+
+
+def export_cached(spec: ModelSpec, cache: ArtifactCache) -> CacheEntry:
+    """The cached fp32 ONNX for ``spec`` (exported on first use)."""
+    module = spec.build_module()
+    return cache.get_or_create(
+        "onnx",
+        export_key_parts(spec, module),
+        lambda tmp: export_onnx(spec, module, tmp),
+        suffix=".onnx",
+        describe=f"ONNX export of {spec.name}",
+    )

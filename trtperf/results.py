@@ -1,0 +1,141 @@
+"""Per-case results, the results JSON file, and the summary table."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trtperf.cases import Case
+from trtperf.errors import TrtperfUsageError
+from trtperf.fsutil import atomic_write_json
+
+RESULTS_SCHEMA_VERSION = 1
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    outcome: str = PASSED
+    message: str = ""
+    device: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    build: dict[str, Any] = field(default_factory=dict)
+    parity: dict[str, Any] | None = None
+    stats: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    verdict: dict[str, Any] | None = None
+    timing_mode: dict[str, Any] = field(default_factory=dict)
+    artifact: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["case"] = {"key": self.case.key, **asdict(self.case)}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CaseResult:
+        fields = dict(data)
+        case_fields = dict(fields.pop("case"))
+        case_fields.pop("key", None)
+        return cls(case=Case(**case_fields), **fields)
+
+    def baseline_entry(self, trtperf_version: str) -> dict[str, Any]:
+        """What the baseline file stores for this case."""
+        if self.stats is None:
+            raise ValueError(f"{self.case.key} has no timing statistics to record")
+        return {
+            "stats": self.stats,
+            "timing_mode": self.timing_mode,
+            "environment": {**self.environment, "trtperf_version": trtperf_version},
+            "artifact": self.artifact,
+            "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def write_results(path: Path, results: Sequence[CaseResult], meta: Mapping[str, Any]) -> None:
+    document = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "meta": dict(meta),
+        "cases": [r.to_json() for r in sorted(results, key=lambda r: r.case.key)],
+    }
+    atomic_write_json(path, document)
+
+
+def read_results(path: Path) -> list[CaseResult]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TrtperfUsageError(f"{path}: cannot read results JSON ({exc}).") from None
+    if not isinstance(document, dict) or document.get("schema_version") != RESULTS_SCHEMA_VERSION:
+        raise TrtperfUsageError(
+            f"{path}: not a trtperf results file of schema {RESULTS_SCHEMA_VERSION}; "
+            f"produce one with `pytest suites --trtperf-results {path}`."
+        )
+    return [CaseResult.from_json(c) for c in document.get("cases", [])]
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 100 else f"{value:.1f}"
+
+
+def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
+    rows = []
+    for r in sorted(results, key=lambda r: r.case.key):
+        stats = r.stats or {}
+        base = (r.baseline or {}).get("stats", {})
+        verdict = r.verdict or {}
+        change = "-"
+        if verdict.get("ratio") is not None:
+            change = f"{(verdict['ratio'] - 1) * 100:+.1f}%"
+        parity = "-"
+        if r.parity is not None:
+            worst = max((o["max_abs"] for o in r.parity["outputs"]), default=0.0)
+            parity = f"{worst:.1e}" + ("" if r.parity["passed"] else " FAIL")
+        status = verdict.get("status", "")
+        if r.outcome == FAILED and not status:
+            status = "failed"
+        elif r.outcome == SKIPPED:
+            status = "skipped"
+        elif not status:
+            status = r.notes[0] if r.notes else "ok"
+        rows.append([
+            r.case.key,
+            _ms(stats.get("median_ms")),
+            _ms(stats.get("p99_ms")),
+            _ms(base.get("median_ms")),
+            change,
+            parity,
+            status,
+        ])
+    return rows
+
+
+SUMMARY_HEADER = ["case", "median ms", "p99 ms", "baseline ms", "change", "parity err", "verdict"]
+
+
+def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
+    """The summary table as plain text (rich, no colour codes)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="trtperf summary", title_justify="left")
+    for name in SUMMARY_HEADER:
+        table.add_column(name, justify="left" if name in ("case", "verdict") else "right",
+                         no_wrap=name == "case", overflow="fold")
+    for row in summary_rows(results):
+        table.add_row(*(Text(cell) for cell in row))  # Text: case ids hold [brackets], not markup
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True, color_system=None, legacy_windows=False).print(table)
+    return buffer.getvalue()

@@ -1,0 +1,195 @@
+"""Model declarations: a torch.nn.Module factory plus what the cases need to know about it.
+
+A suite module declares models with the :func:`model` decorator; the pytest plugin finds every
+:class:`ModelSpec` at module level and expands it into cases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from trtperf.errors import TrtperfUsageError
+
+if TYPE_CHECKING:
+    import torch
+
+BATCH = "batch"
+"""The name of the variable batch axis in an :class:`InputSpec` shape."""
+
+PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "int8", "fp8")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_NUMPY_DTYPES = {"float32", "float16", "int64", "int32", "bool"}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One named model input.
+
+    ``shape`` holds ints and exactly one ``"batch"`` marking the variable batch axis.
+    Values are drawn uniformly from ``[low, high)`` (integers: ``[low, high)`` too).
+    """
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str = "float32"
+    low: float = -1.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.shape.count(BATCH) != 1:
+            raise TrtperfUsageError(
+                f"input {self.name!r}: shape {self.shape} must contain exactly one {BATCH!r} axis"
+            )
+        for dim in self.shape:
+            if dim != BATCH and not (isinstance(dim, int) and dim > 0):
+                raise TrtperfUsageError(f"input {self.name!r}: dimension {dim!r} must be a positive int")
+        if self.dtype not in _NUMPY_DTYPES:
+            raise TrtperfUsageError(
+                f"input {self.name!r}: dtype {self.dtype!r} not supported; use one of {sorted(_NUMPY_DTYPES)}"
+            )
+        if not self.low < self.high:
+            raise TrtperfUsageError(f"input {self.name!r}: low {self.low} must be below high {self.high}")
+
+    @property
+    def batch_axis(self) -> int:
+        return self.shape.index(BATCH)
+
+    def concrete_shape(self, batch: int) -> tuple[int, ...]:
+        return tuple(batch if dim == BATCH else int(dim) for dim in self.shape)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Elementwise closeness: ``|got - ref| <= atol + rtol * |ref|``.
+
+    ``max_mismatch`` is the fraction of elements allowed outside that bound (default 0).
+    ``min_cosine``, when set, also requires the cosine similarity of the flattened tensors.
+    """
+
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    max_mismatch: float = 0.0
+    min_cosine: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model and the cases to make of it. Build one with :func:`model`."""
+
+    name: str
+    factory: Callable[[], torch.nn.Module]
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[str, ...]
+    batches: tuple[int, ...] = (1, 8)
+    precisions: tuple[str, ...] = ("fp32",)
+    streams: tuple[int, ...] = (1,)
+    backends: tuple[str, ...] | None = None
+    max_batch: int = 64
+    tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
+    seed: int = 0
+    opset: int = 18
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def source_digest(self) -> str:
+        """Digest of the code that defines the model (its whole module), for cache keys."""
+        module = inspect.getmodule(self.factory)
+        try:
+            source = inspect.getsource(module) if module is not None else inspect.getsource(self.factory)
+        except (OSError, TypeError):
+            source = getattr(self.factory, "__qualname__", repr(self.factory))
+        return hashlib.sha256(source.encode()).hexdigest()
+
+    def tolerance_for(self, precision: str, output: str, default: Tolerance) -> Tolerance:
+        """Most specific tolerance: ``"fp16:out"``, ``"fp16:"``, ``"out"``, ``""``, then ``default``."""
+        for key in (f"{precision}:{output}", f"{precision}:", output, ""):
+            if key in self.tolerances:
+                return self.tolerances[key]
+        return default
+
+    def build_module(self) -> torch.nn.Module:
+        """Instantiate the module with seeded weights, in eval mode."""
+        import torch
+
+        torch.manual_seed(self.seed)
+        module = self.factory()
+        if not isinstance(module, torch.nn.Module):
+            raise TrtperfUsageError(
+                f"model {self.name!r}: factory returned {type(module).__name__}, expected a torch.nn.Module"
+            )
+        return module.eval()
+
+
+def _tuple_of_ints(name: str, what: str, values: Iterable[int]) -> tuple[int, ...]:
+    out = tuple(values)
+    if not out or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in out):
+        raise TrtperfUsageError(f"model {name!r}: {what} must be positive ints, got {out!r}")
+    return out
+
+
+def model(
+    *,
+    inputs: Sequence[InputSpec],
+    outputs: Sequence[str],
+    batches: Iterable[int] = (1, 8),
+    precisions: Iterable[str] = ("fp32",),
+    streams: Iterable[int] = (1,),
+    backends: Iterable[str] | None = None,
+    max_batch: int = 64,
+    tolerances: Mapping[str, Tolerance] | None = None,
+    seed: int = 0,
+    opset: int = 18,
+    name: str | None = None,
+    **settings: Any,
+) -> Callable[[Callable[[], torch.nn.Module]], ModelSpec]:
+    """Declare a model for trtperf; decorate a zero-argument factory returning a ``torch.nn.Module``.
+
+    Defaults: batches (1, 8), precision fp32, 1 stream, every backend, dynamic batch up to 64,
+    opset 18. ``tolerances`` maps ``"output"``, ``"precision:output"``, ``"precision:"`` or
+    ``""`` to a :class:`Tolerance`. Extra keyword arguments are per-model settings that override
+    options and ini values (for example ``runs=3`` or ``threshold=0.1``).
+    """
+
+    def decorate(factory: Callable[[], torch.nn.Module]) -> ModelSpec:
+        spec_name = name or factory.__name__
+        if not _NAME_RE.fullmatch(spec_name):
+            raise TrtperfUsageError(f"model name {spec_name!r} must match {_NAME_RE.pattern}")
+        if not inputs:
+            raise TrtperfUsageError(f"model {spec_name!r}: declare at least one input")
+        if not outputs:
+            raise TrtperfUsageError(f"model {spec_name!r}: declare at least one output name")
+        names = [i.name for i in inputs] + list(outputs)
+        if len(set(names)) != len(names):
+            raise TrtperfUsageError(f"model {spec_name!r}: input and output names must be unique: {names}")
+        bad = [p for p in precisions if p not in PRECISIONS]
+        if bad:
+            raise TrtperfUsageError(f"model {spec_name!r}: unknown precision {bad}; known: {PRECISIONS}")
+        batch_values = _tuple_of_ints(spec_name, "batches", batches)
+        if max(batch_values) > max_batch:
+            raise TrtperfUsageError(
+                f"model {spec_name!r}: batch {max(batch_values)} exceeds max_batch {max_batch}"
+            )
+        from trtperf.config import validate_model_settings
+
+        validate_model_settings(spec_name, settings)
+        return ModelSpec(
+            name=spec_name,
+            factory=factory,
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
+            batches=batch_values,
+            precisions=tuple(precisions),
+            streams=_tuple_of_ints(spec_name, "streams", streams),
+            backends=tuple(backends) if backends is not None else None,
+            max_batch=max_batch,
+            tolerances=dict(tolerances or {}),
+            seed=seed,
+            opset=opset,
+            settings=dict(settings),
+        )
+
+    return decorate

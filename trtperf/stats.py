@@ -1,0 +1,79 @@
+"""Summary statistics of timed runs (pure functions).
+
+The gate compares *runs*, not pooled iterations: iterations within one run are correlated,
+so pooled tests give false alarms (reference/regression-statistics.md, section 3.7). Each run's
+median is kept; the headline numbers come from all samples pooled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+QUANTILE_METHOD = "linear"
+
+
+@dataclass(frozen=True)
+class RunSamples:
+    """One timed run: per-iteration latencies (seconds) pooled over its streams."""
+
+    latencies: tuple[float, ...]
+    wall_s: float
+    inferences: int
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency statistics in milliseconds, plus throughput in items per second."""
+
+    median_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    stdev_ms: float
+    min_ms: float
+    cv: float
+    throughput: float
+    samples: int
+    runs: int
+    run_medians_ms: tuple[float, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["run_medians_ms"] = list(self.run_medians_ms)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LatencyStats:
+        fields = dict(data)
+        fields["run_medians_ms"] = tuple(float(v) for v in fields.get("run_medians_ms", ()))
+        return cls(**fields)
+
+
+def summarize(runs: Sequence[RunSamples], batch: int) -> LatencyStats:
+    """Pool the runs' samples for the headline numbers; keep each run's median for the gate."""
+    if not runs or any(not r.latencies for r in runs):
+        raise ValueError("summarize needs at least one run, each with at least one sample")
+    pooled_ms = np.concatenate([np.asarray(r.latencies, dtype=np.float64) for r in runs]) * 1e3
+    run_medians = tuple(float(np.median(np.asarray(r.latencies)) * 1e3) for r in runs)
+    mean = float(pooled_ms.mean())
+    stdev = float(pooled_ms.std(ddof=1)) if pooled_ms.size > 1 else 0.0
+    wall = sum(r.wall_s for r in runs)
+    inferences = sum(r.inferences for r in runs)
+    p90, p99 = np.quantile(pooled_ms, [0.90, 0.99], method=QUANTILE_METHOD)
+    return LatencyStats(
+        median_ms=float(np.median(pooled_ms)),
+        p90_ms=float(p90),
+        p99_ms=float(p99),
+        mean_ms=mean,
+        stdev_ms=stdev,
+        min_ms=float(pooled_ms.min()),
+        cv=stdev / mean if mean > 0 else 0.0,
+        throughput=inferences * batch / wall if wall > 0 else 0.0,
+        samples=int(pooled_ms.size),
+        runs=len(runs),
+        run_medians_ms=run_medians,
+    )

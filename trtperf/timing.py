@@ -1,0 +1,132 @@
+"""The one timing loop, shared by every backend.
+
+A backend supplies *workers*, one per stream: each runs ``n`` inferences back to back and
+returns their per-iteration latencies. CPU workers time with ``perf_counter``; GPU workers with
+CUDA events on their own stream (see ``trtperf.cuda_timing``). This module owns the protocol:
+repeated runs that each start fresh (new workers), a warm-up, and samples until both a minimum
+time and a minimum count hold, with all streams running concurrently on their own threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Protocol
+
+from trtperf.stats import RunSamples
+
+
+class Worker(Protocol):
+    """Runs inferences on one stream; ``close`` releases its resources."""
+
+    def run(self, iterations: int) -> list[float]:
+        """Run ``iterations`` inferences; return each one's latency in seconds."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    runs: int = 5
+    warmup_s: float = 0.1
+    min_time_s: float = 0.2
+    min_iters: int = 20
+    max_time_s: float = 60.0
+    """Safety cap per run: a run stops after this long even below ``min_iters``."""
+
+
+def _chunk_size(done: int, elapsed: float, remaining_s: float) -> int:
+    """Iterations for the next call: small at first, then about 50 ms worth, so deadlines hold."""
+    if done == 0 or elapsed <= 0:
+        return 1
+    per_iter = elapsed / done
+    return max(1, min(1000, int(min(0.05, max(remaining_s, 0.0) + 1e-3) / per_iter)))
+
+
+def _drive(worker: Worker, plan: TimingPlan, start: threading.Barrier, out: list[float]) -> None:
+    deadline_warm = time.perf_counter() + plan.warmup_s
+    worker.run(1)  # at least one warm-up inference even when warmup_s == 0
+    warm_done, warm_t0 = 1, time.perf_counter()
+    while time.perf_counter() < deadline_warm:
+        n = _chunk_size(warm_done, time.perf_counter() - warm_t0, deadline_warm - time.perf_counter())
+        worker.run(n)
+        warm_done += n
+    start.wait()
+    t0 = time.perf_counter()
+    while True:
+        elapsed = time.perf_counter() - t0
+        done = len(out)
+        if (done >= plan.min_iters and elapsed >= plan.min_time_s) or elapsed >= plan.max_time_s:
+            break
+        n = _chunk_size(done, elapsed, plan.min_time_s - elapsed)
+        if elapsed >= plan.min_time_s:
+            n = min(n, plan.min_iters - done)  # time is met; only the count is missing
+        out.extend(worker.run(n))
+
+
+def measure_run(workers: Sequence[Worker], plan: TimingPlan) -> RunSamples:
+    """One run: every worker on its own thread, timed windows aligned by a barrier."""
+    results: list[list[float]] = [[] for _ in workers]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(workers) + 1)
+
+    def target(index: int) -> None:
+        try:
+            _drive(workers[index], plan, barrier, results[index])
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(len(workers))]
+    for thread in threads:
+        thread.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    latencies = tuple(v for per_worker in results for v in per_worker)
+    return RunSamples(latencies=latencies, wall_s=wall, inferences=len(latencies))
+
+
+def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan: TimingPlan) -> list[RunSamples]:
+    """``plan.runs`` runs, each with fresh workers from ``make_workers(streams)``."""
+    runs: list[RunSamples] = []
+    for _ in range(plan.runs):
+        with ExitStack() as stack:
+            workers = list(make_workers(streams))
+            for worker in workers:
+                stack.callback(worker.close)
+            runs.append(measure_run(workers, plan))
+    return runs
+
+
+class CallableWorker:
+    """A CPU worker timing a Python callable with ``perf_counter`` (one inference per call)."""
+
+    def __init__(self, infer: Callable[[], object], on_close: Callable[[], None] | None = None) -> None:
+        self._infer = infer
+        self._on_close = on_close
+
+    def run(self, iterations: int) -> list[float]:
+        clock = time.perf_counter
+        infer = self._infer
+        out = []
+        for _ in range(iterations):
+            t0 = clock()
+            infer()
+            out.append(clock() - t0)
+        return out
+
+    def close(self) -> None:
+        if self._on_close is not None:
+            self._on_close()

@@ -174,7 +174,8 @@ class Settings:
             return self
         sources = dict(self.sources)
         sources.update({k: "model declaration" for k in overrides})
-        return dataclasses.replace(self, **dict(overrides), sources=sources)
+        parsed = {k: _parse(OPTIONS_BY_FIELD[k], v, "model declaration") for k, v in overrides.items()}
+        return dataclasses.replace(self, **parsed, sources=sources)
 
 
 def _parse(option: Option, raw: Any, where: str) -> Any:

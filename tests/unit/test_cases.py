@@ -1,0 +1,118 @@
+"""Cases: expansion of a declaration, narrowing by the selection, ids and keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from torch import nn
+
+import trtperf
+from trtperf import InputSpec, ModelSpec
+from trtperf.cases import Case, expand_cases
+from trtperf.spec import PRECISIONS
+
+KNOWN = ["onnxruntime", "tensorrt", "torch"]
+
+
+def _factory() -> nn.Module:
+    return nn.Linear(4, 2)
+
+
+def _spec(**kwargs: Any) -> ModelSpec:
+    args: dict[str, Any] = {"inputs": [InputSpec("x", ("batch", 4))], "outputs": ["y"], "name": "cnn"}
+    args.update(kwargs)
+    return trtperf.model(**args)(_factory)
+
+
+def test_id_and_key_are_readable() -> None:
+    case = Case("cnn", "onnxruntime", "fp32", 8, 2)
+    assert case.id == "onnxruntime-fp32-b8-s2"
+    assert case.key == "cnn[onnxruntime-fp32-b8-s2]"
+
+
+def test_expansion_without_selection_is_the_full_product_in_declaration_order() -> None:
+    spec = _spec(batches=(8, 1), precisions=("fp32", "fp16"), streams=(1, 2))
+    cases = expand_cases(spec, ["onnxruntime", "torch"])
+    assert [c.id for c in cases] == [
+        f"{b}-{p}-b{n}-s{s}"
+        for b in ("onnxruntime", "torch")
+        for p in ("fp32", "fp16")
+        for n in (8, 1)
+        for s in (1, 2)
+    ]
+    assert all(c.model == "cnn" for c in cases)
+    assert len(set(cases)) == 16
+
+
+def test_declared_backends_restrict_the_known_ones() -> None:
+    cases = expand_cases(_spec(backends=("tensorrt",)), KNOWN)
+    assert {c.backend for c in cases} == {"tensorrt"}
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected_ids"),
+    [
+        ({"backends": ["torch"]}, ["torch-fp32-b1-s1", "torch-fp32-b8-s1"]),
+        ({"backends": ["nope"]}, []),
+        ({"precisions": ["fp16"]}, []),  # not declared: not run
+        ({"batches": [8]}, ["onnxruntime-fp32-b8-s1"]),
+        ({"batches": [32]}, ["onnxruntime-fp32-b32-s1"]),  # undeclared but within max_batch: run
+        ({"batches": [65, 64]}, ["onnxruntime-fp32-b64-s1"]),  # above max_batch: dropped
+        ({"streams": [4]}, ["onnxruntime-fp32-b1-s4", "onnxruntime-fp32-b8-s4"]),
+        ({"batches": [], "streams": [1]}, []),
+    ],
+)
+def test_selection_narrows(selection: dict[str, Any], expected_ids: list[str]) -> None:
+    backends = selection.pop("backends", None)
+    known = ["onnxruntime", "torch"] if backends else ["onnxruntime"]
+    cases = expand_cases(_spec(), known, backends, **selection)
+    assert [c.id for c in cases] == expected_ids
+
+
+def test_precision_selection_keeps_declared_order() -> None:
+    spec = _spec(precisions=("fp16", "fp32", "int8"))
+    cases = expand_cases(spec, ["onnxruntime"], precisions=["int8", "fp16"], batches=[1])
+    assert [c.precision for c in cases] == ["fp16", "int8"]
+
+
+@pytest.mark.parametrize("key", [
+    "cnn",
+    "cnn[onnxruntime-fp32-b8]",
+    "cnn[onnxruntime-fp32-8-s2]",
+    "cnn[onnxruntime-fp32-b8-s2",
+    "[onnxruntime-fp32-b8-s2]",
+    "cnn[ONNX-fp32-b8-s2]",
+    "cnn[onnxruntime-fp32-b8-s2]x",
+])
+def test_from_key_rejects_malformed_keys(key: str) -> None:
+    with pytest.raises(ValueError, match="not a case key"):
+        Case.from_key(key)
+
+
+model_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,30}", fullmatch=True)
+backend_names = st.from_regex(r"[a-z_]{1,20}", fullmatch=True)
+cases_strategy = st.builds(
+    Case,
+    model=model_names,
+    backend=backend_names,
+    precision=st.sampled_from(PRECISIONS),
+    batch=st.integers(1, 10**6),
+    streams=st.integers(1, 1024),
+)
+
+
+@given(cases_strategy)
+@example(Case("mlp.v2-b8-s1", "onnxruntime", "fp32", 1, 1))
+@example(Case("a-fp16", "tensorrt_rtx", "fp8", 64, 16))
+def test_key_round_trip(case: Case) -> None:
+    assert Case.from_key(case.key) == case
+
+
+@given(model_names)
+def test_every_declarable_model_name_round_trips(name: str) -> None:
+    spec = _spec(name=name, batches=(2,))
+    for case in expand_cases(spec, ["onnxruntime"]):
+        assert Case.from_key(case.key) == case

@@ -1,0 +1,170 @@
+"""Model declarations: validation at declaration time, tolerance lookup, seeded module builds."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+import trtperf
+from trtperf import InputSpec, ModelSpec, Tolerance, TrtperfUsageError
+
+
+def _factory() -> nn.Module:
+    return nn.Linear(4, 2)
+
+
+def _declare(**kwargs: Any) -> ModelSpec:
+    args: dict[str, Any] = {"inputs": [InputSpec("x", ("batch", 4))], "outputs": ["y"]}
+    args.update(kwargs)
+    return trtperf.model(**args)(_factory)
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [
+        ((4,), "exactly one 'batch' axis"),
+        (("batch", "batch", 4), "exactly one 'batch' axis"),
+        (("batch", 0), "dimension 0 must be a positive int"),
+        (("batch", -3), "dimension -3 must be a positive int"),
+        (("batch", "height"), "dimension 'height' must be a positive int"),
+        (("batch", 2.5), "dimension 2.5 must be a positive int"),
+    ],
+)
+def test_input_shape_is_validated(shape: tuple[Any, ...], match: str) -> None:
+    with pytest.raises(TrtperfUsageError, match=match):
+        InputSpec("x", shape)
+
+
+def test_input_dtype_must_be_supported() -> None:
+    with pytest.raises(TrtperfUsageError, match=r"dtype 'float64' not supported; use one of \["):
+        InputSpec("x", ("batch", 3), dtype="float64")
+
+
+def test_input_range_must_be_nonempty() -> None:
+    with pytest.raises(TrtperfUsageError, match=re.escape("low 1.0 must be below high 1.0")):
+        InputSpec("x", ("batch", 3), low=1.0, high=1.0)
+
+
+@pytest.mark.parametrize(("shape", "axis", "concrete"), [
+    (("batch", 3, 4), 0, (8, 3, 4)),
+    ((7, "batch"), 1, (7, 8)),
+])
+def test_batch_axis_and_concrete_shape(shape: tuple[Any, ...], axis: int, concrete: tuple[int, ...]) -> None:
+    spec = InputSpec("x", shape)
+    assert spec.batch_axis == axis
+    assert spec.concrete_shape(8) == concrete
+
+
+def test_declaration_defaults() -> None:
+    spec = _declare()
+    assert spec.name == "_factory"
+    assert spec.batches == (1, 8)
+    assert spec.precisions == ("fp32",)
+    assert spec.streams == (1,)
+    assert spec.backends is None
+    assert spec.max_batch == 64
+    assert spec.settings == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"name": "9lives"}, "model name '9lives' must match"),
+        ({"name": "has space"}, "model name 'has space' must match"),
+        ({"name": "brackets[x]"}, "must match"),
+        ({"inputs": []}, "declare at least one input"),
+        ({"outputs": []}, "declare at least one output name"),
+        ({"outputs": ["x"]}, "input and output names must be unique"),
+        ({"inputs": [InputSpec("x", ("batch", 4)), InputSpec("x", ("batch", 2))]}, "must be unique"),
+        ({"outputs": ["y", "y"]}, "must be unique"),
+        ({"precisions": ["fp32", "fp64"]}, r"unknown precision \['fp64'\]"),
+        ({"batches": []}, "batches must be positive ints"),
+        ({"batches": [0, 4]}, "batches must be positive ints"),
+        ({"batches": [True]}, "batches must be positive ints"),
+        ({"streams": [0]}, "streams must be positive ints"),
+        ({"batches": [1, 128]}, "batch 128 exceeds max_batch 64"),
+        ({"batches": [8], "max_batch": 4}, "batch 8 exceeds max_batch 4"),
+    ],
+)
+def test_declaration_is_validated(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(TrtperfUsageError, match=match):
+        _declare(**kwargs)
+
+
+def test_unknown_setting_is_rejected_by_name() -> None:
+    with pytest.raises(TrtperfUsageError, match=r"unknown setting\(s\) \['rnus'\]; allowed: \[.*'runs'"):
+        _declare(rnus=3)
+
+
+def test_known_setting_with_bad_value_names_the_model() -> None:
+    with pytest.raises(TrtperfUsageError, match=r"Invalid runs '0' from model '_factory'"):
+        _declare(runs=0)
+
+
+def test_known_settings_are_kept() -> None:
+    spec = _declare(runs=3, threshold="10%")
+    assert spec.settings == {"runs": 3, "threshold": "10%"}
+
+
+def test_name_override_and_max_batch_boundary() -> None:
+    spec = _declare(name="mlp.v2-small", batches=[64])
+    assert spec.name == "mlp.v2-small"
+    assert spec.batches == (64,)
+
+
+TOL = {
+    "fp16:out": Tolerance(atol=1.0),
+    "fp16:": Tolerance(atol=2.0),
+    "out": Tolerance(atol=3.0),
+    "": Tolerance(atol=4.0),
+}
+DEFAULT = Tolerance(atol=5.0)
+
+
+@pytest.mark.parametrize(
+    ("keys", "precision", "output", "atol"),
+    [
+        (["fp16:out", "fp16:", "out", ""], "fp16", "out", 1.0),
+        (["fp16:", "out", ""], "fp16", "out", 2.0),
+        (["out", ""], "fp16", "out", 3.0),
+        ([""], "fp16", "out", 4.0),
+        ([], "fp16", "out", 5.0),
+        (["fp16:out", "fp16:", "out", ""], "fp16", "other", 2.0),
+        (["fp16:out", "fp16:", "out", ""], "fp32", "out", 3.0),
+        (["fp16:out", "fp16:", ""], "fp32", "out", 4.0),
+    ],
+)
+def test_tolerance_lookup_order(keys: list[str], precision: str, output: str, atol: float) -> None:
+    spec = _declare(tolerances={k: TOL[k] for k in keys})
+    assert spec.tolerance_for(precision, output, DEFAULT).atol == atol
+
+
+def test_build_module_is_seeded_and_in_eval_mode() -> None:
+    def factory() -> nn.Module:
+        return nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+
+    a = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], seed=3)(factory).build_module()
+    b = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], seed=3)(factory).build_module()
+    c = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], seed=4)(factory).build_module()
+    assert not a.training
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert not torch.equal(a.state_dict()["0.weight"], c.state_dict()["0.weight"])
+
+
+def test_factory_must_return_a_module() -> None:
+    not_a_module: Callable[[], Any] = lambda: "nope"  # noqa: E731
+    spec = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="bad")(not_a_module)
+    message = "model 'bad': factory returned str, expected a torch.nn.Module"
+    with pytest.raises(TrtperfUsageError, match=re.escape(message)):
+        spec.build_module()
+
+
+def test_source_digest_is_stable_and_covers_the_module_source() -> None:
+    spec = _declare()
+    assert spec.source_digest() == _declare().source_digest()
+    assert len(spec.source_digest()) == 64

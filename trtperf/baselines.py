@@ -17,6 +17,7 @@ from filelock import FileLock
 
 from trtperf.errors import BaselineError
 from trtperf.fsutil import atomic_write_json
+from trtperf.results import CaseResult
 
 SCHEMA_VERSION = 1
 
@@ -120,3 +121,23 @@ class BaselineStore:
         if not self.directory.exists():
             return []
         return sorted(p.stem for p in self.directory.glob("*.json"))
+
+
+def recordable(result: CaseResult) -> bool:
+    """A timed case whose parity held. A regressed case is recordable: updating is how an
+    intended slowdown is accepted."""
+    return result.stats is not None and (result.parity is None or bool(result.parity.get("passed")))
+
+
+def record_results(store: BaselineStore, results: list[CaseResult], trtperf_version: str) -> dict[str, int]:
+    """Write the recordable results into their devices' files; returns cases written per file."""
+    by_device: dict[str, list[CaseResult]] = {}
+    for result in results:
+        if recordable(result):
+            by_device.setdefault(result.device["slug"], []).append(result)
+    written = {}
+    for slug, rows in sorted(by_device.items()):
+        device = {k: v for k, v in rows[0].device.items() if k != "facts"}
+        store.update(slug, device, {r.case.key: r.baseline_entry(trtperf_version) for r in rows})
+        written[str(store.path_for(slug))] = len(rows)
+    return written

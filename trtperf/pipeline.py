@@ -6,16 +6,14 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 import trtperf
 from trtperf.backends import get_backend
 from trtperf.backends.base import Backend, BuildRequest
-from trtperf.baselines import BaselineStore
+from trtperf.baselines import BaselineStore, record_results
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
@@ -57,7 +55,7 @@ def reference_outputs(
     def produce(tmp: Path) -> None:
         outputs = run_session(reference_session(fp32.path), make_inputs(spec, batch, seed))
         buffer = io.BytesIO()
-        np.savez(buffer, **outputs)
+        np.savez(buffer, allow_pickle=False, **outputs)
         tmp.write_bytes(buffer.getvalue())
 
     entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
@@ -170,7 +168,7 @@ class CaseRunner:
             base = baseline_stats.median_ms if baseline_stats else float("nan")
             result.message = (
                 f"{case.key}: latency {verdict.status}: median {stats.median_ms:.4g} ms vs baseline {base:.4g} ms "
-                f"(x{verdict.ratio:.3f}, threshold {settings.threshold:.1%}, {verdict.test}) in "
+                f"(x{verdict.ratio:.3f}; {verdict.test}) in "
                 f"{self.store.path_for(device_slug)}. If the slowdown is intended, record it with "
                 f"`pytest suites -k '{case.model}' --trtperf-update-baselines`."
             )
@@ -179,14 +177,4 @@ class CaseRunner:
 
     def update_baselines(self, results: list[CaseResult]) -> dict[str, int]:
         """Write the timed cases into their devices' files; returns cases written per file."""
-        by_device: dict[str, tuple[Mapping[str, Any], dict[str, dict[str, Any]]]] = {}
-        for r in results:
-            if r.stats is None or (r.parity is not None and not r.parity["passed"]):
-                continue
-            slug = r.device["slug"]
-            by_device.setdefault(slug, (r.device, {}))[1][r.case.key] = r.baseline_entry(trtperf.__version__)
-        written = {}
-        for slug, (device, entries) in by_device.items():
-            self.store.update(slug, {k: v for k, v in device.items() if k != "facts"}, entries)
-            written[str(self.store.path_for(slug))] = len(entries)
-        return written
+        return record_results(self.store, results, trtperf.__version__)

@@ -53,10 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         if option.flag:
             group.addoption(f"--trtperf-{option.cli}", action="store_true", default=None,
-                            dest=f"trtperf_{option.field}", help=option.help)
+                            dest=f"trtperf_{option.field}", help=option.help.replace("%", "%%"))
         else:
             group.addoption(f"--trtperf-{option.cli}", action="store", default=None, metavar=option.metavar,
-                            dest=f"trtperf_{option.field}", help=option.help)
+                            dest=f"trtperf_{option.field}", help=option.help.replace("%", "%%"))
         parser.addini(option.ini, option.help, default=None)
 
 
@@ -125,8 +125,9 @@ class CaseItem(pytest.Item):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"trtperf case {self.case.key}"
+    def reportinfo(self) -> tuple[Path, int, str]:
+        # A line number is required for skip reports; the model's declaration is in this module.
+        return self.path, 0, f"trtperf case {self.case.key}"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -200,7 +201,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if state is None or _is_worker(config) or not state.results:
         return
     terminalreporter.write_sep("=", "trtperf")
-    terminalreporter.write(render_summary(state.results, width=max(100, terminalreporter._tw.fullwidth)))
+    terminalreporter.write(render_summary(state.results, width=max(140, terminalreporter._tw.fullwidth)))
     terminalreporter.write_line(f"results written to {state.results_path}")
     for path, count in sorted(state.baselines_written.items()):
         terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")

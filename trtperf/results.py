@@ -133,7 +133,7 @@ def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
     table = Table(title="trtperf summary", title_justify="left")
     for name in SUMMARY_HEADER:
         table.add_column(name, justify="left" if name in ("case", "verdict") else "right",
-                         no_wrap=name == "case", overflow="fold")
+                         no_wrap=name in ("case", "verdict"), overflow="fold")
     for row in summary_rows(results):
         table.add_row(*(Text(cell) for cell in row))  # Text: case ids hold [brackets], not markup
     buffer = io.StringIO()

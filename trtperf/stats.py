@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
-QUANTILE_METHOD = "linear"
+QUANTILE_METHOD: Final = "linear"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ oversubscribe the CPU; the thread count is part of the timing mode stored with t
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -72,7 +73,7 @@ class OnnxRuntimeEngine(Engine):
             session = _session(self.path, threads, optimize=False)
             feeds = {k: np.ascontiguousarray(v) for k, v in inputs.items()}
             names = [o.name for o in session.get_outputs()]
-            workers.append(CallableWorker(lambda s=session, f=feeds, n=names: s.run(n, f)))
+            workers.append(CallableWorker(functools.partial(session.run, names, feeds)))
         return workers
 
     def timing_mode(self) -> dict[str, Any]:

@@ -1,0 +1,166 @@
+"""The plugin as a user runs it: a small suite through pytester, on the real ONNX Runtime backend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from trtperf.fsutil import atomic_write_json, file_sha256
+
+SUITE = '''
+import os
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+def _mlp(width, depth):
+    layers = [nn.Linear(64, width), nn.ReLU()]
+    for _ in range(depth):
+        layers += [nn.Linear(width, width), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(width, 8))
+
+@trtperf.model(inputs=[InputSpec("x", ("batch", 64))], outputs=["y"], batches=(4,), streams=(1,))
+def tiny():
+    # TRTPERF_TEST_HEAVY registers a much heavier model under the same case: a real slowdown.
+    if os.environ.get("TRTPERF_TEST_HEAVY"):
+        return _mlp(1024, 8)
+    return _mlp(64, 1)
+'''
+
+FAST = ["--trtperf-runs", "3", "--trtperf-min-time", "0.05", "--trtperf-min-iters", "10", "--trtperf-warmup", "0.02",
+        "-p", "no:cacheprovider"]
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, tmp_path: Path) -> list[str]:
+    pytester.makepyfile(test_tiny=SUITE)
+    pytester.makeini("[pytest]\n")
+    return [*FAST, "--trtperf-cache-dir", str(tmp_path / "cache"), "--trtperf-baseline-dir",
+            str(tmp_path / "baselines"), "--trtperf-results", str(tmp_path / "results.json")]
+
+
+def _baseline_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "baselines").glob("*.json"))
+
+
+def test_clean_pass_reports_no_baseline_and_writes_results(pytester: pytest.Pytester, suite: list[str],
+                                                           tmp_path: Path) -> None:
+    result = pytester.runpytest(*suite)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b4-s1[]]*no baseline*", "*results written to*"])
+    document = json.loads((tmp_path / "results.json").read_text())
+    (case,) = document["cases"]
+    assert case["case"]["key"] == "tiny[onnxruntime-fp32-b4-s1]"
+    assert case["parity"]["passed"] is True
+    assert case["stats"]["runs"] == 3 and case["stats"]["samples"] >= 30
+    assert not _baseline_files(tmp_path), "a plain run must not write baselines"
+
+
+def test_update_writes_baseline_then_rerun_passes(pytester: pytest.Pytester, suite: list[str], tmp_path: Path) -> None:
+    pytester.runpytest(*suite, "--trtperf-update-baselines").assert_outcomes(passed=1)
+    (path,) = _baseline_files(tmp_path)
+    baseline = json.loads(path.read_text())
+    assert list(baseline["entries"]) == ["tiny[onnxruntime-fp32-b4-s1]"]
+    assert path.read_text().endswith("\n")
+    rerun = pytester.runpytest(*suite, "--trtperf-threshold", "50%")
+    rerun.assert_outcomes(passed=1)
+    rerun.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b4-s1[]]*pass*"])
+
+
+def test_injected_slowdown_fails_as_regression(pytester: pytest.Pytester, suite: list[str], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.runpytest(*suite, "--trtperf-update-baselines").assert_outcomes(passed=1)
+    monkeypatch.setenv("TRTPERF_TEST_HEAVY", "1")
+    result = pytester.runpytest(*suite)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*tiny[[]onnxruntime-fp32-b4-s1[]]: latency regressed: median * ms vs baseline * ms (x*) in *cpu-*.json."
+        " If the slowdown is intended, record it with `pytest suites -k 'tiny' --trtperf-update-baselines`.",
+    ])
+    # Accepting the intended slowdown: the update records it and keeps the run green.
+    pytester.runpytest(*suite, "--trtperf-update-baselines").assert_outcomes(passed=1)
+    pytester.runpytest(*suite, "--trtperf-threshold", "50%").assert_outcomes(passed=1)
+
+
+def _engine_artifacts(cache: Path) -> list[Path]:
+    return sorted(p for p in (cache / "engine-onnxruntime").rglob("*.onnx"))
+
+
+def test_perturbed_engine_weight_fails_parity_with_details(pytester: pytest.Pytester, suite: list[str],
+                                                           tmp_path: Path) -> None:
+    pytester.runpytest(*suite, "--trtperf-no-timing").assert_outcomes(passed=1)
+    (engine,) = _engine_artifacts(tmp_path / "cache")
+    # Simulate a miscompiled engine: change one weight, and keep the cache metadata consistent so
+    # the entry is trusted (this is what a wrong-but-intact engine looks like).
+    model = onnx.load(str(engine))
+    initializer = max(model.graph.initializer, key=lambda t: int(numpy_helper.to_array(t).size))
+    weights = numpy_helper.to_array(initializer).copy()
+    weights.flat[0] += 5.0
+    initializer.CopyFrom(numpy_helper.from_array(weights, initializer.name))
+    onnx.save(model, str(engine))
+    meta_path = engine.with_name(engine.name + ".meta.json")
+    meta = json.loads(meta_path.read_text())
+    meta.update(size=engine.stat().st_size, sha256=file_sha256(engine))
+    atomic_write_json(meta_path, meta)
+
+    result = pytester.runpytest(*suite)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*tiny[[]onnxruntime-fp32-b4-s1[]]: outputs differ from the ONNX Runtime fp32 reference*",
+        "*output 'y' [[]4, 8[]]: max abs error *, max rel error *, worst at index [[]*[]] (got *, expected *);"
+        " *% of elements outside atol=0.0001 + rtol=0.001*|expected|*",
+        "*set tolerances= in the model declaration of 'tiny'*",
+    ])
+
+
+def test_truncated_cache_entry_is_rebuilt(pytester: pytest.Pytester, suite: list[str], tmp_path: Path) -> None:
+    pytester.runpytest(*suite, "--trtperf-no-timing").assert_outcomes(passed=1)
+    (engine,) = _engine_artifacts(tmp_path / "cache")
+    engine.write_bytes(engine.read_bytes()[:100])
+    result = pytester.runpytest(*suite, "--trtperf-no-timing", "-W", "default")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*CacheCorruptionWarning*onnxruntime engine tiny*truncated*rebuilding*"])
+    assert engine.stat().st_size > 100
+
+
+def test_unavailable_combination_is_skipped_with_reason(pytester: pytest.Pytester, suite: list[str]) -> None:
+    pytester.makepyfile(test_tiny=SUITE.replace("batches=(4,)", "batches=(4,), precisions=('fp32', 'tf32')"))
+    result = pytester.runpytest(*suite, "--trtperf-no-timing", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*tiny[[]onnxruntime-tf32-b4-s1[]]: tf32 is a GPU math mode*"])
+
+
+def test_selection_options_and_k(pytester: pytest.Pytester, suite: list[str]) -> None:
+    pytester.makepyfile(test_tiny=SUITE.replace("batches=(4,), streams=(1,)", "batches=(1, 4), streams=(1, 2)"))
+    result = pytester.runpytest(*suite, "--collect-only", "-q", "--trtperf-batch", "4")
+    result.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b4-s1[]]", "*tiny[[]onnxruntime-fp32-b4-s2[]]"])
+    assert "b1-" not in result.stdout.str()
+    result = pytester.runpytest(*suite, "--collect-only", "-q", "-k", "s2 and b1")
+    result.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b1-s2[]]", "*1/4 tests collected*"])
+
+
+def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester, suite: list[str]) -> None:
+    result = pytester.runpytest(*suite, "--trtperf-runs", "zero")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Invalid runs 'zero' from --trtperf-runs*"])
+
+
+def test_ini_and_env_layers(pytester: pytest.Pytester, suite: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeini("[pytest]\ntrtperf_runs = 2\ntrtperf_threshold = 7%\n")
+    without_runs = [a for a in suite if a not in ("--trtperf-runs", "3")]
+    result = pytester.runpytest(*without_runs, "--collect-only")
+    result.stdout.fnmatch_lines(["*runs=2 *threshold=7.0%*"])
+    monkeypatch.setenv("TRTPERF_RUNS", "4")
+    result = pytester.runpytest(*without_runs, "--collect-only")
+    result.stdout.fnmatch_lines(["*runs=4 *threshold=7.0%*"])
+    result = pytester.runpytest(*without_runs, "--collect-only", "--trtperf-runs", "6")
+    result.stdout.fnmatch_lines(["*runs=6 *threshold=7.0%*"])
+
+
+def test_help_lists_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*trtperf*", "*--trtperf-backend=NAMES*", "*--trtperf-update-baselines*"])

@@ -126,6 +126,8 @@ OPTIONS: tuple[Option, ...] = (
            "(host-to-device copies included). CPU backends always time the whole call (default compute).", "MODE"),
     Option("cuda_graph", _bool, False, "Capture GPU inferences in a CUDA graph and time its replay (default off).",
            "BOOL"),
+    Option("l2_flush", _bool, False, "Flush the GPU's L2 cache before each timed inference, for cold-cache "
+           "latency; the flush itself is not timed. GPU backends only (default off: warm cache).", "BOOL"),
     Option("update_baselines", _bool, False, "Write this run's statistics into the baseline files "
            "(only the cases that ran; every other entry is kept).", flag=True),
     Option("baseline_dir", _path, None, "Directory of per-device baseline files (default <rootdir>/baselines).",
@@ -143,7 +145,8 @@ OPTIONS: tuple[Option, ...] = (
 OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
 
 # Settings a model declaration may override for its own cases.
-MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "timing_mode", "cuda_graph"})
+MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "timing_mode", "cuda_graph",
+                            "l2_flush"})
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ class Settings:
     threshold: float = 0.05
     timing_mode: str = "compute"
     cuda_graph: bool = False
+    l2_flush: bool = False
     update_baselines: bool = False
     baseline_dir: Path | None = None
     cache_dir: Path | None = None

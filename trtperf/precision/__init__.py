@@ -1,18 +1,156 @@
-"""Stage: ONNX precision variants. fp32 and tf32 use the fp32 ONNX as it is (tf32 is a build
-setting); other precisions are produced here as ONNX graphs, since TensorRT 11 and
-TensorRT-RTX take precision from the graph, not from builder flags."""
+"""Stage: ONNX precision variants, cached.
+
+TensorRT 11 and TensorRT-RTX have no precision builder flags: the graph carries the precision
+(Cast nodes for fp16/bf16, Q/DQ nodes for int8/fp8) and the network is strongly typed. So every
+backend gets the same variant ONNX for a precision:
+
+- fp32, tf32: the fp32 ONNX as it is (tf32 is a build setting of the GPU backends).
+- fp16, bf16: :mod:`trtperf.precision.cast` (I/O and numerically sensitive ops stay fp32).
+- int8, fp8: :mod:`trtperf.precision.quantize` (post-training, symmetric Q/DQ, per-channel weights,
+  bias in fp32), calibrated on :mod:`trtperf.precision.calibration` data.
+- A model whose ONNX already carries Q/DQ nodes (quantization-aware training) runs as it is at
+  its own quantized precision.
+
+TensorRT 10's FP16/BF16/INT8/FP8 builder flags are an explicit opt-in (setting
+``trt_precision_flags``): then the tensorrt backend gets the fp32 ONNX and sets the flag itself.
+
+A variant's cache key holds the fp32 ONNX digest, the precision, the recipe version, the versions
+of the tools that made it, and (int8/fp8) the calibration data's digest.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
 from trtperf.cache import ArtifactCache, CacheEntry
-from trtperf.errors import BuildError
+from trtperf.errors import BuildError, TrtperfUsageError
+from trtperf.precision.calibration import CalibrationSet, calibration_set
 from trtperf.spec import ModelSpec
 
 PASS_THROUGH = frozenset({"fp32", "tf32"})
+CAST = frozenset({"fp16", "bf16"})
+QUANTIZED = frozenset({"int8", "fp8"})
+RECIPE_VERSION = 1
+"""Bump when a change here changes the variants produced from the same inputs."""
+
+__all__ = ["CAST", "PASS_THROUGH", "QUANTIZED", "carried_qdq", "precision_variant", "tool_versions"]
 
 
-def precision_variant(spec: ModelSpec, fp32: CacheEntry, precision: str, cache: ArtifactCache) -> CacheEntry:
-    """The ONNX to build for ``precision``."""
-    if precision in PASS_THROUGH:
+def tool_versions() -> dict[str, str]:
+    """Versions of the libraries that make variants (part of every variant's cache key)."""
+    versions = {}
+    for dist in ("onnx", "onnxruntime", "onnxconverter-common", "ml_dtypes"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "absent"
+    return versions
+
+
+@functools.lru_cache(maxsize=64)
+def _carried_qdq(path: str, sha256: str) -> frozenset[str]:
+    import onnx
+
+    from trtperf.precision.quantize import qdq_element_types
+
+    return frozenset(qdq_element_types(onnx.load(path, load_external_data=False)))
+
+
+def carried_qdq(entry: CacheEntry) -> frozenset[str]:
+    """Quantized types of the Q/DQ nodes the fp32 ONNX already carries (empty for a float model)."""
+    return _carried_qdq(str(entry.path), str(entry.meta["sha256"]))
+
+
+def _missing_tool(precision: str, exc: ImportError) -> BuildError:
+    return BuildError(f"the {precision} variant needs onnxconverter-common ({exc}); "
+                      f"install it: pip install 'trtperf[precision]'")
+
+
+def _make_cast(precision: str, source: Path, target: Path) -> dict[str, Any]:
+    import onnx
+
+    try:
+        from trtperf.precision.cast import to_bf16, to_fp16
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise _missing_tool(precision, exc) from None
+    model = onnx.load(str(source))
+    try:
+        variant, notes = (to_fp16 if precision == "fp16" else to_bf16)(model)
+    except ImportError as exc:
+        raise _missing_tool(precision, exc) from None
+    onnx.checker.check_model(variant)
+    onnx.save(variant, str(target))
+    return notes
+
+
+def _make_quantized(precision: str, source: Path, target: Path, calib: CalibrationSet) -> dict[str, Any]:
+    import onnx
+
+    from trtperf.precision.quantize import quantize_int8, retarget_int8_to_fp8
+
+    notes = quantize_int8(source, target, calib)
+    if precision == "fp8":
+        model = retarget_int8_to_fp8(onnx.load(str(target)))
+        onnx.checker.check_model(model)
+        onnx.save(model, str(target))
+        notes["tool"] += "; int8 scales retargeted to fp8 E4M3 (x127/448)"
+    return notes
+
+
+def precision_variant(
+    spec: ModelSpec,
+    fp32: CacheEntry,
+    precision: str,
+    cache: ArtifactCache,
+    *,
+    calibration_data: Path | None = None,
+    builder_flags: bool = False,
+) -> CacheEntry:
+    """The ONNX to build for ``precision`` (the fp32 entry itself where no variant is needed).
+
+    ``calibration_data``: an ``.npz`` calibration set for int8/fp8 (default: drawn from the input
+    spec). ``builder_flags``: TensorRT 10 opt-in; the fp32 ONNX is returned and the backend sets
+    the precision flag.
+    """
+    if precision in PASS_THROUGH or builder_flags:
         return fp32
-    raise BuildError(f"model {spec.name!r}: no ONNX variant for precision {precision} yet")
+    if precision not in CAST | QUANTIZED:
+        raise TrtperfUsageError(f"model {spec.name!r}: unknown precision {precision!r}")
+    carried = carried_qdq(fp32)
+    if carried and precision in QUANTIZED:
+        if carried == {precision}:
+            return fp32  # quantization-aware training: its own Q/DQ nodes are the variant
+        raise BuildError(
+            f"model {spec.name!r}: its ONNX already carries {sorted(carried)} Q/DQ nodes (quantization-aware "
+            f"training), so trtperf will not re-quantize it to {precision}; declare precisions="
+            f"{tuple(sorted(carried & QUANTIZED)) or ('fp32',)} for it."
+        )
+    parts: dict[str, Any] = {
+        "onnx": fp32.meta["sha256"],
+        "precision": precision,
+        "recipe": RECIPE_VERSION,
+        "tools": tool_versions(),
+    }
+    calib = calibration_set(spec, calibration_data) if precision in QUANTIZED else None
+    if calib is not None:
+        parts["calibration"] = calib.digest
+
+    def produce(tmp: Path) -> dict[str, Any]:
+        try:
+            if calib is None:
+                return _make_cast(precision, fp32.path, tmp)
+            return _make_quantized(precision, fp32.path, tmp, calib)
+        except (TrtperfUsageError, BuildError):
+            raise
+        except Exception as exc:
+            raise BuildError(
+                f"model {spec.name!r}: making the {precision} ONNX variant of {fp32.path} failed: "
+                f"{type(exc).__name__}: {exc}. Declare precisions= without {precision} for this model, "
+                f"or report the model to trtperf."
+            ) from exc
+
+    return cache.get_or_create("onnx-variant", parts, produce, suffix=".onnx",
+                               describe=f"{precision} variant of {spec.name}")

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from trtperf.spec import ModelSpec
 
-_KEY_RE = re.compile(r"(?P<model>[^\[]+)\[(?P<backend>[a-z_]+)-(?P<precision>[a-z0-9]+)-b(?P<batch>\d+)-s(?P<streams>\d+)\]")
+_KEY_RE = re.compile(
+    r"(?P<model>[^\[]+)\[(?P<backend>[a-z_]+)-(?P<precision>[a-z0-9]+)-b(?P<batch>\d+)-s(?P<streams>\d+)\]"
+)
 
 
 @dataclass(frozen=True, order=True)

@@ -4,9 +4,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ("pytester",)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _import_heavy_modules_once(tmp_path_factory: pytest.TempPathFactory) -> None:
     """pytester's in-process runs drop modules first imported inside them; torch cannot be

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from trtperf.cache import ArtifactCache
+import trtperf
+from trtperf import InputSpec, ModelSpec
+from trtperf.cache import ArtifactCache, CacheEntry
+
+if TYPE_CHECKING:
+    from torch import nn
 
 settings.register_profile("dev", deadline=None, max_examples=50)
 settings.register_profile(
@@ -43,3 +49,28 @@ def cache(cache_dir: Path) -> ArtifactCache:
 def baseline_dir(tmp_path: Path) -> Path:
     """An empty baseline directory (not created yet)."""
     return tmp_path / "baselines"
+
+
+def _tiny_mlp() -> nn.Module:
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+@pytest.fixture(scope="session")
+def tiny_spec() -> ModelSpec:
+    """A 2-layer MLP, input ``x`` (batch, 4) -> output ``y`` (batch, 3).
+
+    Built here, not at module level of a test file, where the trtperf plugin would collect it.
+    """
+    return trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="tiny_mlp",
+                         batches=(1, 4), max_batch=16)(_tiny_mlp)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_spec: ModelSpec, tmp_path_factory: pytest.TempPathFactory) -> tuple[ArtifactCache, CacheEntry]:
+    """``tiny_spec`` exported once per session into its own cache: (that cache, the ONNX entry)."""
+    from trtperf.export import export_cached
+
+    cache = ArtifactCache(tmp_path_factory.mktemp("tiny-cache"))
+    return cache, export_cached(tiny_spec, cache)

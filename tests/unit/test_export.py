@@ -1,0 +1,138 @@
+"""Export: torch -> ONNX with a dynamic batch axis, cached by content, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from torch import nn
+
+import trtperf
+from trtperf import InputSpec, ModelSpec
+from trtperf.cache import ArtifactCache, CacheEntry, cache_key
+from trtperf.errors import ExportError
+from trtperf.export import export_cached, export_key_parts, weights_digest
+
+
+def _dims(value_info: onnx.ValueInfoProto) -> list[str | int]:
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+def test_export_has_the_declared_names_and_a_dynamic_batch_axis(tiny_onnx: tuple[ArtifactCache, CacheEntry]) -> None:
+    _, entry = tiny_onnx
+    model = onnx.load(str(entry.path))
+    assert [i.name for i in model.graph.input] == ["x"]
+    assert [o.name for o in model.graph.output] == ["y"]
+    in_dims, out_dims = _dims(model.graph.input[0]), _dims(model.graph.output[0])
+    assert isinstance(in_dims[0], str) and in_dims[0]  # symbolic, not the example batch of 2
+    assert in_dims[1:] == [4]
+    assert out_dims[0] == in_dims[0]
+    assert out_dims[1:] == [3]
+    assert entry.meta["parts"]["model"] == "tiny_mlp"
+
+
+@pytest.mark.parametrize("batch", [1, 5, 16])
+def test_export_matches_torch_at_any_batch(tiny_spec: ModelSpec, tiny_onnx: tuple[ArtifactCache, CacheEntry],
+                                           batch: int) -> None:
+    _, entry = tiny_onnx
+    x = np.random.default_rng(batch).standard_normal((batch, 4)).astype(np.float32)
+    session = ort.InferenceSession(str(entry.path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["y"], {"x": x})
+    with torch.no_grad():
+        expected = tiny_spec.build_module()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_second_export_is_a_cache_hit(tiny_spec: ModelSpec, tiny_onnx: tuple[ArtifactCache, CacheEntry]) -> None:
+    cache, first = tiny_onnx
+    before = first.path.read_bytes()
+    again = export_cached(tiny_spec, cache)
+    assert again.hit
+    assert (again.key, again.path) == (first.key, first.path)
+    assert again.path.read_bytes() == before
+
+
+def _declare(seed: int = 0, opset: int = 18, max_batch: int = 16, hidden: int = 8) -> ModelSpec:
+    def factory() -> nn.Module:
+        return nn.Sequential(nn.Linear(4, hidden), nn.ReLU(), nn.Linear(hidden, 3))
+
+    return trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="keyed", seed=seed,
+                         opset=opset, max_batch=max_batch)(factory)
+
+
+def _key(spec: ModelSpec) -> str:
+    return cache_key("onnx", export_key_parts(spec, spec.build_module()))
+
+
+def test_key_parts_record_what_changes_the_export() -> None:
+    spec = _declare()
+    parts = export_key_parts(spec, spec.build_module())
+    assert parts["torch"] == torch.__version__
+    assert parts["opset"] == 18
+    assert parts["inputs"] == [["x", ["batch", 4], "float32"]]
+    assert parts["outputs"] == ["y"]
+    assert parts["source"] == spec.source_digest()
+
+
+@pytest.mark.parametrize("change", [{"seed": 1}, {"opset": 17}, {"max_batch": 32}, {"hidden": 16}])
+def test_anything_that_changes_the_export_changes_the_key(change: dict[str, int]) -> None:
+    assert _key(_declare()) == _key(_declare())
+    assert _key(_declare(**change)) != _key(_declare())
+
+
+def test_weights_digest_sees_a_single_changed_weight() -> None:
+    module = _declare().build_module()
+    digest = weights_digest(module)
+    with torch.no_grad():
+        first = next(module.parameters())
+        first.view(-1)[3] += 1e-6
+    assert weights_digest(module) != digest
+
+
+def test_weights_digest_sees_buffers() -> None:
+    module = nn.BatchNorm1d(4).eval()
+    digest = weights_digest(module)
+    mean = module.running_mean
+    assert mean is not None
+    mean.add_(1.0)
+    assert weights_digest(module) != digest
+
+
+class _DataDependent(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:  # a Python branch on a tensor's value: torch.export cannot trace it
+            return x * 2
+        return x - 1
+
+
+class _OneOutput(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+def _onnx_files(cache: ArtifactCache) -> list[str]:
+    return sorted(p.name for p in (cache.root / "onnx").rglob("*") if p.is_file() and not p.name.endswith(".lock"))
+
+
+def test_unexportable_model_names_the_model_and_shows_the_exporters_message(cache: ArtifactCache) -> None:
+    spec = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="branchy")(_DataDependent)
+    with pytest.raises(ExportError) as excinfo:
+        export_cached(spec, cache)
+    message = str(excinfo.value)
+    assert message.startswith("model 'branchy': torch -> ONNX export failed.")
+    assert "exporter said:" in message
+    assert "data-dependent" in message  # the exporter's own explanation reaches the user
+    assert "\x1b[" not in message  # without terminal colour codes
+    assert _onnx_files(cache) == []
+
+
+def test_declared_outputs_must_match_what_forward_returns(cache: ArtifactCache) -> None:
+    spec = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["a", "b"], name="one_out")(_OneOutput)
+    with pytest.raises(ExportError) as excinfo:
+        export_cached(spec, cache)
+    message = str(excinfo.value)
+    assert "model 'one_out': exported ONNX has inputs ['x'] and outputs ['a']" in message
+    assert "the declaration says ['x'] and ['a', 'b']; make outputs= match what forward() returns" in message
+    assert _onnx_files(cache) == []  # nothing cached: the next run exports (and fails) again

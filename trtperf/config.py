@@ -83,6 +83,32 @@ def _timing_mode(text: str) -> str:
     return text
 
 
+def _trt_flavour(text: str) -> str:
+    if text not in ("auto", "tensorrt", "tensorrt_rtx"):
+        raise ValueError(f"expected 'auto', 'tensorrt' or 'tensorrt_rtx', got {text!r}")
+    return text
+
+
+def _trt_opt_level(text: str) -> int:
+    if not re.fullmatch(r"[0-5]", text.strip()):
+        raise ValueError(f"expected a builder optimization level 0..5, got {text!r}")
+    return int(text)
+
+
+def _trt_tf32(text: str) -> str:
+    if text not in ("auto", "on", "off"):
+        raise ValueError(f"expected 'auto', 'on' or 'off', got {text!r}")
+    return text
+
+
+def _batch_range(text: str) -> tuple[int, int]:
+    """'1:64' -> (1, 64): the optimization profile's min and max batch."""
+    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise ValueError(f"expected MIN:MAX with 1 <= MIN <= MAX, e.g. '1:64', got {text!r}")
+    return int(match[1]), int(match[2])
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: its field name, parser, default and help, shared by every front end."""
@@ -140,13 +166,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("build_only", _bool, False, "Build (and cache) engines only; skip parity, timing and the gate. "
            "For runners without a usable GPU.", flag=True),
     Option("seed", lambda t: int(t), 0, "Seed of the generated inputs (default 0).", "INT"),
+    # tensorrt backend (issue 3)
+    Option("trt_flavour", _trt_flavour, "auto", "TensorRT to use: 'tensorrt' (10.x/11.x), 'tensorrt_rtx', or "
+           "'auto' (full TensorRT when importable, else TensorRT-RTX) (default auto).", "NAME"),
+    Option("trt_opt_level", _trt_opt_level, 3, "TensorRT builder optimization level 0..5; 0 builds fastest "
+           "(default 3).", "LEVEL"),
+    Option("trt_workspace", _positive_int, None, "TensorRT workspace limit in MiB (default: TensorRT's, "
+           "the device memory).", "MIB"),
+    Option("trt_tf32", _trt_tf32, "auto", "TF32 math in TensorRT builds: 'auto' (only for the tf32 precision; "
+           "fp32 builds use IEEE fp32), 'on' or 'off' (default auto).", "MODE"),
+    Option("trt_batch_range", _batch_range, None, "Batch range MIN:MAX of the TensorRT optimization profile; "
+           "opt is the case's batch (default 1:<model max_batch>).", "MIN:MAX"),
+    Option("trt_allow_host_code", _bool, False, "Let TensorRT deserialize plans that carry host code "
+           "(version-compatible plans); only for plans you trust (default off).", "BOOL"),
 )
 
 OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
 
 # Settings a model declaration may override for its own cases.
 MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "timing_mode", "cuda_graph",
-                            "l2_flush"})
+                            "l2_flush", "trt_opt_level", "trt_workspace", "trt_tf32", "trt_batch_range"})
 
 
 @dataclass(frozen=True)
@@ -170,6 +209,12 @@ class Settings:
     no_timing: bool = False
     build_only: bool = False
     seed: int = 0
+    trt_flavour: str = "auto"
+    trt_opt_level: int = 3
+    trt_workspace: int | None = None
+    trt_tf32: str = "auto"
+    trt_batch_range: tuple[int, int] | None = None
+    trt_allow_host_code: bool = False
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def with_model_overrides(self, overrides: Mapping[str, Any]) -> Settings:

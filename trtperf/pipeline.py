@@ -30,13 +30,20 @@ from trtperf.timing import TimingPlan, measure
 from trtperf.tolerance import default_tolerance
 
 
-def skip_reason(spec: ModelSpec, case: Case) -> str | None:
-    """Why this machine cannot run ``case`` (None when it can): decided at collection."""
+def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -> str | None:
+    """Why this machine cannot run ``case`` (None when it can): decided at collection.
+
+    With ``settings``, the backend judges by them (build-only mode needs no GPU for TensorRT-RTX).
+    """
     try:
         backend = get_backend(case.backend)
     except TrtperfError as exc:
         return str(exc)
-    reason = backend.unavailable_reason()
+    if settings is not None:
+        backend.configure(settings)
+        reason = backend.skip_reason(settings)
+    else:
+        reason = backend.unavailable_reason()
     if reason is None:
         reason = backend.precision_unsupported(case.precision)
     return reason
@@ -85,6 +92,7 @@ class CaseRunner:
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
         backend = get_backend(case.backend)
+        backend.configure(self.settings)
         settings = self.settings.with_model_overrides(spec.settings)
         device = backend.device()
         result = CaseResult(case=case, device=device.to_json(), environment=backend.environment())
@@ -137,6 +145,9 @@ class CaseRunner:
             plan = TimingPlan(runs=settings.runs, warmup_s=settings.warmup, min_time_s=settings.min_time,
                               min_iters=settings.min_iters)
             runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
+            extra = engine.measurements()
+            if extra:
+                result.build["runtime"] = extra
         stats = summarize(runs, case.batch)
         result.stats = stats.to_json()
         self._judge(case, settings, device_slug=result.device["slug"], stats=stats, result=result)

@@ -149,7 +149,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     items: list[pytest.Item] = []
     for case in expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams):
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)
-        reason = skip_reason(obj, case)
+        reason = skip_reason(obj, case, s)
         if reason:
             item.add_marker(pytest.mark.skip(reason=f"{case.key}: {reason}"))
         items.append(item)

@@ -10,6 +10,7 @@ from trtperf.errors import TrtperfUsageError
 # name -> "module:class"; modules import their heavy dependencies only when used.
 BACKENDS: dict[str, str] = {
     "onnxruntime": "trtperf.backends.onnxruntime:OnnxRuntimeBackend",
+    "tensorrt": "trtperf.backends.tensorrt:TensorRTBackend",
 }
 
 _instances: dict[str, Backend] = {}

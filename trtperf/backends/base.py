@@ -55,6 +55,10 @@ class Engine(abc.ABC):
         """What a latency sample covers; stored with baselines and compared before gating."""
         return {"clock": "host", "transfers": True, "cuda_graph": False}
 
+    def measurements(self) -> dict[str, Any]:
+        """Facts measured beside the timed samples (e.g. host latency), recorded with the result."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the engine's resources."""
 
@@ -72,6 +76,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def unavailable_reason(self) -> str | None:
         """None when the backend can run here, else why not (with the install hint)."""
+
+    def configure(self, settings: Settings) -> None:  # noqa: B027 - optional hook
+        """The session's settings, given before the backend is asked anything else."""
+
+    def skip_reason(self, settings: Settings) -> str | None:
+        """Why this backend's cases are skipped under ``settings`` (e.g. build-only mode needs no GPU)."""
+        return self.unavailable_reason()
 
     def precision_unsupported(self, precision: str) -> str | None:
         """None when this backend can run ``precision`` on this device, else why not."""

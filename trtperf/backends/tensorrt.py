@@ -1,0 +1,277 @@
+"""TensorRT backend: real engines from the suites' ONNX, with TensorRT 10.x, 11.x or TensorRT-RTX.
+
+Build: parse the ONNX (every parser error on failure), strongly typed network, one optimization
+profile per case (opt = the case's batch), builder optimization level / workspace / TF32 from the
+settings, the timing cache kept in trtperf's cache (full TensorRT; a no-op in TensorRT-RTX), and
+the plan cached under the full key: model digest, flavour and version, target GPU (name and
+compute capability; "portable" for TensorRT-RTX, whose engines compile for the GPU at run time),
+and every build setting. The engine inspector's layer report is stored beside the plan.
+
+Runtime (``trtperf.trt.runtime``): one execution context per stream on its own CUDA stream, torch
+CUDA tensors as buffers, timed by the shared CUDA-event worker; copies and CUDA graphs by option.
+
+With TensorRT-RTX the builder needs no GPU: in build-only mode the cases build, cache and report
+on CPU-only machines, and parity and timing are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
+from trtperf.cache import ArtifactCache, CacheEntry, cache_key
+from trtperf.config import Settings
+from trtperf.device import DeviceInfo, cpu_device
+from trtperf.fsutil import atomic_write_bytes
+from trtperf.trt.flavour import INSTALL_HINT, Flavour
+
+PORTABLE = "portable"
+"""The build target of TensorRT-RTX engines: not tied to the build machine's GPU."""
+
+
+def _cuda_problem() -> str | None:
+    """None when torch sees a CUDA GPU, else why not."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed; the tensorrt runtime uses torch for CUDA streams, events and buffers"
+    if not torch.cuda.is_available():
+        build = "a CPU-only torch build" if torch.version.cuda is None else f"torch {torch.__version__}"
+        return f"no CUDA GPU is visible ({build}); to check that engines build, use --trtperf-build-only"
+    return None
+
+
+def target_parts(flavour: Flavour, device: DeviceInfo) -> dict[str, Any]:
+    """The build target in the engine's cache key: the GPU, or 'portable' for TensorRT-RTX."""
+    if flavour.portable_engines:
+        return {"target": PORTABLE}
+    return {"target": device.name, "compute_capability": device.facts.get("compute_capability")}
+
+
+def timing_cache_path(cache: ArtifactCache, flavour: Flavour, device: DeviceInfo) -> Path:
+    """One timing cache per TensorRT version and GPU kind; it is updated, so it lives outside the
+    content-addressed entries (a stale or foreign one is rejected by TensorRT's header check)."""
+    key = cache_key("timing-cache", {"flavour": flavour.label, "version": flavour.version,
+                                     **target_parts(flavour, device)})
+    return cache.root / "timing-cache" / f"{key}.cache"
+
+
+class TensorRTBackend(Backend):
+    name = "tensorrt"
+    install_hint = INSTALL_HINT
+
+    def __init__(self) -> None:
+        self._choice = "auto"
+        self._flavour: Flavour | str | None = None
+
+    # -- which TensorRT -----------------------------------------------------------------------
+    def configure(self, settings: Settings) -> None:
+        choice = str(getattr(settings, "trt_flavour", "auto") or "auto")
+        if choice != self._choice:
+            self._choice = choice
+            self._flavour = None
+
+    def flavour(self) -> Flavour | str:
+        """The active flavour, or why TensorRT cannot be used here."""
+        if self._flavour is None:
+            from trtperf.trt.api import activate
+
+            self._flavour = activate(self._choice)
+        return self._flavour
+
+    def _require_flavour(self) -> Flavour:
+        flavour = self.flavour()
+        if isinstance(flavour, str):
+            from trtperf.errors import BuildError
+
+            raise BuildError(flavour)
+        return flavour
+
+    def unavailable_reason(self) -> str | None:
+        flavour = self.flavour()
+        if isinstance(flavour, str):
+            return flavour
+        return _cuda_problem()
+
+    def skip_reason(self, settings: Settings) -> str | None:
+        """In build-only mode a builder that runs without a GPU (TensorRT-RTX) is enough."""
+        self.configure(settings)
+        flavour = self.flavour()
+        if isinstance(flavour, str):
+            return flavour
+        if settings.build_only and flavour.builds_without_gpu:
+            return None
+        problem = _cuda_problem()
+        if problem and settings.build_only:
+            return f"{flavour.label} needs a CUDA GPU to build engines ({problem})"
+        return problem
+
+    def version(self) -> str:
+        flavour = self.flavour()
+        return flavour.version if isinstance(flavour, Flavour) else "unavailable"
+
+    def environment(self) -> dict[str, Any]:
+        env = super().environment()
+        flavour = self.flavour()
+        if isinstance(flavour, Flavour):
+            env.update({"trt_flavour": flavour.label, "trt_module": flavour.module_name,
+                        "trt_version": flavour.version})
+        else:
+            env["trt_flavour"] = "unavailable"
+        return env
+
+    def device(self) -> DeviceInfo:
+        if _cuda_problem() is not None:
+            device = cpu_device()
+            return DeviceInfo(kind=device.kind, name=device.name, slug=device.slug,
+                              facts={**device.facts, "gpu": None})
+        from trtperf.gpu import env_gpu_index, gpu_device
+
+        device_info: DeviceInfo = gpu_device(env_gpu_index())
+        return device_info
+
+    # -- build ----------------------------------------------------------------------------------
+    def build_options(self, request: BuildRequest) -> Any:
+        from trtperf.trt.build import BuildOptions, profile_shapes
+
+        settings = request.settings
+        tf32_setting = str(getattr(settings, "trt_tf32", "auto"))
+        tf32 = request.case.precision == "tf32" if tf32_setting == "auto" else tf32_setting == "on"
+        workspace_mib = getattr(settings, "trt_workspace", None)
+        return BuildOptions(
+            profile=profile_shapes(request.spec, request.case.batch, getattr(settings, "trt_batch_range", None)),
+            opt_level=int(getattr(settings, "trt_opt_level", 3)),
+            workspace_bytes=None if workspace_mib is None else int(workspace_mib) << 20,
+            tf32=tf32,
+        )
+
+    def build(self, request: BuildRequest) -> BuiltEngine:
+        from trtperf.trt.api import LOG
+        from trtperf.trt.build import build_plan
+
+        flavour = self._require_flavour()
+        device = self.device()
+        options = self.build_options(request)
+        parts = {
+            "onnx": request.onnx_sha256,
+            "backend": self.name,
+            "flavour": flavour.label,
+            "version": flavour.version,
+            **target_parts(flavour, device),
+            "precision": request.case.precision,
+            **options.key_parts(),
+        }
+        what = f"{request.case.key} ({flavour.label} {flavour.version}, opt level {options.opt_level})"
+        tc_path = timing_cache_path(request.cache, flavour, device) if flavour.timing_cache else None
+
+        def produce(tmp: Path) -> dict[str, Any]:
+            LOG.info("building engine %s ...", what)
+            seed = _read_timing_cache(tc_path)
+            output = build_plan(flavour, request.onnx_path, options, timing_cache=seed,
+                                progress=lambda text: LOG.info("%s: %s", request.case.key, text))
+            tmp.write_bytes(output.plan)
+            if tc_path is not None and output.timing_cache:
+                _write_timing_cache(tc_path, output.timing_cache)
+            LOG.info("built engine %s in %.1f s", what, output.seconds)
+            return {
+                "build_s": output.seconds,
+                "timing_cache": "seeded" if seed else ("new" if tc_path else "none"),
+                "network_layers": len(output.network_layers),
+                "network_layer_types": dict(sorted(Counter(layer.type for layer in output.network_layers).items())),
+            }
+
+        started = time.perf_counter()
+        entry = request.cache.get_or_create("engine-tensorrt", parts, produce, suffix=".plan",
+                                            describe=f"TensorRT engine {request.case.key}")
+        extra = dict(entry.meta.get("extra", {}))
+        info: dict[str, Any] = {
+            **flavour.to_json(),
+            "target": parts["target"],
+            "opt_level": options.opt_level,
+            "tf32": options.tf32,
+            "workspace_bytes": options.workspace_bytes,
+            "profile": options.key_parts()["profile"],
+            "plan_bytes": entry.meta.get("size"),
+            "timing_cache": str(tc_path) if tc_path else f"not used ({flavour.label} has none)",
+            "network_layers": extra.get("network_layers"),
+            "network_layer_types": extra.get("network_layer_types"),
+        }
+        if not entry.hit:
+            info["timing_cache_state"] = extra.get("timing_cache")
+        if _cuda_problem() is None:
+            info.update(self._layer_report(flavour, entry, request))
+        else:
+            info["layers"] = "engine layers need a GPU to deserialize the plan; network layers are listed instead"
+        info["lookup_s"] = round(time.perf_counter() - started, 4)
+        # build_s is the plan's own build time, also on a cache hit (cache_hit says it was reused).
+        return BuiltEngine(path=entry.path, cache_key=entry.key, cache_hit=entry.hit,
+                           build_s=float(extra.get("build_s", 0.0)), info=info)
+
+    def _layer_report(self, flavour: Flavour, entry: CacheEntry, request: BuildRequest) -> dict[str, Any]:
+        """The inspector JSON and a readable report beside the plan (made once per plan)."""
+        from trtperf.trt.report import onnx_node_ops, parse_inspector_json
+
+        raw = request.cache.sidecar(entry, "layers.json")
+        text_path = request.cache.sidecar(entry, "layers.txt")
+        with FileLock(str(raw) + ".lock"):
+            if not raw.exists():
+                atomic_write_bytes(raw, inspect_plan(flavour, entry.path.read_bytes(), request.case.key).encode())
+            report = parse_inspector_json(raw.read_text(), onnx_node_ops(request.onnx_path))
+            if not text_path.exists():
+                atomic_write_bytes(text_path, report.render().encode())
+        return {"layers": report.to_json(), "layer_report": str(text_path), "inspector_json": str(raw)}
+
+    def load(self, built: BuiltEngine, request: BuildRequest) -> Engine:
+        from trtperf.trt.runtime import TrtEngine
+
+        flavour = self._require_flavour()
+        _select_gpu()
+        settings = request.settings
+        return TrtEngine(
+            flavour,
+            built.path.read_bytes(),
+            transfers=settings.timing_mode == "e2e",
+            cuda_graph=settings.cuda_graph,
+            allow_host_code=bool(getattr(settings, "trt_allow_host_code", False)),
+            l2_flush=bool(getattr(settings, "l2_flush", False)),
+            what=request.case.key,
+        )
+
+
+def inspect_plan(flavour: Flavour, plan: bytes, what: str) -> str:
+    """The engine inspector's JSON for a plan (deserializes it: needs the GPU for full TensorRT)."""
+    from trtperf.trt.api import trt
+    from trtperf.trt.runtime import TrtEngine
+
+    engine = TrtEngine(flavour, plan, transfers=False, cuda_graph=False, what=what)
+    inspector = engine.engine.create_engine_inspector()
+    text = str(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+    json.loads(text)  # fail here, not in the report, if TensorRT gave something else
+    return text
+
+
+def _select_gpu() -> None:
+    import torch
+
+    from trtperf.gpu import env_gpu_index
+
+    torch.cuda.set_device(env_gpu_index())
+
+
+def _read_timing_cache(path: Path | None) -> bytes | None:
+    if path is None or not path.exists():
+        return None
+    with FileLock(str(path) + ".lock"):
+        return path.read_bytes() or None
+
+
+def _write_timing_cache(path: Path, data: bytes) -> None:
+    # Last writer wins: concurrent builds may drop each other's new entries, never corrupt the file.
+    with FileLock(str(path) + ".lock"):
+        atomic_write_bytes(path, data)

@@ -1,0 +1,294 @@
+"""Plan -> execution contexts on CUDA streams, timed by the shared CUDA-event worker.
+
+torch is the CUDA binding (streams, events, device and pinned buffers, graph capture), so no
+pycuda or cuda-python is needed: TensorRT only wants raw device pointers (``tensor.data_ptr()``)
+and a stream handle (``stream.cuda_stream``), and the other GPU backends time with torch's
+events already. One engine; per stream one execution context, its own buffers and its own
+non-default stream (never one context on two streams).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trtperf.backends.base import Engine
+from trtperf.cuda_timing import CudaEventWorker
+from trtperf.errors import BuildError
+from trtperf.timing import Worker
+from trtperf.trt.api import capture_errors, logger, trt
+from trtperf.trt.flavour import Flavour
+
+# trt.DataType name -> torch dtype name. INT4/FP4 pack two values a byte: no torch I/O type.
+TORCH_DTYPES = {
+    "FLOAT": "float32",
+    "HALF": "float16",
+    "BF16": "bfloat16",
+    "INT8": "int8",
+    "UINT8": "uint8",
+    "INT32": "int32",
+    "INT64": "int64",
+    "BOOL": "bool",
+    "FP8": "float8_e4m3fn",
+}
+# Parity compares numpy arrays: types numpy lacks come back as float32.
+_NUMPY_LACKS = {"bfloat16", "float8_e4m3fn"}
+
+
+def torch_dtype_name(trt_dtype: str, tensor: str) -> str:
+    try:
+        return TORCH_DTYPES[trt_dtype]
+    except KeyError:
+        raise BuildError(
+            f"engine I/O tensor {tensor!r} has type {trt_dtype}, which trtperf cannot feed; keep the model's "
+            f"inputs and outputs in one of {', '.join(TORCH_DTYPES)} (e.g. keep_io_types in the precision variant)."
+        ) from None
+
+
+def int8_hint(flavour: Flavour, errors: Sequence[str]) -> str:
+    """Why a TensorRT-RTX engine with int8 Q/DQ fails to run, when that is the likely cause."""
+    if flavour.kind != "tensorrt_rtx":
+        return ""
+    text = " ".join(errors).lower()
+    if "int8" in text or "quantiz" in text or "no implementation" in text or "could not find" in text:
+        return ("TensorRT-RTX has no int8 convolution (its int8 is weight-only GEMM), so int8 Q/DQ "
+                "convolutions build but cannot run; use fp16/fp8 for this model on TensorRT-RTX, or full TensorRT.")
+    return ""
+
+
+@dataclass
+class Binding:
+    """One execution context with its stream, buffers and (optionally) a captured CUDA graph."""
+
+    context: Any
+    stream: Any
+    device_inputs: dict[str, Any]
+    device_outputs: dict[str, Any]
+    host_inputs: dict[str, Any] = field(default_factory=dict)
+    host_outputs: dict[str, Any] = field(default_factory=dict)
+    graph: Any = None
+
+    def enqueue(self) -> None:
+        """One inference on ``stream``: copies in (e2e mode), execute_async_v3, copies out (e2e mode).
+
+        torch copies go to the current stream: callers run this under ``torch.cuda.stream(stream)``.
+        """
+        for name, host in self.host_inputs.items():
+            self.device_inputs[name].copy_(host, non_blocking=True)
+        if not self.context.execute_async_v3(self.stream.cuda_stream):
+            raise RuntimeError("execute_async_v3 returned False (see TensorRT's log above)")
+        for name, host in self.host_outputs.items():
+            host.copy_(self.device_outputs[name], non_blocking=True)
+
+    def launch(self) -> None:
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            self.enqueue()
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        source = self.host_outputs or self.device_outputs
+        out = {}
+        for name, tensor in source.items():
+            value = tensor.detach()
+            if str(value.dtype).removeprefix("torch.") in _NUMPY_LACKS:
+                value = value.float()
+            out[name] = value.cpu().numpy()
+        return out
+
+
+class TrtEngine(Engine):
+    """A deserialized engine; ``infer`` and the timed workers share one launch path."""
+
+    def __init__(
+        self,
+        flavour: Flavour,
+        plan: bytes,
+        *,
+        transfers: bool,
+        cuda_graph: bool,
+        allow_host_code: bool = False,
+        l2_flush: bool = False,
+        what: str = "engine",
+    ) -> None:
+        import torch
+
+        self._torch = torch
+        self.flavour = flavour
+        self.transfers = transfers
+        self.cuda_graph = cuda_graph
+        self.l2_flush = l2_flush
+        self.what = what
+        with capture_errors() as captured:
+            self.runtime = trt.Runtime(logger())
+            # Plans are executable artifacts: host code (lean runtimes, plugins) only when asked.
+            self.runtime.engine_host_code_allowed = allow_host_code
+            engine = self.runtime.deserialize_cuda_engine(plan)
+        if engine is None:
+            detail = "\n".join(f"  - {m}" for m in captured.errors) or "  - (TensorRT logged no error)"
+            raise BuildError(
+                f"{what}: {flavour.label} {flavour.version} could not deserialize the engine:\n{detail}\n"
+                f"The plan may come from another TensorRT version or GPU; delete its cache entry to rebuild, "
+                f"or pass --trtperf-trt-allow-host-code if it is a trusted version-compatible plan."
+            )
+        self.engine = engine
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+        self.dtypes: dict[str, str] = {}
+        for index in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(index)
+            is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            (self.inputs if is_input else self.outputs).append(name)
+            self.dtypes[name] = torch_dtype_name(engine.get_tensor_dtype(name).name, name)
+        self._timed_inputs: Mapping[str, np.ndarray] | None = None
+
+    # -- bindings ---------------------------------------------------------------------------
+    def bind(self, inputs: Mapping[str, np.ndarray], stream: Any) -> Binding:
+        """A new execution context on ``stream`` with its own buffers, ready to launch."""
+        torch = self._torch
+        missing = [n for n in self.inputs if n not in inputs]
+        if missing:
+            raise BuildError(f"{self.what}: no data for engine inputs {missing}")
+        with capture_errors() as captured:
+            context = self.engine.create_execution_context()
+        if context is None:
+            detail = "\n".join(f"  - {m}" for m in captured.errors) or "  - (TensorRT logged no error)"
+            hint = int8_hint(self.flavour, captured.errors) or (
+                "The engine built but cannot run on this GPU with this TensorRT; see the messages above.")
+            raise BuildError(f"{self.what}: could not create an execution context:\n{detail}\n{hint}")
+        device = torch.device("cuda", torch.cuda.current_device())
+        device_inputs, host_inputs = {}, {}
+        for name in self.inputs:
+            array = np.ascontiguousarray(inputs[name])
+            if not context.set_input_shape(name, tuple(array.shape)):
+                raise BuildError(
+                    f"{self.what}: input {name!r} shape {tuple(array.shape)} is outside the engine's profile "
+                    f"{[tuple(s) for s in self.engine.get_tensor_profile_shape(name, 0)]}"
+                )
+            source = torch.from_numpy(array).to(getattr(torch, self.dtypes[name]))
+            device_inputs[name] = source.to(device)
+            if self.transfers:
+                host_inputs[name] = source.pin_memory()
+        unresolved = context.infer_shapes()
+        if unresolved:
+            raise BuildError(f"{self.what}: TensorRT could not infer shapes for {list(unresolved)}")
+        device_outputs, host_outputs = {}, {}
+        for name in self.outputs:
+            shape = dims(context.get_tensor_shape(name))
+            dtype = getattr(torch, self.dtypes[name])
+            device_outputs[name] = torch.empty(shape, dtype=dtype, device=device)
+            if self.transfers:
+                host_outputs[name] = torch.empty(shape, dtype=dtype, pin_memory=True)
+        for name, tensor in {**device_inputs, **device_outputs}.items():
+            if not context.set_tensor_address(name, tensor.data_ptr()):
+                raise BuildError(f"{self.what}: TensorRT refused the address of tensor {name!r}")
+        binding = Binding(context, stream, device_inputs, device_outputs, host_inputs, host_outputs)
+        with torch.cuda.stream(stream):
+            # The first enqueue after setting shapes may allocate; it must not be inside a capture.
+            binding.enqueue()
+        stream.synchronize()
+        if self.cuda_graph:
+            binding.graph = self._capture(binding)
+        return binding
+
+    def _capture(self, binding: Binding) -> Any:
+        torch = self._torch
+        capturable = getattr(binding.context, "is_stream_capturable", None)  # TensorRT-RTX only
+        if capturable is not None and not capturable(binding.stream.cuda_stream):
+            raise BuildError(f"{self.what}: TensorRT reports the stream is not capturable in a CUDA graph; "
+                             f"run without --trtperf-cuda-graph.")
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, stream=binding.stream, capture_error_mode="thread_local"):
+                binding.enqueue()
+        except RuntimeError as exc:
+            raise BuildError(
+                f"{self.what}: capturing execute_async_v3 in a CUDA graph failed ({exc}); the engine may "
+                f"allocate at run time (data-dependent shapes, loops). Run without --trtperf-cuda-graph."
+            ) from exc
+        return graph
+
+    def release(self, binding: Binding) -> None:
+        binding.stream.synchronize()
+        binding.graph = None
+        binding.context = None
+
+    # -- Engine interface -------------------------------------------------------------------
+    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One inference through the same launch as timing (graph replay when cuda_graph is on)."""
+        torch = self._torch
+        stream = torch.cuda.Stream()
+        binding = self.bind(inputs, stream)
+        try:
+            with torch.cuda.stream(stream):
+                binding.launch()
+            stream.synchronize()
+            return binding.outputs()
+        finally:
+            self.release(binding)
+
+    def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
+        torch = self._torch
+        self._timed_inputs = inputs
+        workers: list[Worker] = []
+        for _ in range(streams):
+            binding = self.bind(inputs, torch.cuda.Stream())
+            workers.append(CudaEventWorker(binding.launch, binding.stream, l2_flush=self.l2_flush,
+                                           on_close=_closer(self.release, binding)))
+        return workers
+
+    def measurements(self) -> dict[str, Any]:
+        """Host latency (enqueue to completion) of the timed launch, probed after the timed runs."""
+        if self._timed_inputs is None:
+            return {}
+        return self.probe_host_latency(self._timed_inputs)
+
+    def timing_mode(self) -> dict[str, Any]:
+        return {
+            "clock": "cuda_event",
+            "transfers": self.transfers,
+            "cuda_graph": self.cuda_graph,
+            "l2_flush": self.l2_flush,
+            "contexts": "one per stream",
+        }
+
+    def probe_host_latency(self, inputs: Mapping[str, np.ndarray], iterations: int = 50) -> dict[str, Any]:
+        """Host latency from enqueue to completion (one synchronize per inference), on one stream.
+
+        Kept apart from the timed samples, which keep the stream fed without per-inference syncs.
+        """
+        torch = self._torch
+        binding = self.bind(inputs, torch.cuda.Stream())
+        worker = CudaEventWorker(binding.launch, binding.stream, host_latency=True)
+        try:
+            worker.run(5)
+            worker.host_samples.clear()
+            gpu = worker.run(iterations)
+            host = list(worker.host_samples)
+        finally:
+            worker.close()
+            self.release(binding)
+        host_ms = sorted(v * 1e3 for v in host)
+        return {
+            "host_latency_ms": {"median": statistics.median(host_ms), "p99": host_ms[int(0.99 * (len(host_ms) - 1))],
+                                "iterations": len(host_ms)},
+            "gpu_ms_same_inferences": statistics.median(v * 1e3 for v in gpu),
+        }
+
+    def close(self) -> None:
+        # The contexts went with their workers; the engine and runtime go with this object.
+        self._timed_inputs = None
+
+
+def dims(value: Any) -> tuple[int, ...]:
+    """A trt.Dims as a tuple (it is a sequence at run time; the stubs do not say so)."""
+    return tuple(int(d) for d in value)
+
+
+def _closer(release: Callable[[Binding], None], binding: Binding) -> Callable[[], None]:
+    return lambda: release(binding)
+

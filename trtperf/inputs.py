@@ -15,6 +15,9 @@ def make_inputs(spec: ModelSpec, batch: int, seed: int = 0) -> dict[str, np.ndar
         shape = item.concrete_shape(batch)
         if item.dtype in ("float32", "float16"):
             values = rng.uniform(item.low, item.high, size=shape).astype(item.dtype)
+            # Rounding to the target dtype can land on ``high``; keep the half-open range.
+            below_high = np.nextafter(np.asarray(item.high, dtype=item.dtype), np.asarray(item.low, dtype=item.dtype))
+            values = np.minimum(values, below_high)
         elif item.dtype == "bool":
             values = rng.integers(0, 2, size=shape).astype(bool)
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,10 @@ class InputSpec:
             )
         if not self.low < self.high:
             raise TrtperfUsageError(f"input {self.name!r}: low {self.low} must be below high {self.high}")
+        if self.dtype in ("int64", "int32") and math.ceil(self.low) >= math.ceil(self.high):
+            raise TrtperfUsageError(
+                f"input {self.name!r}: integer range [{self.low}, {self.high}) holds no integer; widen low/high"
+            )
 
     @property
     def batch_axis(self) -> int:
@@ -69,12 +74,25 @@ class Tolerance:
 
     ``max_mismatch`` is the fraction of elements allowed outside that bound (default 0).
     ``min_cosine``, when set, also requires the cosine similarity of the flattened tensors.
+    ``top_k``, when set, treats the last axis as class scores: the mean overlap of the engine's
+    and the reference's top-k classes per row must reach ``min_top_k_agreement`` (default 1.0).
     """
 
     atol: float = 1e-5
     rtol: float = 1e-4
     max_mismatch: float = 0.0
     min_cosine: float | None = None
+    top_k: int | None = None
+    min_top_k_agreement: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k < 1):
+            raise TrtperfUsageError(f"Tolerance top_k must be a positive int, got {self.top_k!r}")
+        if not 0.0 <= self.min_top_k_agreement <= 1.0 or not 0.0 <= self.max_mismatch <= 1.0:
+            raise TrtperfUsageError(
+                f"Tolerance min_top_k_agreement and max_mismatch are fractions in [0, 1], got "
+                f"{self.min_top_k_agreement!r} and {self.max_mismatch!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,6 @@ def test_integer_range_of_one_value() -> None:
     assert ids.tolist() == [[3] * 8] * 2
 
 
-FLOAT16_HIGH = "bug: float16 values are drawn in float64 and rounded, so they can equal `high`, outside [low, high)"
 
 
 def test_float16_inputs_stay_below_high() -> None:

@@ -33,6 +33,12 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis' report of a falsified property touches mypy_extensions.TypedDict (installed with mypy), whose
+    # DeprecationWarning would turn the report into an INTERNALERROR under filterwarnings=error.
+    config.addinivalue_line("filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+
+
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     """An empty artifact cache directory (not created yet: ArtifactCache creates it)."""

@@ -8,7 +8,12 @@ between its two events. It synchronizes once per ``run`` call, not per iteration
 keeps the stream fed as trtexec does; host latency from enqueue to completion is measured by
 ``host_latency`` mode (one synchronize per iteration) when asked.
 
-torch is the CUDA binding here (streams, events, buffers), so no pycuda/cuda-python is needed.
+Cold-cache latency (``l2_flush``): before each iteration, outside its two events, the worker
+zeroes a buffer twice the size of the GPU's L2 on the same stream, as nvbench's cold mode and
+Triton's ``do_bench`` do, so each inference starts with its weights and inputs evicted from L2.
+
+torch is the CUDA binding here (streams, events, buffers, graphs), so no pycuda/cuda-python is
+needed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+
+L2_FLUSH_MIN_BYTES = 64 << 20
+"""Flush buffer floor, for devices whose L2 size torch does not report."""
+
+
+def l2_flush_bytes(l2_cache_bytes: int) -> int:
+    """Bytes to zero for an L2 flush: twice the L2 (its replacement policy is not strict LRU)."""
+    return max(2 * l2_cache_bytes, L2_FLUSH_MIN_BYTES)
 
 
 class CudaEventWorker:
@@ -28,6 +41,7 @@ class CudaEventWorker:
         *,
         host_latency: bool = False,
         on_close: Callable[[], None] | None = None,
+        l2_flush: bool = False,
     ) -> None:
         import torch
 
@@ -37,14 +51,33 @@ class CudaEventWorker:
         self.host_latency = host_latency
         self._on_close = on_close
         self.host_samples: list[float] = []
+        self._flush_buffer: Any = None
+        if l2_flush:
+            device = stream.device
+            l2 = int(getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0))
+            self._flush_buffer = torch.empty(l2_flush_bytes(l2) // 4, dtype=torch.int32, device=device)
+
+    @property
+    def launch(self) -> Callable[[], None]:
+        """The callable this worker times (for independent measurements, e.g. bench/fidelity.py)."""
+        return self._launch
+
+    @property
+    def l2_flush(self) -> bool:
+        return self._flush_buffer is not None
 
     def run(self, iterations: int) -> list[float]:
         torch = self._torch
-        starts = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
-        ends = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
         launch = self._launch
-        with torch.cuda.stream(self.stream):
+        flush = self._flush_buffer
+        # The stream's device, not this thread's current one (device 0 by default in a new
+        # thread): events must live on the device whose stream records them.
+        with torch.cuda.device(self.stream.device), torch.cuda.stream(self.stream):
+            starts = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
+            ends = [torch.cuda.Event(enable_timing=True) for _ in range(iterations)]
             for start, end in zip(starts, ends, strict=True):
+                if flush is not None:
+                    flush.zero_()  # on this stream, before the start event: not timed
                 t0 = time.perf_counter()
                 start.record(self.stream)
                 launch()
@@ -57,5 +90,27 @@ class CudaEventWorker:
 
     def close(self) -> None:
         self.stream.synchronize()
+        self._flush_buffer = None
         if self._on_close is not None:
             self._on_close()
+
+
+def capture_cuda_graph(launch: Callable[[], None], stream: Any, warmup: int = 3) -> Any:
+    """Capture one ``launch()`` into a ``torch.cuda.CUDAGraph`` on ``stream``; time ``graph.replay``.
+
+    Warm-up calls run first on the same (non-default) stream, as torch's graph docs require, so
+    lazy initialization (cuBLAS handles, autotuning, allocator growth) happens outside the
+    capture. Buffers that ``launch`` reads and writes must stay alive and in place while the
+    graph is replayed: the graph replays the captured addresses.
+    """
+    import torch
+
+    with torch.cuda.stream(stream):
+        for _ in range(warmup):
+            launch()
+    stream.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
+        launch()
+    stream.synchronize()
+    return graph

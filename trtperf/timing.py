@@ -50,7 +50,7 @@ def _chunk_size(done: int, elapsed: float, remaining_s: float) -> int:
 def _drive(worker: Worker, plan: TimingPlan, start: threading.Barrier, out: list[float]) -> None:
     deadline_warm = time.perf_counter() + plan.warmup_s
     worker.run(1)  # at least one warm-up inference even when warmup_s == 0
-    warm_done, warm_t0 = 1, time.perf_counter()
+    warm_done, warm_t0 = 1, deadline_warm - plan.warmup_s  # the clock includes that first call
     while time.perf_counter() < deadline_warm:
         n = _chunk_size(warm_done, time.perf_counter() - warm_t0, deadline_warm - time.perf_counter())
         worker.run(n)

@@ -11,6 +11,8 @@ from trtperf.errors import TrtperfUsageError
 BACKENDS: dict[str, str] = {
     "onnxruntime": "trtperf.backends.onnxruntime:OnnxRuntimeBackend",
     "tensorrt": "trtperf.backends.tensorrt:TensorRTBackend",
+    "torch": "trtperf.backends.torch_backend:TorchBackend",
+    "torch_compile": "trtperf.backends.torch_backend:TorchCompileBackend",
 }
 
 _instances: dict[str, Backend] = {}

@@ -20,6 +20,7 @@ from trtperf.config import Settings, default_cache_dir
 from trtperf.errors import TrtperfError
 from trtperf.export import export_cached
 from trtperf.gate import MISMATCH, Gate, MedianThresholdGate, Verdict, timing_mode_difference
+from trtperf.gpu import record_clocks, watch_clocks
 from trtperf.inputs import make_inputs
 from trtperf.parity import compare_outputs
 from trtperf.precision import precision_variant
@@ -144,7 +145,9 @@ class CaseRunner:
                 return
             plan = TimingPlan(runs=settings.runs, warmup_s=settings.warmup, min_time_s=settings.min_time,
                               min_iters=settings.min_iters)
-            runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
+            with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
+                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
+            record_clocks(clocks, result.environment, result.notes)
             extra = engine.measurements()
             if extra:
                 result.build["runtime"] = extra

@@ -89,7 +89,26 @@ def _ms(value: float | None) -> str:
     return f"{value:.3f}" if value < 100 else f"{value:.1f}"
 
 
+TORCH_EAGER = "torch"
+
+
+def speedups_vs_torch(results: Iterable[CaseResult]) -> dict[str, float]:
+    """Case key -> torch eager's median / this case's median, for cases of this run that have a torch
+    eager result of the same model, precision, batch and streams (2.0: twice as fast as eager)."""
+    results = list(results)
+    eager = {(r.case.model, r.case.precision, r.case.batch, r.case.streams): r.stats["median_ms"]
+             for r in results if r.case.backend == TORCH_EAGER and r.stats and r.stats.get("median_ms")}
+    out = {}
+    for r in results:
+        base = eager.get((r.case.model, r.case.precision, r.case.batch, r.case.streams))
+        if base and r.stats and r.stats.get("median_ms"):
+            out[r.case.key] = base / r.stats["median_ms"]
+    return out
+
+
 def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
+    results = list(results)
+    speedups = speedups_vs_torch(results)
     rows = []
     for r in sorted(results, key=lambda r: r.case.key):
         stats = r.stats or {}
@@ -109,10 +128,13 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
             status = "skipped"
         elif not status:
             status = r.notes[0] if r.notes else "ok"
+        if (r.environment.get("gpu_clocks") or {}).get("throttled"):
+            status += " (throttled)"  # NVML saw power/thermal throttling during the timing
         rows.append([
             r.case.key,
             _ms(stats.get("median_ms")),
             _ms(stats.get("p99_ms")),
+            f"{speedups[r.case.key]:.2f}x" if r.case.key in speedups else "-",
             _ms(base.get("median_ms")),
             change,
             parity,
@@ -121,7 +143,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
     return rows
 
 
-SUMMARY_HEADER = ["case", "median ms", "p99 ms", "baseline ms", "change", "parity err", "verdict"]
+SUMMARY_HEADER = ["case", "median ms", "p99 ms", "vs torch", "baseline ms", "change", "parity err", "verdict"]
 
 
 def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:

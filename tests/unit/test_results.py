@@ -1,0 +1,149 @@
+"""Per-case results: JSON round trips, the results file, the summary table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trtperf.cases import Case
+from trtperf.errors import TrtperfUsageError
+from trtperf.results import (
+    FAILED,
+    PASSED,
+    RESULTS_SCHEMA_VERSION,
+    SKIPPED,
+    SUMMARY_HEADER,
+    CaseResult,
+    read_results,
+    render_summary,
+    summary_rows,
+    write_results,
+)
+from trtperf.spec import PRECISIONS
+
+json_leaf = st.none() | st.booleans() | st.integers(-(10**9), 10**9) | st.floats(allow_nan=False) | st.text(max_size=8)
+json_value = st.recursive(json_leaf, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c,
+                                                                                         max_size=3), max_leaves=8)
+json_object = st.dictionaries(st.text(max_size=8), json_value, max_size=4)
+cases = st.builds(
+    Case,
+    model=st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,12}", fullmatch=True),
+    backend=st.sampled_from(["onnxruntime", "tensorrt", "torch"]),
+    precision=st.sampled_from(PRECISIONS),
+    batch=st.integers(1, 512),
+    streams=st.integers(1, 8),
+)
+case_results = st.builds(
+    CaseResult,
+    case=cases,
+    outcome=st.sampled_from([PASSED, FAILED, SKIPPED]),
+    message=st.text(max_size=40),
+    device=json_object,
+    environment=json_object,
+    build=json_object,
+    parity=st.none() | json_object,
+    stats=st.none() | json_object,
+    baseline=st.none() | json_object,
+    verdict=st.none() | json_object,
+    timing_mode=json_object,
+    artifact=json_object,
+    notes=st.lists(st.text(max_size=20), max_size=3),
+)
+
+
+@given(case_results)
+def test_json_round_trip(result: CaseResult) -> None:
+    data = result.to_json()
+    assert data["case"]["key"] == result.case.key
+    assert CaseResult.from_json(json.loads(json.dumps(data))) == result
+
+
+@given(st.lists(case_results, max_size=5))
+def test_results_file_round_trip(tmp_path_factory: pytest.TempPathFactory, results: list[CaseResult]) -> None:
+    path = tmp_path_factory.mktemp("results") / "results.json"
+    write_results(path, results, {"trtperf_version": "0.1.0"})
+    document = json.loads(path.read_text())
+    assert document["schema_version"] == RESULTS_SCHEMA_VERSION
+    assert document["meta"] == {"trtperf_version": "0.1.0"}
+    assert read_results(path) == sorted(results, key=lambda r: r.case.key)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "cannot read results JSON"),
+        ('{"schema_version": 99, "cases": []}', "not a trtperf results file of schema"),
+        ("[]", "not a trtperf results file of schema"),
+    ],
+)
+def test_bad_results_files(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    with pytest.raises(TrtperfUsageError, match=message):
+        read_results(path)
+
+
+def test_missing_results_file(tmp_path: Path) -> None:
+    with pytest.raises(TrtperfUsageError, match="cannot read results JSON"):
+        read_results(tmp_path / "absent.json")
+
+
+def _row(key: str, **kwargs: Any) -> CaseResult:
+    return CaseResult(case=Case.from_key(key), **kwargs)
+
+
+SUMMARY_RESULTS = [
+    _row("cnn[onnxruntime-fp32-b8-s2]", stats={"median_ms": 1.2345, "p99_ms": 2.5},
+         baseline={"stats": {"median_ms": 1.1}}, verdict={"status": "regressed", "ratio": 1.12},
+         parity={"passed": True, "outputs": [{"max_abs": 1.5e-5}]}),
+    _row("mlp[onnxruntime-fp32-b1-s1]", stats={"median_ms": 250.0, "p99_ms": 300.0}, notes=["no baseline"],
+         parity={"passed": True, "outputs": [{"max_abs": 0.0}]}),
+    _row("bad[onnxruntime-fp32-b1-s1]", outcome=FAILED, parity={"passed": False, "outputs": [{"max_abs": 0.5}]}),
+    _row("gpu[tensorrt-fp16-b1-s1]", outcome=SKIPPED),
+    _row("fast[onnxruntime-fp32-b1-s1]", stats={"median_ms": 0.9, "p99_ms": 1.0}, verdict={"status": "improved",
+                                                                                              "ratio": 0.8}),
+]
+
+
+def test_summary_rows() -> None:
+    # by column name: other issues add columns (e.g. "vs torch")
+    rows = {row[0]: dict(zip(SUMMARY_HEADER, row, strict=True)) for row in summary_rows(SUMMARY_RESULTS)}
+    assert list(rows) == sorted(rows)
+    columns = ["median ms", "p99 ms", "baseline ms", "change", "parity err", "verdict"]
+    assert [rows["cnn[onnxruntime-fp32-b8-s2]"][c] for c in columns] == [
+        "1.234", "2.500", "1.100", "+12.0%", "1.5e-05", "regressed"]
+    assert [rows["mlp[onnxruntime-fp32-b1-s1]"][c] for c in columns] == [
+        "250.0", "300.0", "-", "-", "0.0e+00", "no baseline"]
+    assert [rows["bad[onnxruntime-fp32-b1-s1]"][c] for c in columns] == ["-", "-", "-", "-", "5.0e-01 FAIL", "failed"]
+    assert rows["gpu[tensorrt-fp16-b1-s1]"]["verdict"] == "skipped"
+    assert [rows["fast[onnxruntime-fp32-b1-s1]"][c] for c in columns[3:]] == ["-20.0%", "-", "improved"]
+    assert rows["cnn[onnxruntime-fp32-b8-s2]"]["case"] == "cnn[onnxruntime-fp32-b8-s2]"
+
+
+def test_summary_table_shows_keys_with_brackets_changes_and_verdicts() -> None:
+    text = render_summary(SUMMARY_RESULTS, width=200)
+    for header in ("case", "median ms", "p99 ms", "baseline ms", "change", "parity err", "verdict"):
+        assert header in text
+    for result in SUMMARY_RESULTS:
+        assert result.case.key in text  # "[...]" is not swallowed as rich markup
+    line = next(line for line in text.splitlines() if "cnn[onnxruntime-fp32-b8-s2]" in line)
+    assert "+12.0%" in line and "regressed" in line and "1.234" in line
+    assert "\x1b[" not in text
+
+
+def test_baseline_entry() -> None:
+    result = _row("cnn[onnxruntime-fp32-b8-s2]", stats={"median_ms": 1.0}, environment={"backend": "onnxruntime"},
+                  timing_mode={"clock": "host"}, artifact={"cache_key": "abc"})
+    entry = result.baseline_entry("1.2.3")
+    assert entry["stats"] == {"median_ms": 1.0}
+    assert entry["environment"] == {"backend": "onnxruntime", "trtperf_version": "1.2.3"}
+    assert entry["timing_mode"] == {"clock": "host"}
+    assert entry["artifact"] == {"cache_key": "abc"}
+    assert entry["recorded_at"].endswith("+00:00")
+    with pytest.raises(ValueError, match=r"cnn\[onnxruntime-fp32-b8-s2\] has no timing statistics"):
+        _row("cnn[onnxruntime-fp32-b8-s2]").baseline_entry("1.2.3")

@@ -3,6 +3,16 @@
 Sorted keys and stable formatting make an update a readable diff. An update writes only the
 cases that ran, under a file lock, atomically, and keeps every other entry. A file that cannot
 be read is never overwritten: the error says which file and how to fix it.
+
+Schema history (``schema_version``; older files are migrated on load, newer ones rejected):
+
+1. entry = ``stats`` (LatencyStats, with ``run_medians_ms``), ``timing_mode``, ``environment``,
+   ``artifact``, ``recorded_at``.
+2. (issue 6) adds ``samples``: what the statistical gate and a later diagnosis need beyond the
+   run medians: per-run p90/p99/CV, whether each run's warm-up settled, and a bounded set of
+   raw per-iteration latencies (:data:`RAW_RUNS` runs x :data:`RAW_PER_RUN` samples). The gate
+   tests run medians (``stats.run_medians_ms``), so an entry without valid ones is an error,
+   never a silent pass.
 """
 
 from __future__ import annotations
@@ -19,10 +29,44 @@ from trtperf.errors import BaselineError
 from trtperf.fsutil import atomic_write_json
 from trtperf.results import CaseResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+RAW_RUNS = 3
+RAW_PER_RUN = 100
+
+
+def check_run_medians(entry: Mapping[str, Any]) -> list[float]:
+    """The entry's run medians (ms), or ValueError saying what is wrong with them."""
+    stats = entry.get("stats")
+    if not isinstance(stats, Mapping):
+        raise ValueError("no 'stats' object")
+    medians = stats.get("run_medians_ms")
+    if not isinstance(medians, list) or not medians:
+        raise ValueError("no run medians (stats.run_medians_ms)")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in medians):
+        raise ValueError(f"run medians must be positive numbers, got {medians!r}")
+    if isinstance(stats.get("runs"), int) and stats["runs"] != len(medians):
+        raise ValueError(f"{len(medians)} run medians for {stats['runs']} runs")
+    return [float(v) for v in medians]
+
+
+def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
+    """v1 kept the run medians; v2 adds ``samples``, left empty for migrated entries."""
+    entries = document.get("entries", {})
+    if not isinstance(entries, dict):
+        raise ValueError("'entries' must be an object")
+    for key, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {key!r} is not an object")
+        try:
+            check_run_medians(entry)
+        except ValueError as exc:
+            raise ValueError(f"entry {key!r}: {exc}") from None
+        entry.setdefault("samples", {"migrated_from_schema": 1})
+    return document
+
 
 # version N -> function upgrading a version N-1 document to N, applied in order on load.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {2: _v1_to_v2}
 
 
 @dataclass
@@ -54,7 +98,13 @@ def migrate(document: dict[str, Any], path: Path) -> dict[str, Any]:
                 f"{path}: schema_version {version} is too old to migrate; record new baselines with "
                 f"`pytest suites --trtperf-update-baselines`."
             )
-        document = step(document)
+        try:
+            document = step(document)
+        except ValueError as exc:
+            raise BaselineError(
+                f"{path}: cannot migrate schema_version {version} to {version + 1}: {exc}. It was not "
+                f"overwritten; record new baselines with `pytest suites --trtperf-update-baselines`."
+            ) from None
         version += 1
         document["schema_version"] = version
     return document
@@ -99,6 +149,16 @@ class BaselineStore:
     def entry(self, device_slug: str, case_key: str) -> dict[str, Any] | None:
         loaded = self.load(device_slug)
         return None if loaded is None else loaded.entries.get(case_key)
+
+    def run_medians(self, device_slug: str, case_key: str, entry: Mapping[str, Any]) -> list[float]:
+        """The run medians the gate tests; BaselineError naming file, case and fix when unusable."""
+        try:
+            return check_run_medians(entry)
+        except ValueError as exc:
+            raise BaselineError(
+                f"{self.path_for(device_slug)}: entry {case_key!r} cannot be gated: {exc}. Record it again "
+                f"with `pytest suites -k '{case_key}' --trtperf-update-baselines`."
+            ) from None
 
     def update(
         self,

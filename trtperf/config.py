@@ -25,6 +25,12 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _nonneg_int(text: str) -> int:
+    if not re.fullmatch(r"\d+", text.strip()):
+        raise ValueError(f"expected a non-negative integer, got {text!r}")
+    return int(text)
+
+
 def _nonneg_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
@@ -147,6 +153,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("warmup", _nonneg_float, 0.1, "Warm-up seconds before each run (default 0.1).", "SECONDS"),
     Option("threshold", _percent, 0.05, "Slowdown of the median latency that fails a case, e.g. 5% (default 5%).",
            "FRACTION"),
+    # The statistical gate (issue 6): see trtperf/gate.py.
+    Option("effect_floor", _percent, 0.01, "A regression must also clear this floor: the low end of the "
+           "ratio's confidence interval must exceed 1 + floor (default 1%).", "FRACTION"),
+    Option("confidence", _probability, 0.99, "Confidence of a regressed/improved verdict per case (default 0.99); "
+           "split over the re-measurement looks and over the session's timed cases (Bonferroni).", "P"),
+    Option("remeasure", _nonneg_int, 2, "Extra measurement rounds for an inconclusive case, each adding "
+           "--trtperf-runs runs (default 2; 0 = report at once).", "N"),
+    Option("paired", _bool, True, "Before declaring a regression, re-measure the baseline's own engine interleaved "
+           "with the candidate (same-job A/B) when it is still in the cache (default true).", "BOOL"),
+    Option("cv_warn", _percent, 0.10, "Note a case whose within-run spread of latency (IQR/median) exceeds "
+           "this (default 10%).", "FRACTION"),
     Option("timing_mode", _timing_mode, "compute",
            "What GPU latency covers: 'compute' (engine only, trtexec --noDataTransfers) or 'e2e' "
            "(host-to-device copies included). CPU backends always time the whole call (default compute).", "MODE"),
@@ -184,7 +201,8 @@ OPTIONS: tuple[Option, ...] = (
 OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
 
 # Settings a model declaration may override for its own cases.
-MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "timing_mode", "cuda_graph",
+MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "effect_floor", "confidence",
+                            "remeasure", "paired", "cv_warn", "timing_mode", "cuda_graph",
                             "l2_flush", "trt_opt_level", "trt_workspace", "trt_tf32", "trt_batch_range"})
 
 
@@ -199,6 +217,11 @@ class Settings:
     min_iters: int = 20
     warmup: float = 0.1
     threshold: float = 0.05
+    effect_floor: float = 0.01
+    confidence: float = 0.99
+    remeasure: int = 2
+    paired: bool = True
+    cv_warn: float = 0.10
     timing_mode: str = "compute"
     cuda_graph: bool = False
     l2_flush: bool = False

@@ -1,17 +1,29 @@
 """Stage: the verdict of a candidate measurement against this device's baseline.
 
-The gate is an interface: :class:`MedianThresholdGate` is the simple rule (the candidate's
-median exceeds the baseline's by more than the threshold); a statistical gate implements the
-same :class:`Gate` protocol.
+:class:`StatisticalGate` judges run medians (reference/regression-statistics.md, section 3.3):
+
+* REGRESSED  when r >= 1 + threshold, the CI's low end > 1 + floor, and the exact one-sided
+  Mann-Whitney U p-value <= alpha (magnitude *and* significance, as asv/Perfherder/Pinpoint do);
+* IMPROVED   when the CI's high end < 1 - threshold and the "faster" p-value <= alpha;
+* PASS       when the CI's high end < 1 + threshold (no regression of the minimum effect);
+* INCONCLUSIVE otherwise, or with fewer than ``min_runs`` runs on a side.
+
+alpha = (1 - confidence) / (looks * cases): Bonferroni over the re-measurement looks of one
+case (peeking) and over the cases of the session (many cases must not multiply false alarms).
+
+:func:`judge_adaptively` re-measures an inconclusive case (more runs) up to the look limit,
+prefers a same-job interleaved A/B against the baseline's own artifact when one is available,
+and confirms a stored-baseline regression with fresh runs before reporting it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol
 
-from trtperf.stats import LatencyStats
+from trtperf.gate_stats import RatioEstimate, estimate, min_attainable_p, min_balanced_runs, run_cv
 
 PASS = "pass"
 REGRESSED = "regressed"
@@ -20,6 +32,9 @@ INCONCLUSIVE = "inconclusive"
 NO_BASELINE = "no baseline"
 MISMATCH = "mode mismatch"
 FAILING = frozenset({REGRESSED, MISMATCH})
+
+# Better verdicts first: a slower candidate never moves down this order (property-tested).
+VERDICT_ORDER = (IMPROVED, PASS, INCONCLUSIVE, REGRESSED)
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,16 @@ class Verdict:
     ratio_high: float | None = None
     test: str = ""
     note: str = ""
+    paired: bool = False
+    """True when baseline and candidate were measured interleaved in this job (same-job A/B)."""
+    p_value: float | None = None
+    alpha: float | None = None
+    confidence: float | None = None
+    runs_baseline: int = 0
+    runs_candidate: int = 0
+    looks: int = 0
+    seconds: float = 0.0
+    """Wall time spent deciding, re-measurements included."""
 
     @property
     def failed(self) -> bool:
@@ -40,16 +65,155 @@ class Verdict:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Verdict:
-        return cls(**dict(data))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_note(self, note: str) -> Verdict:
+        return replace(self, note="; ".join(n for n in (self.note, note) if n))
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """The gate's settings; see :func:`params_from_settings` for where they come from.
+
+    Defaults: threshold 5 % (minimum effect), floor 1 %, confidence 0.99 per case, 3 looks
+    (first measurement + 2 re-measurements), 1 case in the family, at least 5 runs per side.
+    """
+
+    threshold: float = 0.05
+    floor: float = 0.01
+    confidence: float = 0.99
+    looks: int = 3
+    family_size: int = 1
+    min_runs: int = 5
+    confirm: bool = True
+
+    @property
+    def alpha(self) -> float:
+        """Per-look, per-case significance level after the Bonferroni splits."""
+        return (1 - self.confidence) / (max(1, self.looks) * max(1, self.family_size))
 
 
 class Gate(Protocol):
-    def judge(
-        self,
-        baseline: LatencyStats | None,
-        candidate: LatencyStats,
-        threshold: float,
-    ) -> Verdict: ...
+    def judge(self, baseline: Sequence[float], candidate: Sequence[float], params: GateParams) -> Verdict:
+        """Judge candidate run medians against baseline run medians (same time unit)."""
+        ...
+
+
+def classify(est: RatioEstimate, params: GateParams) -> tuple[str, str]:
+    """The verdict status for an estimate, and why (pure; property-tested for monotonicity)."""
+    alpha = params.alpha
+    if min(est.n_baseline, est.n_candidate) < params.min_runs:
+        return INCONCLUSIVE, (f"too few runs to decide ({est.n_baseline} baseline, {est.n_candidate} candidate; "
+                              f"at least {params.min_runs} each)")
+    if est.ratio >= 1 + params.threshold and est.low > 1 + params.floor and est.p_slower <= alpha:
+        return REGRESSED, ""
+    if est.high < 1 - params.threshold and est.p_faster <= alpha:
+        return IMPROVED, "faster beyond the threshold; consider recording a new baseline"
+    if est.high < 1 + params.threshold:
+        return PASS, ""
+    if est.ratio >= 1 + params.threshold and min_attainable_p(est.n_baseline, est.n_candidate) > alpha:
+        return INCONCLUSIVE, (f"{est.n_baseline} vs {est.n_candidate} runs cannot reach alpha {alpha:.2g}; "
+                              f"more runs needed")
+    return INCONCLUSIVE, ""
+
+
+class StatisticalGate:
+    """Bootstrap CI of the ratio of run medians + exact one-sided MWU on run medians."""
+
+    def __init__(self, resamples: int | None = None) -> None:
+        self.resamples = resamples
+
+    def judge(self, baseline: Sequence[float], candidate: Sequence[float], params: GateParams) -> Verdict:
+        confidence = 1 - params.alpha
+        est = estimate(baseline, candidate, confidence, self.resamples)
+        status, why = classify(est, params)
+        p = est.p_faster if status == IMPROVED else est.p_slower
+        test = (f"bootstrap {confidence:.4%} CI of the ratio of run medians + one-sided exact Mann-Whitney U "
+                f"on run medians; alpha {params.alpha:.2g} = (1 - {params.confidence:g}) / "
+                f"({params.looks} looks x {params.family_size} cases); threshold {params.threshold:.1%}, "
+                f"floor {params.floor:.1%}")
+        return Verdict(status, ratio=est.ratio, ratio_low=est.low, ratio_high=est.high, test=test, note=why,
+                       p_value=p, alpha=params.alpha, confidence=confidence, runs_baseline=est.n_baseline,
+                       runs_candidate=est.n_candidate)
+
+
+MeasureMore = Callable[[int], Sequence[float]]
+"""Measure n more candidate runs; return their run medians."""
+MeasurePaired = Callable[[int], tuple[Sequence[float], Sequence[float]]]
+"""Measure n runs of each side interleaved (baseline artifact, candidate); return both sides' medians."""
+
+
+@dataclass
+class Adaptive:
+    """What :func:`judge_adaptively` decided, and every candidate run median it measured."""
+
+    verdict: Verdict
+    candidate: list[float] = field(default_factory=list)
+    paired_baseline: list[float] = field(default_factory=list)
+
+
+def judge_adaptively(
+    gate: Gate,
+    params: GateParams,
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    step: int,
+    more: MeasureMore | None = None,
+    paired: MeasurePaired | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Adaptive:
+    """The verdict after re-measurement (section 3.4/3.5).
+
+    1. Judge ``candidate`` against the stored ``baseline``.
+    2. Not a clear pass/improvement, and ``paired`` is available: judge a fresh interleaved
+       A/B instead (first look large enough to reach alpha), adding ``step`` runs per side
+       per look up to ``params.looks``; the verdict is marked ``paired``.
+    3. Otherwise, while inconclusive: ``step`` more candidate runs per look, up to ``params.looks``.
+    4. A stored-baseline REGRESSED is confirmed on as many fresh candidate runs (both must say
+       REGRESSED; the false-alarm rate is then about the product of both).
+    """
+    started = clock()
+    cand = list(candidate)
+    verdict = gate.judge(baseline, cand, params)
+    looks = 1
+    if verdict.status in (REGRESSED, INCONCLUSIVE) and paired is not None:
+        first = max(step, params.min_runs, min_balanced_runs(params.alpha))
+        pa: list[float] = []
+        pb: list[float] = []
+        for look in range(max(1, params.looks)):
+            new_a, new_b = paired(first if look == 0 else step)
+            pa.extend(new_a)
+            pb.extend(new_b)
+            verdict = replace(gate.judge(pa, pb, params), paired=True)
+            if verdict.status != INCONCLUSIVE:
+                break
+        verdict = replace(verdict, looks=look + 1, seconds=clock() - started)
+        return Adaptive(verdict.with_note(_noise_note(pa, pb, params)), cand + pb, pa)
+    while verdict.status == INCONCLUSIVE and more is not None and looks < params.looks:
+        cand.extend(more(step))
+        looks += 1
+        verdict = gate.judge(baseline, cand, params)
+    if verdict.status == REGRESSED and more is not None and params.confirm:
+        fresh = list(more(len(cand)))
+        check = gate.judge(baseline, fresh, params)
+        cand.extend(fresh)
+        if check.status == REGRESSED:
+            verdict = verdict.with_note(f"confirmed on {len(fresh)} fresh runs (x{check.ratio:.3f})")
+        else:
+            verdict = replace(verdict, status=INCONCLUSIVE).with_note(
+                f"not confirmed: {len(fresh)} fresh runs gave {check.status} (x{check.ratio:.3f})")
+    verdict = replace(verdict, looks=looks, seconds=clock() - started)
+    return Adaptive(verdict.with_note(_noise_note(baseline, cand, params)), cand)
+
+
+def _noise_note(baseline: Sequence[float], candidate: Sequence[float], params: GateParams) -> str:
+    """Section 3.3: run-to-run CV above threshold/2 makes a case noisy; say so."""
+    worst = max(run_cv(baseline), run_cv(candidate))
+    if worst > params.threshold / 2:
+        return (f"noisy: run-to-run CV of run medians {worst:.1%} > half the threshold "
+                f"({params.threshold / 2:.1%}); expect inconclusive verdicts or raise the threshold")
+    return ""
 
 
 def timing_mode_difference(baseline_mode: Mapping[str, Any], candidate_mode: Mapping[str, Any]) -> str:
@@ -61,21 +225,3 @@ def timing_mode_difference(baseline_mode: Mapping[str, Any], candidate_mode: Map
         if baseline_mode.get(k) != candidate_mode.get(k)
     ]
     return "; ".join(diffs)
-
-
-class MedianThresholdGate:
-    """Regressed when median(candidate) > median(baseline) * (1 + threshold)."""
-
-    test = "median ratio vs threshold"
-
-    def judge(self, baseline: LatencyStats | None, candidate: LatencyStats, threshold: float) -> Verdict:
-        if baseline is None:
-            return Verdict(NO_BASELINE, note="no baseline")
-        ratio = candidate.median_ms / baseline.median_ms
-        if ratio > 1 + threshold:
-            status = REGRESSED
-        elif ratio < 1 - threshold:
-            status = IMPROVED
-        else:
-            status = PASS
-        return Verdict(status, ratio=ratio, test=f"{self.test} ({threshold:.1%})")

@@ -12,21 +12,22 @@ import numpy as np
 
 import trtperf
 from trtperf.backends import get_backend
-from trtperf.backends.base import Backend, BuildRequest
+from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
 from trtperf.baselines import BaselineStore, record_results
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
 from trtperf.errors import TrtperfError
 from trtperf.export import export_cached
-from trtperf.gate import MISMATCH, Gate, MedianThresholdGate, Verdict, timing_mode_difference
+from trtperf.gate import Gate, StatisticalGate
 from trtperf.gpu import record_clocks, watch_clocks
 from trtperf.inputs import make_inputs
+from trtperf.judging import TimingHook, judge_case
+from trtperf.paired import find_cached_artifact
 from trtperf.parity import compare_outputs
 from trtperf.precision import precision_variant
-from trtperf.results import FAILED, PASSED, CaseResult
+from trtperf.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
-from trtperf.stats import LatencyStats, summarize
 from trtperf.timing import TimingPlan, measure
 from trtperf.tolerance import default_tolerance
 
@@ -83,7 +84,9 @@ class CaseRunner:
         self.settings = settings
         self.cache = ArtifactCache(settings.cache_dir or default_cache_dir())
         self.store = BaselineStore(baseline_dir)
-        self.gate: Gate = gate or MedianThresholdGate()
+        self.gate: Gate = gate or StatisticalGate()
+        self.family_size = 1
+        """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
         self._exports: dict[str, CacheEntry] = {}
 
     def _export(self, spec: ModelSpec) -> CacheEntry:
@@ -151,43 +154,18 @@ class CaseRunner:
             extra = engine.measurements()
             if extra:
                 result.build["runtime"] = extra
-        stats = summarize(runs, case.batch)
-        result.stats = stats.to_json()
-        self._judge(case, settings, device_slug=result.device["slug"], stats=stats, result=result)
+            # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
+            hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
+                              plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,
+                              open_engine=lambda key: self._open_cached_engine(backend, request, key))
+            judge_case(result, settings, self.store, self.gate, self.family_size, hook)
 
-    def _judge(self, case: Case, settings: Settings, device_slug: str, stats: LatencyStats,
-               result: CaseResult) -> None:
-        entry = self.store.entry(device_slug, case.key)
-        baseline_stats = None
-        if entry is not None:
-            result.baseline = {"stats": entry["stats"], "recorded_at": entry.get("recorded_at"),
-                               "environment": entry.get("environment", {}),
-                               "file": str(self.store.path_for(device_slug))}
-            difference = timing_mode_difference(entry.get("timing_mode", {}), result.timing_mode)
-            if difference:
-                result.verdict = Verdict(MISMATCH, note=difference).to_json()
-                if not settings.update_baselines:
-                    result.outcome = FAILED
-                    result.message = (
-                        f"{case.key}: the baseline in {self.store.path_for(device_slug)} was measured in another "
-                        f"timing mode ({difference}); rerun in the baseline's mode, or record a new baseline "
-                        f"with --trtperf-update-baselines."
-                    )
-                return
-            baseline_stats = LatencyStats.from_json(entry["stats"])
-        verdict = self.gate.judge(baseline_stats, stats, settings.threshold)
-        result.verdict = verdict.to_json()
-        if verdict.failed and not settings.update_baselines:
-            result.outcome = FAILED
-            base = baseline_stats.median_ms if baseline_stats else float("nan")
-            result.message = (
-                f"{case.key}: latency {verdict.status}: median {stats.median_ms:.4g} ms vs baseline {base:.4g} ms "
-                f"(x{verdict.ratio:.3f}; {verdict.test}) in "
-                f"{self.store.path_for(device_slug)}. If the slowdown is intended, record it with "
-                f"`pytest suites -k '{case.model}' --trtperf-update-baselines`."
-            )
-        elif result.outcome != FAILED:
-            result.outcome = PASSED
+    def _open_cached_engine(self, backend: Backend, request: BuildRequest, key: str) -> Engine | None:
+        """Load the engine artifact ``key`` (e.g. the baseline's) when it is still in the cache."""
+        path = find_cached_artifact(self.cache.root, key)
+        if path is None:
+            return None
+        return backend.load(BuiltEngine(path=path, cache_key=key, cache_hit=True, build_s=0.0), request)
 
     def update_baselines(self, results: list[CaseResult]) -> dict[str, int]:
         """Write the timed cases into their devices' files; returns cases written per file."""

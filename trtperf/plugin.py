@@ -36,12 +36,15 @@ class SessionState:
     results: list[CaseResult] = field(default_factory=list)
     baselines_written: dict[str, int] = field(default_factory=dict)
     error: str = ""
+    timed_cases: int = 1
+    """Selected, not skipped cases: the gate splits its alpha over them (Bonferroni, issue 6)."""
 
     def get_runner(self) -> CaseRunner:
         if self.runner is None:
             from trtperf.pipeline import CaseRunner
 
             self.runner = CaseRunner(self.settings, self.baseline_dir)
+            self.runner.family_size = self.timed_cases
         return self.runner
 
 
@@ -154,6 +157,13 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             item.add_marker(pytest.mark.skip(reason=f"{case.key}: {reason}"))
         items.append(item)
     return items
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:  # every xdist worker collects every item, so each sees the same count
+        state.timed_cases = max(1, sum(1 for item in session.items
+                                       if isinstance(item, CaseItem) and not item.get_closest_marker("skip")))
 
 
 def _results_from_report(report: pytest.TestReport) -> Iterator[CaseResult]:

@@ -34,6 +34,8 @@ class CaseResult:
     timing_mode: dict[str, Any] = field(default_factory=dict)
     artifact: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    samples: dict[str, Any] | None = None
+    """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.judging.run_details)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -56,6 +58,7 @@ class CaseResult:
             "timing_mode": self.timing_mode,
             "environment": {**self.environment, "trtperf_version": trtperf_version},
             "artifact": self.artifact,
+            "samples": self.samples or {},
             "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
@@ -130,6 +133,8 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
             status = r.notes[0] if r.notes else "ok"
         if (r.environment.get("gpu_clocks") or {}).get("throttled"):
             status += " (throttled)"  # NVML saw power/thermal throttling during the timing
+        if verdict.get("paired"):
+            status += " (paired)"  # judged by a same-job A/B against the baseline's own engine
         rows.append([
             r.case.key,
             _ms(stats.get("median_ms")),
@@ -152,6 +157,7 @@ def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
     from rich.table import Table
     from rich.text import Text
 
+    results = list(results)  # iterated twice: rows, then notes
     table = Table(title="trtperf summary", title_justify="left")
     for name in SUMMARY_HEADER:
         table.add_column(name, justify="left" if name in ("case", "verdict") else "right",
@@ -159,5 +165,10 @@ def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
     for row in summary_rows(results):
         table.add_row(*(Text(cell) for cell in row))  # Text: case ids hold [brackets], not markup
     buffer = io.StringIO()
-    Console(file=buffer, width=width, no_color=True, color_system=None, legacy_windows=False).print(table)
+    console = Console(file=buffer, width=width, no_color=True, color_system=None, legacy_windows=False)
+    console.print(table)
+    for r in sorted(results, key=lambda r: r.case.key):
+        note = (r.verdict or {}).get("note")
+        if note:
+            console.print(Text(f"{r.case.key}: {note}"))
     return buffer.getvalue()

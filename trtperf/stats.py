@@ -23,6 +23,8 @@ class RunSamples:
     latencies: tuple[float, ...]
     wall_s: float
     inferences: int
+    warmup_stable: bool = True
+    """False when the warm-up never settled (consecutive chunk medians kept moving)."""
 
 
 @dataclass(frozen=True)

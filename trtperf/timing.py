@@ -9,6 +9,7 @@ time and a minimum count hold, with all streams running concurrently on their ow
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,10 @@ class TimingPlan:
     min_iters: int = 20
     max_time_s: float = 60.0
     """Safety cap per run: a run stops after this long even below ``min_iters``."""
+    stable_tolerance: float = 0.02
+    """After ``warmup_s``, warm up until two consecutive chunk medians agree within this fraction."""
+    max_extra_warmup: float = 4.0
+    """...for at most this many times ``warmup_s`` more; then the run is flagged unstable."""
 
 
 def _chunk_size(done: int, elapsed: float, remaining_s: float) -> int:
@@ -47,7 +52,8 @@ def _chunk_size(done: int, elapsed: float, remaining_s: float) -> int:
     return max(1, min(1000, int(min(0.05, max(remaining_s, 0.0) + 1e-3) / per_iter)))
 
 
-def _drive(worker: Worker, plan: TimingPlan, start: threading.Barrier, out: list[float]) -> None:
+def _warm_up(worker: Worker, plan: TimingPlan) -> bool:
+    """Warm up for ``warmup_s``, then until stable (issue 6); False when it never settled."""
     deadline_warm = time.perf_counter() + plan.warmup_s
     worker.run(1)  # at least one warm-up inference even when warmup_s == 0
     warm_done, warm_t0 = 1, deadline_warm - plan.warmup_s  # the clock includes that first call
@@ -55,6 +61,26 @@ def _drive(worker: Worker, plan: TimingPlan, start: threading.Barrier, out: list
         n = _chunk_size(warm_done, time.perf_counter() - warm_t0, deadline_warm - time.perf_counter())
         worker.run(n)
         warm_done += n
+    if plan.warmup_s <= 0 or plan.stable_tolerance <= 0:
+        return True  # warm-up explicitly off
+    # Chunks of ~a quarter of warmup_s (3..50 iterations): lazy init, allocator growth and clock
+    # ramp show up as chunk medians that still move (reference section 2, "Warmup").
+    deadline = time.perf_counter() + plan.max_extra_warmup * plan.warmup_s
+    t0 = time.perf_counter()
+    previous = statistics.median(worker.run(3))
+    per_iter = max((time.perf_counter() - t0) / 3, 1e-9)
+    chunk = max(3, min(50, int(plan.warmup_s / 4 / per_iter)))
+    while True:
+        current = statistics.median(worker.run(chunk))
+        if abs(current - previous) <= plan.stable_tolerance * previous:
+            return True
+        if time.perf_counter() >= deadline:
+            return False
+        previous = current
+
+
+def _drive(worker: Worker, plan: TimingPlan, start: threading.Barrier, out: list[float], stable: list[bool]) -> None:
+    stable.append(_warm_up(worker, plan))
     start.wait()
     t0 = time.perf_counter()
     while True:
@@ -71,12 +97,13 @@ def _drive(worker: Worker, plan: TimingPlan, start: threading.Barrier, out: list
 def measure_run(workers: Sequence[Worker], plan: TimingPlan) -> RunSamples:
     """One run: every worker on its own thread, timed windows aligned by a barrier."""
     results: list[list[float]] = [[] for _ in workers]
+    stable: list[bool] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(workers) + 1)
 
     def target(index: int) -> None:
         try:
-            _drive(workers[index], plan, barrier, results[index])
+            _drive(workers[index], plan, barrier, results[index], stable)
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
             barrier.abort()
@@ -95,7 +122,7 @@ def measure_run(workers: Sequence[Worker], plan: TimingPlan) -> RunSamples:
     if errors:
         raise errors[0]
     latencies = tuple(v for per_worker in results for v in per_worker)
-    return RunSamples(latencies=latencies, wall_s=wall, inferences=len(latencies))
+    return RunSamples(latencies=latencies, wall_s=wall, inferences=len(latencies), warmup_stable=all(stable))
 
 
 def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan: TimingPlan) -> list[RunSamples]:

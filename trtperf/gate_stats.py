@@ -1,0 +1,155 @@
+"""Pure statistics of the regression gate (reference/regression-statistics.md, section 3.3).
+
+The unit of replication is the *run* (fresh workers, own warm-up): ``a`` and ``b`` are run
+summaries (medians) of the baseline and the candidate, in any one time unit. Iterations of one
+run are correlated, so testing pooled iterations gives false alarms (section 3.7).
+
+* Effect size: r = median(b) / median(a), with a percentile-bootstrap CI computed on the log
+  scale (so it does not depend on the time unit), vectorized with numpy and seeded, so the
+  same data always give the same verdict.
+* Significance: the exact one-sided Mann-Whitney U test on the run medians. It is
+  distribution-free and exact at the small run counts used here, where the percentile
+  bootstrap is known to be too narrow; it bounds the false-alarm rate by alpha whenever the
+  runs of both sides are exchangeable (same engine, same machine state).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+BOOTSTRAP_SEED = 0
+
+
+@dataclass(frozen=True)
+class RatioEstimate:
+    """Candidate / baseline ratio of run medians, its CI, and one-sided MWU p-values."""
+
+    ratio: float
+    low: float
+    high: float
+    confidence: float
+    p_slower: float
+    """P-value of 'the candidate's runs are slower' (MWU, alternative greater)."""
+    p_faster: float
+    n_baseline: int
+    n_candidate: int
+
+
+def _as_positive(values: Sequence[float], what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{what}: expected a non-empty list of run medians")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{what}: run medians must be finite and positive, got {arr.tolist()}")
+    return arr
+
+
+def bootstrap_resamples(alpha: float) -> int:
+    """Enough resamples that the alpha/2 tail holds ~50 points; bounded for speed."""
+    return int(min(200_000, max(2_000, math.ceil(100 / alpha))))
+
+
+def log_ratio_ci(
+    a: np.ndarray, b: np.ndarray, confidence: float, resamples: int, seed: int = BOOTSTRAP_SEED
+) -> tuple[float, float]:
+    """Percentile-bootstrap CI of median(log b) - median(log a), as exp() of the bounds."""
+    la, lb = np.log(a), np.log(b)
+    rng = np.random.default_rng(seed)
+    # The same index draws for any values of the same sizes: the CI moves monotonically with
+    # the data and only shifts when the time unit changes.
+    ia = rng.integers(0, la.size, size=(resamples, la.size), dtype=np.int32)
+    ib = rng.integers(0, lb.size, size=(resamples, lb.size), dtype=np.int32)
+    diff = np.median(lb[ib], axis=1) - np.median(la[ia], axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(diff, [tail, 1 - tail], method="linear")
+    return math.exp(float(low)), math.exp(float(high))
+
+
+def mwu_pvalues(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Exact one-sided Mann-Whitney U p-values: (candidate slower, candidate faster)."""
+    from scipy import stats
+
+    slower = stats.mannwhitneyu(b, a, alternative="greater", method="exact").pvalue
+    faster = stats.mannwhitneyu(b, a, alternative="less", method="exact").pvalue
+    return float(slower), float(faster)
+
+
+def min_attainable_p(n_a: int, n_b: int) -> float:
+    """The smallest one-sided exact MWU p-value for these sample sizes: 1 / C(n_a + n_b, n_a)."""
+    return 1.0 / math.comb(n_a + n_b, n_a)
+
+
+def min_balanced_runs(alpha: float, at_least: int = 2) -> int:
+    """Smallest n such that n vs n runs can reach a one-sided p <= alpha (5 vs 5: 1/252)."""
+    n = max(1, at_least)
+    while min_attainable_p(n, n) > alpha:
+        n += 1
+    return n
+
+
+def estimate(
+    baseline: Sequence[float], candidate: Sequence[float], confidence: float, resamples: int | None = None
+) -> RatioEstimate:
+    """Ratio of run medians with its bootstrap CI at ``confidence``, plus the MWU p-values."""
+    a = _as_positive(baseline, "baseline")
+    b = _as_positive(candidate, "candidate")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    ratio = float(np.median(b) / np.median(a))
+    if a.size < 2 or b.size < 2:
+        low, high = 0.0, math.inf  # no spread to resample: no information
+        p_slower = p_faster = 1.0
+    else:
+        low, high = log_ratio_ci(a, b, confidence, resamples or bootstrap_resamples(1 - confidence))
+        p_slower, p_faster = mwu_pvalues(a, b)
+    return RatioEstimate(
+        ratio=ratio, low=low, high=high, confidence=confidence, p_slower=p_slower, p_faster=p_faster,
+        n_baseline=int(a.size), n_candidate=int(b.size),
+    )
+
+
+def run_cv(medians: Sequence[float]) -> float:
+    """Run-to-run coefficient of variation of run medians (0 for fewer than 2 runs)."""
+    arr = np.asarray(medians, dtype=np.float64)
+    if arr.size < 2 or float(arr.mean()) <= 0:
+        return 0.0
+    return float(arr.std(ddof=1) / arr.mean())
+
+
+# Clock facts compared between baseline and candidate: GPU backends record a ClockReport
+# (trtperf/gpu.py) as environment["gpu_clocks"]; CPU results have none, so nothing is compared.
+GPU_CLOCKS_KEY = "gpu_clocks"
+SM_CLOCK_TOLERANCE = 0.03  # section 3.1: a side whose SM clock is < 97 % of the other's is suspect
+DRIVER_KEYS = ("driver", "driver_version")
+
+
+def _busy_clock(report: Mapping[str, Any]) -> float | None:
+    value = report.get("sm_mhz_max")
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def environment_differences(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[str]:
+    """Notes when GPU clocks, throttle state or driver differ between baseline and this run."""
+    notes: list[str] = []
+    b_rep, c_rep = baseline.get(GPU_CLOCKS_KEY), candidate.get(GPU_CLOCKS_KEY)
+    if isinstance(c_rep, Mapping):
+        if c_rep.get("throttled"):
+            notes.append(f"GPU throttled while timing this run ({', '.join(c_rep.get('throttle_reasons', []))})")
+        if c_rep.get("clocks_changed"):
+            notes.append(f"SM clock moved {c_rep.get('sm_mhz_min')}-{c_rep.get('sm_mhz_max')} MHz in this run")
+    if isinstance(b_rep, Mapping):
+        if b_rep.get("throttled"):
+            notes.append(f"the baseline was throttled ({', '.join(b_rep.get('throttle_reasons', []))})")
+        if isinstance(c_rep, Mapping):
+            b_clock, c_clock = _busy_clock(b_rep), _busy_clock(c_rep)
+            if b_clock and c_clock and abs(c_clock / b_clock - 1) > SM_CLOCK_TOLERANCE:
+                notes.append(f"SM clock differs: baseline {b_clock:.0f} MHz, this run {c_clock:.0f} MHz")
+    for key in DRIVER_KEYS:
+        if key in baseline and key in candidate and baseline[key] != candidate[key]:
+            notes.append(f"{key} differs: baseline {baseline[key]!r}, this run {candidate[key]!r}")
+    return notes

@@ -1,0 +1,205 @@
+"""The verdict stage of one case: baseline lookup, the statistical gate, re-measurement, notes.
+
+``CaseRunner`` calls :func:`judge_case` while the candidate engine is still loaded, handing it
+a :class:`TimingHook`: re-measurement (more runs) and the same-job A/B against the baseline's
+own engine both time the engine again without reloading or rebuilding it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from trtperf.backends.base import Engine
+from trtperf.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore
+from trtperf.config import Settings
+from trtperf.errors import TrtperfError
+from trtperf.gate import (
+    INCONCLUSIVE,
+    MISMATCH,
+    NO_BASELINE,
+    REGRESSED,
+    Gate,
+    GateParams,
+    MeasurePaired,
+    Verdict,
+    judge_adaptively,
+    timing_mode_difference,
+)
+from trtperf.gate_stats import environment_differences
+from trtperf.paired import MakeWorkers, measure_interleaved
+from trtperf.results import FAILED, PASSED, CaseResult
+from trtperf.stats import RunSamples, summarize
+from trtperf.timing import TimingPlan, measure
+
+
+@dataclass
+class TimingHook:
+    """How to time the loaded candidate again, and how to open the baseline's own engine.
+
+    ``open_engine(engine_key)`` returns the loaded engine of a cached artifact, or None when it
+    is no longer in the cache.
+    """
+
+    make_workers: MakeWorkers
+    streams: int
+    plan: TimingPlan
+    runs: list[RunSamples]
+    batch: int
+    inputs: Any
+    open_engine: Callable[[str], Engine | None]
+
+
+def params_from_settings(settings: Settings, family_size: int) -> GateParams:
+    """The gate parameters of one case (settings already carry the model's overrides)."""
+    return GateParams(threshold=settings.threshold, floor=settings.effect_floor, confidence=settings.confidence,
+                      looks=1 + settings.remeasure, family_size=max(1, family_size))
+
+
+def _sig(value: float) -> float:
+    return float(f"{value:.6g}")
+
+
+def run_details(runs: Sequence[RunSamples]) -> dict[str, Any]:
+    """Per-run p90/p99/CV and bounded raw samples (ms): stored with the baseline (schema 2)."""
+    p90, p99, cv, raw = [], [], [], []
+    for index, run in enumerate(runs):
+        ms = np.asarray(run.latencies, dtype=np.float64) * 1e3
+        q90, q99 = np.quantile(ms, [0.90, 0.99], method="linear")
+        p90.append(_sig(float(q90)))
+        p99.append(_sig(float(q99)))
+        mean = float(ms.mean())
+        cv.append(_sig(float(ms.std(ddof=1)) / mean) if ms.size > 1 and mean > 0 else 0.0)
+        if index < RAW_RUNS:
+            step = max(1, -(-ms.size // RAW_PER_RUN))  # evenly spaced, at most RAW_PER_RUN
+            raw.append([_sig(float(v)) for v in ms[::step][:RAW_PER_RUN]])
+    return {
+        "run_p90_ms": p90,
+        "run_p99_ms": p99,
+        "run_cv": cv,
+        "warmup_unstable_runs": sum(1 for r in runs if not r.warmup_stable),
+        "raw_ms": raw,
+        "raw_note": f"first {RAW_RUNS} runs, evenly spaced, at most {RAW_PER_RUN} samples each",
+    }
+
+
+def stability_notes(runs: Sequence[RunSamples], cv_warn: float) -> list[str]:
+    """Warnings that make a measurement less trustworthy (issue 6, item 3)."""
+    notes = []
+    unstable = sum(1 for r in runs if not r.warmup_stable)
+    if unstable:
+        notes.append(f"warm-up did not settle in {unstable} of {len(runs)} runs; raise --trtperf-warmup")
+    # Robust spread (IQR / median, as torch's adaptive_autorange): a few spikes must not dominate.
+    spreads = [float(np.subtract(*np.percentile(r.latencies, [75, 25])) / np.median(r.latencies))
+               for r in runs if len(r.latencies) > 3 and np.median(r.latencies) > 0]
+    if spreads and float(np.median(spreads)) > cv_warn:
+        notes.append(f"high within-run spread: IQR/median {float(np.median(spreads)):.1%} (> {cv_warn:.0%}); "
+                     f"a noisy machine: pin cores, lock clocks")
+    return notes
+
+
+def _paired_measure(hook: TimingHook, baseline_engine: Engine) -> MeasurePaired:
+    def measure_pair(n: int) -> tuple[list[float], list[float]]:
+        base, cand = measure_interleaved(lambda k: baseline_engine.make_workers(hook.inputs, k), hook.make_workers,
+                                         hook.streams, hook.plan, n)
+        hook.runs.extend(cand)
+        return _medians(base), _medians(cand)
+
+    return measure_pair
+
+
+def _medians(runs: Sequence[RunSamples]) -> list[float]:
+    return [float(np.median(r.latencies)) * 1e3 for r in runs]
+
+
+def judge_case(
+    result: CaseResult,
+    settings: Settings,
+    store: BaselineStore,
+    gate: Gate,
+    family_size: int,
+    hook: TimingHook,
+) -> None:
+    """Judge the case, re-measuring through ``hook`` when needed; fills result.stats/verdict/outcome."""
+    case = result.case
+    slug = result.device["slug"]
+    result.samples = run_details(hook.runs)
+    warnings = stability_notes(hook.runs, settings.cv_warn)
+    entry = store.entry(slug, case.key)
+    if entry is None:
+        result.stats = summarize(hook.runs, hook.batch).to_json()
+        result.verdict = Verdict(NO_BASELINE, note="; ".join(["no baseline", *warnings])).to_json()
+        if result.outcome != FAILED:
+            result.outcome = PASSED
+        return
+    path = store.path_for(slug)
+    baseline = store.run_medians(slug, case.key, entry)
+    result.baseline = {"stats": entry["stats"], "recorded_at": entry.get("recorded_at"),
+                       "environment": entry.get("environment", {}), "artifact": entry.get("artifact", {}),
+                       "file": str(path)}
+    difference = timing_mode_difference(entry.get("timing_mode", {}), result.timing_mode)
+    if difference:
+        result.stats = summarize(hook.runs, hook.batch).to_json()
+        result.verdict = Verdict(MISMATCH, note=difference).to_json()
+        if not settings.update_baselines:
+            result.outcome = FAILED
+            result.message = (
+                f"{case.key}: the baseline in {path} was measured in another timing mode ({difference}); "
+                f"rerun in the baseline's mode, or record a new baseline with --trtperf-update-baselines."
+            )
+        return
+    params = params_from_settings(settings, family_size)
+    more = None
+    if not settings.update_baselines:  # updating records; it does not need a decided verdict
+        def more(n: int) -> list[float]:
+            new = measure(hook.make_workers, hook.streams, replace(hook.plan, runs=n))
+            hook.runs.extend(new)
+            return _medians(new)
+
+    with ExitStack() as stack:
+        paired = None
+        first = gate.judge(baseline, _medians(hook.runs), params)
+        base_key = str(entry.get("artifact", {}).get("engine_key", ""))
+        if (more is not None and settings.paired and first.status in (REGRESSED, INCONCLUSIVE) and base_key
+                and base_key != result.artifact.get("engine_key")):
+            try:
+                engine = hook.open_engine(base_key)
+            except TrtperfError as exc:
+                engine = None
+                warnings.append(f"baseline engine {base_key[:12]} could not be loaded for a paired A/B ({exc})")
+            except Exception as exc:  # a stale artifact (e.g. another TensorRT version) must not fail the case
+                engine = None
+                warnings.append(f"baseline engine {base_key[:12]} could not be loaded for a paired A/B "
+                                f"({type(exc).__name__}: {exc})")
+            if engine is not None:
+                stack.enter_context(engine)
+                paired = _paired_measure(hook, engine)
+            elif not any("paired" in w for w in warnings):
+                warnings.append(f"baseline engine {base_key[:12]} is no longer in the cache: no paired A/B")
+        adaptive = judge_adaptively(gate, params, baseline, _medians(hook.runs), settings.runs, more, paired)
+    verdict = adaptive.verdict
+    env_notes = [] if verdict.paired else environment_differences(entry.get("environment", {}), result.environment)
+    for note in [*env_notes, *warnings]:
+        verdict = verdict.with_note(note)
+    stats = summarize(hook.runs, hook.batch)
+    result.stats = stats.to_json()
+    result.samples = run_details(hook.runs)
+    result.verdict = verdict.to_json()
+    if verdict.failed and not settings.update_baselines:
+        result.outcome = FAILED
+        side = "the baseline's engine measured in this job" if verdict.paired else f"the baseline in {path}"
+        result.message = (
+            f"{case.key}: latency {verdict.status}: x{verdict.ratio:.3f} "
+            f"(CI {verdict.ratio_low:.3f}-{verdict.ratio_high:.3f}, p {verdict.p_value:.2g}, "
+            f"{verdict.runs_baseline} vs {verdict.runs_candidate} runs) against {side}; median "
+            f"{stats.median_ms:.4g} ms. Test: {verdict.test}. {verdict.note + '. ' if verdict.note else ''}"
+            f"If the slowdown is intended, record it with "
+            f"`pytest suites -k '{case.model}' --trtperf-update-baselines`."
+        )
+    elif result.outcome != FAILED:
+        result.outcome = PASSED
+

@@ -1,0 +1,57 @@
+"""Same-job A/B: the baseline's own artifact re-measured interleaved with the candidate.
+
+Run-to-run noise within one job is a fraction of a percent on a GPU, against up to tens of
+percent between jobs, so when the engine the baseline was measured on is still in the cache
+it is the better reference (issue 6, item 5). Runs alternate A B B A A B ... so that drift
+during the job hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from trtperf.fsutil import file_sha256
+from trtperf.stats import RunSamples
+from trtperf.timing import TimingPlan, Worker, measure
+
+MakeWorkers = Callable[[int], Sequence[Worker]]
+
+
+def abba_order(index: int) -> tuple[int, int]:
+    """Which side goes first in pair ``index``: (0, 1) = baseline first, (1, 0) = candidate first."""
+    return (0, 1) if index % 4 in (0, 3) else (1, 0)
+
+
+def measure_interleaved(
+    make_baseline: MakeWorkers, make_candidate: MakeWorkers, streams: int, plan: TimingPlan, runs: int
+) -> tuple[list[RunSamples], list[RunSamples]]:
+    """``runs`` runs of each side in ABBA order, each run with fresh workers and its own warm-up."""
+    one = replace(plan, runs=1)
+    makers = (make_baseline, make_candidate)
+    out: tuple[list[RunSamples], list[RunSamples]] = ([], [])
+    for i in range(runs):
+        for side in abba_order(i):
+            out[side].extend(measure(makers[side], streams, one))
+    return out
+
+
+def find_cached_artifact(cache_root: Path, key: str) -> Path | None:
+    """The verified cache file for ``key`` (any kind), or None when it is gone or corrupt.
+
+    Cache layout: ``<root>/<kind>/<key[:2]>/<key><suffix>`` with ``.meta.json`` beside it.
+    """
+    if len(key) < 3 or not all(c in "0123456789abcdef" for c in key):
+        return None
+    for meta_path in sorted(cache_root.glob(f"*/{key[:2]}/{key}*.meta.json")):
+        artifact = meta_path.with_name(meta_path.name[: -len(".meta.json")])
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if (artifact.is_file() and meta.get("key") == key and artifact.stat().st_size == meta.get("size")
+                and file_sha256(artifact) == meta.get("sha256")):
+            return artifact
+    return None

@@ -1,0 +1,155 @@
+"""The ONNX Runtime backend as a real engine: cached build, load, infer, concurrent workers."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+from trtperf.backends import get_backend, known_backends
+from trtperf.backends.base import BuildRequest
+from trtperf.backends.onnxruntime import OnnxRuntimeBackend, intra_op_threads, reference_session, run_session
+from trtperf.cache import ArtifactCache, CacheEntry
+from trtperf.cases import Case
+from trtperf.config import Settings
+from trtperf.errors import TrtperfUsageError
+from trtperf.inputs import make_inputs
+from trtperf.spec import ModelSpec
+from trtperf.timing import TimingPlan, measure
+
+
+def _request(spec: ModelSpec, onnx_entry: CacheEntry, cache: ArtifactCache, batch: int = 4,
+             streams: int = 1) -> BuildRequest:
+    return BuildRequest(
+        spec=spec,
+        case=Case(spec.name, "onnxruntime", "fp32", batch, streams),
+        onnx_path=onnx_entry.path,
+        onnx_sha256=str(onnx_entry.meta["sha256"]),
+        settings=Settings(),
+        cache=cache,
+    )
+
+
+@pytest.fixture
+def request_(tiny_spec: ModelSpec, tiny_onnx: tuple[ArtifactCache, CacheEntry], cache: ArtifactCache) -> BuildRequest:
+    """A build request for the tiny model into an empty per-test cache."""
+    return _request(tiny_spec, tiny_onnx[1], cache)
+
+
+def test_registered_and_available() -> None:
+    assert "onnxruntime" in known_backends()
+    backend = get_backend("onnxruntime")
+    assert isinstance(backend, OnnxRuntimeBackend)
+    assert get_backend("onnxruntime") is backend
+    assert backend.unavailable_reason() is None
+    assert backend.version() == onnxruntime.__version__
+    assert backend.environment()["backend"] == "onnxruntime"
+    assert backend.environment()["backend_version"] == onnxruntime.__version__
+    assert backend.device().kind == "cpu"
+
+
+def test_unknown_backend_lists_the_known_ones() -> None:
+    with pytest.raises(TrtperfUsageError, match=r"unknown backend 'tensorflow'; known backends: .*onnxruntime"):
+        get_backend("tensorflow")
+
+
+def test_precisions() -> None:
+    backend = OnnxRuntimeBackend()
+    assert backend.precision_unsupported("fp32") is None
+    assert "GPU math mode" in (backend.precision_unsupported("tf32") or "")
+
+
+def test_build_is_cached(request_: BuildRequest) -> None:
+    backend = OnnxRuntimeBackend()
+    first = backend.build(request_)
+    second = backend.build(request_)
+    assert (first.cache_hit, second.cache_hit) == (False, True)
+    assert first.path == second.path and first.cache_key == second.cache_key
+    assert first.build_s > 0 and second.build_s == first.build_s  # the original build time is kept
+    assert first.path.suffix == ".onnx"
+    onnx.checker.check_model(onnx.load(str(first.path)))
+
+
+def test_build_key_follows_the_onnx_and_the_precision(tiny_spec: ModelSpec,
+                                                      tiny_onnx: tuple[ArtifactCache, CacheEntry],
+                                                      cache: ArtifactCache) -> None:
+    backend = OnnxRuntimeBackend()
+    base = backend.build(_request(tiny_spec, tiny_onnx[1], cache))
+    other_batch = backend.build(_request(tiny_spec, tiny_onnx[1], cache, batch=1, streams=2))
+    assert other_batch.cache_hit and other_batch.cache_key == base.cache_key  # one engine serves every batch
+    request = _request(tiny_spec, tiny_onnx[1], cache)
+    changed = BuildRequest(spec=request.spec, case=request.case, onnx_path=request.onnx_path,
+                           onnx_sha256="0" * 64, settings=request.settings, cache=cache)
+    assert backend.build(changed).cache_key != base.cache_key
+    fp16 = BuildRequest(spec=request.spec, case=Case(tiny_spec.name, "onnxruntime", "fp16", 4, 1),
+                        onnx_path=request.onnx_path, onnx_sha256=request.onnx_sha256, settings=request.settings,
+                        cache=cache)
+    assert backend.build(fp16).cache_key != base.cache_key
+
+
+def test_load_and_infer_match_the_reference_and_torch(tiny_spec: ModelSpec, request_: BuildRequest) -> None:
+    backend = OnnxRuntimeBackend()
+    built = backend.build(request_)
+    inputs = make_inputs(tiny_spec, 4, seed=0)
+    expected = run_session(reference_session(request_.onnx_path), inputs)
+    with backend.load(built, request_) as engine:
+        got = engine.infer(inputs)
+        assert engine.timing_mode()["clock"] == "host"
+    assert list(got) == ["y"]
+    assert got["y"].shape == (4, 3)
+    np.testing.assert_allclose(got["y"], expected["y"], rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        module_out = tiny_spec.build_module()(torch.from_numpy(inputs["x"])).numpy()
+    np.testing.assert_allclose(got["y"], module_out, rtol=1e-5, atol=1e-6)
+
+
+def test_make_workers_gives_independent_concurrent_workers(tiny_spec: ModelSpec, request_: BuildRequest) -> None:
+    backend = OnnxRuntimeBackend()
+    engine = backend.load(backend.build(request_), request_)
+    inputs = make_inputs(tiny_spec, 4, seed=0)
+    workers = list(engine.make_workers(inputs, streams=2))
+    assert len(workers) == 2
+    sessions: list[Any] = [getattr(getattr(w, "_infer"), "func").__self__ for w in workers]  # noqa: B009
+    assert sessions[0] is not sessions[1]  # one session per stream, none shared
+
+    errors: list[BaseException] = []
+    latencies: list[list[float]] = [[], []]
+
+    def drive(index: int) -> None:
+        try:
+            latencies[index] = workers[index].run(20)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drive, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [len(v) for v in latencies] == [20, 20]
+    assert all(v > 0 for run in latencies for v in run)
+    for worker in workers:
+        worker.close()
+    engine.close()
+
+
+def test_measure_with_real_workers(tiny_spec: ModelSpec, request_: BuildRequest) -> None:
+    backend = OnnxRuntimeBackend()
+    engine = backend.load(backend.build(request_), request_)
+    inputs = make_inputs(tiny_spec, 4, seed=0)
+    plan = TimingPlan(runs=2, warmup_s=0.0, min_time_s=0.005, min_iters=5)
+    runs = measure(lambda streams: engine.make_workers(inputs, streams), streams=2, plan=plan)
+    assert len(runs) == 2
+    assert all(len(run.latencies) >= 2 * 5 for run in runs)
+
+
+@pytest.mark.parametrize(("streams", "expected"), [(1, 8), (2, 4), (3, 2), (16, 1)])
+def test_intra_op_threads_split_the_cores(streams: int, expected: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert intra_op_threads(streams) == expected

@@ -1,0 +1,341 @@
+"""Measurement fidelity on a GPU: is trtperf's reported latency the latency of the engine?
+
+For every suite model, batch and GPU backend available here (torch, torch_compile; tensorrt
+when its backend runs here), the same callable that trtperf's worker times (``worker.launch``)
+is measured again, in the same process, by an independent method, and the ratio is printed:
+
+- warm: trtperf with default settings (median of per-iteration CUDA events in the shared
+  loop) vs CUDA events around N back-to-back calls (per-call median over reps).
+- cold: trtperf with ``l2_flush`` vs ``triton.testing.do_bench`` (zeroes 256 MB before each call).
+- graph: trtperf with ``cuda_graph`` (replay of the captured inference) vs CUDA events around N
+  back-to-back replays of the same graph.
+
+Goal: every ratio within 0.98..1.02. Also measured: the host overhead per iteration of
+trtperf's loop (events + bookkeeping, with an empty launch), the GPU time of an empty event
+pair, and the host time to enqueue one call (above the GPU time = launch-bound).
+
+A second part ("features") runs the full pipeline (``CaseRunner``: export, parity against
+ONNX Runtime, timing, GPU clocks) for precisions, streams, e2e, CUDA graphs and L2 flush of
+the torch backends, so each GPU feature is exercised for real at least once.
+
+Usage (GPU machine): ``python bench/fidelity.py --out DIR [--cache-dir DIR] [--backends ...]``.
+Writes DIR/fidelity.json and DIR/fidelity.txt. Needs a CUDA GPU and triton.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from trtperf.backends import get_backend  # noqa: E402
+from trtperf.backends.base import Backend, BuildRequest, Engine  # noqa: E402
+from trtperf.cache import ArtifactCache  # noqa: E402
+from trtperf.cases import Case  # noqa: E402
+from trtperf.config import Settings  # noqa: E402
+from trtperf.export import export_cached  # noqa: E402
+from trtperf.inputs import make_inputs  # noqa: E402
+from trtperf.precision import precision_variant  # noqa: E402
+from trtperf.spec import ModelSpec  # noqa: E402
+from trtperf.stats import summarize  # noqa: E402
+from trtperf.timing import TimingPlan, measure  # noqa: E402
+
+PLAN = TimingPlan(runs=3, warmup_s=0.1, min_time_s=0.3, min_iters=50)
+MODES: dict[str, dict[str, Any]] = {"warm": {}, "cold": {"l2_flush": True}, "graph": {"cuda_graph": True}}
+TARGET = (0.98, 1.02)
+
+
+def suite_specs(suites: Path) -> Iterator[ModelSpec]:
+    for path in sorted(suites.glob("test_*.py")):
+        module_spec = importlib.util.spec_from_file_location(f"suite_{path.stem}", path)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        for value in vars(module).values():
+            if isinstance(value, ModelSpec) and value.factory.__module__ == module.__name__:
+                yield value
+
+
+def blocked_ms(fn: Callable[[], object], stream: Any, per_call_guess_ms: float, reps: int = 15) -> float:
+    """Independent warm measurement: events around N back-to-back calls (no per-call events)."""
+    import torch
+
+    calls = max(20, min(2000, int(2.0 / max(per_call_guess_ms, 1e-3))))  # about 2 ms per rep
+    per_call = []
+    with torch.cuda.device(stream.device), torch.cuda.stream(stream):
+        for _ in range(10):
+            fn()
+        stream.synchronize()
+        for _ in range(reps):
+            start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+            end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+            start.record(stream)
+            for _ in range(calls):
+                fn()
+            end.record(stream)
+            end.synchronize()
+            per_call.append(start.elapsed_time(end) / calls)
+    return float(statistics.median(per_call))
+
+
+def do_bench_ms(fn: Callable[[], object], stream: Any) -> float:
+    """Independent cold measurement: Triton's do_bench (flushes L2 before every call), on ``stream``."""
+    import torch
+    import triton.testing
+
+    with torch.cuda.device(stream.device), torch.cuda.stream(stream):
+        return float(triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median"))
+
+
+def host_enqueue_us(fn: Callable[[], object], stream: Any, calls: int = 200) -> float:
+    """Host time to enqueue one call (before any synchronize), microseconds."""
+    import torch
+
+    with torch.cuda.device(stream.device), torch.cuda.stream(stream):
+        for _ in range(5):
+            fn()
+        stream.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        host = time.perf_counter() - t0
+        stream.synchronize()
+    return host / calls * 1e6
+
+
+def loop_overhead(device_index: int) -> dict[str, float]:
+    """trtperf's loop with an empty launch: host cost per iteration, GPU time of an event pair."""
+    import torch
+
+    from trtperf.cuda_timing import CudaEventWorker
+
+    with torch.cuda.device(device_index):
+        worker = CudaEventWorker(lambda: None, torch.cuda.Stream())  # type: ignore[no-untyped-call]
+        worker.run(200)
+        n = 5000
+        t0 = time.perf_counter()
+        gpu = worker.run(n)
+        host = time.perf_counter() - t0
+        worker.close()
+    return {"host_us_per_iteration": host / n * 1e6, "gpu_us_empty_event_pair": statistics.median(gpu) * 1e6}
+
+
+def trtperf_ms(engine: Engine, inputs: dict[str, Any], batch: int) -> float:
+    runs = measure(lambda n: engine.make_workers(inputs, n), 1, PLAN)
+    return summarize(runs, batch).median_ms
+
+
+def fidelity_rows(specs: list[ModelSpec], backends: list[str], cache: ArtifactCache, base: Settings,
+                  log: Callable[[str], None]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for spec in specs:
+        fp32 = export_cached(spec, cache)
+        for name in backends:
+            backend: Backend = get_backend(name)
+            reason = backend.unavailable_reason() or backend.precision_unsupported("fp32")
+            if reason is None and backend.device().kind != "gpu":
+                reason = "not on a GPU here"
+            if reason:
+                log(f"skip {spec.name} {name}: {reason}")
+                continue
+            variant = precision_variant(spec, fp32, "fp32", cache)
+            for batch in spec.batches:
+                inputs = make_inputs(spec, batch, base.seed)
+                row: dict[str, Any] = {"model": spec.name, "backend": name, "precision": "fp32", "batch": batch}
+                for mode, overrides in MODES.items():
+                    settings = dataclasses.replace(base, **overrides)
+                    case = Case(spec.name, name, "fp32", batch, 1)
+                    request = BuildRequest(spec=spec, case=case, onnx_path=variant.path,
+                                           onnx_sha256=variant.meta["sha256"], settings=settings, cache=cache)
+                    try:
+                        built = backend.build(request)
+                        with backend.load(built, request) as engine:
+                            ours = trtperf_ms(engine, inputs, batch)
+                            (worker,) = engine.make_workers(inputs, 1)
+                            launch, stream = worker.launch, worker.stream  # type: ignore[attr-defined]
+                            try:
+                                if mode == "cold":
+                                    theirs, method = do_bench_ms(launch, stream), "triton do_bench (L2 flushed)"
+                                else:
+                                    theirs, method = blocked_ms(launch, stream, ours), "events around N calls"
+                                if mode == "warm":
+                                    row["host_enqueue_us"] = host_enqueue_us(launch, stream)
+                            finally:
+                                worker.close()
+                        row[mode] = {"trtperf_ms": ours, "independent_ms": theirs, "ratio": ours / theirs,
+                                     "method": method}
+                    except Exception as exc:
+                        row[mode] = {"error": f"{type(exc).__name__}: {exc}"}
+                        log(traceback.format_exc())
+                    log(f"{spec.name:12s} {name:14s} b{batch:<3d} {mode:5s} {_fmt(row[mode])}")
+                rows.append(row)
+    return rows
+
+
+def _fmt(cell: dict[str, Any]) -> str:
+    if "error" in cell:
+        return f"ERROR {cell['error'][:80]}"
+    flag = "" if TARGET[0] <= cell["ratio"] <= TARGET[1] else "  <-- outside 0.98..1.02"
+    return f"trtperf {cell['trtperf_ms']:.4f} ms  independent {cell['independent_ms']:.4f} ms  " \
+           f"ratio {cell['ratio']:.4f}{flag}"
+
+
+FEATURE_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
+    # (backend, precision, streams, settings overrides)
+    *[(b, p, 1, {}) for b in ("torch", "torch_compile") for p in ("fp32", "tf32", "fp16", "bf16")],
+    ("torch", "fp16", 2, {}),
+    ("torch_compile", "fp16", 2, {}),
+    ("torch", "fp16", 1, {"cuda_graph": True}),
+    ("torch_compile", "fp16", 2, {"cuda_graph": True}),
+    ("torch", "fp16", 1, {"l2_flush": True}),
+    ("torch", "fp16", 1, {"timing_mode": "e2e"}),
+    ("torch_compile", "bf16", 1, {"timing_mode": "e2e", "cuda_graph": True}),
+]
+
+
+def feature_rows(specs: list[ModelSpec], base: Settings, baseline_dir: Path,
+                 log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Full pipeline (parity included) over the GPU features of the torch backends."""
+    from trtperf.pipeline import CaseRunner
+
+    rows = []
+    for spec in specs:
+        batch = max(spec.batches)
+        wide = dataclasses.replace(spec, precisions=("fp32", "tf32", "fp16", "bf16"), streams=(1, 2))
+        for backend, precision, streams, overrides in FEATURE_CASES:
+            settings = dataclasses.replace(base, **overrides)
+            runner = CaseRunner(settings, baseline_dir)
+            case = Case(spec.name, backend, precision, batch, streams)
+            started = time.perf_counter()
+            try:
+                result = runner.run(wide, case)
+                stats = result.stats or {}
+                parity = result.parity or {}
+                worst = max((o.get("max_abs", 0.0) for o in parity.get("outputs", [])), default=None)
+                row = {"case": case.key, "settings": overrides, "outcome": result.outcome,
+                       "message": result.message[:300], "median_ms": stats.get("median_ms"),
+                       "p99_ms": stats.get("p99_ms"), "throughput": stats.get("throughput"),
+                       "parity_passed": parity.get("passed"), "parity_max_abs": worst,
+                       "timing_mode": result.timing_mode, "build": result.build,
+                       "gpu_clocks": result.environment.get("gpu_clocks"), "notes": result.notes}
+            except Exception as exc:
+                row = {"case": case.key, "settings": overrides, "outcome": "error",
+                       "message": f"{type(exc).__name__}: {exc}"}
+                log(traceback.format_exc())
+            row["wall_s"] = time.perf_counter() - started
+            rows.append(row)
+            log(f"{row['case']:36s} {json.dumps(overrides):42s} {row['outcome']:7s} "
+                f"median {row.get('median_ms')} ms  parity {row.get('parity_max_abs')}  "
+                f"{str(row.get('message', ''))[:120]}")
+    return rows
+
+
+def render(document: dict[str, Any]) -> str:
+    lines = [f"trtperf measurement fidelity on {document['device']['name']} "
+             f"(driver {document['device']['facts'].get('driver')}, torch {document['torch']}, "
+             f"triton {document['triton']}), {document['created']}",
+             f"trtperf plan: {document['plan']}",
+             "",
+             "loop overhead (empty launch): host {host_us_per_iteration:.2f} us/iteration, "
+             "GPU {gpu_us_empty_event_pair:.2f} us per empty event pair".format(**document["loop_overhead"]),
+             "",
+             f"{'model':12s} {'backend':14s} {'batch':>5s} | {'warm ratio':>10s} {'cold ratio':>10s} "
+             f"{'graph ratio':>11s} | {'warm ms':>8s} {'cold ms':>8s} {'graph ms':>8s} | {'enqueue us':>10s}"]
+    for row in document["fidelity"]:
+        cells = []
+        for mode in MODES:
+            cell = row.get(mode, {})
+            cells.append("error" if "error" in cell else f"{cell['ratio']:.4f}")
+        ms = []
+        for mode in MODES:
+            cell = row.get(mode, {})
+            ms.append("-" if "error" in cell else f"{cell['trtperf_ms']:.4f}")
+        enqueue = row.get("host_enqueue_us")
+        lines.append(f"{row['model']:12s} {row['backend']:14s} {row['batch']:5d} | {cells[0]:>10s} {cells[1]:>10s} "
+                     f"{cells[2]:>11s} | {ms[0]:>8s} {ms[1]:>8s} {ms[2]:>8s} | "
+                     f"{'-' if enqueue is None else f'{enqueue:.1f}':>10s}")
+    ratios = [row[m]["ratio"] for row in document["fidelity"] for m in MODES if "ratio" in row.get(m, {})]
+    if ratios:
+        inside = sum(TARGET[0] <= r <= TARGET[1] for r in ratios)
+        lines += ["", f"ratios: {len(ratios)}, within 0.98..1.02: {inside}; min {min(ratios):.4f}, "
+                      f"max {max(ratios):.4f}, median {statistics.median(ratios):.4f}"]
+    lines += ["", "features (full pipeline: parity vs ONNX Runtime, timing, GPU clocks):"]
+    for row in document["features"]:
+        median = row.get("median_ms")
+        clocks = row.get("gpu_clocks") or {}
+        lines.append(f"  {row['case']:38s} {json.dumps(row['settings']):44s} {row['outcome']:7s} "
+                     f"median {'-' if median is None else f'{median:.4f}'} ms  "
+                     f"parity max|err| {row.get('parity_max_abs')}  "
+                     f"SM {clocks.get('sm_mhz_min')}-{clocks.get('sm_mhz_max')} MHz throttled={clocks.get('throttled')}"
+                     + (f"  {row['message'][:160]}" if row.get("message") else ""))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/trtperf-fidelity-cache"))
+    parser.add_argument("--backends", default="torch,torch_compile,tensorrt")
+    parser.add_argument("--no-features", action="store_true")
+    args = parser.parse_args(argv)
+    import torch
+
+    if not torch.cuda.is_available():
+        print("bench/fidelity.py needs a CUDA GPU; none is visible to torch here.", file=sys.stderr)
+        return 2
+    import triton
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_file = (args.out / "fidelity.log").open("w")
+
+    def log(text: str) -> None:
+        print(text, flush=True)
+        log_file.write(text + "\n")
+        log_file.flush()
+
+    base = Settings(cache_dir=args.cache_dir)
+    cache = ArtifactCache(args.cache_dir)
+    specs = list(suite_specs(ROOT / "suites"))
+    names = [b for b in args.backends.split(",") if b]
+    known = [b for b in names if _known(b, log)]
+    device = get_backend("torch").device()
+    document: dict[str, Any] = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "device": device.to_json(),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "plan": dataclasses.asdict(PLAN),
+        "loop_overhead": loop_overhead(torch.cuda.current_device()),
+    }
+    log(f"loop overhead: {document['loop_overhead']}")
+    document["fidelity"] = fidelity_rows(specs, known, cache, base, log)
+    document["features"] = [] if args.no_features else feature_rows(specs, base, args.out / "baselines-scratch", log)
+    (args.out / "fidelity.json").write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    text = render(document)
+    (args.out / "fidelity.txt").write_text(text)
+    print(text)
+    return 0
+
+
+def _known(name: str, log: Callable[[str], None]) -> bool:
+    try:
+        get_backend(name)
+    except Exception as exc:
+        log(f"backend {name} not usable here: {type(exc).__name__}: {exc}")
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

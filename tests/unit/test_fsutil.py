@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trtperf.fsutil import atomic_path, atomic_write_bytes, atomic_write_json, dumps_json, file_sha256
@@ -78,6 +78,7 @@ json_values = st.recursive(
 )
 
 
+@settings(max_examples=20)  # each example fsyncs a file
 @given(json_values)
 def test_atomic_write_json_round_trips(tmp_path_factory: pytest.TempPathFactory, value: object) -> None:
     path = tmp_path_factory.mktemp("json") / "v.json"

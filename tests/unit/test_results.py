@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trtperf.cases import Case
@@ -63,6 +63,7 @@ def test_json_round_trip(result: CaseResult) -> None:
     assert CaseResult.from_json(json.loads(json.dumps(data))) == result
 
 
+@settings(max_examples=20)  # each example fsyncs a file
 @given(st.lists(case_results, max_size=5))
 def test_results_file_round_trip(tmp_path_factory: pytest.TempPathFactory, results: list[CaseResult]) -> None:
     path = tmp_path_factory.mktemp("results") / "results.json"

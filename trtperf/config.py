@@ -251,6 +251,7 @@ class Settings:
 
 
 def _parse(option: Option, raw: Any, where: str) -> Any:
+    raw = ",".join(str(v) for v in raw) if isinstance(raw, list) else raw  # pyproject lists: trtperf_batch = [1, 8]
     if not isinstance(raw, str):
         return raw
     try:

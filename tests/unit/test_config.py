@@ -180,3 +180,12 @@ def test_default_cache_dir(tmp_path: Path) -> None:
 def test_paths_expand_the_home_directory() -> None:
     settings = resolve({}, {"TRTPERF_BASELINE_DIR": "~/b"}, {})
     assert settings.baseline_dir == Path.home() / "b"
+
+
+def test_ini_lists_from_pyproject_are_parsed_and_validated() -> None:
+    # [tool.pytest.ini_options] trtperf_batch = [1, 8] reaches resolve() as a list, not a string
+    settings = resolve({}, {}, {"batch": [1, 8], "backend": ["onnxruntime", "torch"]})
+    assert settings.batch == (1, 8)
+    assert settings.backend == ("onnxruntime", "torch")
+    with pytest.raises(TrtperfUsageError, match="Invalid precision 'fp64' from ini trtperf_precision"):
+        resolve({}, {}, {"precision": ["fp64"]})

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +274,22 @@ def test_a_fresh_directory_gets_the_tag_and_keeps_foreign_files(tmp_path: Path) 
     ArtifactCache(tmp_path)
     assert (tmp_path / "CACHE_SCHEMA").read_text() == f"{CACHE_SCHEMA}\n"
     assert (tmp_path / "README").read_text() == "mine"
+
+
+META_NOT_AN_OBJECT = (
+    "bug: ArtifactCache._verify assumes the metadata JSON is an object; valid JSON that is not (null, [], 3) raises "
+    "AttributeError on meta.get instead of a rebuild with CacheCorruptionWarning"
+)
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError, reason=META_NOT_AN_OBJECT)
+@pytest.mark.parametrize("content", ["null", "[]", "3"])
+def test_metadata_that_is_not_an_object_is_rebuilt(cache: ArtifactCache, content: str) -> None:
+    produce = ProducerSpy()
+    entry = cache.get_or_create("onnx", PARTS, produce)
+    _meta(entry.path).write_text(content)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = cache.get_or_create("onnx", PARTS, produce)
+    assert not again.hit
+    assert [w.category for w in caught] == [CacheCorruptionWarning]

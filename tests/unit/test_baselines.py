@@ -115,7 +115,7 @@ def test_unreadable_file_is_an_error_naming_it_and_is_never_overwritten(baseline
     assert message in str(excinfo.value)
     with pytest.raises(BaselineError, match=message):
         store.update("cpu-test", DEVICE, {"a[x-fp32-b1-s1]": _entry(1.0)})
-    assert path.read_text() == content
+    assert path.read_bytes() == content.encode()
     assert sorted(p.name for p in baseline_dir.iterdir() if not p.name.endswith(".lock")) == ["cpu-test.json"]
 
 

@@ -20,6 +20,8 @@ from trtperf.trt.flavour import Flavour, detect
 __all__ = ["LOG", "activate", "capture_errors", "logger", "trt"]
 
 LOG = logging.getLogger("trtperf.tensorrt")
+TRT_LOG = logging.getLogger("trtperf.tensorrt.log")
+"""TensorRT's own messages (its INFO and VERBOSE at DEBUG)."""
 
 
 class _ActiveModule:
@@ -84,8 +86,7 @@ def _severity_level(severity: Any) -> int:
         "INTERNAL_ERROR": logging.CRITICAL,
         "ERROR": logging.ERROR,
         "WARNING": logging.WARNING,
-        "INFO": logging.INFO,
-    }.get(name, logging.DEBUG)
+    }.get(name, logging.DEBUG)  # TensorRT's INFO is chatty: trtperf's own progress lines are INFO
 
 
 def logger() -> Any:
@@ -107,8 +108,8 @@ def logger() -> Any:
                     if level >= logging.ERROR:
                         for capture in list(_captures):
                             capture.errors.append(msg)
-                    if LOG.isEnabledFor(level):
-                        LOG.log(level, "%s", msg)
+                    if TRT_LOG.isEnabledFor(level):
+                        TRT_LOG.log(level, "%s", msg)
 
             _logger = _Logger()
         return _logger

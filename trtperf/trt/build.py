@@ -6,6 +6,7 @@ that drives TensorRT (:func:`build_plan`), so most of this is testable without T
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,10 @@ class ParserIssue:
         return f"{where}: {self.code}: {self.message}"
 
 
+# Logged on every CPU-only machine by TensorRT-RTX's builder; not the reason a model fails to parse.
+_NOISE = ("CUDA driver version is insufficient", "--- Begin node ---", "--- End node ---", "While parsing node")
+
+
 def parser_issues(parser: Any) -> list[ParserIssue]:
     """Every error the ONNX parser recorded (ParserError accessors are methods)."""
     issues = []
@@ -83,7 +88,8 @@ def parser_issues(parser: Any) -> list[ParserIssue]:
         issues.append(
             ParserIssue(
                 code=getattr(code, "name", str(code)),
-                message=str(error.desc()).strip(),
+                message="\n".join(line for line in str(error.desc()).strip().splitlines()
+                                   if not any(noise in line for noise in _NOISE)),
                 node=int(error.node()),
                 node_name=str(error.node_name()),
                 operator=str(error.node_operator()),
@@ -92,18 +98,36 @@ def parser_issues(parser: Any) -> list[ParserIssue]:
     return issues
 
 
-def describe_parse_failure(onnx_path: Path, issues: Sequence[ParserIssue], flavour: Flavour) -> str:
+def describe_parse_failure(
+    onnx_path: Path, issues: Sequence[ParserIssue], flavour: Flavour, logged: Sequence[str] = ()
+) -> str:
+    """Every parser error (node, operator, message), what TensorRT logged about them, and a fix."""
     lines = [f"{flavour.label} {flavour.version} could not parse {onnx_path} ({len(issues)} parser error(s)):"]
     lines += [f"  - {issue.describe()}" for issue in issues] or ["  - (the parser gave no details)"]
-    lines.append(_parse_hint(issues))
+    lines_logged = [re.sub(r"^\[\d+\]\s*", "", line.strip()) for message in logged for line in message.splitlines()]
+    reasons = list(dict.fromkeys(
+        line for line in lines_logged
+        if line and not any(noise in line for noise in _NOISE)
+        and not any(line in issue.message for issue in issues)
+        and not line.startswith(("Node name:", "ModelImporter.cpp", "[6] Invalid Node"))
+    ))
+    if reasons:
+        lines.append("TensorRT logged:")
+        lines += [f"  {reason}" for reason in reasons]
+    lines.append(_parse_hint(issues, lines_logged))
     return "\n".join(lines)
 
 
-def _parse_hint(issues: Sequence[ParserIssue]) -> str:
+def _parse_hint(issues: Sequence[ParserIssue], logged: Sequence[str] = ()) -> str:
     codes = {issue.code for issue in issues}
+    text = " ".join([*logged, *(issue.message for issue in issues)])
+    if any(issue.operator == "DequantizeLinear" for issue in issues) and "Int32" in text:
+        return ("A DequantizeLinear of int32 data (a quantized bias) is not accepted: this TensorRT dequantizes "
+                "only 8-bit/4-bit/FP8 data. Quantize with the bias kept in float (ONNX Runtime's "
+                "QuantizeBias=False, as ModelOpt does) and let TensorRT fuse it.")
     if "MODEL_DESERIALIZE_FAILED" in codes:
         return "The file is not a readable ONNX model: re-export it (delete the cache entry if it is stale)."
-    if any(code.startswith("UNSUPPORTED") for code in codes):
+    if any(code.startswith("UNSUPPORTED") for code in codes) or "Plugin not found" in text:
         return ("An operator or attribute above is not supported by this TensorRT: change the model "
                 "(or its export/opset), or exclude this backend for the model with backends=[...].")
     return "Fix the model or its export so that TensorRT's ONNX parser accepts it."
@@ -192,7 +216,7 @@ def build_plan(
         network = builder.create_network(flags)
         parser = trt.OnnxParser(network, log)
         if not parser.parse_from_file(str(onnx_path)):
-            raise BuildError(describe_parse_failure(onnx_path, parser_issues(parser), flavour))
+            raise BuildError(describe_parse_failure(onnx_path, parser_issues(parser), flavour, captured.errors))
         config = builder.create_builder_config()
         config.builder_optimization_level = options.opt_level
         if options.workspace_bytes is not None:

@@ -197,10 +197,9 @@ class TrtEngine(Engine):
 
     def _capture(self, binding: Binding) -> Any:
         torch = self._torch
-        capturable = getattr(binding.context, "is_stream_capturable", None)  # TensorRT-RTX only
-        if capturable is not None and not capturable(binding.stream.cuda_stream):
-            raise BuildError(f"{self.what}: TensorRT reports the stream is not capturable in a CUDA graph; "
-                             f"run without --trtperf-cuda-graph.")
+        # TensorRT-RTX's is_stream_capturable() says False unless the engine was built with
+        # REQUIRE_USER_ALLOCATION, yet capture works (seen on an H100); parity runs the replayed
+        # graph, so a capture that recorded the wrong work fails the case instead of passing.
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph, stream=binding.stream, capture_error_mode="thread_local"):
@@ -237,8 +236,10 @@ class TrtEngine(Engine):
         workers: list[Worker] = []
         for _ in range(streams):
             binding = self.bind(inputs, torch.cuda.Stream())
-            workers.append(CudaEventWorker(binding.launch, binding.stream, l2_flush=self.l2_flush,
-                                           on_close=_closer(self.release, binding)))
+            # l2_flush only when asked: an older CudaEventWorker has no such parameter.
+            flush: dict[str, Any] = {"l2_flush": True} if self.l2_flush else {}
+            workers.append(CudaEventWorker(binding.launch, binding.stream,
+                                           on_close=_closer(self.release, binding), **flush))
         return workers
 
     def measurements(self) -> dict[str, Any]:

@@ -77,21 +77,15 @@ def test_integer_range_of_one_value() -> None:
     assert ids.tolist() == [[3] * 8] * 2
 
 
-
-
 def test_float16_inputs_stay_below_high() -> None:
     x = make_inputs(_spec(InputSpec("x", ("batch", 64), dtype="float16", low=0.0, high=1.0)), 64, seed=0)["x"]
     assert x.dtype == np.float16
     assert np.all(x < 1.0)
 
 
-
-
 def test_integer_range_without_an_integer_is_rejected_at_declaration() -> None:
     with pytest.raises(TrtperfUsageError, match="ids"):
         InputSpec("ids", ("batch", 4), dtype="int64", low=0.2, high=0.8)
-
-
 
 
 def test_reference_outputs_follow_the_declared_input_range(tiny_onnx: tuple[ArtifactCache, CacheEntry]) -> None:

@@ -80,6 +80,8 @@ class ArtifactCache:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError) as exc:
             return False, f"unreadable metadata {meta_path} ({exc})", {}
+        if not isinstance(meta, dict):
+            return False, f"metadata {meta_path} is not a JSON object", {}
         if not path.exists():
             return False, f"artifact {path} is missing", meta
         size = path.stat().st_size

@@ -26,6 +26,7 @@ class OutputComparison:
     tolerance: Tolerance
     passed: bool
     problem: str = ""
+    top_k_agreement: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,6 +70,8 @@ class ParityReport:
                 f"{o.mismatch_fraction:.2%} of elements outside atol={t.atol:g} + rtol={t.rtol:g}*|expected| "
                 f"(allowed {t.max_mismatch:.2%})"
                 + (f"; cosine {o.cosine:.6f} (min {t.min_cosine})" if t.min_cosine is not None else "")
+                + (f"; top-{t.top_k} agreement {o.top_k_agreement:.1%} (min {t.min_top_k_agreement:.1%})"
+                   if t.top_k is not None and o.top_k_agreement is not None else "")
             )
         return "\n".join(lines)
 
@@ -85,22 +88,33 @@ def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
     e = expected.astype(np.float64, copy=False)
     if g.size == 0:
         return OutputComparison(name, tuple(e.shape), 0.0, 0.0, 0.0, 0.0, (), 0.0, 0.0, 1.0, tolerance, True)
-    finite_mismatch = np.isfinite(g) != np.isfinite(e)
-    diff = np.abs(g - e)
-    diff = np.where(np.isnan(diff) & ~finite_mismatch, 0.0, diff)  # NaN == NaN, inf == inf
-    diff = np.where(finite_mismatch, np.inf, diff)
-    rel = diff / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
-    bound = tolerance.atol + tolerance.rtol * np.abs(e)
-    outside = diff > bound
-    mismatch = float(outside.mean())
-    worst_flat = int(np.argmax(diff - bound))
-    worst = tuple(int(i) for i in np.unravel_index(worst_flat, e.shape))
-    norm = float(np.linalg.norm(g) * np.linalg.norm(e))
-    if norm > 0 and np.isfinite(norm):
-        cosine = float(np.dot(g.ravel(), e.ravel()) / norm)
-    else:
-        cosine = 1.0 if np.array_equal(g, e) else 0.0
+    with np.errstate(all="ignore"):  # inf - inf, x / tiny: handled below, not warnings
+        # The same non-finite value on both sides (NaN and NaN, +inf and +inf) agrees;
+        # any other non-finite value on either side is an infinite error.
+        same_non_finite = ~np.isfinite(e) & ((np.isnan(g) & np.isnan(e)) | (g == e))
+        bad_non_finite = (~np.isfinite(g) | ~np.isfinite(e)) & ~same_non_finite
+        diff = np.where(same_non_finite, 0.0, np.where(bad_non_finite, np.inf, np.abs(g - e)))
+        magnitude = np.where(np.isfinite(e), np.abs(e), 0.0)
+        rel = diff / np.maximum(magnitude, np.finfo(np.float64).tiny)
+        bound = tolerance.atol + tolerance.rtol * magnitude
+        outside = diff > bound
+        mismatch = float(outside.mean())
+        worst_flat = int(np.argmax(diff - bound))
+        worst = tuple(int(i) for i in np.unravel_index(worst_flat, e.shape))
+        both_finite = np.isfinite(g) & np.isfinite(e)
+        gf, ef = g[both_finite], e[both_finite]
+        norm = float(np.linalg.norm(gf) * np.linalg.norm(ef))
+        if bad_non_finite.any():
+            cosine = 0.0
+        elif norm > 0 and np.isfinite(norm):
+            cosine = float(np.dot(gf, ef) / norm)
+        else:
+            cosine = 1.0 if np.array_equal(gf, ef) else 0.0
     passed = mismatch <= tolerance.max_mismatch and (tolerance.min_cosine is None or cosine >= tolerance.min_cosine)
+    agreement = None
+    if tolerance.top_k is not None:
+        agreement = top_k_agreement(g, e, tolerance.top_k)
+        passed = passed and agreement >= tolerance.min_top_k_agreement
     return OutputComparison(
         name=name,
         shape=tuple(e.shape),
@@ -114,7 +128,31 @@ def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
         cosine=cosine,
         tolerance=tolerance,
         passed=bool(passed),
+        top_k_agreement=agreement,
     )
+
+
+def top_k_agreement(got: np.ndarray, expected: np.ndarray, k: int) -> float:
+    """Mean over rows (all axes but the last) of |top-k(got) & top-k(expected)| / k.
+
+    The last axis holds class scores. k is capped at the number of classes. A row with a
+    non-finite score in ``got`` counts as no agreement.
+    """
+    if expected.ndim == 0 or expected.shape[-1] == 0:
+        return 1.0
+    classes = expected.shape[-1]
+    k = min(k, classes)
+    g = got.reshape(-1, classes)
+    e = expected.reshape(-1, classes)
+    if g.shape[0] == 0:
+        return 1.0
+    # Stable descending order: ties resolve to the lower class index on both sides.
+    top_g = np.argsort(-g, axis=1, kind="stable")[:, :k]
+    top_e = np.argsort(-e, axis=1, kind="stable")[:, :k]
+    finite = np.isfinite(g).all(axis=1)
+    overlap = [len(set(a.tolist()) & set(b.tolist())) / k if ok else 0.0
+               for a, b, ok in zip(top_g, top_e, finite, strict=True)]
+    return float(np.mean(overlap))
 
 
 def compare_outputs(
@@ -132,3 +170,85 @@ def compare_outputs(
             continue
         results.append(compare_output(name, np.asarray(got[name]), np.asarray(ref), tolerance_for(name)))
     return ParityReport(tuple(results))
+
+
+@dataclass(frozen=True)
+class TwoWayParity:
+    """Parity both ways (see :mod:`trtperf.tolerance`): both checks gate when both exist.
+
+    ``faithful``: engine vs ONNX Runtime on the same variant ONNX (None when ONNX Runtime cannot
+    run it: ``faithful_unavailable`` says why). ``cost``: engine vs the fp32 reference. When the
+    variant is the fp32 ONNX itself, the two are one comparison (``same_reference``).
+    """
+
+    cost: ParityReport
+    faithful: ParityReport | None
+    precision: str
+    faithful_unavailable: str = ""
+    same_reference: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.cost.passed and (self.faithful is None or self.faithful.passed)
+
+    @property
+    def primary(self) -> ParityReport:
+        """The faithful report where there is one, else the cost report."""
+        return self.faithful if self.faithful is not None else self.cost
+
+    def to_json(self) -> dict[str, Any]:
+        faithful = self.faithful.to_json() if self.faithful is not None else None
+        return {
+            "passed": self.passed,
+            # Kept for readers of the one-way format: the primary check's outputs.
+            "outputs": self.primary.to_json()["outputs"],
+            "precision": self.precision,
+            "faithful": faithful,
+            "faithful_unavailable": self.faithful_unavailable,
+            "cost": self.cost.to_json(),
+            "same_reference": self.same_reference,
+            "gates": ["cost"] if self.faithful is None or self.same_reference else ["faithful", "cost"],
+        }
+
+    def describe_failures(self) -> str:
+        sections = []
+        if self.same_reference:
+            if not self.cost.passed:
+                sections.append(self.cost.describe_failures())
+            return "\n".join(sections)
+        if self.faithful is not None and not self.faithful.passed:
+            sections.append(
+                f"faithful check failed: outputs differ from ONNX Runtime running the same {self.precision} ONNX "
+                f"(the engine does not compute its model; tolerance key 'faithful:{self.precision}:<output>'):\n"
+                f"{self.faithful.describe_failures()}"
+            )
+        if not self.cost.passed:
+            sections.append(
+                f"cost check failed: {self.precision} outputs differ from the ONNX Runtime fp32 reference more than "
+                f"the {self.precision} tolerance allows (tolerance key '{self.precision}:<output>'):\n"
+                f"{self.cost.describe_failures()}"
+            )
+        return "\n".join(sections)
+
+
+def two_way_parity(
+    got: Mapping[str, np.ndarray],
+    fp32_reference: Mapping[str, np.ndarray],
+    cost_tolerance_for: Callable[[str], Tolerance],
+    variant_reference: Mapping[str, np.ndarray] | None,
+    faithful_tolerance_for: Callable[[str], Tolerance],
+    precision: str,
+    faithful_unavailable: str = "",
+) -> TwoWayParity:
+    """Compare ``got`` with the fp32 reference (cost) and with the variant's reference (faithful).
+
+    Pass ``variant_reference is fp32_reference`` when the variant is the fp32 ONNX: one comparison.
+    """
+    cost = compare_outputs(got, fp32_reference, cost_tolerance_for)
+    if variant_reference is fp32_reference:
+        return TwoWayParity(cost=cost, faithful=cost, precision=precision, same_reference=True)
+    faithful = None
+    if variant_reference is not None:
+        faithful = compare_outputs(got, variant_reference, faithful_tolerance_for)
+    return TwoWayParity(cost=cost, faithful=faithful, precision=precision,
+                        faithful_unavailable=faithful_unavailable if faithful is None else "")

@@ -186,6 +186,14 @@ def model(
         bad = [p for p in precisions if p not in PRECISIONS]
         if bad:
             raise TrtperfUsageError(f"model {spec_name!r}: unknown precision {bad}; known: {PRECISIONS}")
+        for key in tolerances or {}:
+            precision, _, output = key.rpartition(":")
+            if (":" in key and precision not in PRECISIONS) or (output and output not in outputs):
+                raise TrtperfUsageError(
+                    f"model {spec_name!r}: tolerance key {key!r} names no declared output and precision; use "
+                    f"'output', 'precision:output', 'precision:' or '' with outputs {list(outputs)} and "
+                    f"precisions {list(PRECISIONS)}"
+                )
         batch_values = _tuple_of_ints(spec_name, "batches", batches)
         if max(batch_values) > max_batch:
             raise TrtperfUsageError(

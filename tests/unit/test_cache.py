@@ -276,13 +276,7 @@ def test_a_fresh_directory_gets_the_tag_and_keeps_foreign_files(tmp_path: Path) 
     assert (tmp_path / "README").read_text() == "mine"
 
 
-META_NOT_AN_OBJECT = (
-    "bug: ArtifactCache._verify assumes the metadata JSON is an object; valid JSON that is not (null, [], 3) raises "
-    "AttributeError on meta.get instead of a rebuild with CacheCorruptionWarning"
-)
 
-
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=META_NOT_AN_OBJECT)
 @pytest.mark.parametrize("content", ["null", "[]", "3"])
 def test_metadata_that_is_not_an_object_is_rebuilt(cache: ArtifactCache, content: str) -> None:
     produce = ProducerSpy()

@@ -81,7 +81,7 @@ class BaselineFile:
 
 def migrate(document: dict[str, Any], path: Path) -> dict[str, Any]:
     version = document.get("schema_version")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise BaselineError(
             f"{path}: no integer 'schema_version'; this is not a trtperf baseline file. Restore it from "
             f"version control (git checkout -- {path}) or delete it and record new baselines."

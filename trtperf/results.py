@@ -83,7 +83,12 @@ def read_results(path: Path) -> list[CaseResult]:
             f"{path}: not a trtperf results file of schema {RESULTS_SCHEMA_VERSION}; "
             f"produce one with `pytest suites --trtperf-results {path}`."
         )
-    return [CaseResult.from_json(c) for c in document.get("cases", [])]
+    try:
+        return [CaseResult.from_json(c) for c in document.get("cases", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrtperfUsageError(
+            f"{path}: a case entry is malformed ({type(exc).__name__}: {exc}); regenerate the file with pytest."
+        ) from None
 
 
 def _ms(value: float | None) -> str:

@@ -148,3 +148,10 @@ def test_baseline_entry() -> None:
     assert entry["recorded_at"].endswith("+00:00")
     with pytest.raises(ValueError, match=r"cnn\[onnxruntime-fp32-b8-s2\] has no timing statistics"):
         _row("cnn[onnxruntime-fp32-b8-s2]").baseline_entry("1.2.3")
+
+
+def test_malformed_case_entry_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text('{"schema_version": 1, "cases": [{"outcome": "passed"}]}')
+    with pytest.raises(TrtperfUsageError, match="a case entry is malformed"):
+        read_results(path)

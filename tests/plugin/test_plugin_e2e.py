@@ -31,7 +31,8 @@ def tiny():
     return _mlp(64, 1)
 '''
 
-FAST = ["--trtperf-runs", "3", "--trtperf-min-time", "0.05", "--trtperf-min-iters", "10", "--trtperf-warmup", "0.02",
+# These runs exercise the onnxruntime path; other backends have their own plugin tests.
+FAST = ["--trtperf-backend", "onnxruntime", "--trtperf-runs", "3", "--trtperf-min-time", "0.05", "--trtperf-min-iters", "10", "--trtperf-warmup", "0.02",
         "-p", "no:cacheprovider"]
 
 

@@ -91,7 +91,8 @@ def used_names(paths: Iterable[Path] = SOURCES) -> Usage:
 def tensorrt_names(usage: Usage, stubs: set[str]) -> tuple[set[str], set[str]]:
     """(direct, feature-tested) names that are TensorRT's: defined by the RTX stubs, or feature tests."""
     direct = {n for n in usage.direct if n in stubs and n not in NOT_TENSORRT}
-    return direct, usage.feature_tests - direct
+    probes = {n for n in usage.feature_tests if n in stubs or n[:1].isupper()}  # not e.g. getattr(settings, ...)
+    return direct, probes - direct
 
 
 def wheel_names(wheel: Path) -> set[str]:

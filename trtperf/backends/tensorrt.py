@@ -68,22 +68,16 @@ class TensorRTBackend(Backend):
 
     def __init__(self) -> None:
         self._choice = "auto"
-        self._flavour: Flavour | str | None = None
 
     # -- which TensorRT -----------------------------------------------------------------------
     def configure(self, settings: Settings) -> None:
-        choice = str(getattr(settings, "trt_flavour", "auto") or "auto")
-        if choice != self._choice:
-            self._choice = choice
-            self._flavour = None
+        self._choice = settings.trt_flavour
 
     def flavour(self) -> Flavour | str:
-        """The active flavour, or why TensorRT cannot be used here."""
-        if self._flavour is None:
-            from trtperf.trt.api import activate
+        """The active flavour, or why TensorRT cannot be used here (``activate`` keeps it per process)."""
+        from trtperf.trt.api import activate
 
-            self._flavour = activate(self._choice)
-        return self._flavour
+        return activate(self._choice)
 
     def _require_flavour(self) -> Flavour:
         flavour = self.flavour()
@@ -114,16 +108,17 @@ class TensorRTBackend(Backend):
 
     def version(self) -> str:
         flavour = self.flavour()
-        return flavour.version if isinstance(flavour, Flavour) else "unavailable"
+        return "unavailable" if isinstance(flavour, str) else flavour.version
 
     def environment(self) -> dict[str, Any]:
         env = super().environment()
         flavour = self.flavour()
-        if isinstance(flavour, Flavour):
+        # isinstance(str), not isinstance(Flavour): a test's re-import of trtperf.trt makes a second Flavour class.
+        if isinstance(flavour, str):
+            env["trt_flavour"] = "unavailable"
+        else:
             env.update({"trt_flavour": flavour.label, "trt_module": flavour.module_name,
                         "trt_version": flavour.version})
-        else:
-            env["trt_flavour"] = "unavailable"
         return env
 
     def device(self) -> DeviceInfo:
@@ -141,12 +136,11 @@ class TensorRTBackend(Backend):
         from trtperf.trt.build import BuildOptions, profile_shapes
 
         settings = request.settings
-        tf32_setting = str(getattr(settings, "trt_tf32", "auto"))
-        tf32 = request.case.precision == "tf32" if tf32_setting == "auto" else tf32_setting == "on"
-        workspace_mib = getattr(settings, "trt_workspace", None)
+        tf32 = request.case.precision == "tf32" if settings.trt_tf32 == "auto" else settings.trt_tf32 == "on"
+        workspace_mib = settings.trt_workspace
         return BuildOptions(
-            profile=profile_shapes(request.spec, request.case.batch, getattr(settings, "trt_batch_range", None)),
-            opt_level=int(getattr(settings, "trt_opt_level", 3)),
+            profile=profile_shapes(request.spec, request.case.batch, settings.trt_batch_range),
+            opt_level=settings.trt_opt_level,
             workspace_bytes=None if workspace_mib is None else int(workspace_mib) << 20,
             tf32=tf32,
         )
@@ -238,8 +232,8 @@ class TensorRTBackend(Backend):
             built.path.read_bytes(),
             transfers=settings.timing_mode == "e2e",
             cuda_graph=settings.cuda_graph,
-            allow_host_code=bool(getattr(settings, "trt_allow_host_code", False)),
-            l2_flush=bool(getattr(settings, "l2_flush", False)),
+            allow_host_code=settings.trt_allow_host_code,
+            l2_flush=settings.l2_flush,
             what=request.case.key,
         )
 

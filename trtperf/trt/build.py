@@ -217,6 +217,12 @@ def build_plan(
         parser = trt.OnnxParser(network, log)
         if not parser.parse_from_file(str(onnx_path)):
             raise BuildError(describe_parse_failure(onnx_path, parser_issues(parser), flavour, captured.errors))
+        if network.num_outputs == 0:
+            # Protobuf decodes some garbage as an empty ModelProto, which the parser accepts.
+            raise BuildError(
+                f"{onnx_path}: {flavour.label} parsed it into a network without outputs (an empty or non-ONNX "
+                f"file decodes as an empty graph); re-export the model (delete the cache entry if it is stale)."
+            )
         config = builder.create_builder_config()
         config.builder_optimization_level = options.opt_level
         if options.workspace_bytes is not None:

@@ -1,0 +1,66 @@
+"""Every suite model builds a real TensorRT-RTX engine on the CPU, at every precision trtperf makes.
+
+Precisions are taken from ``trtperf.spec.PRECISIONS``: a new precision (or a new suite model) is
+picked up here without editing this file. Build-only mode, optimization level 0.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from trtperf.cases import Case
+from trtperf.config import Settings
+from trtperf.pipeline import CaseRunner
+from trtperf.results import PASSED
+from trtperf.spec import PRECISIONS, ModelSpec
+
+pytest.importorskip("tensorrt_rtx_bindings")
+
+SUITES = Path(__file__).resolve().parents[2] / "suites"
+
+
+def suite_models() -> list[ModelSpec]:
+    specs = []
+    for path in sorted(SUITES.glob("test_*.py")):
+        name = f"trtperf_suite_{path.stem}"
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(name, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        specs += [v for v in vars(module).values() if isinstance(v, ModelSpec)]
+    return specs
+
+
+MODELS = suite_models()
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> CaseRunner:
+    settings = Settings(build_only=True, trt_opt_level=0, cache_dir=tmp_path_factory.mktemp("trt-suites-cache"))
+    return CaseRunner(settings, tmp_path_factory.mktemp("baselines"))
+
+
+def test_every_suite_model_is_here() -> None:
+    assert {m.name for m in MODELS} >= {"cnn", "mlp", "transformer"}
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+def test_suite_model_builds(runner: CaseRunner, model: ModelSpec, precision: str) -> None:
+    case = Case(model.name, "tensorrt", precision, model.batches[-1], 1)
+    result = runner.run(model, case)
+    assert result.outcome == PASSED, result.message
+    assert "build only" in result.notes and result.stats is None and result.parity is None
+    build = result.build
+    assert build["flavour"] == "tensorrt-rtx" and build["target"] == "portable" and build["plan_bytes"] > 0
+    assert build["network_layers"] > 0
+    assert result.environment["trt_flavour"] == "tensorrt-rtx"
+    again = runner.run(model, case)
+    assert again.build["cache_hit"] and again.build["cache_key"] == build["cache_key"]

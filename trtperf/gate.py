@@ -6,7 +6,7 @@
   Mann-Whitney U p-value <= alpha (magnitude *and* significance, as asv/Perfherder/Pinpoint do);
 * IMPROVED   when the CI's high end < 1 - threshold and the "faster" p-value <= alpha;
 * PASS       when the CI's high end < 1 + threshold (no regression of the minimum effect);
-* INCONCLUSIVE otherwise, or with fewer than ``min_runs`` runs on a side.
+* INCONCLUSIVE otherwise. REGRESSED and IMPROVED need ``min_runs`` runs on each side.
 
 alpha = (1 - confidence) / (looks * cases): Bonferroni over the re-measurement looks of one
 case (peeking) and over the cases of the session (many cases must not multiply false alarms).
@@ -103,15 +103,18 @@ class Gate(Protocol):
 def classify(est: RatioEstimate, params: GateParams) -> tuple[str, str]:
     """The verdict status for an estimate, and why (pure; property-tested for monotonicity)."""
     alpha = params.alpha
-    if min(est.n_baseline, est.n_candidate) < params.min_runs:
-        return INCONCLUSIVE, (f"too few runs to decide ({est.n_baseline} baseline, {est.n_candidate} candidate; "
-                              f"at least {params.min_runs} each)")
-    if est.ratio >= 1 + params.threshold and est.low > 1 + params.floor and est.p_slower <= alpha:
+    # A decision that can fail a build needs min_runs per side (5 vs 5 is the smallest balanced
+    # exact MWU reaching p < 0.01); PASS only says "no regression of the minimum effect".
+    enough = min(est.n_baseline, est.n_candidate) >= params.min_runs
+    if enough and est.ratio >= 1 + params.threshold and est.low > 1 + params.floor and est.p_slower <= alpha:
         return REGRESSED, ""
-    if est.high < 1 - params.threshold and est.p_faster <= alpha:
+    if enough and est.high < 1 - params.threshold and est.p_faster <= alpha:
         return IMPROVED, "faster beyond the threshold; consider recording a new baseline"
     if est.high < 1 + params.threshold:
         return PASS, ""
+    if not enough:
+        return INCONCLUSIVE, (f"too few runs to decide a regression ({est.n_baseline} baseline, "
+                              f"{est.n_candidate} candidate; at least {params.min_runs} each)")
     if est.ratio >= 1 + params.threshold and min_attainable_p(est.n_baseline, est.n_candidate) > alpha:
         return INCONCLUSIVE, (f"{est.n_baseline} vs {est.n_candidate} runs cannot reach alpha {alpha:.2g}; "
                               f"more runs needed")
@@ -178,18 +181,10 @@ def judge_adaptively(
     verdict = gate.judge(baseline, cand, params)
     looks = 1
     if verdict.status in (REGRESSED, INCONCLUSIVE) and paired is not None:
-        first = max(step, params.min_runs, min_balanced_runs(params.alpha))
-        pa: list[float] = []
-        pb: list[float] = []
-        for look in range(max(1, params.looks)):
-            new_a, new_b = paired(first if look == 0 else step)
-            pa.extend(new_a)
-            pb.extend(new_b)
-            verdict = replace(gate.judge(pa, pb, params), paired=True)
-            if verdict.status != INCONCLUSIVE:
-                break
-        verdict = replace(verdict, looks=look + 1, seconds=clock() - started)
-        return Adaptive(verdict.with_note(_noise_note(pa, pb, params)), cand + pb, pa)
+        result = judge_paired(gate, params, paired, step, clock)
+        result.candidate[:0] = cand
+        result.verdict = replace(result.verdict, seconds=clock() - started)
+        return result
     while verdict.status == INCONCLUSIVE and more is not None and looks < params.looks:
         cand.extend(more(step))
         looks += 1
@@ -205,6 +200,27 @@ def judge_adaptively(
                 f"not confirmed: {len(fresh)} fresh runs gave {check.status} (x{check.ratio:.3f})")
     verdict = replace(verdict, looks=looks, seconds=clock() - started)
     return Adaptive(verdict.with_note(_noise_note(baseline, cand, params)), cand)
+
+
+def judge_paired(
+    gate: Gate, params: GateParams, paired: MeasurePaired, step: int, clock: Callable[[], float] = time.perf_counter
+) -> Adaptive:
+    """Same-job A/B: interleaved runs of both sides, ``step`` more per side per look, up to
+    ``params.looks``; the first look is large enough that a decision at alpha is attainable."""
+    started = clock()
+    first = max(step, params.min_runs, min_balanced_runs(params.alpha))
+    pa: list[float] = []
+    pb: list[float] = []
+    verdict = Verdict(INCONCLUSIVE)
+    for look in range(max(1, params.looks)):
+        new_a, new_b = paired(first if look == 0 else step)
+        pa.extend(new_a)
+        pb.extend(new_b)
+        verdict = replace(gate.judge(pa, pb, params), paired=True, looks=look + 1)
+        if verdict.status != INCONCLUSIVE:
+            break
+    verdict = replace(verdict, seconds=clock() - started)
+    return Adaptive(verdict.with_note(_noise_note(pa, pb, params)), pb, pa)
 
 
 def _noise_note(baseline: Sequence[float], candidate: Sequence[float], params: GateParams) -> str:

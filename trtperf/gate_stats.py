@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 BOOTSTRAP_SEED = 0
+Values = Sequence[float] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class RatioEstimate:
     n_candidate: int
 
 
-def _as_positive(values: Sequence[float], what: str) -> np.ndarray:
+def _as_positive(values: Values, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{what}: expected a non-empty list of run medians")
@@ -93,7 +94,7 @@ def min_balanced_runs(alpha: float, at_least: int = 2) -> int:
 
 
 def estimate(
-    baseline: Sequence[float], candidate: Sequence[float], confidence: float, resamples: int | None = None
+    baseline: Values, candidate: Values, confidence: float, resamples: int | None = None
 ) -> RatioEstimate:
     """Ratio of run medians with its bootstrap CI at ``confidence``, plus the MWU p-values."""
     a = _as_positive(baseline, "baseline")

@@ -191,12 +191,13 @@ def judge_case(
     result.verdict = verdict.to_json()
     if verdict.failed and not settings.update_baselines:
         result.outcome = FAILED
-        side = "the baseline's engine measured in this job" if verdict.paired else f"the baseline in {path}"
+        base_runs = adaptive.paired_baseline if verdict.paired else baseline
+        where = "paired A/B: the baseline's engine re-measured in this job" if verdict.paired else "stored baseline"
         result.message = (
-            f"{case.key}: latency {verdict.status}: x{verdict.ratio:.3f} "
-            f"(CI {verdict.ratio_low:.3f}-{verdict.ratio_high:.3f}, p {verdict.p_value:.2g}, "
-            f"{verdict.runs_baseline} vs {verdict.runs_candidate} runs) against {side}; median "
-            f"{stats.median_ms:.4g} ms. Test: {verdict.test}. {verdict.note + '. ' if verdict.note else ''}"
+            f"{case.key}: latency {verdict.status}: median {stats.median_ms:.4g} ms vs baseline "
+            f"{float(np.median(base_runs)):.4g} ms (x{verdict.ratio:.3f}, CI {verdict.ratio_low:.3f}-"
+            f"{verdict.ratio_high:.3f}, p {verdict.p_value:.2g}, {verdict.runs_baseline} vs {verdict.runs_candidate} "
+            f"runs, {where}; {verdict.note + '; ' if verdict.note else ''}test: {verdict.test}) in {path}. "
             f"If the slowdown is intended, record it with "
             f"`pytest suites -k '{case.model}' --trtperf-update-baselines`."
         )

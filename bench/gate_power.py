@@ -1,0 +1,360 @@
+"""Measure the statistical gate on real runs: A/A false alarms and detection of injected slowdowns.
+
+Every comparison times a real engine through trtperf's own timing loop and judges it with the
+same code the pytest plugin uses (``trtperf.gate.judge_paired`` / ``judge_adaptively``):
+
+* ``paired`` (same job): baseline and candidate engines interleaved ABBA in this process;
+* ``stored``: baseline blocks recorded first by a *separate process* (an "earlier job"), then
+  each candidate judged against one of them, with re-measurement and confirmation, as in CI.
+
+A/A = the candidate is the same artifact, loaded separately. A slowdown of x = the candidate's
+workers do real extra work inside the timed call: on CPU each inference is followed by a busy
+loop (it occupies the core; no sleep) lasting x times that inference's own duration, so the
+slowdown stays x even when machine load changes the inference time; on a GPU,
+``torch.cuda._sleep`` cycles worth x times the calibrated baseline median are enqueued on the
+worker's stream after each inference, inside its CUDA-event window.
+Comparisons of all levels are shuffled together so drift during the bench hits every level.
+
+CPU (this machine)::
+
+    python bench/gate_power.py --backend onnxruntime --model cnn --batch 1 --streams 1 --aa 60 --per-level 30
+
+GPU (H100, torch backend; same-job and stored-baseline figures)::
+
+    python bench/gate_power.py --backend torch --model mlp --batch 1 --streams 1 --aa 50 --per-level 50 \\
+        --slowdowns 0.01,0.02,0.05,0.10 --threshold 0.01 --effect-floor 0.005
+
+Results: bench/results/gate_power-<device>-<backend>-<model>.{json,txt}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtperf.backends import get_backend
+from trtperf.backends.base import BuildRequest, Engine
+from trtperf.cache import ArtifactCache
+from trtperf.cases import Case
+from trtperf.config import Settings, default_cache_dir
+from trtperf.export import export_cached
+from trtperf.gate import Adaptive, GateParams, StatisticalGate, judge_adaptively, judge_paired
+from trtperf.inputs import make_inputs
+from trtperf.paired import measure_interleaved
+from trtperf.precision import precision_variant
+from trtperf.spec import ModelSpec
+from trtperf.timing import CallableWorker, TimingPlan, Worker, measure
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def load_spec(name: str) -> ModelSpec:
+    """The ModelSpec called ``name`` from suites/test_*.py."""
+    for path in sorted((ROOT / "suites").glob("test_*.py")):
+        module_spec = importlib.util.spec_from_file_location(f"_bench_suite_{path.stem}", path)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        for value in vars(module).values():
+            if isinstance(value, ModelSpec) and value.name == name:
+                return value
+    raise SystemExit(f"no model {name!r} in {ROOT / 'suites'}")
+
+
+@dataclasses.dataclass
+class Loaded:
+    engine: Engine
+    inputs: dict[str, np.ndarray]
+    device: dict[str, Any]
+
+
+def load_engine(args: argparse.Namespace) -> Loaded:
+    spec = load_spec(args.model)
+    settings = Settings(cache_dir=args.cache_dir)
+    cache = ArtifactCache(args.cache_dir or default_cache_dir())
+    backend = get_backend(args.backend)
+    backend.configure(settings)
+    reason = backend.unavailable_reason()
+    if reason:
+        raise SystemExit(f"backend {args.backend} cannot run here: {reason}")
+    case = Case(model=spec.name, backend=args.backend, precision=args.precision, batch=args.batch,
+                streams=args.streams)
+    fp32 = export_cached(spec, cache)
+    variant = precision_variant(spec, fp32, args.precision, cache)
+    request = BuildRequest(spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
+                           settings=settings, cache=cache)
+    built = backend.build(request)
+    return Loaded(backend.load(built, request), make_inputs(spec, args.batch, 0), backend.device().to_json())
+
+
+# --- injected slowdowns: real extra work inside the timed call ------------------------------------
+
+def _spin_until(deadline: float) -> None:
+    """Busy work (not a sleep) until ``perf_counter`` reaches ``deadline``."""
+    x = 0
+    while time.perf_counter() < deadline:
+        for i in range(20):
+            x ^= i
+
+
+def calibrate_gpu_sleep() -> float:
+    """Seconds per ``torch.cuda._sleep`` cycle, measured with CUDA events."""
+    import torch
+
+    cycles, times = 2_000_000, []
+    for _ in range(7):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+        start.record()
+        torch.cuda._sleep(cycles)  # type: ignore[no-untyped-call]
+        end.record()
+        end.synchronize()
+        times.append(float(start.elapsed_time(end)) / 1e3 / cycles)
+    return float(statistics.median(times))
+
+
+class Injector:
+    """Wraps a backend's workers so that each inference does ``extra_s`` more real work."""
+
+    def __init__(self) -> None:
+        self._sleep_s: float | None = None
+
+    def wrap(self, workers: Sequence[Worker], fraction: float, base_median_s: float) -> list[Worker]:
+        if fraction <= 0:
+            return list(workers)
+        return [self._wrap_one(w, fraction, base_median_s) for w in workers]
+
+    def _wrap_one(self, worker: Worker, fraction: float, base_median_s: float) -> Worker:
+        if isinstance(worker, CallableWorker):
+            infer, clock = worker._infer, time.perf_counter
+
+            def slower() -> object:
+                t0 = clock()
+                out = infer()
+                t1 = clock()
+                _spin_until(t1 + fraction * (t1 - t0))
+                return out
+
+            worker._infer = slower
+            return worker
+        launch = getattr(worker, "_launch", None)
+        if launch is not None and hasattr(worker, "stream"):  # trtperf.cuda_timing.CudaEventWorker
+            import torch
+
+            if self._sleep_s is None:
+                self._sleep_s = calibrate_gpu_sleep()
+            cycles = max(1, round(fraction * base_median_s / self._sleep_s))
+
+            def slower_launch() -> None:
+                launch()
+                torch.cuda._sleep(cycles)  # type: ignore[no-untyped-call]  # on the current stream: the worker's, between its events
+
+            worker._launch = slower_launch  # type: ignore[attr-defined]
+            return worker
+        raise SystemExit(f"cannot inject a slowdown into a {type(worker).__name__}; teach Injector._wrap_one")
+
+
+# --- comparisons -----------------------------------------------------------------------------------
+
+def _medians(runs: Sequence[Any]) -> list[float]:
+    return [float(np.median(r.latencies)) * 1e3 for r in runs]
+
+
+@dataclasses.dataclass
+class Bench:
+    args: argparse.Namespace
+    base: Loaded
+    cand: Loaded
+    plan: TimingPlan
+    params: GateParams
+    injector: Injector
+    base_median_s: float
+
+    def make(self, loaded: Loaded, slowdown: float) -> Callable[[int], list[Worker]]:
+        return lambda n: self.injector.wrap(loaded.engine.make_workers(loaded.inputs, n), slowdown,
+                                            self.base_median_s)
+
+    def paired(self, slowdown: float) -> Adaptive:
+        make_a, make_b = self.make(self.base, 0.0), self.make(self.cand, slowdown)
+
+        def measure_pair(n: int) -> tuple[list[float], list[float]]:
+            a, b = measure_interleaved(make_a, make_b, self.args.streams, self.plan, n)
+            return _medians(a), _medians(b)
+
+        return judge_paired(StatisticalGate(), self.params, measure_pair, self.args.runs)
+
+    def stored(self, slowdown: float, baseline: list[float]) -> Adaptive:
+        make_b = self.make(self.cand, slowdown)
+
+        def more(n: int) -> list[float]:
+            return _medians(measure(make_b, self.args.streams, dataclasses.replace(self.plan, runs=n)))
+
+        first = more(self.args.runs)
+        return judge_adaptively(StatisticalGate(), self.params, baseline, first, self.args.runs, more=more)
+
+
+def record_blocks(args: argparse.Namespace, plan: TimingPlan) -> list[list[float]]:
+    """Baseline blocks of ``runs`` run medians each (the 'earlier job')."""
+    loaded = load_engine(args)
+    make = lambda n: loaded.engine.make_workers(loaded.inputs, n)  # noqa: E731
+    return [_medians(measure(make, args.streams, dataclasses.replace(plan, runs=args.runs)))
+            for _ in range(args.baseline_blocks)]
+
+
+def _rate_ci(k: int, n: int) -> tuple[float, float]:
+    from scipy import stats
+
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    keys = sorted({(r["mode"], r["slowdown"]) for r in records})
+    for mode, slowdown in keys:
+        rs = [r for r in records if r["mode"] == mode and r["slowdown"] == slowdown]
+        counts = {s: sum(1 for r in rs if r["status"] == s) for s in ("regressed", "inconclusive", "pass", "improved")}
+        low, high = _rate_ci(counts["regressed"], len(rs))
+        rows.append({
+            "mode": mode, "slowdown": slowdown, "n": len(rs), **counts,
+            "regressed_rate": counts["regressed"] / len(rs), "rate_ci95": [low, high],
+            "median_ratio": statistics.median(r["ratio"] for r in rs),
+            "median_seconds": statistics.median(r["seconds"] for r in rs),
+            "max_seconds": max(r["seconds"] for r in rs),
+            "median_runs_per_side": statistics.median(r["runs_candidate"] for r in rs),
+        })
+    return rows
+
+
+def render(rows: list[dict[str, Any]], header: str) -> str:
+    lines = [header, "",
+             f"{'mode':<7} {'inject':>6} {'n':>4} {'regr':>5} {'rate':>6} {'95% CI':>15} {'inconc':>6} {'pass':>5} "
+             f"{'impr':>5} {'ratio':>6} {'s/verdict':>9} {'max s':>6} {'runs':>5}"]
+    for r in rows:
+        lines.append(
+            f"{r['mode']:<7} {r['slowdown']:>6.0%} {r['n']:>4} {r['regressed']:>5} {r['regressed_rate']:>6.1%} "
+            f"{r['rate_ci95'][0]:>7.1%}-{r['rate_ci95'][1]:<7.1%} {r['inconclusive']:>6} {r['pass']:>5} "
+            f"{r['improved']:>5} {r['median_ratio']:>6.3f} {r['median_seconds']:>9.1f} {r['max_seconds']:>6.1f} "
+            f"{r['median_runs_per_side']:>5.0f}")
+    lines.append("")
+    lines.append("rate = share of comparisons judged REGRESSED (A/A: false alarms; injected: detection); "
+                 "ratio = median ratio of run medians; runs = candidate runs per side (median).")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", nargs="?", default="run", choices=["run", "record"])
+    p.add_argument("--backend", default="onnxruntime")
+    p.add_argument("--model", default="cnn")
+    p.add_argument("--precision", default="fp32")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--streams", type=int, default=1)
+    p.add_argument("--modes", default="paired,stored")
+    p.add_argument("--aa", type=int, default=50, help="A/A comparisons per mode (default 50)")
+    p.add_argument("--per-level", type=int, default=30, help="comparisons per injected slowdown and mode")
+    p.add_argument("--slowdowns", default="0.02,0.05,0.10,0.20")
+    p.add_argument("--runs", type=int, default=10, help="runs per side per look (default 10)")
+    p.add_argument("--baseline-blocks", type=int, default=10, help="stored mode: baselines recorded by the earlier job")
+    p.add_argument("--warmup", type=float, default=0.05)
+    p.add_argument("--min-time", type=float, default=0.1)
+    p.add_argument("--min-iters", type=int, default=20)
+    p.add_argument("--threshold", type=float, default=0.05)
+    p.add_argument("--effect-floor", type=float, default=0.01)
+    p.add_argument("--confidence", type=float, default=0.99)
+    p.add_argument("--remeasure", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None, help="output stem (default bench/results/gate_power-...)")
+    p.add_argument("--blocks-file", type=Path, default=None, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = TimingPlan(runs=args.runs, warmup_s=args.warmup, min_time_s=args.min_time, min_iters=args.min_iters)
+    if args.command == "record":
+        args.blocks_file.write_text(json.dumps(record_blocks(args, plan)))
+        return 0
+    params = GateParams(threshold=args.threshold, floor=args.effect_floor, confidence=args.confidence,
+                        looks=1 + args.remeasure, family_size=1)
+    modes = [m for m in args.modes.split(",") if m]
+    levels = [float(x) for x in args.slowdowns.split(",") if x]
+    started = time.time()
+    load_before = os.getloadavg()
+    blocks: list[list[float]] = []
+    if "stored" in modes:  # the earlier job: a separate process records the baselines first
+        blocks_file = Path(f"/tmp/gate_power_blocks_{os.getpid()}.json")
+        cmd = [sys.executable, __file__, "record", "--blocks-file", str(blocks_file)] + [
+            a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("run", "record")]
+        subprocess.run(cmd, check=True)
+        blocks = json.loads(blocks_file.read_text())
+        blocks_file.unlink()
+    base, cand = load_engine(args), load_engine(args)
+    warm = measure(lambda n: base.engine.make_workers(base.inputs, n), args.streams,
+                   dataclasses.replace(plan, runs=3))
+    base_median_s = statistics.median(_medians(warm)) / 1e3
+    bench = Bench(args, base, cand, plan, params, Injector(), base_median_s)
+    jobs = [(mode, 0.0) for mode in modes for _ in range(args.aa)]
+    jobs += [(mode, x) for mode in modes for x in levels for _ in range(args.per_level)]
+    random.Random(args.seed).shuffle(jobs)
+    records: list[dict[str, Any]] = []
+    slug = f"{base.device['slug']}-{args.backend}-{args.model}-b{args.batch}-s{args.streams}"
+    stem = args.out or RESULTS / f"gate_power-{slug}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for index, (mode, slowdown) in enumerate(jobs):
+        t0 = time.perf_counter()
+        out = bench.paired(slowdown) if mode == "paired" else bench.stored(slowdown, blocks[index % len(blocks)])
+        seconds = time.perf_counter() - t0
+        v = out.verdict
+        records.append({"mode": mode, "slowdown": slowdown, "status": v.status, "ratio": v.ratio,
+                        "low": v.ratio_low, "high": v.ratio_high, "p": v.p_value, "looks": v.looks,
+                        "runs_baseline": v.runs_baseline, "runs_candidate": v.runs_candidate,
+                        "seconds": seconds, "note": v.note})
+        print(f"[{index + 1}/{len(jobs)}] {mode:<6} +{slowdown:.0%}: {v.status:<12} x{v.ratio:.3f} "
+              f"[{v.ratio_low:.3f}, {v.ratio_high:.3f}] runs {v.runs_baseline}/{v.runs_candidate} {seconds:.1f}s",
+              flush=True)
+        if index % 10 == 9 or index == len(jobs) - 1:  # partial results survive an interrupted bench
+            write_outputs(stem, args, params, base, base_median_s, records, load_before, started,
+                          done=index == len(jobs) - 1)
+    return 0
+
+
+def write_outputs(stem: Path, args: argparse.Namespace, params: GateParams, base: Loaded, base_median_s: float,
+                  records: list[dict[str, Any]], load_before: tuple[float, float, float], started: float,
+                  done: bool) -> None:
+    rows = summarize(records)
+    header = (f"gate_power: {args.backend} {args.model} b{args.batch} s{args.streams} on {base.device['name']} "
+              f"({os.cpu_count()} logical cores); baseline median {base_median_s * 1e3:.4f} ms; "
+              f"{args.runs} runs/side/look, looks {params.looks}, threshold {params.threshold:.1%}, "
+              f"floor {params.floor:.1%}, confidence {params.confidence}, alpha/look {params.alpha:.2g}; "
+              f"stored mode: {args.baseline_blocks} baselines from a separate earlier process; "
+              f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}; {time.time() - started:.0f} s total")
+    text = render(rows, header)
+    meta = {"args": {k: str(v) for k, v in vars(args).items()}, "device": base.device, "python": sys.version,
+            "platform": platform.platform(), "base_median_ms": base_median_s * 1e3,
+            "params": dataclasses.asdict(params),
+            "load_average": [load_before, os.getloadavg()], "seconds": time.time() - started}
+    Path(f"{stem}.json").write_text(json.dumps({"meta": meta, "summary": rows, "comparisons": records},
+                                               indent=1, sort_keys=True) + "\n")
+    Path(f"{stem}.txt").write_text(text if done else "PARTIAL (bench still running)\n" + text)
+    if done:
+        print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Baseline schema 2 (issue 6): the v1 file in tests/data is migrated on every run, never misread."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from trtperf.baselines import (
+    RAW_PER_RUN,
+    RAW_RUNS,
+    SCHEMA_VERSION,
+    BaselineStore,
+    check_run_medians,
+    load_baseline_file,
+    record_results,
+)
+from trtperf.cases import Case
+from trtperf.errors import BaselineError
+from trtperf.judging import run_details
+from trtperf.results import CaseResult
+from trtperf.stats import RunSamples, summarize
+
+V1_FILE = Path(__file__).resolve().parents[1] / "data" / "baseline-v1.json"
+
+
+@pytest.fixture
+def v1_copy(tmp_path: Path) -> Path:
+    path = tmp_path / "cpu-amd-epyc.json"
+    shutil.copy(V1_FILE, path)
+    return path
+
+
+def test_the_checked_in_v1_file_is_still_schema_1() -> None:
+    assert json.loads(V1_FILE.read_text())["schema_version"] == 1
+    assert SCHEMA_VERSION == 2
+
+
+def test_v1_is_migrated_keeping_every_run_median(v1_copy: Path) -> None:
+    original = json.loads(v1_copy.read_text())
+    loaded = load_baseline_file(v1_copy)
+    assert set(loaded.entries) == set(original["entries"])
+    for key, entry in loaded.entries.items():
+        old = original["entries"][key]
+        assert entry["stats"] == old["stats"]
+        assert entry["artifact"] == old["artifact"] and entry["timing_mode"] == old["timing_mode"]
+        assert entry["samples"] == {"migrated_from_schema": 1}
+        assert check_run_medians(entry) == old["stats"]["run_medians_ms"]
+    assert loaded.to_json()["schema_version"] == 2
+    assert json.loads(v1_copy.read_text()) == original, "loading must not rewrite the file"
+
+
+def test_updating_a_v1_file_writes_schema_2_and_keeps_old_entries(v1_copy: Path) -> None:
+    store = BaselineStore(v1_copy.parent)
+    store.update("cpu-amd-epyc", {"name": "AMD EPYC"}, {"new[onnxruntime-fp32-b1-s1]": _entry()})
+    document = json.loads(v1_copy.read_text())
+    assert document["schema_version"] == 2
+    assert set(document["entries"]) == {"mlp[onnxruntime-fp32-b1-s1]", "cnn[onnxruntime-fp32-b1-s1]",
+                                        "new[onnxruntime-fp32-b1-s1]"}
+
+
+def _entry(medians: object = (1.0, 1.1, 0.9), runs: object = 3) -> dict[str, object]:
+    return {"stats": {"run_medians_ms": list(medians) if isinstance(medians, tuple) else medians, "runs": runs}}
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({}, "no 'stats' object"),
+        ({"stats": {}}, "no run medians"),
+        (_entry(medians=[]), "no run medians"),
+        (_entry(medians="1.0"), "no run medians"),
+        (_entry(medians=[1.0, 0.0, 1.0]), "must be positive numbers"),
+        (_entry(medians=[1.0, True, 1.0]), "must be positive numbers"),
+        (_entry(runs=5), "3 run medians for 5 runs"),
+    ],
+)
+def test_unusable_run_medians_are_named(entry: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_run_medians(entry)
+
+
+def test_a_v1_entry_without_run_medians_is_rejected_with_file_entry_and_fix(v1_copy: Path) -> None:
+    document = json.loads(v1_copy.read_text())
+    del document["entries"]["cnn[onnxruntime-fp32-b1-s1]"]["stats"]["run_medians_ms"]
+    v1_copy.write_text(json.dumps(document))
+    with pytest.raises(BaselineError) as info:
+        load_baseline_file(v1_copy)
+    text = str(info.value)
+    assert str(v1_copy) in text and "cnn[onnxruntime-fp32-b1-s1]" in text and "no run medians" in text
+    assert "schema_version 1 to 2" in text and "--trtperf-update-baselines" in text
+    assert json.loads(v1_copy.read_text()) == document, "a rejected file is never overwritten"
+
+
+def test_a_v2_entry_that_cannot_be_gated_is_an_error_naming_the_fix(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    with pytest.raises(BaselineError, match=r"entry 'm\[x\]' cannot be gated: no run medians.*-k 'm\[x\]'"):
+        store.run_medians("cpu-x", "m[x]", {"stats": {}})
+
+
+def _runs(n: int, samples: int) -> list[RunSamples]:
+    return [RunSamples(latencies=tuple(0.001 * (1 + 0.01 * ((i * 7 + r) % 11)) for i in range(samples)),
+                       wall_s=0.1, inferences=samples, warmup_stable=r != 1) for r in range(n)]
+
+
+def test_run_details_are_bounded() -> None:
+    details = run_details(_runs(5, 1234))
+    assert len(details["run_p90_ms"]) == len(details["run_p99_ms"]) == len(details["run_cv"]) == 5
+    assert len(details["raw_ms"]) == RAW_RUNS
+    assert all(0 < len(raw) <= RAW_PER_RUN for raw in details["raw_ms"])
+    assert details["warmup_unstable_runs"] == 1
+    assert all(1.0 <= v <= 1.11 for raw in details["raw_ms"] for v in raw)  # milliseconds
+
+
+def test_recorded_entries_carry_the_samples(tmp_path: Path) -> None:
+    runs = _runs(4, 50)
+    result = CaseResult(case=Case("m", "onnxruntime", "fp32", 1, 1), device={"slug": "cpu-x", "name": "x"},
+                        stats=summarize(runs, 1).to_json(), samples=run_details(runs))
+    record_results(BaselineStore(tmp_path), [result], "0.1.0")
+    loaded = load_baseline_file(tmp_path / "cpu-x.json")
+    entry = loaded.entries["m[onnxruntime-fp32-b1-s1]"]
+    assert entry["samples"]["run_p99_ms"] == result.samples["run_p99_ms"]  # type: ignore[index]
+    assert len(check_run_medians(entry)) == 4

@@ -182,6 +182,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("no_timing", _bool, False, "Check parity only; skip timing and the gate.", flag=True),
     Option("build_only", _bool, False, "Build (and cache) engines only; skip parity, timing and the gate. "
            "For runners without a usable GPU.", flag=True),
+    # precision variants (issue 4): see trtperf/precision/.
+    Option("calibration_data", _path, None, "int8/fp8 calibration set: an .npz with one array per model input, "
+           "samples stacked on the batch axis (default: 32 samples drawn from the declared input ranges).", "NPZ"),
+    Option("trt_precision_flags", _bool, False, "TensorRT 10 only: build the fp32 ONNX with the builder's "
+           "FP16/BF16/INT8/FP8 flag instead of the precision's ONNX variant (default off).", "BOOL"),
+    Option("hypothesis_examples", _nonneg_int, 0, "After the fixed-seed parity check, check parity on N inputs "
+           "drawn by Hypothesis (batch sizes within the engine's profile, values within the declared ranges), "
+           "shrinking a failure and saving a reproducer (default 0 = off).", "N"),
     Option("seed", lambda t: int(t), 0, "Seed of the generated inputs (default 0).", "INT"),
     # tensorrt backend (issue 3)
     Option("trt_flavour", _trt_flavour, "auto", "TensorRT to use: 'tensorrt' (10.x/11.x), 'tensorrt_rtx', or "
@@ -203,7 +211,8 @@ OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
 # Settings a model declaration may override for its own cases.
 MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "effect_floor", "confidence",
                             "remeasure", "paired", "cv_warn", "timing_mode", "cuda_graph",
-                            "l2_flush", "trt_opt_level", "trt_workspace", "trt_tf32", "trt_batch_range"})
+                            "l2_flush", "calibration_data", "hypothesis_examples",
+                            "trt_opt_level", "trt_workspace", "trt_tf32", "trt_batch_range"})
 
 
 @dataclass(frozen=True)
@@ -231,6 +240,9 @@ class Settings:
     results: Path | None = None
     no_timing: bool = False
     build_only: bool = False
+    calibration_data: Path | None = None
+    trt_precision_flags: bool = False
+    hypothesis_examples: int = 0
     seed: int = 0
     trt_flavour: str = "auto"
     trt_opt_level: int = 3

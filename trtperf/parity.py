@@ -191,17 +191,12 @@ class TwoWayParity:
     def passed(self) -> bool:
         return self.cost.passed and (self.faithful is None or self.faithful.passed)
 
-    @property
-    def primary(self) -> ParityReport:
-        """The faithful report where there is one, else the cost report."""
-        return self.faithful if self.faithful is not None else self.cost
-
     def to_json(self) -> dict[str, Any]:
         faithful = self.faithful.to_json() if self.faithful is not None else None
         return {
             "passed": self.passed,
-            # Kept for readers of the one-way format: the primary check's outputs.
-            "outputs": self.primary.to_json()["outputs"],
+            # As in the one-way format: the comparison with the fp32 reference (the summary's "parity err").
+            "outputs": self.cost.to_json()["outputs"],
             "precision": self.precision,
             "faithful": faithful,
             "faithful_unavailable": self.faithful_unavailable,

@@ -24,12 +24,13 @@ from trtperf.gpu import record_clocks, watch_clocks
 from trtperf.inputs import make_inputs
 from trtperf.judging import TimingHook, judge_case
 from trtperf.paired import find_cached_artifact
-from trtperf.parity import compare_outputs
+from trtperf.parity import two_way_parity
 from trtperf.precision import precision_variant
+from trtperf.precision.reference import variant_reference
 from trtperf.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
 from trtperf.timing import TimingPlan, measure
-from trtperf.tolerance import default_tolerance
+from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
 
 
 def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -> str | None:
@@ -111,7 +112,10 @@ class CaseRunner:
         self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult
     ) -> None:
         fp32 = self._export(spec)
-        variant = precision_variant(spec, fp32, case.precision, self.cache)
+        variant = precision_variant(
+            spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
+            builder_flags=settings.trt_precision_flags and backend.name == "tensorrt",
+        )
         result.artifact = {"onnx_sha256": fp32.meta["sha256"], "variant_sha256": variant.meta["sha256"]}
         request = BuildRequest(
             spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
@@ -126,23 +130,36 @@ class CaseRunner:
             return
         inputs = make_inputs(spec, case.batch, settings.seed)
         expected = reference_outputs(spec, fp32, case.batch, settings.seed, self.cache)
+        # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
+        faithful_ref, unavailable = variant_reference(spec, fp32, variant, case.precision, case.batch, settings.seed,
+                                                      self.cache, expected, reference_outputs)
         with backend.load(built, request) as engine:
             result.timing_mode = engine.timing_mode()
-            report = compare_outputs(
-                engine.infer(inputs),
-                expected,
-                lambda name: spec.tolerance_for(case.precision, name, default_tolerance(case.precision)),
+            report = two_way_parity(
+                engine.infer(inputs), expected, lambda name: cost_tolerance_for(spec, case.precision, name),
+                faithful_ref, lambda name: faithful_tolerance_for(spec, case.precision, name), case.precision,
+                unavailable,
             )
             result.parity = report.to_json()
             if not report.passed:
                 result.outcome = FAILED
+                what = ("outputs differ from the ONNX Runtime fp32 reference" if report.same_reference
+                        else f"{case.precision} parity failed")
                 result.message = (
-                    f"{case.key}: outputs differ from the ONNX Runtime fp32 reference (batch {case.batch}, "
-                    f"seed {settings.seed}):\n{report.describe_failures()}\n"
+                    f"{case.key}: {what} (batch {case.batch}, seed {settings.seed}):\n{report.describe_failures()}\n"
                     f"If the difference is expected for this precision, set tolerances= in the model "
                     f"declaration of {spec.name!r}."
                 )
                 return
+            if settings.hypothesis_examples:
+                from trtperf.hypothesis_parity import check_property
+
+                prop = check_property(engine, spec, case, settings, fp32, variant, self.cache, built)
+                result.parity["hypothesis"] = prop.to_json()
+                if not prop.passed:
+                    result.outcome = FAILED
+                    result.message = prop.message
+                    return
             if settings.no_timing:
                 result.notes.append("no timing")
                 return

@@ -24,7 +24,10 @@ from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
 from trtperf.device import DeviceInfo, cpu_device
 from trtperf.timing import CallableWorker, Worker
 
-CPU_PRECISIONS = ("fp32",)
+# Checked with onnxruntime 1.32 on the example suites (docs/notes/issue-4.md): the CPU provider runs
+# fp16 graphs (nodes without an fp16 kernel get fp32 casts around them), int8 Q/DQ (fused into
+# int8 QLinear kernels by the graph optimizer) and fp8 Q/DQ (dequantized to fp32 compute).
+CPU_PRECISIONS = ("fp32", "fp16", "int8", "fp8")
 
 
 def intra_op_threads(streams: int) -> int:
@@ -96,7 +99,11 @@ class OnnxRuntimeBackend(Backend):
             return None
         if precision == "tf32":
             return "tf32 is a GPU math mode; the onnxruntime backend runs on the CPU"
-        return f"precision {precision} has no ONNX variant yet for the onnxruntime backend (CPU runs fp32)"
+        if precision == "bf16":
+            return ("ONNX Runtime's CPU provider has no bfloat16 MatMul/Gemm/Conv kernels (NOT_IMPLEMENTED); "
+                    "run bf16 on a GPU backend")
+        runs = ", ".join(CPU_PRECISIONS)
+        return f"precision {precision} is not runnable by the onnxruntime backend (its CPU provider runs {runs})"
 
     def version(self) -> str:
         import onnxruntime

@@ -66,7 +66,15 @@ def carried_qdq(entry: CacheEntry) -> frozenset[str]:
 
 def _missing_tool(precision: str, exc: ImportError) -> BuildError:
     return BuildError(f"the {precision} variant needs onnxconverter-common ({exc}); "
-                      f"install it: pip install 'trtperf[precision]'")
+                      f"install it: pip install onnxconverter-common")
+
+
+def _failed(spec: ModelSpec, precision: str, fp32: CacheEntry, exc: Exception) -> BuildError:
+    return BuildError(
+        f"model {spec.name!r}: making the {precision} ONNX variant of {fp32.path} failed: "
+        f"{type(exc).__name__}: {exc}. Declare precisions= without {precision} for this model, "
+        f"or report the model to trtperf."
+    )
 
 
 def _make_cast(precision: str, source: Path, target: Path) -> dict[str, Any]:
@@ -119,7 +127,10 @@ def precision_variant(
         return fp32
     if precision not in CAST | QUANTIZED:
         raise TrtperfUsageError(f"model {spec.name!r}: unknown precision {precision!r}")
-    carried = carried_qdq(fp32)
+    try:
+        carried = carried_qdq(fp32)
+    except Exception as exc:
+        raise _failed(spec, precision, fp32, exc) from exc
     if carried and precision in QUANTIZED:
         if carried == {precision}:
             return fp32  # quantization-aware training: its own Q/DQ nodes are the variant
@@ -146,11 +157,7 @@ def precision_variant(
         except (TrtperfUsageError, BuildError):
             raise
         except Exception as exc:
-            raise BuildError(
-                f"model {spec.name!r}: making the {precision} ONNX variant of {fp32.path} failed: "
-                f"{type(exc).__name__}: {exc}. Declare precisions= without {precision} for this model, "
-                f"or report the model to trtperf."
-            ) from exc
+            raise _failed(spec, precision, fp32, exc) from exc
 
     return cache.get_or_create("onnx-variant", parts, produce, suffix=".onnx",
                                describe=f"{precision} variant of {spec.name}")

@@ -1,0 +1,330 @@
+"""Hypothesis parity mode (``--trtperf-hypothesis-examples N``): parity on drawn inputs, shrunk and saved.
+
+The fixed-seed parity check sees one input per batch size. This mode lets Hypothesis draw N
+more: a batch size within the engine's optimization profile and, per input, a sub-range of its
+declared ``[low, high)`` that the values are drawn from (down to a constant). Each example is
+checked both ways (faithful and cost, see :mod:`trtperf.tolerance`). A failure is shrunk to the
+smallest batch, narrowest ranges and smallest seed that still fail, kept in Hypothesis's example
+database (the next run replays it first), and written as a JSON reproducer; then
+
+    python -m trtperf.hypothesis_parity .trtperf/hypothesis/<case>.json
+
+runs that one example again (exit status 1 while it still fails).
+
+An example is a :class:`Recipe`, not the arrays: a few integers that shrink well and print
+readably, expanded to arrays deterministically by :func:`recipe_inputs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import inspect
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from trtperf.cases import Case
+from trtperf.config import Settings
+from trtperf.fsutil import atomic_write_json
+from trtperf.parity import TwoWayParity, two_way_parity
+from trtperf.spec import ModelSpec
+from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+    from trtperf.backends.base import BuiltEngine, Engine
+    from trtperf.cache import ArtifactCache, CacheEntry
+
+STEPS = 16
+"""Declared ranges are cut into this many steps; a drawn sub-range is [lo, lo + width] in steps."""
+REPRO_SCHEMA = 1
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One drawn example: batch size, seed, and per input a sub-range (in 1/STEPS of its declared range)."""
+
+    batch: int
+    seed: int
+    ranges: tuple[tuple[int, int], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"batch": self.batch, "seed": self.seed, "ranges": [list(r) for r in self.ranges]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Recipe:
+        return cls(int(data["batch"]), int(data["seed"]), tuple((int(a), int(b)) for a, b in data["ranges"]))
+
+
+def batch_range(spec: ModelSpec, case: Case, settings: Settings) -> tuple[int, int]:
+    """The engine's profile: TensorRT's ``trt_batch_range`` where set, else 1..max_batch."""
+    if case.backend == "tensorrt" and settings.trt_batch_range is not None:
+        return settings.trt_batch_range
+    return 1, spec.max_batch
+
+
+def recipe_inputs(spec: ModelSpec, recipe: Recipe) -> Arrays:
+    """The arrays of ``recipe``: uniform in each input's drawn sub-range of ``[low, high)``."""
+    arrays: Arrays = {}
+    for index, (item, (lo, width)) in enumerate(zip(spec.inputs, recipe.ranges, strict=True)):
+        rng = np.random.default_rng([recipe.seed, index, recipe.batch])
+        shape = item.concrete_shape(recipe.batch)
+        step = (item.high - item.low) / STEPS
+        low = item.low + lo * step
+        high = min(item.high, low + width * step)
+        if item.dtype == "bool":
+            arrays[item.name] = rng.integers(0, 2, size=shape).astype(bool)
+        elif item.dtype in ("float32", "float16"):
+            values = rng.uniform(low, high, size=shape) if high > low else np.full(shape, low)
+            arrays[item.name] = values.astype(item.dtype)
+        else:
+            top = max(int(np.floor(low)) + 1, int(np.ceil(high)))
+            arrays[item.name] = rng.integers(int(np.floor(low)), min(top, int(item.high)), size=shape,
+                                             endpoint=False).astype(item.dtype)
+    return arrays
+
+
+def recipes(spec: ModelSpec, batches: tuple[int, int]) -> SearchStrategy[Recipe]:
+    """The Hypothesis strategy of recipes; shrinks toward batch ``batches[0]``, seed 0, constant at ``low``."""
+    from hypothesis import strategies as st
+
+    sub_range = st.integers(0, STEPS - 1).flatmap(lambda lo: st.tuples(st.just(lo), st.integers(0, STEPS - lo)))
+    return st.builds(
+        Recipe,
+        batch=st.integers(*batches),
+        seed=st.integers(0, 2**16),
+        ranges=st.tuples(*[sub_range for _ in spec.inputs]),
+    )
+
+
+@dataclass
+class PropertyResult:
+    examples: int
+    passed: bool
+    message: str = ""
+    recipe: Recipe | None = None
+    reproducer: str = ""
+    failures: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["recipe"] = self.recipe.to_json() if self.recipe else None
+        return data
+
+
+class Comparer(Protocol):
+    def compare(self, spec: ModelSpec, precision: str, got: Mapping[str, np.ndarray],
+                inputs: Arrays) -> TwoWayParity: ...
+
+
+class ReferenceRunner:
+    """ONNX Runtime sessions (CPU, unoptimized) on the fp32 ONNX and, where it can, on the variant."""
+
+    def __init__(self, fp32_path: Path, variant_path: Path | None) -> None:
+        from trtperf.backends.onnxruntime import reference_session
+
+        self.fp32 = reference_session(fp32_path)
+        self.variant: Any = None
+        self.unavailable = ""
+        if variant_path is not None and variant_path != fp32_path:
+            try:
+                self.variant = reference_session(variant_path)
+            except Exception as exc:  # ONNX Runtime's own types: NOT_IMPLEMENTED, INVALID_GRAPH
+                self.unavailable = f"ONNX Runtime (CPU) cannot run the variant: {str(exc).splitlines()[0][:200]}"
+        self.same = variant_path is None or variant_path == fp32_path
+
+    def compare(self, spec: ModelSpec, precision: str, got: Mapping[str, np.ndarray], inputs: Arrays) -> TwoWayParity:
+        from trtperf.backends.onnxruntime import run_session
+
+        expected = run_session(self.fp32, inputs)
+        variant = expected if self.same else (run_session(self.variant, inputs) if self.variant is not None else None)
+        return two_way_parity(got, expected, lambda n: cost_tolerance_for(spec, precision, n), variant,
+                              lambda n: faithful_tolerance_for(spec, precision, n), precision, self.unavailable)
+
+
+def _slug(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key).strip("_")
+
+
+def hypothesis_dir(settings: Settings) -> Path:
+    """Where the example database and reproducers live: beside the results file (default .trtperf/)."""
+    base = settings.results.parent if settings.results is not None else Path(".trtperf")
+    return base / "hypothesis"
+
+
+def search(
+    spec: ModelSpec,
+    case: Case,
+    infer: Callable[[Arrays], Mapping[str, np.ndarray]],
+    references: Comparer,
+    batches: tuple[int, int],
+    examples: int,
+    database_dir: Path | None,
+) -> tuple[int, Recipe | None, str]:
+    """Run Hypothesis: (examples run, the shrunk failing recipe or None, its failure description)."""
+    from hypothesis import HealthCheck, Phase, given
+    from hypothesis import settings as hsettings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    failing: list[tuple[Recipe, str]] = []
+    ran = [0]
+
+    def check(recipe: Recipe) -> None:
+        ran[0] += 1
+        inputs = recipe_inputs(spec, recipe)
+        report = references.compare(spec, case.precision, infer(inputs), inputs)
+        if not report.passed:
+            failing.append((recipe, report.describe_failures()))
+            raise AssertionError(report.describe_failures())
+
+    database = DirectoryBasedExampleDatabase(str(database_dir)) if database_dir is not None else None
+    test: Any = hsettings(
+        max_examples=examples, deadline=None, database=database, print_blob=False, derandomize=False,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )(given(recipes(spec, batches))(check))
+    # One database key per case and model source, not one for every use of `check`.
+    digest = hashlib.sha256(f"{case.key}|{spec.source_digest()}".encode()).digest()
+    test.hypothesis.inner_test._hypothesis_internal_add_digest = digest
+    run: Callable[[], None] = test
+    try:
+        run()
+    except AssertionError:
+        if not failing:
+            raise
+        recipe, message = failing[-1]  # Hypothesis replays the shrunk example last
+        return ran[0], recipe, message
+    return ran[0], None, ""
+
+
+def write_reproducer(path: Path, spec: ModelSpec, case: Case, settings: Settings, recipe: Recipe,
+                     message: str) -> None:
+    suite = inspect.getsourcefile(spec.factory) or ""
+    atomic_write_json(path, {
+        "schema_version": REPRO_SCHEMA,
+        "suite": str(Path(suite).resolve()) if suite else "",
+        "model": spec.name,
+        "case": case.key,
+        "recipe": recipe.to_json(),
+        "settings": {"seed": settings.seed,
+                     "calibration_data": str(settings.calibration_data) if settings.calibration_data else None,
+                     "cache_dir": str(settings.cache_dir) if settings.cache_dir else None,
+                     "trt_batch_range": list(settings.trt_batch_range) if settings.trt_batch_range else None},
+        "failure": message,
+    })
+
+
+def check_property(
+    engine: Engine,
+    spec: ModelSpec,
+    case: Case,
+    settings: Settings,
+    fp32: CacheEntry,
+    variant: CacheEntry,
+    cache: ArtifactCache,
+    built: BuiltEngine,
+) -> PropertyResult:
+    """The pipeline's entry: ``settings.hypothesis_examples`` drawn examples through ``engine``."""
+    references = ReferenceRunner(fp32.path, variant.path)
+    directory = hypothesis_dir(settings)
+    batches = batch_range(spec, case, settings)
+    ran, recipe, message = search(spec, case, engine.infer, references, batches, settings.hypothesis_examples,
+                                  directory / "examples")
+    if recipe is None:
+        return PropertyResult(examples=ran, passed=True)
+    repro = directory / f"{_slug(case.key)}.json"
+    write_reproducer(repro, spec, case, settings, recipe, message)
+    text = (
+        f"{case.key}: Hypothesis found inputs that fail parity after {ran} examples; smallest: batch "
+        f"{recipe.batch}, seed {recipe.seed}, per-input ranges (in 1/{STEPS} of the declared range) "
+        f"{[list(r) for r in recipe.ranges]}:\n{message}\n"
+        f"Reproduce with: python -m trtperf.hypothesis_parity {repro}\n"
+        f"If the difference is expected for this precision, set tolerances= in the model declaration of "
+        f"{spec.name!r}."
+    )
+    return PropertyResult(examples=ran, passed=False, message=text, recipe=recipe, reproducer=str(repro),
+                          failures=[message])
+
+
+# ---- one-command reproduction ---------------------------------------------------------------
+
+
+def _load_spec(suite: str, model: str) -> ModelSpec:
+    module_spec = importlib.util.spec_from_file_location(f"_trtperf_repro_{_slug(Path(suite).stem)}", suite)
+    if module_spec is None or module_spec.loader is None:
+        raise SystemExit(f"cannot import suite {suite}")
+    sys.path.insert(0, str(Path(suite).parent))
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    for value in vars(module).values():
+        if isinstance(value, ModelSpec) and value.name == model:
+            return value
+    raise SystemExit(f"{suite} declares no model {model!r}")
+
+
+def replay(path: Path) -> tuple[bool, str]:
+    """Rebuild (from the cache) the reproducer's case and run its one example: (passed, report)."""
+    import dataclasses
+
+    from trtperf.backends import get_backend
+    from trtperf.backends.base import BuildRequest
+    from trtperf.cache import ArtifactCache
+    from trtperf.config import default_cache_dir
+    from trtperf.export import export_cached
+    from trtperf.precision import precision_variant
+
+    data = json.loads(path.read_text())
+    if data.get("schema_version") != REPRO_SCHEMA:
+        raise SystemExit(f"{path}: not a trtperf Hypothesis reproducer of schema {REPRO_SCHEMA}")
+    spec = _load_spec(data["suite"], data["model"])
+    case = Case.from_key(data["case"])
+    saved = data["settings"]
+    settings = dataclasses.replace(
+        Settings(), seed=int(saved["seed"]),
+        calibration_data=Path(saved["calibration_data"]) if saved.get("calibration_data") else None,
+        cache_dir=Path(saved["cache_dir"]) if saved.get("cache_dir") else None,
+        trt_batch_range=tuple(saved["trt_batch_range"]) if saved.get("trt_batch_range") else None,
+    ).with_model_overrides(spec.settings)
+    cache = ArtifactCache(settings.cache_dir or default_cache_dir())
+    backend = get_backend(case.backend)
+    configure = getattr(backend, "configure", None)
+    if configure is not None:
+        configure(settings)
+    fp32 = export_cached(spec, cache)
+    variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
+                                builder_flags=settings.trt_precision_flags and backend.name == "tensorrt")
+    request = BuildRequest(spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
+                           settings=settings, cache=cache)
+    built = backend.build(request)
+    recipe = Recipe.from_json(data["recipe"])
+    inputs = recipe_inputs(spec, recipe)
+    with backend.load(built, request) as engine:
+        report = ReferenceRunner(fp32.path, variant.path).compare(spec, case.precision, engine.infer(inputs), inputs)
+    return report.passed, report.describe_failures()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trtperf.hypothesis_parity",
+                                     description="Re-run the failing example saved by --trtperf-hypothesis-examples.")
+    parser.add_argument("reproducer", type=Path, help="the .json file named in the failure message")
+    args = parser.parse_args(argv)
+    passed, text = replay(args.reproducer)
+    print(f"{args.reproducer}: {'passes now' if passed else 'still fails'}")
+    if text:
+        print(text)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

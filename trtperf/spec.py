@@ -187,12 +187,15 @@ def model(
         if bad:
             raise TrtperfUsageError(f"model {spec_name!r}: unknown precision {bad}; known: {PRECISIONS}")
         for key in tolerances or {}:
-            precision, _, output = key.rpartition(":")
-            if (":" in key and precision not in PRECISIONS) or (output and output not in outputs):
+            # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.tolerance).
+            bare = key.removeprefix("faithful:")
+            precision, _, output = bare.rpartition(":")
+            if ((":" in bare and precision not in PRECISIONS) or (output and output not in outputs)
+                    or (bare != key and ":" not in bare)):
                 raise TrtperfUsageError(
                     f"model {spec_name!r}: tolerance key {key!r} names no declared output and precision; use "
-                    f"'output', 'precision:output', 'precision:' or '' with outputs {list(outputs)} and "
-                    f"precisions {list(PRECISIONS)}"
+                    f"'output', 'precision:output', 'precision:', '', or 'faithful:precision:[output]' with "
+                    f"outputs {list(outputs)} and precisions {list(PRECISIONS)}"
                 )
         batch_values = _tuple_of_ints(spec_name, "batches", batches)
         if max(batch_values) > max_batch:

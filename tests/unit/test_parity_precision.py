@@ -146,3 +146,18 @@ def test_same_reference_is_one_comparison() -> None:
                          lambda n: FAITHFUL_TOLERANCES["fp32"], "fp32")
     assert not bad.passed and "faithful check" not in bad.describe_failures()
     assert "output 'y' [8, 8]: max abs error 1" in bad.describe_failures()
+
+
+@pytest.mark.parametrize("key, ok", [("faithful:int8:y", True), ("faithful:int8:", True), ("faithful:y", False),
+                                     ("faithful:int9:", False), ("faithful:int8:nope", False)])
+def test_faithful_tolerance_keys_are_validated_at_declaration(key: str, ok: bool) -> None:
+    import trtperf
+    from trtperf import InputSpec
+
+    declare = trtperf.model(inputs=[InputSpec("x", ("batch", 2))], outputs=["y"], tolerances={key: Tolerance()},
+                            name="m")
+    if ok:
+        declare(lambda: None)  # type: ignore[arg-type, return-value]
+    else:
+        with pytest.raises(TrtperfUsageError, match=r"faithful:precision:\[output\]"):
+            declare(lambda: None)  # type: ignore[arg-type, return-value]

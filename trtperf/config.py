@@ -171,6 +171,10 @@ OPTIONS: tuple[Option, ...] = (
            "BOOL"),
     Option("l2_flush", _bool, False, "Flush the GPU's L2 cache before each timed inference, for cold-cache "
            "latency; the flush itself is not timed. GPU backends only (default off: warm cache).", "BOOL"),
+    Option("iterations_per_sample", _positive_int, 1, "GPU backends: inferences timed between one pair of CUDA "
+           "events, each reported as their mean (default 1: per-inference samples). Use e.g. 20 for inferences "
+           "under ~50 us, where an event pair's ~2 us of GPU time biases the result; percentiles then describe "
+           "means of that many inferences. Not with l2_flush.", "N"),
     Option("update_baselines", _bool, False, "Write this run's statistics into the baseline files "
            "(only the cases that ran; every other entry is kept).", flag=True),
     Option("baseline_dir", _path, None, "Directory of per-device baseline files (default <rootdir>/baselines).",
@@ -211,7 +215,7 @@ OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
 # Settings a model declaration may override for its own cases.
 MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "effect_floor", "confidence",
                             "remeasure", "paired", "cv_warn", "timing_mode", "cuda_graph",
-                            "l2_flush", "calibration_data", "hypothesis_examples",
+                            "l2_flush", "iterations_per_sample", "calibration_data", "hypothesis_examples",
                             "trt_opt_level", "trt_workspace", "trt_tf32", "trt_batch_range"})
 
 
@@ -234,6 +238,7 @@ class Settings:
     timing_mode: str = "compute"
     cuda_graph: bool = False
     l2_flush: bool = False
+    iterations_per_sample: int = 1
     update_baselines: bool = False
     baseline_dir: Path | None = None
     cache_dir: Path | None = None

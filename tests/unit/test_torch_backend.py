@@ -18,6 +18,7 @@ from trtperf.backends.base import BuildRequest, BuiltEngine
 from trtperf.backends.torch_backend import (
     TorchBackend,
     TorchCompileBackend,
+    TorchEngine,
     engine_key_parts,
     inductor_cache_dir,
     math_mode,
@@ -27,7 +28,7 @@ from trtperf.backends.torch_backend import (
 from trtperf.cache import ArtifactCache, cache_key
 from trtperf.cases import Case
 from trtperf.config import Settings
-from trtperf.cuda_timing import L2_FLUSH_MIN_BYTES, l2_flush_bytes
+from trtperf.cuda_timing import L2_FLUSH_MIN_BYTES, l2_flush_bytes, sample_blocks
 from trtperf.device import DeviceInfo
 from trtperf.errors import BuildError
 from trtperf.inputs import make_inputs
@@ -203,3 +204,34 @@ def test_compile_failure_names_the_case_and_the_fallback(cache: ArtifactCache,
 
     with pytest.raises(BuildError, match=r"(?s)broken\[torch_compile-fp32-b2-s1\]: torch.compile .* failed.*`torch`"):
         compile_double.build(_request(broken, cache, "torch_compile"))
+
+
+@pytest.mark.parametrize(("iterations", "per_sample", "blocks"),
+                         [(1, 1, [1]), (5, 1, [1] * 5), (40, 20, [20, 20]), (45, 20, [20, 20, 5]), (3, 20, [3])])
+def test_sample_blocks_cover_every_inference(iterations: int, per_sample: int, blocks: list[int]) -> None:
+    assert sample_blocks(iterations, per_sample) == blocks
+    assert sum(blocks) == iterations
+
+
+def _gpu_engine(**kwargs: Any) -> TorchEngine:
+    # No CUDA call happens in the constructor or timing_mode: testable on a CPU-only machine.
+    options: dict[str, Any] = dict(input_names=["x"], output_names=["y"], precision="fp16",
+                                   device=torch.device("cuda", 0), timing="compute", cuda_graph=True,
+                                   l2_flush=False, label="eager", what="cnn[torch-fp16-b8-s1]")
+    options.update(kwargs)
+    return TorchEngine(torch.nn.Identity(), **options)
+
+
+def test_gpu_timing_mode_names_what_a_sample_covers() -> None:
+    engine = _gpu_engine()
+    assert engine.timing_mode() == {"clock": "cuda_event", "transfers": False, "cuda_graph": True,
+                                    "l2_cache": "warm", "torch": "eager"}
+    engine.close()
+    blocked = _gpu_engine(iterations_per_sample=20, timing="e2e")
+    assert blocked.timing_mode()["iterations_per_sample"] == 20 and blocked.timing_mode()["transfers"] is True
+    blocked.close()
+
+
+def test_l2_flush_with_blocked_samples_is_refused_with_the_fix() -> None:
+    with pytest.raises(BuildError, match=r"cnn\[torch-fp16-b8-s1\]: l2_flush .* iterations_per_sample=20"):
+        _gpu_engine(l2_flush=True, iterations_per_sample=20)

@@ -181,6 +181,7 @@ class TorchEngine(Engine):
         l2_flush: bool,
         label: str,
         what: str,
+        iterations_per_sample: int = 1,
     ) -> None:
         self.module = module
         self.input_names = list(input_names)
@@ -191,6 +192,10 @@ class TorchEngine(Engine):
         self.e2e = self.on_gpu and timing == "e2e"
         self.cuda_graph = self.on_gpu and cuda_graph
         self.l2_flush = self.on_gpu and l2_flush
+        self.per_sample = iterations_per_sample if self.on_gpu else 1
+        if self.l2_flush and self.per_sample > 1:
+            raise BuildError(f"{what}: l2_flush times one cold inference per sample; it cannot be combined with "
+                             f"iterations_per_sample={iterations_per_sample}. Drop one of the two settings.")
         self.label = label
         self.what = what
         self._math = math_mode(precision)
@@ -253,7 +258,8 @@ class TorchEngine(Engine):
             with torch.cuda.device(self.device), torch.cuda.stream(stream):
                 launch()  # first call outside the timing: lazy cuBLAS/cuDNN setup, pinned buffers
             stream.synchronize()
-        return CudaEventWorker(timed, stream, l2_flush=self.l2_flush, on_close=held.clear)
+        return CudaEventWorker(timed, stream, l2_flush=self.l2_flush, on_close=held.clear,
+                               iterations_per_sample=self.per_sample)
 
     def timing_mode(self) -> dict[str, Any]:
         if not self.on_gpu:
@@ -261,8 +267,11 @@ class TorchEngine(Engine):
 
             return {"clock": "host", "transfers": False, "cuda_graph": False, "device": "cpu",
                     "torch": self.label, "intra_op_threads": torch.get_num_threads()}
-        return {"clock": "cuda_event", "transfers": self.e2e, "cuda_graph": self.cuda_graph,
+        mode = {"clock": "cuda_event", "transfers": self.e2e, "cuda_graph": self.cuda_graph,
                 "l2_cache": "flushed" if self.l2_flush else "warm", "torch": self.label}
+        if self.per_sample > 1:  # only when set: baselines recorded before the option still match
+            mode["iterations_per_sample"] = self.per_sample
+        return mode
 
     def close(self) -> None:
         self._math.__exit__(None, None, None)
@@ -396,6 +405,7 @@ class TorchBackend(Backend):
             l2_flush=settings.l2_flush,
             label=self.mode_label(),
             what=f"{request.case.key}",
+            iterations_per_sample=settings.iterations_per_sample,
         )
 
     def _check_current(self, built: BuiltEngine, request: BuildRequest, module: torch.nn.Module) -> None:

@@ -1,0 +1,126 @@
+"""The statistical gate through pytest, on the real ONNX Runtime backend (issue 6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SUITE = '''
+import os
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+def _mlp(width, depth):
+    layers = [nn.Linear(64, width), nn.ReLU()]
+    for _ in range(depth):
+        layers += [nn.Linear(width, width), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(width, 8))
+
+@trtperf.model(inputs=[InputSpec("x", ("batch", 64))], outputs=["y"], batches=BATCHES, streams=(1,), **SETTINGS)
+def tiny():
+    # TRTPERF_TEST_HEAVY: a much heavier model under the same case, i.e. a real regression.
+    if os.environ.get("TRTPERF_TEST_HEAVY"):
+        return _mlp(512, 6)
+    return _mlp(64, 1)
+'''
+
+FAST = ["--trtperf-backend", "onnxruntime", "--trtperf-runs", "5", "--trtperf-min-time", "0.03",
+        "--trtperf-min-iters", "10", "--trtperf-warmup", "0.01", "-p", "no:cacheprovider"]
+KEY = "tiny[onnxruntime-fp32-b4-s1]"
+
+
+def _suite(pytester: pytest.Pytester, tmp_path: Path, batches: str = "(4,)", settings: str = "{}") -> list[str]:
+    pytester.makepyfile(test_tiny=SUITE.replace("BATCHES", batches).replace("SETTINGS", settings))
+    pytester.makeini("[pytest]\n")
+    # "--opt=PATH": a separate existing PATH argument would move pytest's rootdir away from the ini file.
+    return [*FAST, f"--trtperf-cache-dir={tmp_path / 'cache'}", f"--trtperf-baseline-dir={tmp_path / 'baselines'}",
+            f"--trtperf-results={tmp_path / 'results.json'}"]
+
+
+def _cases(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    document = json.loads((tmp_path / "results.json").read_text())
+    return {c["case"]["key"]: c for c in document["cases"]}
+
+
+def _baseline(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    (path,) = sorted((tmp_path / "baselines").glob("*.json"))
+    return path, json.loads(path.read_text())
+
+
+def test_a_real_slowdown_is_judged_by_a_paired_ab_against_the_old_engine(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = _suite(pytester, tmp_path)
+    pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=1)
+    monkeypatch.setenv("TRTPERF_TEST_HEAVY", "1")  # new ONNX, new engine; the old engine stays cached
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        f"*{KEY.replace('[', '[[]')}: latency regressed: median * ms vs baseline * ms (x*, CI *, p *, * vs * runs, "
+        "paired A/B: the baseline's engine re-measured in this job;*Mann-Whitney*) in *cpu-*.json. If the slowdown "
+        "is intended, record it with `pytest suites -k 'tiny' --trtperf-update-baselines`.",
+    ])
+    result.stdout.fnmatch_lines(["*tiny*regressed (paired)*"])
+    verdict = _cases(tmp_path)[KEY]["verdict"]
+    assert verdict["status"] == "regressed" and verdict["paired"] is True
+    assert verdict["ratio_low"] > 1.01 and verdict["p_value"] <= verdict["alpha"]
+    assert verdict["runs_baseline"] == verdict["runs_candidate"] >= 6  # first paired look reaches alpha 0.01/3
+
+
+def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    args = _suite(pytester, tmp_path, batches="(2, 4)")
+    pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=2)
+    _, document = _baseline(tmp_path)
+    assert document["schema_version"] == 2
+    entry = document["entries"][KEY]
+    assert len(entry["stats"]["run_medians_ms"]) == 5
+    assert len(entry["samples"]["run_p99_ms"]) == 5 and 0 < len(entry["samples"]["raw_ms"]) <= 3
+    rerun = pytester.runpytest(*args, "--trtperf-threshold", "50%")
+    rerun.assert_outcomes(passed=2)
+    for case in _cases(tmp_path).values():
+        verdict = case["verdict"]
+        assert verdict["status"] in ("pass", "inconclusive"), verdict  # never regressed against itself
+        assert verdict["alpha"] == pytest.approx(0.01 / (3 * 2))  # 3 looks x 2 cases in the session
+        assert "Mann-Whitney" in verdict["test"]
+
+
+def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    args = _suite(pytester, tmp_path)
+    pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=1)
+    path, document = _baseline(tmp_path)
+    document["schema_version"] = 1  # what trtperf 0.1 wrote: no samples, and run medians 1000x slower
+    for entry in document["entries"].values():
+        del entry["samples"]
+        entry["stats"]["run_medians_ms"] = [v * 1000 for v in entry["stats"]["run_medians_ms"]]
+    v1_text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    path.write_text(v1_text)
+    result = pytester.runpytest(*args, "--trtperf-confidence", "0.95")  # alpha 0.05/3: 5 vs 5 runs can reach it
+    result.assert_outcomes(passed=1)
+    verdict = _cases(tmp_path)[KEY]["verdict"]
+    assert verdict["status"] == "improved" and verdict["ratio"] < 0.01
+    assert path.read_text() == v1_text, "a plain run never rewrites a baseline file"
+
+
+def test_gate_settings_come_from_ini_and_model(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    args = _suite(pytester, tmp_path, settings='{"effect_floor": "2%"}')
+    pytester.makeini("[pytest]\ntrtperf_confidence = 0.95\ntrtperf_remeasure = 0\n")
+    pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=1)
+    pytester.runpytest(*args, "--trtperf-threshold", "50%").assert_outcomes(passed=1)
+    verdict = _cases(tmp_path)[KEY]["verdict"]
+    assert verdict["alpha"] == pytest.approx(0.05)  # (1 - 0.95) / (1 look x 1 case)
+    assert "floor 2.0%" in verdict["test"] and verdict["looks"] == 1
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--trtperf-confidence", "1.5", "Invalid confidence '1.5' from --trtperf-confidence"),
+    ("--trtperf-remeasure", "-1", "Invalid remeasure '-1' from --trtperf-remeasure"),
+])
+def test_bad_gate_option_is_a_usage_error(pytester: pytest.Pytester, tmp_path: Path, option: str, value: str,
+                                          message: str) -> None:
+    result = pytester.runpytest(*_suite(pytester, tmp_path), option, value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])

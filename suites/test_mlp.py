@@ -12,6 +12,7 @@ from trtperf import InputSpec
     inputs=[InputSpec("features", ("batch", 256))],
     outputs=["scores"],
     batches=(1, 32),
+    precisions=("fp32", "int8", "fp8"),
     streams=(1, 2),
 )
 def mlp() -> nn.Module:

@@ -35,6 +35,7 @@ class EncoderBlock(nn.Module):
     inputs=[InputSpec("tokens", ("batch", 64, 128))],
     outputs=["hidden"],
     batches=(1, 8),
+    precisions=("fp32", "fp16", "bf16"),
     streams=(1, 2),
     # Softmax and layernorm reductions reorder sums; slightly looser absolute bound in fp32.
     tolerances={"fp32:": Tolerance(atol=2e-4, rtol=1e-3)},

@@ -9,6 +9,12 @@ is measured again, in the same process, by an independent method, and the ratio 
 - cold: trtperf with ``l2_flush`` vs ``triton.testing.do_bench`` (zeroes 256 MB before each call).
 - graph: trtperf with ``cuda_graph`` (replay of the captured inference) vs CUDA events around N
   back-to-back replays of the same graph.
+- graph-k: as graph, with ``iterations_per_sample`` = 20 (20 replays per event pair).
+
+Each mode alternates trtperf and the independent method ``ROUNDS`` times (drift cancels); the
+ratio is the median of the rounds' ratios, and their min..max shows the noise. A row is
+launch-bound when the host takes longer to enqueue one call than the GPU takes to run it: its
+latency is then the host's enqueue speed, not the GPU's.
 
 Goal: every ratio within 0.98..1.02. Also measured: the host overhead per iteration of
 trtperf's loop (events + bookkeeping, with an empty launch), the GPU time of an empty event
@@ -51,8 +57,11 @@ from trtperf.spec import ModelSpec  # noqa: E402
 from trtperf.stats import summarize  # noqa: E402
 from trtperf.timing import TimingPlan, measure  # noqa: E402
 
-PLAN = TimingPlan(runs=3, warmup_s=0.1, min_time_s=0.3, min_iters=50)
-MODES: dict[str, dict[str, Any]] = {"warm": {}, "cold": {"l2_flush": True}, "graph": {"cuda_graph": True}}
+PLAN = TimingPlan(runs=2, warmup_s=0.1, min_time_s=0.2, min_iters=50)
+ROUNDS = 3
+BLOCK = 20
+MODES: dict[str, dict[str, Any]] = {"warm": {}, "cold": {"l2_flush": True}, "graph": {"cuda_graph": True},
+                                    "graph-k": {"cuda_graph": True, "iterations_per_sample": BLOCK}}
 TARGET = (0.98, 1.02)
 
 
@@ -160,25 +169,36 @@ def fidelity_rows(specs: list[ModelSpec], backends: list[str], cache: ArtifactCa
                                            onnx_sha256=variant.meta["sha256"], settings=settings, cache=cache)
                     try:
                         built = backend.build(request)
+                        ours_all, theirs_all, ratios = [], [], []
+                        method = "triton do_bench (L2 flushed)" if mode == "cold" else "events around N calls"
                         with backend.load(built, request) as engine:
-                            ours = trtperf_ms(engine, inputs, batch)
-                            (worker,) = engine.make_workers(inputs, 1)
-                            launch, stream = worker.launch, worker.stream  # type: ignore[attr-defined]
-                            try:
-                                if mode == "cold":
-                                    theirs, method = do_bench_ms(launch, stream), "triton do_bench (L2 flushed)"
-                                else:
-                                    theirs, method = blocked_ms(launch, stream, ours), "events around N calls"
-                                if mode == "warm":
-                                    row["host_enqueue_us"] = host_enqueue_us(launch, stream)
-                            finally:
-                                worker.close()
-                        row[mode] = {"trtperf_ms": ours, "independent_ms": theirs, "ratio": ours / theirs,
-                                     "method": method}
+                            for _ in range(ROUNDS):  # alternate: A B A B A B
+                                ours = trtperf_ms(engine, inputs, batch)
+                                (worker,) = engine.make_workers(inputs, 1)
+                                launch, stream = worker.launch, worker.stream  # type: ignore[attr-defined]
+                                try:
+                                    theirs = (do_bench_ms(launch, stream) if mode == "cold"
+                                              else blocked_ms(launch, stream, ours))
+                                    if mode == "warm" and "host_enqueue_us" not in row:
+                                        row["host_enqueue_us"] = host_enqueue_us(launch, stream)
+                                finally:
+                                    worker.close()
+                                ours_all.append(ours)
+                                theirs_all.append(theirs)
+                                ratios.append(ours / theirs)
+                        row[mode] = {"trtperf_ms": statistics.median(ours_all),
+                                     "independent_ms": statistics.median(theirs_all),
+                                     "ratio": statistics.median(ratios), "ratio_min": min(ratios),
+                                     "ratio_max": max(ratios), "rounds": ratios, "method": method}
                     except Exception as exc:
                         row[mode] = {"error": f"{type(exc).__name__}: {exc}"}
                         log(traceback.format_exc())
                     log(f"{spec.name:12s} {name:14s} b{batch:<3d} {mode:5s} {_fmt(row[mode])}")
+                # Launch-bound: the host needs longer to enqueue one call than the GPU needs to run
+                # it (the GPU time of the work is the graph replay's).
+                gpu_ms = row.get("graph", {}).get("independent_ms")
+                if gpu_ms is not None and "host_enqueue_us" in row:
+                    row["launch_bound"] = row["host_enqueue_us"] >= gpu_ms * 1e3
                 rows.append(row)
     return rows
 
@@ -188,7 +208,7 @@ def _fmt(cell: dict[str, Any]) -> str:
         return f"ERROR {cell['error'][:80]}"
     flag = "" if TARGET[0] <= cell["ratio"] <= TARGET[1] else "  <-- outside 0.98..1.02"
     return f"trtperf {cell['trtperf_ms']:.4f} ms  independent {cell['independent_ms']:.4f} ms  " \
-           f"ratio {cell['ratio']:.4f}{flag}"
+           f"ratio {cell['ratio']:.4f} ({cell['ratio_min']:.3f}..{cell['ratio_max']:.3f}){flag}"
 
 
 FEATURE_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
@@ -250,26 +270,40 @@ def render(document: dict[str, Any]) -> str:
              "loop overhead (empty launch): host {host_us_per_iteration:.2f} us/iteration, "
              "GPU {gpu_us_empty_event_pair:.2f} us per empty event pair".format(**document["loop_overhead"]),
              "",
-             f"{'model':12s} {'backend':14s} {'batch':>5s} | {'warm ratio':>10s} {'cold ratio':>10s} "
-             f"{'graph ratio':>11s} | {'warm ms':>8s} {'cold ms':>8s} {'graph ms':>8s} | {'enqueue us':>10s}"]
+             "ratio = trtperf / independent, median of rounds (min..max); ms = trtperf's median; "
+             "enqueue = host us to enqueue one eager/compiled call",
+             f"{'model':12s} {'backend':14s} {'batch':>5s} {'bound':7s} | "
+             + " | ".join(f"{m + ' ratio':>25s} {m + ' ms':>11s}" for m in MODES) + f" | {'enqueue us':>10s}"]
     for row in document["fidelity"]:
         cells = []
         for mode in MODES:
             cell = row.get(mode, {})
-            cells.append("error" if "error" in cell else f"{cell['ratio']:.4f}")
-        ms = []
-        for mode in MODES:
-            cell = row.get(mode, {})
-            ms.append("-" if "error" in cell else f"{cell['trtperf_ms']:.4f}")
+            if "ratio" not in cell:
+                cells.append(f"{'error':>25s} {'-':>11s}")
+            else:
+                ratio = f"{cell['ratio']:.4f} ({cell['ratio_min']:.3f}..{cell['ratio_max']:.3f})"
+                cells.append(f"{ratio:>25s} {cell['trtperf_ms']:>11.4f}")
         enqueue = row.get("host_enqueue_us")
-        lines.append(f"{row['model']:12s} {row['backend']:14s} {row['batch']:5d} | {cells[0]:>10s} {cells[1]:>10s} "
-                     f"{cells[2]:>11s} | {ms[0]:>8s} {ms[1]:>8s} {ms[2]:>8s} | "
-                     f"{'-' if enqueue is None else f'{enqueue:.1f}':>10s}")
-    ratios = [row[m]["ratio"] for row in document["fidelity"] for m in MODES if "ratio" in row.get(m, {})]
-    if ratios:
+        bound = {True: "launch", False: "gpu"}.get(row.get("launch_bound"), "?")  # type: ignore[call-overload]
+        lines.append(f"{row['model']:12s} {row['backend']:14s} {row['batch']:5d} {bound:7s} | " + " | ".join(cells)
+                     + f" | {'-' if enqueue is None else f'{enqueue:.1f}':>10s}")
+
+    def tally(label: str, keep: Callable[[dict[str, Any], str], bool]) -> str:
+        ratios = [row[m]["ratio"] for row in document["fidelity"] for m in MODES
+                  if "ratio" in row.get(m, {}) and keep(row, m)]
+        if not ratios:
+            return f"{label}: none"
         inside = sum(TARGET[0] <= r <= TARGET[1] for r in ratios)
-        lines += ["", f"ratios: {len(ratios)}, within 0.98..1.02: {inside}; min {min(ratios):.4f}, "
-                      f"max {max(ratios):.4f}, median {statistics.median(ratios):.4f}"]
+        return (f"{label}: {inside} of {len(ratios)} within 0.98..1.02; min {min(ratios):.4f}, "
+                f"max {max(ratios):.4f}, median {statistics.median(ratios):.4f}")
+
+    graph = ("graph", "graph-k")
+    lines += ["",
+              tally("all ratios", lambda r, m: True),
+              tally("GPU-bound (graph replays, or eager rows not launch-bound)",
+                    lambda r, m: m in graph or r.get("launch_bound") is False),
+              tally("launch-bound eager/compiled rows", lambda r, m: m not in graph and r.get("launch_bound") is True),
+              tally("graph-k (20 replays per event pair)", lambda r, m: m == "graph-k")]
     lines += ["", "features (full pipeline: parity vs ONNX Runtime, timing, GPU clocks):"]
     for row in document["features"]:
         median = row.get("median_ms")

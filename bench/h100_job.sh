@@ -1,15 +1,19 @@
 #!/bin/bash
-# The whole GPU job of issue 5 in one device call (docs/notes/issue-5.md):
-#   1. the example suites from the README's main command (`pytest suites`), all backends,
-#      recording baselines (the H100 file is committed from this run);
-#   2. bench/fidelity.py: trtperf's latency vs independent measurements, plus GPU features;
-#   3. the suites again, gated against the baselines of step 1 (a real pass/fail on the GPU).
+# The whole GPU job of issue 5 in one device call (docs/notes/issue-5.md). Steps ($STEPS):
+#   record:   the example suites from the README's main command (`pytest suites`), all backends,
+#             recording baselines into $OUT/baselines (the H100 file is committed from this run);
+#   gate:     the suites on the torch backends, gated against $BASELINES (default: the committed
+#             baselines/ of the checkout, i.e. measured on another H100 machine);
+#   fidelity: bench/fidelity.py: trtperf's latency vs independent measurements ($FIDELITY_ARGS).
 # Usage on the GPU machine, from the repository root: OUT=/some/dir bash bench/h100_job.sh
 # Missing Python packages are installed from wheels in $WHL (default .issue5/whl), if present.
 set -u
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
 WHL=${WHL:-.issue5/whl}
+STEPS=${STEPS:-record fidelity gate}
+BASELINES=${BASELINES:-baselines}
+FIDELITY_ARGS=${FIDELITY_ARGS:-}
 LOG="$OUT/job.log"
 CACHE=/tmp/trtperf-cache
 step() { echo "=== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
@@ -39,16 +43,20 @@ step "environment"
   python3 -c "import torch; p = torch.cuda.get_device_properties(0); print(p.name, p.major, p.minor, p.multi_processor_count, 'SMs', getattr(p, 'L2_cache_size', '?'), 'B L2')"
 } 2>&1 | tee -a "$LOG"
 
-COMMON=(-p trtperf.plugin -p no:cacheprovider --trtperf-cache-dir "$CACHE" --trtperf-baseline-dir "$OUT/baselines")
-
-step "suites, run 1: pytest suites --trtperf-update-baselines"
-timeout 270 python3 -m pytest suites "${COMMON[@]}" --trtperf-update-baselines \
-  --trtperf-results "$OUT/results-run1.json" -rs 2>&1 | tee -a "$LOG" | tail -80
-
-step "fidelity"
-timeout 240 python3 bench/fidelity.py --out "$OUT" --cache-dir "$CACHE" 2>&1 | tail -60 >> "$LOG"
-
-step "suites, run 2: gated against run 1's baselines (torch backends)"
-timeout 100 python3 -m pytest suites "${COMMON[@]}" --trtperf-backend torch,torch_compile \
-  --trtperf-results "$OUT/results-run2.json" 2>&1 | tee -a "$LOG" | tail -50
+COMMON=(-p trtperf.plugin -p no:cacheprovider --trtperf-cache-dir "$CACHE")
+for s in $STEPS; do
+  case $s in
+    record)
+      step "record: pytest suites --trtperf-update-baselines"
+      timeout 270 python3 -m pytest suites "${COMMON[@]}" --trtperf-baseline-dir "$OUT/baselines" \
+        --trtperf-update-baselines --trtperf-results "$OUT/results-record.json" -rs 2>&1 | tee -a "$LOG" | tail -80 ;;
+    gate)
+      step "gate: pytest suites --trtperf-backend torch,torch_compile against $BASELINES"
+      timeout 200 python3 -m pytest suites "${COMMON[@]}" --trtperf-baseline-dir "$BASELINES" \
+        --trtperf-backend torch,torch_compile --trtperf-results "$OUT/results-gate.json" 2>&1 | tee -a "$LOG" | tail -80 ;;
+    fidelity)
+      step "fidelity $FIDELITY_ARGS"
+      timeout 330 python3 bench/fidelity.py --out "$OUT" --cache-dir "$CACHE" $FIDELITY_ARGS 2>&1 | tail -60 >> "$LOG" ;;
+  esac
+done
 step "done"

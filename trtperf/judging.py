@@ -182,7 +182,8 @@ def judge_case(
                 warnings.append(f"baseline engine {base_key[:12]} is no longer in the cache: no paired A/B")
         adaptive = judge_adaptively(gate, params, baseline, _medians(hook.runs), settings.runs, more, paired)
     verdict = adaptive.verdict
-    env_notes = [] if verdict.paired else environment_differences(entry.get("environment", {}), result.environment)
+    # Clock/throttle facts (GPU backends): visible on every verdict, paired or not.
+    env_notes = environment_differences(entry.get("environment", {}), result.environment)
     for note in [*env_notes, *warnings]:
         verdict = verdict.with_note(note)
     stats = summarize(hook.runs, hook.batch)

@@ -163,3 +163,16 @@ def test_a_broken_baseline_entry_fails_with_the_fix(tmp_path: Path, medians: lis
     store.update("cpu-x", {}, {"m[fake-fp32-b1-s1]": {"stats": {"run_medians_ms": medians}}})
     with pytest.raises(BaselineError, match="--trtperf-update-baselines"):
         judge_case(_result("k"), Settings(), store, StatisticalGate(), 1, _hook(0.002, [], 5, [], 0.002))
+
+
+def test_gpu_clock_differences_are_visible_on_the_verdict(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    store.update("cpu-x", {}, {"m[fake-fp32-b1-s1]": {
+        "stats": {"run_medians_ms": [2.0, 2.0, 2.0, 2.0, 2.0], "runs": 5}, "timing_mode": {"clock": "host"},
+        "artifact": {"engine_key": "k"}, "environment": {"gpu_clocks": {"sm_mhz_max": 1980, "throttled": False}}}})
+    result = _result("k")
+    result.environment = {"gpu_clocks": {"sm_mhz_max": 1590, "throttled": True, "throttle_reasons": ["sw_thermal"]}}
+    judge_case(result, Settings(runs=5), store, StatisticalGate(), 1, _hook(0.002, [], 5, [], 0.002))
+    assert result.verdict is not None
+    assert "GPU throttled while timing this run (sw_thermal)" in result.verdict["note"]
+    assert "SM clock differs: baseline 1980 MHz, this run 1590 MHz" in result.verdict["note"]

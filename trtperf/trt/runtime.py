@@ -54,7 +54,11 @@ def int8_hint(flavour: Flavour, errors: Sequence[str]) -> str:
     if flavour.kind != "tensorrt_rtx":
         return ""
     text = " ".join(errors).lower()
-    if "int8" in text or "quantiz" in text or "no implementation" in text or "could not find" in text:
+    # Seen on an H100 (RTX 1.7.1, int8 Q/DQ cnn): "In ixn_conv_cudnn_graph_t `node_Conv_58`: Error constructing
+    # instruction: ... Myelin type has not implementation for fallback shapes".
+    conv = "conv" in text
+    missing = any(m in text for m in ("not implementation", "no implementation", "could not find", "unsupported"))
+    if "int8" in text or "quantiz" in text or (conv and missing):
         return ("TensorRT-RTX has no int8 convolution (its int8 is weight-only GEMM), so int8 Q/DQ "
                 "convolutions build but cannot run; use fp16/fp8 for this model on TensorRT-RTX, or full TensorRT.")
     return ""

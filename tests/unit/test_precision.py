@@ -342,3 +342,26 @@ def test_onnxruntime_optimizer_is_unfaithful_to_fp8_qdq(tiny_spec: ModelSpec, ti
 
 def _run_basic_reference(path: Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
     return run_session(reference_session(path), inputs)["y"]
+
+
+@pytest.mark.parametrize(
+    "precision, cc, flavour, has_conv, fragment",
+    [
+        ("fp8", (9, 0), "tensorrt", True, None),
+        ("fp8", (8, 9), "tensorrt", True, None),
+        ("fp8", (8, 6), "tensorrt", False, "fp8 needs compute capability 8.9 or newer; this GPU has 8.6"),
+        ("bf16", (7, 5), "tensorrt", False, "bf16 needs compute capability 8.0"),
+        ("tf32", (7, 0), "tensorrt", False, "tf32 needs compute capability 8.0"),
+        ("int8", (9, 0), "tensorrt_rtx", True, "TensorRT-RTX has no int8 convolution"),
+        ("int8", (9, 0), "tensorrt_rtx", False, None),
+        ("int8", (9, 0), "tensorrt", True, None),
+        ("fp16", None, "tensorrt", True, None),
+        ("int4", (9, 0), "tensorrt", False, "unknown precision"),
+    ],
+)
+def test_gpu_precision_support_table(precision: str, cc: tuple[int, int] | None, flavour: str, has_conv: bool,
+                                     fragment: str | None) -> None:
+    from trtperf.precision.support import gpu_precision_unsupported
+
+    reason = gpu_precision_unsupported(precision, cc, flavour, has_conv)
+    assert (reason is None) == (fragment is None) and (fragment is None or fragment in (reason or ""))

@@ -14,6 +14,8 @@ WHL=${WHL:-.issue5/whl}
 STEPS=${STEPS:-record fidelity gate}
 BASELINES=${BASELINES:-baselines}
 FIDELITY_ARGS=${FIDELITY_ARGS:-}
+RECORD_ARGS=${RECORD_ARGS:-}
+GATE_ARGS=${GATE_ARGS:---trtperf-backend torch,torch_compile}
 LOG="$OUT/job.log"
 CACHE=/tmp/trtperf-cache
 step() { echo "=== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
@@ -48,15 +50,15 @@ for s in $STEPS; do
   case $s in
     record)
       step "record: pytest suites --trtperf-update-baselines"
-      timeout 270 python3 -m pytest suites "${COMMON[@]}" --trtperf-baseline-dir "$OUT/baselines" \
-        --trtperf-update-baselines --trtperf-results "$OUT/results-record.json" -rs 2>&1 | tee -a "$LOG" | tail -80 ;;
+      timeout ${RECORD_TIMEOUT:-270} python3 -m pytest suites "${COMMON[@]}" --trtperf-baseline-dir "$OUT/baselines" \
+        --trtperf-update-baselines --trtperf-results "$OUT/results-record.json" $RECORD_ARGS -rs 2>&1 | tee -a "$LOG" | tail -80 ;;
     gate)
-      step "gate: pytest suites --trtperf-backend torch,torch_compile against $BASELINES"
-      timeout 200 python3 -m pytest suites "${COMMON[@]}" --trtperf-baseline-dir "$BASELINES" \
-        --trtperf-backend torch,torch_compile --trtperf-results "$OUT/results-gate.json" 2>&1 | tee -a "$LOG" | tail -80 ;;
+      step "gate: pytest suites $GATE_ARGS against $BASELINES"
+      timeout ${GATE_TIMEOUT:-200} python3 -m pytest suites "${COMMON[@]}" --trtperf-baseline-dir "$BASELINES" \
+        $GATE_ARGS --trtperf-results "$OUT/results-gate.json" 2>&1 | tee -a "$LOG" | tail -80 ;;
     fidelity)
       step "fidelity $FIDELITY_ARGS"
-      timeout 330 python3 bench/fidelity.py --out "$OUT" --cache-dir "$CACHE" $FIDELITY_ARGS 2>&1 | tail -60 >> "$LOG" ;;
+      timeout ${FIDELITY_TIMEOUT:-330} python3 bench/fidelity.py --out "$OUT" --cache-dir "$CACHE" $FIDELITY_ARGS 2>&1 | tail -60 >> "$LOG" ;;
   esac
 done
 step "done"

@@ -228,6 +228,10 @@ class TrtEngine(Engine):
         binding = self.bind(inputs, stream)
         try:
             with torch.cuda.stream(stream):
+                # bind() already ran one inference into these buffers: clear them, so the outputs
+                # compared are the launch's own (an empty CUDA graph would otherwise pass parity).
+                for tensor in (*binding.device_outputs.values(), *binding.host_outputs.values()):
+                    tensor.zero_()
                 binding.launch()
             stream.synchronize()
             return binding.outputs()

@@ -110,3 +110,17 @@ def test_a_malformed_model_fails_the_build_with_the_parser_errors(
 def test_cpu_device_is_reported_when_no_gpu(backend: TensorRTBackend) -> None:
     device = backend.device()
     assert device.kind == "cpu" and device.facts["gpu"] is None
+
+
+def test_gpu_precision_limits_apply_only_with_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trtperf.backends.tensorrt as tensorrt_backend
+    from trtperf.device import DeviceInfo
+
+    backend = TensorRTBackend()
+    backend._device = DeviceInfo("gpu", "Old GPU", "old-gpu", {"compute_capability": "7.5"})
+    monkeypatch.setattr(tensorrt_backend, "_cuda_problem", lambda: None)  # as if this GPU were present
+    assert backend.precision_unsupported("fp16") is None
+    reason = backend.precision_unsupported("fp8")
+    assert reason is not None and "8.9" in reason and "7.5" in reason
+    monkeypatch.setattr(tensorrt_backend, "_cuda_problem", lambda: "no CUDA GPU")
+    assert backend.precision_unsupported("fp8") is None  # build-only on a CPU: every precision builds

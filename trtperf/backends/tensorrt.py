@@ -68,6 +68,7 @@ class TensorRTBackend(Backend):
 
     def __init__(self) -> None:
         self._choice = "auto"
+        self._device: DeviceInfo | None = None  # one process, one GPU (xdist: one worker per GPU)
 
     # -- which TensorRT -----------------------------------------------------------------------
     def configure(self, settings: Settings) -> None:
@@ -106,6 +107,19 @@ class TensorRTBackend(Backend):
             return f"{flavour.label} needs a CUDA GPU to build engines ({problem})"
         return problem
 
+    def precision_unsupported(self, precision: str) -> str | None:
+        """On a GPU, precisions it cannot run (by compute capability); without one, every precision builds."""
+        flavour = self.flavour()
+        if isinstance(flavour, str) or _cuda_problem() is not None:
+            return None
+        from trtperf.precision.support import gpu_precision_unsupported
+
+        cc = self.device().facts.get("compute_capability")
+        capability = tuple(int(part) for part in str(cc).split(".")[:2]) if cc else None
+        # The model's layers are not known here: RTX's int8-convolution limit is reported when the
+        # context cannot be created (runtime.int8_hint).
+        return gpu_precision_unsupported(precision, capability, flavour.kind)  # type: ignore[arg-type]
+
     def version(self) -> str:
         flavour = self.flavour()
         return "unavailable" if isinstance(flavour, str) else flavour.version
@@ -122,6 +136,11 @@ class TensorRTBackend(Backend):
         return env
 
     def device(self) -> DeviceInfo:
+        if self._device is None:
+            self._device = self._find_device()
+        return self._device
+
+    def _find_device(self) -> DeviceInfo:
         if _cuda_problem() is not None:
             device = cpu_device()
             return DeviceInfo(kind=device.kind, name=device.name, slug=device.slug,

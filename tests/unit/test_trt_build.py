@@ -193,3 +193,14 @@ def test_parse_failure_message_lists_every_error() -> None:
     assert "node 2 'a' (A): UNSUPPORTED_NODE: No importer registered for op: A" in text
     assert "node 5 'b' (B): INVALID_NODE: bad attribute" in text
     assert "TensorRT logged:\n  extra detail" in text
+
+
+def test_precision_builder_flags_are_refused_where_they_do_not_exist(flavour: Flavour, tmp_path: Path) -> None:
+    path = conv_relu(tmp_path / "m.onnx")
+    # TensorRT-RTX (and 11.x) have no BuilderFlag.FP16: the TensorRT 10 opt-in says so instead of ignoring it.
+    with pytest.raises(BuildError, match=r"has no BuilderFlag\.FP16 .* only in TensorRT 10"):
+        build_plan(flavour, path, BuildOptions(profile=PROFILE, opt_level=0, precision_flag="fp16"))
+    with pytest.raises(BuildError, match="int8 builder flags need a calibrator"):
+        build_plan(flavour, path, BuildOptions(profile=PROFILE, opt_level=0, precision_flag="int8"))
+    flagged = BuildOptions(profile=PROFILE, precision_flag="fp16").key_parts()
+    assert flagged != BuildOptions(profile=PROFILE).key_parts() and flagged["precision_flag"] == "fp16"

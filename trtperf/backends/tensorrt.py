@@ -162,6 +162,8 @@ class TensorRTBackend(Backend):
             opt_level=settings.trt_opt_level,
             workspace_bytes=None if workspace_mib is None else int(workspace_mib) << 20,
             tf32=tf32,
+            precision_flag=(request.case.precision if settings.trt_precision_flags
+                            and request.case.precision not in ("fp32", "tf32") else None),
         )
 
     def build(self, request: BuildRequest) -> BuiltEngine:

@@ -46,9 +46,13 @@ class BuildOptions:
     tf32: bool = False
     detailed_profiling: bool = True
     """ProfilingVerbosity.DETAILED: the inspector then names the ONNX nodes of each layer."""
+    precision_flag: str | None = None
+    """TensorRT 10 opt-in (``trt_precision_flags``): a weakly typed network built from the fp32 ONNX
+    with this BuilderFlag (FP16 or BF16) instead of the precision's ONNX variant."""
 
     def key_parts(self) -> dict[str, Any]:
         return {
+            "precision_flag": self.precision_flag,
             "profile": {name: [list(s) for s in shapes] for name, shapes in sorted(self.profile.items())},
             "opt_level": self.opt_level,
             "workspace_bytes": self.workspace_bytes,
@@ -210,7 +214,8 @@ def build_plan(
     with capture_errors() as captured:
         builder = trt.Builder(log)
         flags = 0
-        if flavour.strongly_typed_flag:
+        builder_flag = _precision_flag(flavour, options.precision_flag)
+        if flavour.strongly_typed_flag and builder_flag is None:
             # 10.x: precision must come from the ONNX graph (casts, Q/DQ), as on 11.x and RTX.
             flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
         network = builder.create_network(flags)
@@ -227,6 +232,8 @@ def build_plan(
         config.builder_optimization_level = options.opt_level
         if options.workspace_bytes is not None:
             config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_bytes)
+        if builder_flag is not None:
+            config.set_flag(builder_flag)
         if options.tf32:
             config.set_flag(trt.BuilderFlag.TF32)
         else:
@@ -253,6 +260,29 @@ def build_plan(
         layers = network_layers(network)
     return BuildOutput(plan=data, seconds=time.perf_counter() - started, network_layers=layers,
                        timing_cache=new_cache)
+
+
+FLAG_PRECISIONS = ("fp16", "bf16")
+"""Precisions the TensorRT 10 builder-flag opt-in covers; int8/fp8 flags would need a calibrator."""
+
+
+def _precision_flag(flavour: Flavour, precision: str | None) -> Any:
+    """The BuilderFlag for the opt-in, or a BuildError saying why this TensorRT has none."""
+    if precision is None:
+        return None
+    if precision not in FLAG_PRECISIONS:
+        raise BuildError(
+            f"--trtperf-trt-precision-flags covers {', '.join(FLAG_PRECISIONS)}; {precision} builder flags need a "
+            f"calibrator, which trtperf does not drive: use the {precision} Q/DQ variant (the default)."
+        )
+    flag = getattr(trt.BuilderFlag, precision.upper(), None)  # removed in TensorRT 11 and absent in RTX
+    if flag is None or not flavour.strongly_typed_flag:
+        raise BuildError(
+            f"{flavour.label} {flavour.version} has no BuilderFlag.{precision.upper()} (precision flags exist "
+            f"only in TensorRT 10; 11.x and TensorRT-RTX take precision from the ONNX graph): run without "
+            f"--trtperf-trt-precision-flags."
+        )
+    return flag
 
 
 def host_bytes(memory: Any) -> bytes:

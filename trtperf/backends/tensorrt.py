@@ -185,8 +185,12 @@ class TensorRTBackend(Backend):
         what = f"{request.case.key} ({flavour.label} {flavour.version}, opt level {options.opt_level})"
         tc_path = timing_cache_path(request.cache, flavour, device) if flavour.timing_cache else None
 
+        plan_path = request.cache.path_for("engine-tensorrt", cache_key("engine-tensorrt", parts), ".plan")
+
         def produce(tmp: Path) -> dict[str, Any]:
             LOG.info("building engine %s ...", what)
+            for stale in (plan_path.parent / f"{plan_path.name}.layers.{ext}" for ext in ("json", "txt")):
+                stale.unlink(missing_ok=True)  # the report of a corrupt plan being rebuilt
             seed = _read_timing_cache(tc_path)
             output = build_plan(flavour, request.onnx_path, options, timing_cache=seed,
                                 progress=lambda text: LOG.info("%s: %s", request.case.key, text))

@@ -25,7 +25,8 @@ missing=$(python3 - <<'PY'
 import importlib
 for module, wheel in [("rich", "rich"), ("markdown_it", "markdown_it_py"), ("mdurl", "mdurl"),
                       ("pygments", "pygments"), ("pynvml", "nvidia_ml_py"), ("onnxscript", "onnxscript"),
-                      ("onnx_ir", "onnx_ir"), ("filelock", "filelock"), ("ml_dtypes", "ml_dtypes")]:
+                      ("onnx_ir", "onnx_ir"), ("filelock", "filelock"), ("ml_dtypes", "ml_dtypes"),
+                      ("onnxconverter_common", "onnxconverter_common")]:
     try:
         importlib.import_module(module)
     except Exception:

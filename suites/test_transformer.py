@@ -37,8 +37,9 @@ class EncoderBlock(nn.Module):
     batches=(1, 8),
     precisions=("fp32", "fp16", "bf16"),
     streams=(1, 2),
-    # Softmax and layernorm reductions reorder sums; slightly looser absolute bound in fp32.
-    tolerances={"fp32:": Tolerance(atol=2e-4, rtol=1e-3)},
+    # Fused attention and layernorm kernels reorder long sums: TensorRT-RTX on an H100 (TF32 off)
+    # differed from ONNX Runtime by up to 4.5e-4 on outputs of magnitude ~3 (docs/VERIFICATION.md).
+    tolerances={"fp32:": Tolerance(atol=1e-3, rtol=1e-3)},
 )
 def transformer() -> nn.Module:
     return EncoderBlock()

@@ -34,13 +34,15 @@ class SmallCNN(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = self.block(self.down(self.stem(image)))
-        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+        logits: torch.Tensor = self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+        return logits
 
 
 def _randomize_batchnorm(module: nn.Module) -> nn.Module:
     # Fresh BatchNorm layers are identities; give them real statistics so folding them matters.
     for bn in module.modules():
         if isinstance(bn, nn.BatchNorm2d):
+            assert bn.running_mean is not None and bn.running_var is not None
             bn.running_mean.uniform_(-0.1, 0.1)
             bn.running_var.uniform_(0.5, 1.5)
             bn.weight.data.uniform_(0.5, 1.5)

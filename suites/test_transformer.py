@@ -24,11 +24,13 @@ class EncoderBlock(nn.Module):
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         weights = torch.softmax(q @ k.transpose(-2, -1) * (dim // self.heads) ** -0.5, dim=-1)
-        return self.proj((weights @ v).transpose(1, 2).reshape(batch, tokens, dim))
+        projected: torch.Tensor = self.proj((weights @ v).transpose(1, 2).reshape(batch, tokens, dim))
+        return projected
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         x = tokens + self.attention(self.norm1(tokens))
-        return x + self.ff(self.norm2(x))
+        hidden: torch.Tensor = x + self.ff(self.norm2(x))
+        return hidden
 
 
 @trtperf.model(

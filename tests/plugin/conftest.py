@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(scope="session", autouse=True)
 def _import_heavy_modules_once(tmp_path_factory: pytest.TempPathFactory) -> None:
     """pytester's in-process runs drop modules first imported inside them; torch cannot be

@@ -32,7 +32,8 @@ def tiny():
 '''
 
 # These runs exercise the onnxruntime path; other backends have their own plugin tests.
-FAST = ["--trtperf-backend", "onnxruntime", "--trtperf-runs", "3", "--trtperf-min-time", "0.05", "--trtperf-min-iters", "10", "--trtperf-warmup", "0.02",
+FAST = ["--trtperf-backend", "onnxruntime", "--trtperf-runs", "3", "--trtperf-min-time", "0.05",
+        "--trtperf-min-iters", "10", "--trtperf-warmup", "0.02",
         "-p", "no:cacheprovider"]
 
 

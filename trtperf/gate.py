@@ -8,6 +8,10 @@
 * PASS       when the CI's high end < 1 + threshold (no regression of the minimum effect);
 * INCONCLUSIVE otherwise. REGRESSED and IMPROVED need ``min_runs`` runs on each side.
 
+For a same-job A/B (interleaved runs, :meth:`StatisticalGate.judge_pairs`) the same rule is
+applied to the per-pair analysis: median per-pair ratio, bootstrap over pairs, exact Wilcoxon
+signed-rank test; a load burst that hits both runs of a pair then cancels.
+
 alpha = (1 - confidence) / (looks * cases): Bonferroni over the re-measurement looks of one
 case (peeking) and over the cases of the session (many cases must not multiply false alarms).
 
@@ -23,7 +27,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol
 
-from trtperf.gate_stats import RatioEstimate, estimate, min_attainable_p, min_balanced_runs, run_cv
+from trtperf.gate_stats import (
+    RatioEstimate,
+    estimate,
+    estimate_paired,
+    min_attainable_p,
+    min_attainable_p_paired,
+    min_pairs,
+    run_cv,
+)
 
 PASS = "pass"
 REGRESSED = "regressed"
@@ -99,6 +111,10 @@ class Gate(Protocol):
         """Judge candidate run medians against baseline run medians (same time unit)."""
         ...
 
+    def judge_pairs(self, baseline: Sequence[float], candidate: Sequence[float], params: GateParams) -> Verdict:
+        """Judge interleaved runs: ``baseline[i]`` and ``candidate[i]`` were measured back to back."""
+        ...
+
 
 def classify(est: RatioEstimate, params: GateParams) -> tuple[str, str]:
     """The verdict status for an estimate, and why (pure; property-tested for monotonicity)."""
@@ -115,7 +131,9 @@ def classify(est: RatioEstimate, params: GateParams) -> tuple[str, str]:
     if not enough:
         return INCONCLUSIVE, (f"too few runs to decide a regression ({est.n_baseline} baseline, "
                               f"{est.n_candidate} candidate; at least {params.min_runs} each)")
-    if est.ratio >= 1 + params.threshold and min_attainable_p(est.n_baseline, est.n_candidate) > alpha:
+    floor_p = (min_attainable_p_paired(est.n_candidate) if est.paired
+               else min_attainable_p(est.n_baseline, est.n_candidate))
+    if est.ratio >= 1 + params.threshold and floor_p > alpha:
         return INCONCLUSIVE, (f"{est.n_baseline} vs {est.n_candidate} runs cannot reach alpha {alpha:.2g}; "
                               f"more runs needed")
     return INCONCLUSIVE, ""
@@ -128,17 +146,24 @@ class StatisticalGate:
         self.resamples = resamples
 
     def judge(self, baseline: Sequence[float], candidate: Sequence[float], params: GateParams) -> Verdict:
-        confidence = 1 - params.alpha
-        est = estimate(baseline, candidate, confidence, self.resamples)
+        est = estimate(baseline, candidate, 1 - params.alpha, self.resamples)
+        return self._verdict(est, params, "bootstrap {level} CI of the ratio of run medians + one-sided exact "
+                                          "Mann-Whitney U on run medians")
+
+    def judge_pairs(self, baseline: Sequence[float], candidate: Sequence[float], params: GateParams) -> Verdict:
+        est = estimate_paired(baseline, candidate, 1 - params.alpha, self.resamples)
+        return self._verdict(est, params, "paired runs (ABBA): bootstrap {level} CI of the median per-pair ratio + "
+                                          "one-sided exact Wilcoxon signed-rank on per-pair log ratios")
+
+    def _verdict(self, est: RatioEstimate, params: GateParams, what: str) -> Verdict:
         status, why = classify(est, params)
         p = est.p_faster if status == IMPROVED else est.p_slower
-        test = (f"bootstrap {confidence:.4%} CI of the ratio of run medians + one-sided exact Mann-Whitney U "
-                f"on run medians; alpha {params.alpha:.2g} = (1 - {params.confidence:g}) / "
-                f"({params.looks} looks x {params.family_size} cases); threshold {params.threshold:.1%}, "
-                f"floor {params.floor:.1%}")
+        test = (f"{what.format(level=f'{est.confidence:.4%}')}; alpha {params.alpha:.2g} = "
+                f"(1 - {params.confidence:g}) / ({params.looks} looks x {params.family_size} cases); "
+                f"threshold {params.threshold:.1%}, floor {params.floor:.1%}")
         return Verdict(status, ratio=est.ratio, ratio_low=est.low, ratio_high=est.high, test=test, note=why,
-                       p_value=p, alpha=params.alpha, confidence=confidence, runs_baseline=est.n_baseline,
-                       runs_candidate=est.n_candidate)
+                       p_value=p, alpha=params.alpha, confidence=est.confidence, runs_baseline=est.n_baseline,
+                       runs_candidate=est.n_candidate, paired=est.paired)
 
 
 MeasureMore = Callable[[int], Sequence[float]]
@@ -205,10 +230,11 @@ def judge_adaptively(
 def judge_paired(
     gate: Gate, params: GateParams, paired: MeasurePaired, step: int, clock: Callable[[], float] = time.perf_counter
 ) -> Adaptive:
-    """Same-job A/B: interleaved runs of both sides, ``step`` more per side per look, up to
-    ``params.looks``; the first look is large enough that a decision at alpha is attainable."""
+    """Same-job A/B: interleaved runs of both sides, ``step`` more pairs per look, up to
+    ``params.looks``, judged pair by pair (``Gate.judge_pairs``); the first look has enough pairs
+    that a decision at alpha is attainable (exact signed-rank: 1/2^n)."""
     started = clock()
-    first = max(step, params.min_runs, min_balanced_runs(params.alpha))
+    first = max(step, params.min_runs, min_pairs(params.alpha))
     pa: list[float] = []
     pb: list[float] = []
     verdict = Verdict(INCONCLUSIVE)
@@ -216,7 +242,7 @@ def judge_paired(
         new_a, new_b = paired(first if look == 0 else step)
         pa.extend(new_a)
         pb.extend(new_b)
-        verdict = replace(gate.judge(pa, pb, params), paired=True, looks=look + 1)
+        verdict = replace(gate.judge_pairs(pa, pb, params), paired=True, looks=look + 1)
         if verdict.status != INCONCLUSIVE:
             break
     verdict = replace(verdict, seconds=clock() - started)

@@ -11,6 +11,10 @@ run are correlated, so testing pooled iterations gives false alarms (section 3.7
   distribution-free and exact at the small run counts used here, where the percentile
   bootstrap is known to be too narrow; it bounds the false-alarm rate by alpha whenever the
   runs of both sides are exchangeable (same engine, same machine state).
+* Same-job A/B (:func:`estimate_paired`): run i of the baseline and run i of the candidate were
+  measured back to back, so a burst of machine load hits both. The pair is the unit: the ratio
+  is exp(median of per-pair log ratios), its CI a bootstrap over pairs, and the test the exact
+  one-sided Wilcoxon signed-rank test on the per-pair log ratios.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class RatioEstimate:
     p_faster: float
     n_baseline: int
     n_candidate: int
+    paired: bool = False
 
 
 def _as_positive(values: Values, what: str) -> np.ndarray:
@@ -112,6 +117,46 @@ def estimate(
         ratio=ratio, low=low, high=high, confidence=confidence, p_slower=p_slower, p_faster=p_faster,
         n_baseline=int(a.size), n_candidate=int(b.size),
     )
+
+
+def min_attainable_p_paired(n: int) -> float:
+    """The smallest one-sided exact signed-rank p-value for n pairs: 1 / 2^n."""
+    return 0.5 ** n
+
+
+def min_pairs(alpha: float, at_least: int = 2) -> int:
+    """Smallest number of pairs whose exact signed-rank test can reach p <= alpha (10 pairs: 1/1024)."""
+    n = max(1, at_least)
+    while min_attainable_p_paired(n) > alpha:
+        n += 1
+    return n
+
+
+def estimate_paired(
+    baseline: Values, candidate: Values, confidence: float, resamples: int | None = None,
+    seed: int = BOOTSTRAP_SEED,
+) -> RatioEstimate:
+    """Per-pair analysis of interleaved runs: ``baseline[i]`` and ``candidate[i]`` ran back to back."""
+    from scipy import stats
+
+    a = _as_positive(baseline, "baseline")
+    b = _as_positive(candidate, "candidate")
+    if a.size != b.size:
+        raise ValueError(f"paired runs need equal counts, got {a.size} baseline and {b.size} candidate")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    d = np.log(b) - np.log(a)
+    ratio = math.exp(float(np.median(d)))
+    if d.size < 2:
+        return RatioEstimate(ratio, 0.0, math.inf, confidence, 1.0, 1.0, 1, 1, paired=True)
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, d.size, size=(resamples or bootstrap_resamples(1 - confidence), d.size), dtype=np.int32)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(np.median(d[index], axis=1), [tail, 1 - tail], method="linear")
+    p_slower = float(stats.wilcoxon(d, alternative="greater", method="exact").pvalue)
+    p_faster = float(stats.wilcoxon(d, alternative="less", method="exact").pvalue)
+    return RatioEstimate(ratio, math.exp(float(low)), math.exp(float(high)), confidence, p_slower, p_faster,
+                         int(a.size), int(b.size), paired=True)
 
 
 def run_cv(medians: Sequence[float]) -> float:

@@ -61,14 +61,14 @@ def test_a_real_slowdown_is_judged_by_a_paired_ab_against_the_old_engine(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         f"*{KEY.replace('[', '[[]')}: latency regressed: median * ms vs baseline * ms (x*, CI *, p *, * vs * runs, "
-        "paired A/B: the baseline's engine re-measured in this job;*Mann-Whitney*) in *cpu-*.json. If the slowdown "
+        "paired A/B: the baseline's engine re-measured in this job;*Wilcoxon*) in *cpu-*.json. If the slowdown "
         "is intended, record it with `pytest suites -k 'tiny' --trtperf-update-baselines`.",
     ])
     result.stdout.fnmatch_lines(["*tiny*regressed (paired)*"])
     verdict = _cases(tmp_path)[KEY]["verdict"]
     assert verdict["status"] == "regressed" and verdict["paired"] is True
     assert verdict["ratio_low"] > 1.01 and verdict["p_value"] <= verdict["alpha"]
-    assert verdict["runs_baseline"] == verdict["runs_candidate"] >= 6  # first paired look reaches alpha 0.01/3
+    assert verdict["runs_baseline"] == verdict["runs_candidate"] >= 9  # 9 pairs reach alpha 0.01/3 (1/512)
 
 
 def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytest.Pytester, tmp_path: Path) -> None:

@@ -216,10 +216,10 @@ def test_paired_ab_replaces_a_doubtful_stored_verdict() -> None:
 
 
 def test_paired_first_look_is_large_enough_to_reach_alpha() -> None:
-    params = GateParams(looks=3, family_size=12)  # alpha 2.8e-4 needs 8 vs 8 (1/12870)
+    params = GateParams(looks=3, family_size=12)  # alpha 2.8e-4 needs 12 pairs (1/4096)
     paired = PairedSource(1.3, 30)
     out = judge_paired(GATE, params, paired, step=3)
-    assert paired.calls == [8] and out.verdict.status == REGRESSED and out.verdict.looks == 1
+    assert paired.calls == [12] and out.verdict.status == REGRESSED and out.verdict.looks == 1
 
 
 def test_a_passing_stored_verdict_skips_the_paired_ab() -> None:
@@ -251,3 +251,36 @@ def test_environment_differences(baseline: dict[str, object], candidate: dict[st
     assert len(notes) == len(expected)
     for note, start in zip(notes, expected, strict=True):
         assert note.startswith(start)
+
+
+def test_min_pairs() -> None:
+    from trtperf.gate_stats import min_pairs
+
+    assert min_pairs(0.01) == 7  # 1/128
+    assert min_pairs(0.01 / 3) == 9  # 1/512
+    assert min_pairs(0.01 / 36) == 12  # 1/4096
+
+
+def test_paired_estimate_cancels_load_bursts_that_hit_both_sides() -> None:
+    from trtperf.gate_stats import estimate_paired
+
+    # Half of the pairs ran during a burst that doubled both sides: unpaired, the medians of
+    # either side jump between modes; per pair, the 10 % slowdown is plain.
+    burst = np.array([1.0, 2.0] * 6) * (1 + 0.002 * np.random.default_rng(50).standard_normal(12))
+    a = list(burst)
+    b = list(burst * 1.10 * (1 + 0.002 * np.random.default_rng(51).standard_normal(12)))
+    params = GateParams()
+    paired = estimate_paired(a, b, 1 - params.alpha)
+    assert paired.paired and 1.09 < paired.low < paired.ratio < paired.high < 1.11
+    assert paired.p_slower == pytest.approx(0.5 ** 12)
+    assert classify(paired, params)[0] == REGRESSED
+    assert GATE.judge(a, b, params).status == INCONCLUSIVE  # the unpaired analysis cannot see it
+    v = GATE.judge_pairs(a, b, params)
+    assert v.status == REGRESSED and v.paired and "Wilcoxon" in v.test
+
+
+def test_paired_estimate_needs_equal_counts() -> None:
+    from trtperf.gate_stats import estimate_paired
+
+    with pytest.raises(ValueError, match="equal counts"):
+        estimate_paired([1.0, 1.0], [1.0], 0.99)

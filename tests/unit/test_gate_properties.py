@@ -138,3 +138,51 @@ def test_a_real_shift_of_twice_the_threshold_is_detected(seed: int) -> None:
         for _ in range(50)
     )
     assert detected >= 45
+
+
+pairs = st.lists(st.tuples(st.floats(min_value=0.5, max_value=2.0), st.floats(min_value=0.5, max_value=2.0)),
+                 min_size=2, max_size=14)
+
+
+@settings(max_examples=60, deadline=None)
+@given(runs=pairs, scale=st.sampled_from([1e-3, 1e3, 1e-6, 0.37]), threshold=thresholds)
+def test_paired_verdict_does_not_depend_on_the_time_unit(runs: list[tuple[float, float]], scale: float,
+                                                         threshold: float) -> None:
+    params = GateParams(threshold=threshold, floor=min(0.01, threshold / 2), looks=3)
+    a, b = [x for x, _ in runs], [y for _, y in runs]
+    v1 = GATE.judge_pairs(a, b, params)
+    v2 = GATE.judge_pairs([x * scale for x in a], [y * scale for y in b], params)
+    assert v1.ratio is not None and v2.ratio is not None and math.isclose(v1.ratio, v2.ratio, rel_tol=1e-9)
+    assert v1.status == v2.status or _near_a_boundary(v1, params)
+
+
+@settings(max_examples=80, deadline=None)
+@given(runs=pairs, data=st.data(), threshold=thresholds)
+def test_a_slower_paired_candidate_never_gets_a_better_verdict(runs: list[tuple[float, float]], data: st.DataObject,
+                                                               threshold: float) -> None:
+    a, b = [x for x, _ in runs], [y for _, y in runs]
+    bumps = data.draw(st.lists(st.floats(min_value=0.0, max_value=0.5), min_size=len(b), max_size=len(b)))
+    params = GateParams(threshold=threshold, floor=min(0.01, threshold / 2), looks=3)
+    before = GATE.judge_pairs(a, b, params)
+    after = GATE.judge_pairs(a, [y * (1 + d) for y, d in zip(b, bumps, strict=True)], params)
+    assert _rank(after) >= _rank(before), (before, after)
+
+
+@settings(max_examples=6, deadline=None)
+@given(family=st.sampled_from(["normal-2%", "lognormal-10%", "bimodal", "spiky"]), seed=st.integers(0, 2**16),
+       n=st.sampled_from([6, 10, 15]))
+def test_identical_paired_distributions_are_rarely_flagged(family: str, seed: int, n: int) -> None:
+    from trtperf.gate_stats import estimate_paired
+
+    # As the unpaired A/A property, with a shared per-pair load factor that both sides see. The
+    # exact signed-rank test bounds the REGRESSED rate by alpha = 10 % here (the bootstrap CI of a
+    # median of few pairs adds little): P[Binom(200, 0.1) > 34] < 0.001.
+    rng = np.random.default_rng(seed)
+    params = GateParams(threshold=0.0, floor=0.0, confidence=0.9, looks=1)
+    flagged = 0
+    for _ in range(200):
+        load = np.where(rng.random(n) < 0.3, 2.0, 1.0)
+        est = estimate_paired(load * _draw(family, rng, n), load * _draw(family, rng, n), 1 - params.alpha,
+                              resamples=500)
+        flagged += classify(est, params)[0] == REGRESSED
+    assert flagged <= 34, f"{flagged}/200 paired A/A comparisons flagged for {family}, n={n}"

@@ -17,7 +17,7 @@ Comparisons of all levels are shuffled together so drift during the bench hits e
 
 CPU (this machine)::
 
-    python bench/gate_power.py --backend onnxruntime --model cnn --batch 1 --streams 1 --aa 60 --per-level 30
+    python bench/gate_power.py --backend onnxruntime --model cnn --batch 1 --streams 1 --aa 50 --per-level 20
 
 GPU (H100, torch backend; same-job and stored-baseline figures)::
 
@@ -345,7 +345,7 @@ def write_outputs(stem: Path, args: argparse.Namespace, params: GateParams, base
               f"({os.cpu_count()} logical cores); baseline median {base_median_s * 1e3:.4f} ms; "
               f"{args.runs} runs/side/look, looks {params.looks}, threshold {params.threshold:.1%}, "
               f"floor {params.floor:.1%}, confidence {params.confidence}, alpha/look {params.alpha:.2g}; "
-              f"stored mode: {args.baseline_blocks} baselines from a separate earlier process; "
+              f"modes {args.modes} (stored: {args.baseline_blocks} baselines from a separate earlier process); "
               f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}; {time.time() - started:.0f} s total")
     text = render(rows, header)
     meta = {"args": {k: str(v) for k, v in vars(args).items()}, "device": base.device, "python": sys.version,

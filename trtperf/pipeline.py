@@ -60,7 +60,14 @@ def reference_outputs(
 
     from trtperf.backends.onnxruntime import reference_session, run_session
 
-    parts = {"onnx": fp32.meta["sha256"], "batch": batch, "seed": seed, "onnxruntime": onnxruntime.__version__}
+    parts = {
+        "onnx": fp32.meta["sha256"],
+        "batch": batch,
+        "seed": seed,
+        # The inputs are drawn from the declared specs: a changed range means another reference.
+        "inputs": [[i.name, list(i.shape), i.dtype, i.low, i.high] for i in spec.inputs],
+        "onnxruntime": onnxruntime.__version__,
+    }
 
     def produce(tmp: Path) -> None:
         outputs = run_session(reference_session(fp32.path), make_inputs(spec, batch, seed))

@@ -13,7 +13,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -111,10 +111,8 @@ def measure_run(workers: Sequence[Worker], plan: TimingPlan) -> RunSamples:
     threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(len(workers))]
     for thread in threads:
         thread.start()
-    try:
+    with suppress(threading.BrokenBarrierError):
         barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
     t0 = time.perf_counter()
     for thread in threads:
         thread.join()

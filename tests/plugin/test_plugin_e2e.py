@@ -41,8 +41,10 @@ FAST = ["--trtperf-backend", "onnxruntime", "--trtperf-runs", "3", "--trtperf-mi
 def suite(pytester: pytest.Pytester, tmp_path: Path) -> list[str]:
     pytester.makepyfile(test_tiny=SUITE)
     pytester.makeini("[pytest]\n")
-    return [*FAST, "--trtperf-cache-dir", str(tmp_path / "cache"), "--trtperf-baseline-dir",
-            str(tmp_path / "baselines"), "--trtperf-results", str(tmp_path / "results.json")]
+    # "--opt=PATH", not "--opt PATH": pytest picks its rootdir (and so the ini file) from
+    # positional-looking arguments that exist as paths.
+    return [*FAST, f"--trtperf-cache-dir={tmp_path / 'cache'}", f"--trtperf-baseline-dir={tmp_path / 'baselines'}",
+            f"--trtperf-results={tmp_path / 'results.json'}"]
 
 
 def _baseline_files(tmp_path: Path) -> list[Path]:

@@ -147,7 +147,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("batch", _ints, None, "Batch sizes to run, comma-separated (default: those each model declares).", "INTS"),
     Option("streams", _ints, None, "Stream counts to run, comma-separated (default: those each model declares).",
            "INTS"),
-    Option("runs", _positive_int, 5, "Timed runs per case; each starts fresh with its own warm-up (default 5).", "N"),
+    # 10 runs: the smallest exact rank tests need >= 5 a side, and re-measurement looks add 10 each.
+    Option("runs", _positive_int, 10, "Timed runs per case; each starts fresh with its own warm-up (default 10).", "N"),
     Option("min_time", _nonneg_float, 0.2, "Minimum seconds of timed samples per run (default 0.2).", "SECONDS"),
     Option("min_iters", _positive_int, 20, "Minimum timed iterations per run and stream (default 20).", "N"),
     Option("warmup", _nonneg_float, 0.1, "Warm-up seconds before each run (default 0.1).", "SECONDS"),
@@ -225,7 +226,7 @@ class Settings:
     precision: tuple[str, ...] | None = None
     batch: tuple[int, ...] | None = None
     streams: tuple[int, ...] | None = None
-    runs: int = 5
+    runs: int = 10
     min_time: float = 0.2
     min_iters: int = 20
     warmup: float = 0.1

@@ -174,6 +174,6 @@ def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
     console.print(table)
     for r in sorted(results, key=lambda r: r.case.key):
         note = (r.verdict or {}).get("note")
-        if note:
+        if note and note != (r.verdict or {}).get("status"):  # "no baseline" alone is in the table already
             console.print(Text(f"{r.case.key}: {note}"))
     return buffer.getvalue()

@@ -172,6 +172,9 @@ def run_cv(medians: Sequence[float]) -> float:
 GPU_CLOCKS_KEY = "gpu_clocks"
 SM_CLOCK_TOLERANCE = 0.03  # section 3.1: a side whose SM clock is < 97 % of the other's is suspect
 DRIVER_KEYS = ("driver", "driver_version")
+# Recorded, not keyed (an upgrade is compared with the old numbers: that is how its regression is
+# caught), but said: a TensorRT-RTX baseline judged on full TensorRT is a different product.
+VERSION_KEYS = ("backend_version", "trt_flavour", "trt_version")
 
 
 def _busy_clock(report: Mapping[str, Any]) -> float | None:
@@ -180,7 +183,7 @@ def _busy_clock(report: Mapping[str, Any]) -> float | None:
 
 
 def environment_differences(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[str]:
-    """Notes when GPU clocks, throttle state or driver differ between baseline and this run."""
+    """Notes when GPU clocks, throttle state, driver or backend versions differ between baseline and this run."""
     notes: list[str] = []
     b_rep, c_rep = baseline.get(GPU_CLOCKS_KEY), candidate.get(GPU_CLOCKS_KEY)
     if isinstance(c_rep, Mapping):
@@ -195,7 +198,7 @@ def environment_differences(baseline: Mapping[str, Any], candidate: Mapping[str,
             b_clock, c_clock = _busy_clock(b_rep), _busy_clock(c_rep)
             if b_clock and c_clock and abs(c_clock / b_clock - 1) > SM_CLOCK_TOLERANCE:
                 notes.append(f"SM clock differs: baseline {b_clock:.0f} MHz, this run {c_clock:.0f} MHz")
-    for key in DRIVER_KEYS:
+    for key in (*DRIVER_KEYS, *VERSION_KEYS):
         if key in baseline and key in candidate and baseline[key] != candidate[key]:
             notes.append(f"{key} differs: baseline {baseline[key]!r}, this run {candidate[key]!r}")
     return notes

@@ -168,3 +168,14 @@ def test_ini_and_env_layers(pytester: pytest.Pytester, suite: list[str], monkeyp
 def test_help_lists_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*trtperf*", "*--trtperf-backend=NAMES*", "*--trtperf-update-baselines*"])
+
+
+def test_xdist_workers_report_to_the_controller_which_writes_baselines(pytester: pytest.Pytester, suite: list[str],
+                                                                     tmp_path: Path) -> None:
+    pytester.makepyfile(test_tiny=SUITE.replace("batches=(4,), streams=(1,)", "batches=(1, 4), streams=(1, 2)"))
+    result = pytester.runpytest_subprocess(*suite, "-n", "2", "-p", "no:benchmark", "--trtperf-update-baselines")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*baseline updated: *cpu-*.json (4 cases written, other entries kept)*"])
+    (path,) = _baseline_files(tmp_path)
+    assert len(json.loads(path.read_text())["entries"]) == 4
+    assert len(json.loads((tmp_path / "results.json").read_text())["cases"]) == 4

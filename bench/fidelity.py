@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import statistics
 import sys
@@ -53,7 +52,7 @@ from trtperf.config import Settings  # noqa: E402
 from trtperf.export import export_cached  # noqa: E402
 from trtperf.inputs import make_inputs  # noqa: E402
 from trtperf.precision import precision_variant  # noqa: E402
-from trtperf.spec import ModelSpec  # noqa: E402
+from trtperf.spec import ModelSpec, load_suite  # noqa: E402
 from trtperf.stats import summarize  # noqa: E402
 from trtperf.timing import TimingPlan, measure  # noqa: E402
 
@@ -67,13 +66,7 @@ TARGET = (0.98, 1.02)
 
 def suite_specs(suites: Path) -> Iterator[ModelSpec]:
     for path in sorted(suites.glob("test_*.py")):
-        module_spec = importlib.util.spec_from_file_location(f"suite_{path.stem}", path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        for value in vars(module).values():
-            if isinstance(value, ModelSpec) and value.factory.__module__ == module.__name__:
-                yield value
+        yield from load_suite(path)
 
 
 def blocked_ms(fn: Callable[[], object], stream: Any, per_call_guess_ms: float, reps: int = 15) -> float:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import os
 import platform
@@ -53,12 +52,13 @@ from trtperf.backends.base import BuildRequest, Engine
 from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
+from trtperf.errors import TrtperfUsageError
 from trtperf.export import export_cached
 from trtperf.gate import Adaptive, GateParams, StatisticalGate, judge_adaptively, judge_paired
 from trtperf.inputs import make_inputs
 from trtperf.paired import measure_interleaved
 from trtperf.precision import precision_variant
-from trtperf.spec import ModelSpec
+from trtperf.spec import ModelSpec, find_model
 from trtperf.timing import CallableWorker, TimingPlan, Worker, measure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,15 +67,10 @@ RESULTS = ROOT / "bench" / "results"
 
 def load_spec(name: str) -> ModelSpec:
     """The ModelSpec called ``name`` from suites/test_*.py."""
-    for path in sorted((ROOT / "suites").glob("test_*.py")):
-        module_spec = importlib.util.spec_from_file_location(f"_bench_suite_{path.stem}", path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        for value in vars(module).values():
-            if isinstance(value, ModelSpec) and value.name == name:
-                return value
-    raise SystemExit(f"no model {name!r} in {ROOT / 'suites'}")
+    try:
+        return find_model(sorted((ROOT / "suites").glob("test_*.py")), name)
+    except TrtperfUsageError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 @dataclasses.dataclass

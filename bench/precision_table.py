@@ -36,22 +36,14 @@ from trtperf.export import export_cached  # noqa: E402
 from trtperf.inputs import make_inputs  # noqa: E402
 from trtperf.parity import compare_outputs  # noqa: E402
 from trtperf.precision import precision_variant  # noqa: E402
-from trtperf.spec import PRECISIONS, ModelSpec  # noqa: E402
+from trtperf.spec import PRECISIONS, ModelSpec, load_suite  # noqa: E402
 from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for  # noqa: E402
 
 SUITES = ("test_cnn", "test_mlp", "test_transformer")
 
 
 def load_specs() -> list[ModelSpec]:
-    specs = []
-    for name in SUITES:
-        path = ROOT / "suites" / f"{name}.py"
-        module_spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        specs += [v for v in vars(module).values() if isinstance(v, ModelSpec)]
-    return specs
+    return [spec for name in SUITES for spec in load_suite(ROOT / "suites" / f"{name}.py")]
 
 
 def session(path: Path, optimize: bool) -> Any:

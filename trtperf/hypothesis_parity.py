@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import inspect
 import json
 import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,9 +31,10 @@ import numpy as np
 
 from trtperf.cases import Case
 from trtperf.config import Settings
+from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
 from trtperf.parity import TwoWayParity, two_way_parity
-from trtperf.spec import ModelSpec
+from trtperf.spec import ModelSpec, find_model
 from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
 
 if TYPE_CHECKING:
@@ -261,16 +260,10 @@ def check_property(
 
 
 def _load_spec(suite: str, model: str) -> ModelSpec:
-    module_spec = importlib.util.spec_from_file_location(f"_trtperf_repro_{_slug(Path(suite).stem)}", suite)
-    if module_spec is None or module_spec.loader is None:
-        raise SystemExit(f"cannot import suite {suite}")
-    sys.path.insert(0, str(Path(suite).parent))
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    for value in vars(module).values():
-        if isinstance(value, ModelSpec) and value.name == model:
-            return value
-    raise SystemExit(f"{suite} declares no model {model!r}")
+    try:
+        return find_model([Path(suite)], model)
+    except TrtperfUsageError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def replay(path: Path) -> tuple[bool, str]:

@@ -7,11 +7,14 @@ A suite module declares models with the :func:`model` decorator; the pytest plug
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import inspect
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trtperf.errors import TrtperfUsageError
@@ -222,3 +225,40 @@ def model(
         )
 
     return decorate
+
+
+def load_suite(path: Path) -> list[ModelSpec]:
+    """The models a suite file declares (defined there, not imported), as pytest collects them.
+
+    The module is imported once per process under a name derived from its path, and its folder is
+    put on ``sys.path`` so a suite may import helpers beside it.
+    """
+    path = Path(path).resolve()
+    name = "trtperf_suite_" + hashlib.sha256(str(path).encode()).hexdigest()[:12] + "_" + re.sub(r"\W", "_", path.stem)
+    module = sys.modules.get(name)
+    if module is None:
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise TrtperfUsageError(f"{path}: cannot import this suite file")
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return [v for v in vars(module).values() if isinstance(v, ModelSpec) and v.factory.__module__ == name]
+
+
+def find_model(suite_files: Iterable[Path], name: str) -> ModelSpec:
+    """The model called ``name`` among the suite files; a usage error listing the models otherwise."""
+    files = list(suite_files)
+    seen: list[str] = []
+    for path in files:
+        for spec in load_suite(path):
+            if spec.name == name:
+                return spec
+            seen.append(spec.name)
+    raise TrtperfUsageError(f"no model {name!r} in {[str(f) for f in files]}; models there: {seen}")

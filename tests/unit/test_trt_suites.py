@@ -6,8 +6,6 @@ picked up here without editing this file. Build-only mode, optimization level 0.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.pipeline import CaseRunner
 from trtperf.results import PASSED
-from trtperf.spec import PRECISIONS, ModelSpec
+from trtperf.spec import PRECISIONS, ModelSpec, load_suite
 
 pytest.importorskip("tensorrt_rtx_bindings")
 
@@ -24,18 +22,7 @@ SUITES = Path(__file__).resolve().parents[2] / "suites"
 
 
 def suite_models() -> list[ModelSpec]:
-    specs = []
-    for path in sorted(SUITES.glob("test_*.py")):
-        name = f"trtperf_suite_{path.stem}"
-        module = sys.modules.get(name)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(name, path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-        specs += [v for v in vars(module).values() if isinstance(v, ModelSpec)]
-    return specs
+    return [spec for path in sorted(SUITES.glob("test_*.py")) for spec in load_suite(path)]
 
 
 MODELS = suite_models()

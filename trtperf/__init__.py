@@ -7,7 +7,7 @@ each case and gates it against this device's stored baseline.
 
 from __future__ import annotations
 
-from trtperf.errors import BaselineError, CacheError, ParityError, TrtperfError, TrtperfUsageError
+from trtperf.errors import BaselineError, CacheError, TrtperfError, TrtperfUsageError
 from trtperf.spec import InputSpec, ModelSpec, Tolerance, model
 
 __version__ = "0.1.0"
@@ -17,7 +17,6 @@ __all__ = [
     "CacheError",
     "InputSpec",
     "ModelSpec",
-    "ParityError",
     "Tolerance",
     "TrtperfError",
     "TrtperfUsageError",

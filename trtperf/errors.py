@@ -25,11 +25,3 @@ class ExportError(TrtperfError):
 
 class BuildError(TrtperfError):
     """A backend failed to build an engine for a case."""
-
-
-class ParityError(TrtperfError, AssertionError):
-    """Engine outputs do not match the reference within tolerance."""
-
-
-class RegressionError(TrtperfError, AssertionError):
-    """The gate judged a case slower than its baseline."""

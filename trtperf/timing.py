@@ -32,7 +32,7 @@ class Worker(Protocol):
 
 @dataclass(frozen=True)
 class TimingPlan:
-    runs: int = 5
+    runs: int = 10
     warmup_s: float = 0.1
     min_time_s: float = 0.2
     min_iters: int = 20

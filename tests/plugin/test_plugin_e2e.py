@@ -179,3 +179,19 @@ def test_xdist_workers_report_to_the_controller_which_writes_baselines(pytester:
     (path,) = _baseline_files(tmp_path)
     assert len(json.loads(path.read_text())["entries"]) == 4
     assert len(json.loads((tmp_path / "results.json").read_text())["cases"]) == 4
+
+
+def test_a_baseline_from_another_timing_mode_fails_instead_of_being_compared(
+    pytester: pytest.Pytester, suite: list[str], tmp_path: Path
+) -> None:
+    pytester.runpytest(*suite, "--trtperf-update-baselines").assert_outcomes(passed=1)
+    (path,) = _baseline_files(tmp_path)
+    document = json.loads(path.read_text())
+    document["entries"]["tiny[onnxruntime-fp32-b4-s1]"]["timing_mode"]["cuda_graph"] = True
+    atomic_write_json(path, document)
+    result = pytester.runpytest(*suite)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*tiny[[]onnxruntime-fp32-b4-s1[]]: the baseline in *cpu-*.json was measured in another timing mode "
+        "(cuda_graph: baseline True, this run False); rerun in the baseline's mode, or record a new baseline*",
+    ])

@@ -63,7 +63,7 @@ def run_session(session: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np.
 
 
 class OnnxRuntimeEngine(Engine):
-    def __init__(self, path: Path, streams_hint: int) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self._session = _session(path, intra_op_threads(1), optimize=False)
 
@@ -148,4 +148,4 @@ class OnnxRuntimeBackend(Backend):
                            info={"optimization": "ORT_ENABLE_ALL"})
 
     def load(self, built: BuiltEngine, request: BuildRequest) -> Engine:
-        return OnnxRuntimeEngine(built.path, request.case.streams)
+        return OnnxRuntimeEngine(built.path)

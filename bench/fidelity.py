@@ -11,10 +11,13 @@ is measured again, in the same process, by an independent method, and the ratio 
   back-to-back replays of the same graph.
 - graph-k: as graph, with ``iterations_per_sample`` = 20 (20 replays per event pair).
 
-Each mode alternates trtperf and the independent method ``ROUNDS`` times (drift cancels); the
-ratio is the median of the rounds' ratios, and their min..max shows the noise. A row is
-launch-bound when the host takes longer to enqueue one call than the GPU takes to run it: its
-latency is then the host's enqueue speed, not the GPU's.
+Each round measures independent, trtperf, independent again (I T I: linear drift cancels), for
+``--rounds`` rounds; the ratio is the median over rounds of trtperf / mean(I, I), and its min..max
+shows the noise. The two independent measurements of a round also give a control ratio, I2 / I1:
+the same method against itself. Where the control spreads as widely as trtperf's ratio, the
+deviation is the machine's noise, not trtperf's bias. A row is launch-bound when the host takes
+longer to enqueue one call than the GPU takes to run it: its latency is then the host's enqueue
+speed (Python and driver calls), not the GPU's, and it moves with the host's load.
 
 Goal: every ratio within 0.98..1.02. Also measured: the host overhead per iteration of
 trtperf's loop (events + bookkeeping, with an empty launch), the GPU time of an empty event
@@ -57,7 +60,9 @@ from trtperf.stats import summarize  # noqa: E402
 from trtperf.timing import TimingPlan, measure  # noqa: E402
 
 PLAN = TimingPlan(runs=2, warmup_s=0.1, min_time_s=0.2, min_iters=50)
-ROUNDS = 3
+ROUNDS = 5
+INDEPENDENT_S = 0.2
+"""Seconds of calls per independent warm measurement (trtperf's PLAN times about 0.4 s)."""
 BLOCK = 20
 MODES: dict[str, dict[str, Any]] = {"warm": {}, "cold": {"l2_flush": True}, "graph": {"cuda_graph": True},
                                     "graph-k": {"cuda_graph": True, "iterations_per_sample": BLOCK}}
@@ -69,11 +74,16 @@ def suite_specs(suites: Path) -> Iterator[ModelSpec]:
         yield from load_suite(path)
 
 
-def blocked_ms(fn: Callable[[], object], stream: Any, per_call_guess_ms: float, reps: int = 15) -> float:
-    """Independent warm measurement: events around N back-to-back calls (no per-call events)."""
+def blocked_ms(fn: Callable[[], object], stream: Any, per_call_guess_ms: float, reps: int = 10) -> float:
+    """Independent warm measurement: events around N back-to-back calls (no per-call events).
+
+    About ``INDEPENDENT_S`` of calls in ``reps`` blocks, the median block's per-call time: as much
+    data as trtperf's side gets, so a host hiccup weighs the same on both sides.
+    """
     import torch
 
-    calls = max(20, min(2000, int(2.0 / max(per_call_guess_ms, 1e-3))))  # about 2 ms per rep
+    per_rep_ms = INDEPENDENT_S * 1e3 / reps
+    calls = max(20, min(20000, int(per_rep_ms / max(per_call_guess_ms, 1e-3))))
     per_call = []
     with torch.cuda.device(stream.device), torch.cuda.stream(stream):
         for _ in range(10):
@@ -139,7 +149,7 @@ def trtperf_ms(engine: Engine, inputs: dict[str, Any], batch: int) -> float:
 
 
 def fidelity_rows(specs: list[ModelSpec], backends: list[str], cache: ArtifactCache, base: Settings,
-                  log: Callable[[str], None]) -> list[dict[str, Any]]:
+                  log: Callable[[str], None], rounds: int = ROUNDS) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for spec in specs:
         fp32 = export_cached(spec, cache)
@@ -162,27 +172,42 @@ def fidelity_rows(specs: list[ModelSpec], backends: list[str], cache: ArtifactCa
                                            onnx_sha256=variant.meta["sha256"], settings=settings, cache=cache)
                     try:
                         built = backend.build(request)
-                        ours_all, theirs_all, ratios = [], [], []
+                        ours_all, theirs_all, ratios, controls = [], [], [], []
                         method = "triton do_bench (L2 flushed)" if mode == "cold" else "events around N calls"
                         with backend.load(built, request) as engine:
-                            for _ in range(ROUNDS):  # alternate: A B A B A B
+                            guess = trtperf_ms(engine, inputs, batch)  # also warms the engine up
+                            for _ in range(rounds):  # I T I per round
+                                (worker,) = engine.make_workers(inputs, 1)
+                                launch, stream = worker.launch, worker.stream  # type: ignore[attr-defined]
+
+                                def independent() -> float:
+                                    return (do_bench_ms(launch, stream) if mode == "cold"  # noqa: B023
+                                            else blocked_ms(launch, stream, guess))  # noqa: B023
+
+                                try:
+                                    before = independent()
+                                finally:
+                                    worker.close()
                                 ours = trtperf_ms(engine, inputs, batch)
                                 (worker,) = engine.make_workers(inputs, 1)
                                 launch, stream = worker.launch, worker.stream  # type: ignore[attr-defined]
                                 try:
-                                    theirs = (do_bench_ms(launch, stream) if mode == "cold"
-                                              else blocked_ms(launch, stream, ours))
+                                    after = independent()
                                     if mode == "warm" and "host_enqueue_us" not in row:
                                         row["host_enqueue_us"] = host_enqueue_us(launch, stream)
                                 finally:
                                     worker.close()
+                                theirs = (before + after) / 2
                                 ours_all.append(ours)
                                 theirs_all.append(theirs)
                                 ratios.append(ours / theirs)
+                                controls.append(after / before)
                         row[mode] = {"trtperf_ms": statistics.median(ours_all),
                                      "independent_ms": statistics.median(theirs_all),
                                      "ratio": statistics.median(ratios), "ratio_min": min(ratios),
-                                     "ratio_max": max(ratios), "rounds": ratios, "method": method}
+                                     "ratio_max": max(ratios), "rounds": ratios, "method": method,
+                                     "control": statistics.median(controls), "control_min": min(controls),
+                                     "control_max": max(controls), "control_rounds": controls}
                     except Exception as exc:
                         row[mode] = {"error": f"{type(exc).__name__}: {exc}"}
                         log(traceback.format_exc())
@@ -200,8 +225,10 @@ def _fmt(cell: dict[str, Any]) -> str:
     if "error" in cell:
         return f"ERROR {cell['error'][:80]}"
     flag = "" if TARGET[0] <= cell["ratio"] <= TARGET[1] else "  <-- outside 0.98..1.02"
+    control = (f"  control {cell['control']:.4f} ({cell['control_min']:.3f}..{cell['control_max']:.3f})"
+               if "control" in cell else "")
     return f"trtperf {cell['trtperf_ms']:.4f} ms  independent {cell['independent_ms']:.4f} ms  " \
-           f"ratio {cell['ratio']:.4f} ({cell['ratio_min']:.3f}..{cell['ratio_max']:.3f}){flag}"
+           f"ratio {cell['ratio']:.4f} ({cell['ratio_min']:.3f}..{cell['ratio_max']:.3f}){control}{flag}"
 
 
 FEATURE_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
@@ -258,13 +285,14 @@ def render(document: dict[str, Any]) -> str:
     lines = [f"trtperf measurement fidelity on {document['device']['name']} "
              f"(driver {document['device']['facts'].get('driver')}, torch {document['torch']}, "
              f"triton {document['triton']}), {document['created']}",
-             f"trtperf plan: {document['plan']}",
+             f"trtperf plan: {document['plan']}; {document.get('rounds', 3)} rounds per mode",
              "",
              "loop overhead (empty launch): host {host_us_per_iteration:.2f} us/iteration, "
              "GPU {gpu_us_empty_event_pair:.2f} us per empty event pair".format(**document["loop_overhead"]),
              "",
              "ratio = trtperf / independent, median of rounds (min..max); ms = trtperf's median; "
-             "enqueue = host us to enqueue one eager/compiled call",
+             "enqueue = host us to enqueue one eager/compiled call;",
+             "control (table below) = the independent method against itself in the same rounds (I2 / I1)",
              f"{'model':12s} {'backend':14s} {'batch':>5s} {'bound':7s} | "
              + " | ".join(f"{m + ' ratio':>25s} {m + ' ms':>11s}" for m in MODES) + f" | {'enqueue us':>10s}"]
     for row in document["fidelity"]:
@@ -290,13 +318,32 @@ def render(document: dict[str, Any]) -> str:
         return (f"{label}: {inside} of {len(ratios)} within 0.98..1.02; min {min(ratios):.4f}, "
                 f"max {max(ratios):.4f}, median {statistics.median(ratios):.4f}")
 
+    lines += ["", "control: independent method vs itself, median of rounds (min..max)",
+              f"{'model':12s} {'backend':14s} {'batch':>5s} | " + " | ".join(f"{m:>25s}" for m in MODES)]
+    for row in document["fidelity"]:
+        cells = []
+        for mode in MODES:
+            cell = row.get(mode, {})
+            text = (f"{cell['control']:.4f} ({cell['control_min']:.3f}..{cell['control_max']:.3f})"
+                    if "control" in cell else "-")
+            cells.append(f"{text:>25s}")
+        lines.append(f"{row['model']:12s} {row['backend']:14s} {row['batch']:5d} | " + " | ".join(cells))
+
+    def spread(cell: dict[str, Any], low: str, high: str) -> float:
+        return float(cell[high] / cell[low])
+
     graph = ("graph", "graph-k")
     lines += ["",
               tally("all ratios", lambda r, m: True),
               tally("GPU-bound (graph replays, or eager rows not launch-bound)",
                     lambda r, m: m in graph or r.get("launch_bound") is False),
               tally("launch-bound eager/compiled rows", lambda r, m: m not in graph and r.get("launch_bound") is True),
-              tally("graph-k (20 replays per event pair)", lambda r, m: m == "graph-k")]
+              tally("graph-k (20 replays per event pair)", lambda r, m: m == "graph-k"),
+              tally("tensorrt rows", lambda r, m: r["backend"] == "tensorrt"),
+              tally("rows whose control (method vs itself) spans under 4 %",
+                    lambda r, m: "control" in r[m] and spread(r[m], "control_min", "control_max") < 1.04),
+              tally("rows whose control spans 4 % or more (the machine's noise exceeds the goal)",
+                    lambda r, m: "control" in r[m] and spread(r[m], "control_min", "control_max") >= 1.04)]
     lines += ["", "features (full pipeline: parity vs ONNX Runtime, timing, GPU clocks):"]
     for row in document["features"]:
         median = row.get("median_ms")
@@ -315,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/trtperf-fidelity-cache"))
     parser.add_argument("--backends", default="torch,torch_compile,tensorrt")
     parser.add_argument("--no-features", action="store_true")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"I T I rounds per mode (default {ROUNDS})")
+    parser.add_argument("--models", default="", help="comma-separated suite model names (default: all)")
     args = parser.parse_args(argv)
     import torch
 
@@ -333,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base = Settings(cache_dir=args.cache_dir)
     cache = ArtifactCache(args.cache_dir)
-    specs = list(suite_specs(ROOT / "suites"))
+    wanted = {m for m in args.models.split(",") if m}
+    specs = [s for s in suite_specs(ROOT / "suites") if not wanted or s.name in wanted]
     names = [b for b in args.backends.split(",") if b]
     known = [b for b in names if _known(b, log)]
     device = get_backend("torch").device()
@@ -346,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         "loop_overhead": loop_overhead(torch.cuda.current_device()),
     }
     log(f"loop overhead: {document['loop_overhead']}")
-    document["fidelity"] = fidelity_rows(specs, known, cache, base, log)
+    document["rounds"] = args.rounds
+    document["fidelity"] = fidelity_rows(specs, known, cache, base, log, args.rounds)
     document["features"] = [] if args.no_features else feature_rows(specs, base, args.out / "baselines-scratch", log)
     (args.out / "fidelity.json").write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     text = render(document)

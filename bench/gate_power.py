@@ -52,6 +52,7 @@ from trtperf.backends.base import BuildRequest, Engine
 from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
+from trtperf.cuda_timing import CudaEventWorker
 from trtperf.errors import TrtperfUsageError
 from trtperf.export import export_cached
 from trtperf.gate import Adaptive, GateParams, StatisticalGate, judge_adaptively, judge_paired
@@ -141,6 +142,24 @@ class Injector:
 
     def __init__(self) -> None:
         self._sleep: tuple[float, float] | None = None
+        self.cycles: dict[float, int] = {}
+        """GPU: sleep cycles per injected fraction, set by ``calibrate_injection`` (closed loop)."""
+
+    def gpu_cycles(self, fraction: float, base_median_s: float) -> int:
+        """Sleep cycles for ``fraction``: the calibrated count, else the open-loop estimate."""
+        if fraction in self.cycles:
+            return self.cycles[fraction]
+        if self._sleep is None:
+            self._sleep = calibrate_gpu_sleep()
+        fixed_s, per_cycle_s = self._sleep
+        # below the fixed cost: start from one cycle; calibrate_injection reports what it reaches
+        return max(1, round((fraction * base_median_s - fixed_s) / per_cycle_s))
+
+    @property
+    def per_cycle_s(self) -> float:
+        if self._sleep is None:
+            self._sleep = calibrate_gpu_sleep()
+        return self._sleep[1]
 
     def wrap(self, workers: Sequence[Worker], fraction: float, base_median_s: float) -> list[Worker]:
         if fraction <= 0:
@@ -164,14 +183,7 @@ class Injector:
         if launch is not None and hasattr(worker, "stream"):  # trtperf.cuda_timing.CudaEventWorker
             import torch
 
-            if self._sleep is None:
-                self._sleep = calibrate_gpu_sleep()
-            fixed_s, per_cycle_s = self._sleep
-            wanted_s = fraction * base_median_s
-            if wanted_s <= fixed_s:
-                raise SystemExit(f"cannot inject {fraction:.1%} of {base_median_s * 1e3:.4f} ms: one sleep kernel "
-                                 f"alone costs {fixed_s * 1e6:.1f} us; use a larger model or batch")
-            cycles = max(1, round((wanted_s - fixed_s) / per_cycle_s))
+            cycles = self.gpu_cycles(fraction, base_median_s)
 
             def slower_launch() -> None:
                 launch()
@@ -219,6 +231,44 @@ class Bench:
 
         first = more(self.args.runs)
         return judge_adaptively(StatisticalGate(), self.params, baseline, first, self.args.runs, more=more)
+
+
+def calibrate_injection(bench: Bench, levels: Sequence[float], pairs: int = 8,
+                        tolerance: float = 0.001) -> dict[float, dict[str, Any]]:
+    """GPU: adjust each level's sleep cycles until the measured slowdown is the nominal one.
+
+    The open-loop estimate (fixed kernel cost + cycles x seconds per cycle, timed outside the
+    model) misses how the extra kernel overlaps the inference's tail and the event gaps; so the
+    slowdown is measured the way the gate will see it (interleaved runs of the unmodified engine
+    and the slowed one, ratio of run medians) and the cycles corrected, at most 4 times, until it
+    is within ``tolerance`` of nominal. Returns, per level, the cycles and the slowdown measured.
+    """
+    report: dict[float, dict[str, Any]] = {}
+    (probe,) = bench.base.engine.make_workers(bench.base.inputs, 1)
+    probe.close()
+    if not isinstance(probe, CudaEventWorker):
+        return report  # CPU: the busy loop is relative to each inference, no calibration needed
+    injector, per_cycle_s = bench.injector, bench.injector.per_cycle_s
+    for level in levels:
+        cycles = injector.gpu_cycles(level, bench.base_median_s)
+        history = []
+        for _ in range(4):
+            injector.cycles[level] = cycles
+            a, b = measure_interleaved(bench.make(bench.base, 0.0), bench.make(bench.cand, level),
+                                       bench.args.streams, bench.plan, pairs)
+            base_ms, slow_ms = statistics.median(_medians(a)), statistics.median(_medians(b))
+            measured = slow_ms / base_ms - 1
+            history.append({"cycles": cycles, "measured": measured})
+            if abs(measured - level) <= tolerance:
+                break
+            if cycles == 1 and measured > level:
+                break  # one sleep kernel alone is more than the level: reported as measured
+            # extra time is linear in the cycles; correct by the shortfall, in cycles
+            cycles = max(1, cycles + round((level - measured) * base_ms / 1e3 / per_cycle_s))
+        report[level] = {"cycles": injector.cycles[level], "measured": history[-1]["measured"], "history": history}
+        print(f"calibrated +{level:.1%}: {injector.cycles[level]} cycles, measured +{history[-1]['measured']:.2%} "
+              f"({len(history)} tries)", flush=True)
+    return report
 
 
 def record_blocks(args: argparse.Namespace, plan: TimingPlan) -> list[list[float]]:
@@ -281,7 +331,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--modes", default="paired,stored")
     p.add_argument("--aa", type=int, default=50, help="A/A comparisons per mode (default 50)")
     p.add_argument("--per-level", type=int, default=30, help="comparisons per injected slowdown and mode")
-    p.add_argument("--slowdowns", default="0.02,0.05,0.10,0.20")
+    p.add_argument("--slowdowns", default="0.02,0.05,0.10,0.20",
+                   help="injected slowdowns, each 'x' (--per-level comparisons) or 'x:n' (n comparisons)")
     p.add_argument("--runs", type=int, default=10, help="runs per side per look (default 10)")
     p.add_argument("--baseline-blocks", type=int, default=10, help="stored mode: baselines recorded by the earlier job")
     p.add_argument("--warmup", type=float, default=0.05)
@@ -299,6 +350,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def parse_levels(text: str, default_count: int) -> dict[float, int]:
+    """'0.02:50,0.05' -> {0.02: 50, 0.05: default_count}."""
+    counts: dict[float, int] = {}
+    for item in (x.strip() for x in text.split(",")):
+        if item:
+            level, _, n = item.partition(":")
+            counts[float(level)] = int(n) if n else default_count
+    return counts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     plan = TimingPlan(runs=args.runs, warmup_s=args.warmup, min_time_s=args.min_time, min_iters=args.min_iters)
@@ -308,7 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = GateParams(threshold=args.threshold, floor=args.effect_floor, confidence=args.confidence,
                         looks=1 + args.remeasure, family_size=1)
     modes = [m for m in args.modes.split(",") if m]
-    levels = [float(x) for x in args.slowdowns.split(",") if x]
+    counts = parse_levels(args.slowdowns, args.per_level)
+    levels = list(counts)
     started = time.time()
     load_before = os.getloadavg()
     blocks: list[list[float]] = []
@@ -324,8 +386,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    dataclasses.replace(plan, runs=3))
     base_median_s = statistics.median(_medians(warm)) / 1e3
     bench = Bench(args, base, cand, plan, params, Injector(), base_median_s)
+    calibration = calibrate_injection(bench, levels)
     jobs = [(mode, 0.0) for mode in modes for _ in range(args.aa)]
-    jobs += [(mode, x) for mode in modes for x in levels for _ in range(args.per_level)]
+    jobs += [(mode, x) for mode in modes for x, n in counts.items() for _ in range(n)]
     random.Random(args.seed).shuffle(jobs)
     records: list[dict[str, Any]] = []
     slug = f"{base.device['slug']}-{args.backend}-{args.model}-b{args.batch}-s{args.streams}"
@@ -345,13 +408,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
         if index % 10 == 9 or index == len(jobs) - 1:  # partial results survive an interrupted bench
             write_outputs(stem, args, params, base, base_median_s, records, load_before, started,
-                          done=index == len(jobs) - 1)
+                          done=index == len(jobs) - 1, calibration=calibration)
     return 0
 
 
 def write_outputs(stem: Path, args: argparse.Namespace, params: GateParams, base: Loaded, base_median_s: float,
                   records: list[dict[str, Any]], load_before: tuple[float, float, float], started: float,
-                  done: bool) -> None:
+                  done: bool, calibration: dict[float, dict[str, Any]] | None = None) -> None:
     rows = summarize(records)
     header = (f"gate_power: {args.backend} {args.model} b{args.batch} s{args.streams} on {base.device['name']} "
               f"({os.cpu_count()} logical cores); baseline median {base_median_s * 1e3:.4f} ms; "
@@ -359,10 +422,15 @@ def write_outputs(stem: Path, args: argparse.Namespace, params: GateParams, base
               f"floor {params.floor:.1%}, confidence {params.confidence}, alpha/look {params.alpha:.2g}; "
               f"modes {args.modes} (stored: {args.baseline_blocks} baselines from a separate earlier process); "
               f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}; {time.time() - started:.0f} s total")
+    if calibration:
+        header += "; injection calibrated to " + ", ".join(
+            f"+{level:.0%} -> measured +{c['measured']:.2%} ({c['cycles']} sleep cycles)"
+            for level, c in sorted(calibration.items()))
     text = render(rows, header)
     meta = {"args": {k: str(v) for k, v in vars(args).items()}, "device": base.device, "python": sys.version,
             "platform": platform.platform(), "base_median_ms": base_median_s * 1e3,
             "params": dataclasses.asdict(params),
+            "injection_calibration": {str(k): v for k, v in (calibration or {}).items()},
             "load_average": [load_before, os.getloadavg()], "seconds": time.time() - started}
     Path(f"{stem}.json").write_text(json.dumps({"meta": meta, "summary": rows, "comparisons": records},
                                                indent=1, sort_keys=True) + "\n")

@@ -4,7 +4,10 @@
 #             recording baselines into $OUT/baselines (the H100 file is committed from this run);
 #   gate:     the suites on the torch backends, gated against $BASELINES (default: the committed
 #             baselines/ of the checkout, i.e. measured on another H100 machine);
-#   fidelity: bench/fidelity.py: trtperf's latency vs independent measurements ($FIDELITY_ARGS).
+#   fidelity: bench/fidelity.py: trtperf's latency vs independent measurements ($FIDELITY_ARGS);
+#   trt-record: the suites on the tensorrt backend (TensorRT-RTX through ../shared/gpu/trt-rtx here),
+#             recording baselines into $OUT/baselines ($TRT_RECORD_ARGS);
+#   gate-power: bench/gate_power.py $GATE_POWER_ARGS --out $OUT/gate_power.
 # Usage on the GPU machine, from the repository root: OUT=/some/dir bash bench/h100_job.sh
 # Missing Python packages are installed from wheels in $WHL (default .issue5/whl), if present.
 set -u
@@ -38,7 +41,7 @@ if [ -n "$missing" ]; then
   wheels=$(for name in $missing; do ls "$WHL"/"$name"-*.whl 2>/dev/null; done)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site $wheels 2>&1 | tail -3 | tee -a "$LOG"
 fi
-export PYTHONPATH="/tmp/site:$PWD"
+export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"  # keeps TensorRT-RTX's env.sh path
 
 step "environment"
 { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.limit,temperature.gpu --format=csv
@@ -57,6 +60,15 @@ for s in $STEPS; do
       step "gate: pytest suites $GATE_ARGS against $BASELINES"
       timeout ${GATE_TIMEOUT:-200} python3 -m pytest suites "${COMMON[@]}" --trtperf-baseline-dir "$BASELINES" \
         $GATE_ARGS --trtperf-results "$OUT/results-gate.json" 2>&1 | tee -a "$LOG" | tail -80 ;;
+    trt-record)
+      step "trt-record: pytest suites --trtperf-backend tensorrt --trtperf-update-baselines $TRT_RECORD_ARGS"
+      timeout ${TRT_RECORD_TIMEOUT:-300} python3 -m pytest suites "${COMMON[@]}" --trtperf-backend tensorrt \
+        --trtperf-baseline-dir "$OUT/baselines" --trtperf-update-baselines \
+        --trtperf-results "$OUT/results-trt-record.json" ${TRT_RECORD_ARGS:-} -rs 2>&1 | tee -a "$LOG" | tail -70 ;;
+    gate-power)
+      step "gate-power: bench/gate_power.py $GATE_POWER_ARGS"
+      timeout ${GATE_POWER_TIMEOUT:-540} python3 bench/gate_power.py ${GATE_POWER_ARGS:-} --cache-dir "$CACHE" \
+        --out "$OUT/gate_power" 2>&1 | tee -a "$LOG" | tail -25 ;;
     fidelity)
       step "fidelity $FIDELITY_ARGS"
       timeout ${FIDELITY_TIMEOUT:-330} python3 bench/fidelity.py --out "$OUT" --cache-dir "$CACHE" $FIDELITY_ARGS 2>&1 | tail -60 >> "$LOG" ;;

@@ -7,7 +7,9 @@
 #   fidelity: bench/fidelity.py: trtperf's latency vs independent measurements ($FIDELITY_ARGS);
 #   trt-record: the suites on the tensorrt backend (TensorRT-RTX through ../shared/gpu/trt-rtx here),
 #             recording baselines into $OUT/baselines ($TRT_RECORD_ARGS);
-#   gate-power: bench/gate_power.py $GATE_POWER_ARGS --out $OUT/gate_power.
+#   gate-power: bench/gate_power.py $GATE_POWER_ARGS --out $OUT/gate_power;
+#   notes:    the suites on $NOTES_BACKENDS (fp32, 1 stream, 3 runs), CUDA graphs off and on, then
+#             each case's latency, enqueue time and verdict notes (launch-bound, short inference).
 # Usage on the GPU machine, from the repository root: OUT=/some/dir bash bench/h100_job.sh
 # Missing Python packages are installed from wheels in $WHL (default .issue5/whl), if present.
 set -u
@@ -49,7 +51,9 @@ step "environment"
   python3 -c "import torch; p = torch.cuda.get_device_properties(0); print(p.name, p.major, p.minor, p.multi_processor_count, 'SMs', getattr(p, 'L2_cache_size', '?'), 'B L2')"
 } 2>&1 | tee -a "$LOG"
 
-COMMON=(-p trtperf.plugin -p no:cacheprovider --trtperf-cache-dir "$CACHE")
+plugin=()  # the plugin by name where trtperf is not pip-installed (a bare checkout on PYTHONPATH)
+python3 -c "import importlib.metadata as m; m.distribution('trtperf')" 2>/dev/null || plugin=(-p trtperf.plugin)
+COMMON=("${plugin[@]}" -p no:cacheprovider --trtperf-cache-dir "$CACHE")
 for s in $STEPS; do
   case $s in
     record)
@@ -61,7 +65,7 @@ for s in $STEPS; do
       timeout ${GATE_TIMEOUT:-200} python3 -m pytest suites "${COMMON[@]}" --trtperf-baseline-dir "$BASELINES" \
         $GATE_ARGS --trtperf-results "$OUT/results-gate.json" 2>&1 | tee -a "$LOG" | tail -80 ;;
     trt-record)
-      step "trt-record: pytest suites --trtperf-backend tensorrt --trtperf-update-baselines $TRT_RECORD_ARGS"
+      step "trt-record: pytest suites --trtperf-backend tensorrt --trtperf-update-baselines ${TRT_RECORD_ARGS:-}"
       timeout ${TRT_RECORD_TIMEOUT:-300} python3 -m pytest suites "${COMMON[@]}" --trtperf-backend tensorrt \
         --trtperf-baseline-dir "$OUT/baselines" --trtperf-update-baselines \
         --trtperf-results "$OUT/results-trt-record.json" ${TRT_RECORD_ARGS:-} -rs 2>&1 | tee -a "$LOG" | tail -70 ;;
@@ -69,6 +73,21 @@ for s in $STEPS; do
       step "gate-power: bench/gate_power.py $GATE_POWER_ARGS"
       timeout ${GATE_POWER_TIMEOUT:-540} python3 bench/gate_power.py ${GATE_POWER_ARGS:-} --cache-dir "$CACHE" \
         --out "$OUT/gate_power" 2>&1 | tee -a "$LOG" | tail -25 ;;
+    notes)
+      for graph in off on; do
+        step "notes: pytest suites --trtperf-backend ${NOTES_BACKENDS:-torch} --trtperf-cuda-graph $graph"
+        timeout ${NOTES_TIMEOUT:-150} python3 -m pytest suites "${COMMON[@]}" -q --trtperf-backend "${NOTES_BACKENDS:-torch}" \
+          --trtperf-precision fp32 --trtperf-streams 1 --trtperf-runs 3 --trtperf-cuda-graph $graph \
+          --trtperf-baseline-dir /tmp/notes-baselines --trtperf-results "$OUT/results-notes-graph-$graph.json" 2>&1 | tail -3 | tee -a "$LOG"
+        python3 - "$OUT/results-notes-graph-$graph.json" <<'PY' 2>&1 | tee -a "$LOG"
+import json, sys
+for r in json.load(open(sys.argv[1]))["cases"]:
+    st = r.get("stats") or {}
+    note = (r.get("verdict") or {}).get("note", "")
+    print(f"{r['case']['key']:34s} {st.get('median_ms', float('nan')):.4f} ms "
+          f"enqueue {st.get('enqueue_median_ms')} | {note}")
+PY
+      done ;;
     fidelity)
       step "fidelity $FIDELITY_ARGS"
       timeout ${FIDELITY_TIMEOUT:-330} python3 bench/fidelity.py --out "$OUT" --cache-dir "$CACHE" $FIDELITY_ARGS 2>&1 | tail -60 >> "$LOG" ;;

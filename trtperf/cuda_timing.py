@@ -14,6 +14,10 @@ between one event pair and each of them is reported as their mean, so counts and
 stay per inference while the event cost is amortized; percentiles then describe means of k
 (the reference's advice for work under ~50 us: regression-statistics.md, section 2).
 
+Enqueue time: the host time from before the start event to after the end event is kept per
+inference (``enqueue_samples``, trtexec's "Enqueue Time"). When it approaches the GPU time the
+GPU waits for the host, and the latency measures the host (Python, driver), not the engine.
+
 Cold-cache latency (``l2_flush``): before each iteration, outside its two events, the worker
 zeroes a buffer twice the size of the GPU's L2 on the same stream, as nvbench's cold mode and
 Triton's ``do_bench`` do, so each inference starts with its weights and inputs evicted from L2.
@@ -70,6 +74,8 @@ class CudaEventWorker:
         self.host_latency = host_latency
         self._on_close = on_close
         self.host_samples: list[float] = []
+        self.enqueue_samples: list[float] = []
+        """Host seconds from before the start event to after the end event, per inference."""
         self._flush_buffer: Any = None
         if l2_flush:
             device = stream.device
@@ -103,6 +109,7 @@ class CudaEventWorker:
                 start.record(self.stream)
                 launch()
                 end.record(self.stream)
+                self.enqueue_samples.append(time.perf_counter() - t0)
                 if self.host_latency:
                     end.synchronize()
                     self.host_samples.append(time.perf_counter() - t0)
@@ -118,10 +125,12 @@ class CudaEventWorker:
             starts = [torch.cuda.Event(enable_timing=True) for _ in blocks]
             ends = [torch.cuda.Event(enable_timing=True) for _ in blocks]
             for start, end, size in zip(starts, ends, blocks, strict=True):
+                t0 = time.perf_counter()
                 start.record(self.stream)
                 for _ in range(size):
                     launch()
                 end.record(self.stream)
+                self.enqueue_samples.extend([(time.perf_counter() - t0) / size] * size)
         ends[-1].synchronize()
         out: list[float] = []
         for start, end, size in zip(starts, ends, blocks, strict=True):

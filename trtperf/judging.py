@@ -33,7 +33,7 @@ from trtperf.gate import (
 from trtperf.gate_stats import environment_differences
 from trtperf.paired import MakeWorkers, measure_interleaved
 from trtperf.results import FAILED, PASSED, CaseResult
-from trtperf.stats import RunSamples, summarize
+from trtperf.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
 from trtperf.timing import TimingPlan, measure
 
 
@@ -87,7 +87,12 @@ def run_details(runs: Sequence[RunSamples]) -> dict[str, Any]:
     }
 
 
-def stability_notes(runs: Sequence[RunSamples], cv_warn: float) -> list[str]:
+SHORT_GPU_INFERENCE_S = 50e-6
+"""Below this, one CUDA-event pair per inference (2-3.5 us of GPU time on an H100,
+bench/results/fidelity-h100-*.txt) biases the latency by several percent."""
+
+
+def stability_notes(runs: Sequence[RunSamples], cv_warn: float, iterations_per_sample: int = 1) -> list[str]:
     """Warnings that make a measurement less trustworthy (issue 6, item 3)."""
     notes = []
     unstable = sum(1 for r in runs if not r.warmup_stable)
@@ -99,7 +104,29 @@ def stability_notes(runs: Sequence[RunSamples], cv_warn: float) -> list[str]:
     if spreads and float(np.median(spreads)) > cv_warn:
         notes.append(f"high within-run spread: IQR/median {float(np.median(spreads)):.1%} (> {cv_warn:.0%}); "
                      f"a noisy machine: pin cores, lock clocks")
+    note = launch_bound_note(runs)
+    if note:
+        notes.append(note)
+    pooled = [v for r in runs for v in r.latencies]
+    on_gpu = any(r.enqueue for r in runs)
+    if on_gpu and iterations_per_sample == 1 and pooled and float(np.median(pooled)) < SHORT_GPU_INFERENCE_S:
+        notes.append(f"short inference ({float(np.median(pooled)) * 1e6:.1f} us): each CUDA-event pair adds ~2-3 us; "
+                     f"--trtperf-iterations-per-sample 20 times 20 inferences per pair (medians of means)")
     return notes
+
+
+def launch_bound_note(runs: Sequence[RunSamples]) -> str | None:
+    """trtexec's "bound by Enqueue Time" warning: the GPU waited for the host to enqueue work."""
+    enqueue_ms = enqueue_median_ms(runs)
+    pooled = [v for r in runs for v in r.latencies]
+    if enqueue_ms is None or not pooled:
+        return None
+    gpu_ms = float(np.median(pooled)) * 1e3
+    if enqueue_ms <= LAUNCH_BOUND_RATIO * gpu_ms:
+        return None
+    return (f"launch-bound: the host took {enqueue_ms:.4f} ms to enqueue each inference vs {gpu_ms:.4f} ms "
+            f"measured on the GPU, so this latency follows the host's speed (Python, driver) more than the "
+            f"engine's; --trtperf-cuda-graph on times the GPU work")
 
 
 def _paired_measure(hook: TimingHook, baseline_engine: Engine) -> MeasurePaired:
@@ -128,7 +155,7 @@ def judge_case(
     case = result.case
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
-    warnings = stability_notes(hook.runs, settings.cv_warn)
+    warnings = stability_notes(hook.runs, settings.cv_warn, settings.iterations_per_sample)
     entry = store.entry(slug, case.key)
     if entry is None:
         result.stats = summarize(hook.runs, hook.batch).to_json()

@@ -25,6 +25,8 @@ class RunSamples:
     inferences: int
     warmup_stable: bool = True
     """False when the warm-up never settled (consecutive chunk medians kept moving)."""
+    enqueue: tuple[float, ...] = ()
+    """GPU workers: host seconds to enqueue each inference (trtexec's "Enqueue Time"); empty on CPU."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class LatencyStats:
     samples: int
     runs: int
     run_medians_ms: tuple[float, ...]
+    enqueue_median_ms: float | None = None
+    """Median host time to enqueue one inference (GPU backends), else None."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -78,4 +82,15 @@ def summarize(runs: Sequence[RunSamples], batch: int) -> LatencyStats:
         samples=int(pooled_ms.size),
         runs=len(runs),
         run_medians_ms=run_medians,
+        enqueue_median_ms=enqueue_median_ms(runs),
     )
+
+
+def enqueue_median_ms(runs: Sequence[RunSamples]) -> float | None:
+    """Median host enqueue time per inference over the runs' samples, or None without any."""
+    pooled = [v for r in runs for v in r.enqueue]
+    return float(np.median(pooled)) * 1e3 if pooled else None
+
+
+LAUNCH_BOUND_RATIO: Final = 0.8
+"""trtexec's rule (sampleReporting.cpp): enqueue median > 0.8 x GPU compute median -> enqueue-bound."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from trtperf.stats import RunSamples
 
@@ -28,6 +28,13 @@ class Worker(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class EnqueueTimed(Protocol):
+    """A worker that also records the host's enqueue time per inference (GPU workers)."""
+
+    enqueue_samples: list[float]
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ def _warm_up(worker: Worker, plan: TimingPlan) -> bool:
 
 def _drive(worker: Worker, plan: TimingPlan, start: threading.Barrier, out: list[float], stable: list[bool]) -> None:
     stable.append(_warm_up(worker, plan))
+    if isinstance(worker, EnqueueTimed):
+        worker.enqueue_samples.clear()  # keep the timed window's only
     start.wait()
     t0 = time.perf_counter()
     while True:
@@ -120,7 +129,9 @@ def measure_run(workers: Sequence[Worker], plan: TimingPlan) -> RunSamples:
     if errors:
         raise errors[0]
     latencies = tuple(v for per_worker in results for v in per_worker)
-    return RunSamples(latencies=latencies, wall_s=wall, inferences=len(latencies), warmup_stable=all(stable))
+    enqueue = tuple(v for w in workers if isinstance(w, EnqueueTimed) for v in w.enqueue_samples)
+    return RunSamples(latencies=latencies, wall_s=wall, inferences=len(latencies), warmup_stable=all(stable),
+                      enqueue=enqueue)
 
 
 def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan: TimingPlan) -> list[RunSamples]:

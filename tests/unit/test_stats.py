@@ -90,3 +90,16 @@ def test_json_round_trip(runs: list[tuple[list[float], float]], batch: int) -> N
     data = stats.to_json()
     assert isinstance(data["run_medians_ms"], list)
     assert LatencyStats.from_json(data) == stats
+
+
+def test_enqueue_median_pools_the_runs_and_is_none_on_cpu() -> None:
+    gpu = [RunSamples(latencies=(1e-3,) * 3, wall_s=0.01, inferences=3, enqueue=(1e-4, 2e-4, 9e-4)),
+           RunSamples(latencies=(1e-3,) * 2, wall_s=0.01, inferences=2, enqueue=(3e-4, 4e-4))]
+    assert summarize(gpu, 1).enqueue_median_ms == pytest.approx(0.3)
+    assert summarize([_run([1.0, 2.0], 0.01)], 1).enqueue_median_ms is None
+
+
+def test_stats_json_without_enqueue_time_still_loads() -> None:
+    data = summarize([_run([1.0, 2.0], 0.01)], 1).to_json()
+    del data["enqueue_median_ms"]  # written before the field existed
+    assert LatencyStats.from_json(data).enqueue_median_ms is None

@@ -190,3 +190,32 @@ def test_warm_up_does_not_overshoot_its_time() -> None:
     (worker,) = factory.all
     warm_up_iterations = worker.iterations - len(run.latencies)
     assert warm_up_iterations < 100, worker.calls
+
+
+class EnqueueTimedFake(FakeWorker):
+    """Test double for a GPU worker: also reports a host enqueue time per inference."""
+
+    ENQUEUE_S = 0.0002
+    WARMUP_ENQUEUE_S = 9.0  # a value no timed enqueue sample has
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.enqueue_samples: list[float] = []
+
+    def run(self, iterations: int) -> list[float]:
+        first = not self.calls
+        out = super().run(iterations)
+        self.enqueue_samples.extend([self.WARMUP_ENQUEUE_S if first else self.ENQUEUE_S] * iterations)
+        return out
+
+
+def test_enqueue_times_of_the_timed_window_reach_the_run() -> None:
+    runs = measure(lambda n: [EnqueueTimedFake(i) for i in range(n)], streams=2, plan=_plan(runs=2))
+    for run in runs:
+        assert len(run.enqueue) == len(run.latencies)  # warm-up's samples dropped, both streams kept
+        assert set(run.enqueue) == {EnqueueTimedFake.ENQUEUE_S}
+
+
+def test_cpu_workers_report_no_enqueue_time() -> None:
+    runs = measure(FakeWorkerFactory(), streams=1, plan=_plan(runs=1))
+    assert runs[0].enqueue == ()

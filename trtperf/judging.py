@@ -92,7 +92,8 @@ SHORT_GPU_INFERENCE_S = 50e-6
 bench/results/fidelity-h100-*.txt) biases the latency by several percent."""
 
 
-def stability_notes(runs: Sequence[RunSamples], cv_warn: float, iterations_per_sample: int = 1) -> list[str]:
+def stability_notes(runs: Sequence[RunSamples], cv_warn: float, iterations_per_sample: int = 1,
+                    cuda_graph: bool = False) -> list[str]:
     """Warnings that make a measurement less trustworthy (issue 6, item 3)."""
     notes = []
     unstable = sum(1 for r in runs if not r.warmup_stable)
@@ -104,7 +105,7 @@ def stability_notes(runs: Sequence[RunSamples], cv_warn: float, iterations_per_s
     if spreads and float(np.median(spreads)) > cv_warn:
         notes.append(f"high within-run spread: IQR/median {float(np.median(spreads)):.1%} (> {cv_warn:.0%}); "
                      f"a noisy machine: pin cores, lock clocks")
-    note = launch_bound_note(runs)
+    note = launch_bound_note(runs, cuda_graph)
     if note:
         notes.append(note)
     pooled = [v for r in runs for v in r.latencies]
@@ -115,7 +116,7 @@ def stability_notes(runs: Sequence[RunSamples], cv_warn: float, iterations_per_s
     return notes
 
 
-def launch_bound_note(runs: Sequence[RunSamples]) -> str | None:
+def launch_bound_note(runs: Sequence[RunSamples], cuda_graph: bool = False) -> str | None:
     """trtexec's "bound by Enqueue Time" warning: the GPU waited for the host to enqueue work."""
     enqueue_ms = enqueue_median_ms(runs)
     pooled = [v for r in runs for v in r.latencies]
@@ -124,9 +125,11 @@ def launch_bound_note(runs: Sequence[RunSamples]) -> str | None:
     gpu_ms = float(np.median(pooled)) * 1e3
     if enqueue_ms <= LAUNCH_BOUND_RATIO * gpu_ms:
         return None
-    return (f"launch-bound: the host took {enqueue_ms:.4f} ms to enqueue each inference vs {gpu_ms:.4f} ms "
-            f"measured on the GPU, so this latency follows the host's speed (Python, driver) more than the "
-            f"engine's; --trtperf-cuda-graph on times the GPU work")
+    advice = ("even with CUDA-graph replay" if cuda_graph
+              else "--trtperf-cuda-graph on replays a captured graph instead")
+    return (f"launch-bound: the host took {enqueue_ms:.4f} ms to enqueue each inference vs {gpu_ms:.4f} ms on "
+            f"the GPU (over {LAUNCH_BOUND_RATIO:.0%}, trtexec's 'bound by Enqueue Time'): the GPU may wait for the "
+            f"host, so this latency may follow the host's speed (Python, driver) more than the engine's; {advice}")
 
 
 def _paired_measure(hook: TimingHook, baseline_engine: Engine) -> MeasurePaired:
@@ -155,7 +158,7 @@ def judge_case(
     case = result.case
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
-    warnings = stability_notes(hook.runs, settings.cv_warn, settings.iterations_per_sample)
+    warnings = stability_notes(hook.runs, settings.cv_warn, settings.iterations_per_sample, settings.cuda_graph)
     entry = store.entry(slug, case.key)
     if entry is None:
         result.stats = summarize(hook.runs, hook.batch).to_json()

@@ -16,6 +16,8 @@ def test_host_slower_than_the_gpu_is_launch_bound() -> None:
     assert note is not None
     assert "launch-bound" in note and "0.3000 ms" in note and "--trtperf-cuda-graph on" in note
     assert note in stability_notes([_run(0.10, 0.30)] * 3, cv_warn=0.10)
+    replayed = launch_bound_note([_run(0.10, 0.30)], cuda_graph=True)
+    assert replayed is not None and "even with CUDA-graph replay" in replayed and "--trtperf-cuda-graph" not in replayed
 
 
 def test_trtexec_threshold_is_80_percent_of_gpu_time() -> None:

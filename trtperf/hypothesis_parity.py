@@ -291,12 +291,10 @@ def replay(path: Path) -> tuple[bool, str]:
     ).with_model_overrides(spec.settings)
     cache = ArtifactCache(settings.cache_dir or default_cache_dir())
     backend = get_backend(case.backend)
-    configure = getattr(backend, "configure", None)
-    if configure is not None:
-        configure(settings)
+    backend.configure(settings)
     fp32 = export_cached(spec, cache)
     variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
-                                builder_flags=settings.trt_precision_flags and backend.name == "tensorrt")
+                                builder_flags=settings.trt_precision_flags and backend.builder_precision_flags)
     request = BuildRequest(spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
                            settings=settings, cache=cache)
     built = backend.build(request)

@@ -121,7 +121,7 @@ class CaseRunner:
         fp32 = self._export(spec)
         variant = precision_variant(
             spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
-            builder_flags=settings.trt_precision_flags and backend.name == "tensorrt",
+            builder_flags=settings.trt_precision_flags and backend.builder_precision_flags,
         )
         result.artifact = {"onnx_sha256": fp32.meta["sha256"], "variant_sha256": variant.meta["sha256"]}
         request = BuildRequest(

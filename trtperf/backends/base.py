@@ -72,6 +72,9 @@ class Engine(abc.ABC):
 class Backend(abc.ABC):
     name: str = ""
     install_hint: str = ""
+    builder_precision_flags: bool = False
+    """True when the backend can build reduced precision from the fp32 ONNX through builder flags
+    (TensorRT 10's weakly typed networks, ``--trtperf-trt-precision-flags``) instead of a variant."""
 
     @abc.abstractmethod
     def unavailable_reason(self) -> str | None:

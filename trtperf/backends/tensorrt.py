@@ -64,6 +64,7 @@ def timing_cache_path(cache: ArtifactCache, flavour: Flavour, device: DeviceInfo
 
 class TensorRTBackend(Backend):
     name = "tensorrt"
+    builder_precision_flags = True
     install_hint = INSTALL_HINT
 
     def __init__(self) -> None:

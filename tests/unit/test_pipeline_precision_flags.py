@@ -1,0 +1,31 @@
+"""The TensorRT-10 builder-flag opt-in reaches only backends that declare the capability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trtperf.backends import get_backend
+from trtperf.cases import Case
+from trtperf.config import Settings
+from trtperf.pipeline import CaseRunner
+from trtperf.results import PASSED
+from trtperf.spec import find_model
+
+SUITES = sorted((Path(__file__).resolve().parents[2] / "suites").glob("test_*.py"))
+
+
+def test_only_tensorrt_builds_precision_from_builder_flags() -> None:
+    assert get_backend("tensorrt").builder_precision_flags
+    assert not any(get_backend(name).builder_precision_flags for name in ("onnxruntime", "torch"))
+
+
+def test_the_opt_in_leaves_other_backends_on_their_precision_variant(tmp_path: Path) -> None:
+    pytest.importorskip("onnxconverter_common")
+    spec = find_model(SUITES, "transformer")
+    settings = Settings(trt_precision_flags=True, runs=1, warmup=0.0, min_time=0.0, min_iters=1,
+                        cache_dir=tmp_path / "cache")
+    result = CaseRunner(settings, tmp_path / "baselines").run(spec, Case("transformer", "onnxruntime", "fp16", 1, 1))
+    assert result.outcome == PASSED, result.message
+    assert result.artifact["variant_sha256"] != result.artifact["onnx_sha256"]  # the fp16 ONNX, not the fp32

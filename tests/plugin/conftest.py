@@ -1,8 +1,45 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+TINY_SUITE = '''
+import os
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+def _mlp(width, depth):
+    layers = [nn.Linear(64, width), nn.ReLU()]
+    for _ in range(depth):
+        layers += [nn.Linear(width, width), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(width, 8))
+
+@trtperf.model(inputs=[InputSpec("x", ("batch", 64))], outputs=["y"], batches=BATCHES, streams=STREAMS, **SETTINGS)
+def tiny():
+    # TRTPERF_TEST_HEAVY registers a much heavier model under the same case: a real slowdown.
+    if os.environ.get("TRTPERF_TEST_HEAVY"):
+        return _mlp(HEAVY_WIDTH, HEAVY_DEPTH)
+    return _mlp(64, 1)
+'''
+
+TinySuite = Callable[..., None]
+
+
+@pytest.fixture
+def tiny_suite(pytester: pytest.Pytester) -> TinySuite:
+    """Writes ``test_tiny.py``: a small MLP declared as model ``tiny`` (case ``tiny[onnxruntime-fp32-b4-s1]``
+    with the defaults); ``settings`` is a dict literal of further ``trtperf.model`` arguments."""
+
+    def write(batches: str = "(4,)", streams: str = "(1,)", settings: str = "{}",
+              heavy: tuple[int, int] = (1024, 8)) -> None:
+        source = (TINY_SUITE.replace("BATCHES", batches).replace("STREAMS", streams).replace("SETTINGS", settings)
+                  .replace("HEAVY_WIDTH", str(heavy[0])).replace("HEAVY_DEPTH", str(heavy[1])))
+        pytester.makepyfile(test_tiny=source)
+
+    return write
 
 
 @pytest.fixture(scope="session", autouse=True)

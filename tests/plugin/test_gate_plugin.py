@@ -3,42 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-SUITE = '''
-import os
-from torch import nn
-import trtperf
-from trtperf import InputSpec
-
-def _mlp(width, depth):
-    layers = [nn.Linear(64, width), nn.ReLU()]
-    for _ in range(depth):
-        layers += [nn.Linear(width, width), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(width, 8))
-
-@trtperf.model(inputs=[InputSpec("x", ("batch", 64))], outputs=["y"], batches=BATCHES, streams=(1,), **SETTINGS)
-def tiny():
-    # TRTPERF_TEST_HEAVY: a much heavier model under the same case, i.e. a real regression.
-    if os.environ.get("TRTPERF_TEST_HEAVY"):
-        return _mlp(512, 6)
-    return _mlp(64, 1)
-'''
 
 FAST = ["--trtperf-backend", "onnxruntime", "--trtperf-runs", "5", "--trtperf-min-time", "0.03",
         "--trtperf-min-iters", "10", "--trtperf-warmup", "0.01", "-p", "no:cacheprovider"]
 KEY = "tiny[onnxruntime-fp32-b4-s1]"
 
 
-def _suite(pytester: pytest.Pytester, tmp_path: Path, batches: str = "(4,)", settings: str = "{}") -> list[str]:
-    pytester.makepyfile(test_tiny=SUITE.replace("BATCHES", batches).replace("SETTINGS", settings))
-    pytester.makeini("[pytest]\n")
-    # "--opt=PATH": a separate existing PATH argument would move pytest's rootdir away from the ini file.
-    return [*FAST, f"--trtperf-cache-dir={tmp_path / 'cache'}", f"--trtperf-baseline-dir={tmp_path / 'baselines'}",
-            f"--trtperf-results={tmp_path / 'results.json'}"]
+@pytest.fixture
+def suite(pytester: pytest.Pytester, tmp_path: Path, tiny_suite: Callable[..., None]) -> Callable[..., list[str]]:
+    """Writes the tiny suite (its heavy variant: a 512-wide, 6-deep MLP); returns the run's arguments."""
+
+    def write(batches: str = "(4,)", settings: str = "{}") -> list[str]:
+        tiny_suite(batches=batches, settings=settings, heavy=(512, 6))
+        pytester.makeini("[pytest]\n")
+        # "--opt=PATH": a separate existing PATH argument would move pytest's rootdir away from the ini file.
+        return [*FAST, f"--trtperf-cache-dir={tmp_path / 'cache'}",
+                f"--trtperf-baseline-dir={tmp_path / 'baselines'}", f"--trtperf-results={tmp_path / 'results.json'}"]
+
+    return write
 
 
 def _cases(tmp_path: Path) -> dict[str, dict[str, Any]]:
@@ -52,9 +39,9 @@ def _baseline(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def test_a_real_slowdown_is_judged_by_a_paired_ab_against_the_old_engine(
-    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suite: Callable[..., list[str]]
 ) -> None:
-    args = _suite(pytester, tmp_path)
+    args = suite()
     pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=1)
     monkeypatch.setenv("TRTPERF_TEST_HEAVY", "1")  # new ONNX, new engine; the old engine stays cached
     result = pytester.runpytest(*args)
@@ -71,8 +58,9 @@ def test_a_real_slowdown_is_judged_by_a_paired_ab_against_the_old_engine(
     assert verdict["runs_baseline"] == verdict["runs_candidate"] >= 9  # 9 pairs reach alpha 0.01/3 (1/512)
 
 
-def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    args = _suite(pytester, tmp_path, batches="(2, 4)")
+def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytest.Pytester, tmp_path: Path,
+                                                                  suite: Callable[..., list[str]]) -> None:
+    args = suite(batches="(2, 4)")
     pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=2)
     _, document = _baseline(tmp_path)
     assert document["schema_version"] == 2
@@ -88,8 +76,9 @@ def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytes
         assert "Mann-Whitney" in verdict["test"]
 
 
-def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    args = _suite(pytester, tmp_path)
+def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester, tmp_path: Path,
+                                                       suite: Callable[..., list[str]]) -> None:
+    args = suite()
     pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=1)
     path, document = _baseline(tmp_path)
     document["schema_version"] = 1  # what trtperf 0.1 wrote: no samples, and run medians 1000x slower
@@ -105,8 +94,9 @@ def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester,
     assert path.read_text() == v1_text, "a plain run never rewrites a baseline file"
 
 
-def test_gate_settings_come_from_ini_and_model(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    args = _suite(pytester, tmp_path, settings='{"effect_floor": "2%"}')
+def test_gate_settings_come_from_ini_and_model(pytester: pytest.Pytester, tmp_path: Path,
+                                               suite: Callable[..., list[str]]) -> None:
+    args = suite(settings='{"effect_floor": "2%"}')
     pytester.makeini("[pytest]\ntrtperf_confidence = 0.95\ntrtperf_remeasure = 0\n")
     pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=1)
     pytester.runpytest(*args, "--trtperf-threshold", "50%").assert_outcomes(passed=1)
@@ -119,8 +109,8 @@ def test_gate_settings_come_from_ini_and_model(pytester: pytest.Pytester, tmp_pa
     ("--trtperf-confidence", "1.5", "Invalid confidence '1.5' from --trtperf-confidence"),
     ("--trtperf-remeasure", "-1", "Invalid remeasure '-1' from --trtperf-remeasure"),
 ])
-def test_bad_gate_option_is_a_usage_error(pytester: pytest.Pytester, tmp_path: Path, option: str, value: str,
-                                          message: str) -> None:
-    result = pytester.runpytest(*_suite(pytester, tmp_path), option, value)
+def test_bad_gate_option_is_a_usage_error(pytester: pytest.Pytester, option: str, value: str, message: str,
+                                          suite: Callable[..., list[str]]) -> None:
+    result = pytester.runpytest(*suite(), option, value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])

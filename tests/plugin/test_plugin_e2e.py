@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import onnx
@@ -11,26 +12,6 @@ from onnx import numpy_helper
 
 from trtperf.fsutil import atomic_write_json, file_sha256
 
-SUITE = '''
-import os
-from torch import nn
-import trtperf
-from trtperf import InputSpec
-
-def _mlp(width, depth):
-    layers = [nn.Linear(64, width), nn.ReLU()]
-    for _ in range(depth):
-        layers += [nn.Linear(width, width), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(width, 8))
-
-@trtperf.model(inputs=[InputSpec("x", ("batch", 64))], outputs=["y"], batches=(4,), streams=(1,))
-def tiny():
-    # TRTPERF_TEST_HEAVY registers a much heavier model under the same case: a real slowdown.
-    if os.environ.get("TRTPERF_TEST_HEAVY"):
-        return _mlp(1024, 8)
-    return _mlp(64, 1)
-'''
-
 # These runs exercise the onnxruntime path; other backends have their own plugin tests.
 FAST = ["--trtperf-backend", "onnxruntime", "--trtperf-runs", "3", "--trtperf-min-time", "0.05",
         "--trtperf-min-iters", "10", "--trtperf-warmup", "0.02",
@@ -38,8 +19,8 @@ FAST = ["--trtperf-backend", "onnxruntime", "--trtperf-runs", "3", "--trtperf-mi
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, tmp_path: Path) -> list[str]:
-    pytester.makepyfile(test_tiny=SUITE)
+def suite(pytester: pytest.Pytester, tmp_path: Path, tiny_suite: Callable[..., None]) -> list[str]:
+    tiny_suite()
     pytester.makeini("[pytest]\n")
     # "--opt=PATH", not "--opt PATH": pytest picks its rootdir (and so the ini file) from
     # positional-looking arguments that exist as paths.
@@ -131,15 +112,16 @@ def test_truncated_cache_entry_is_rebuilt(pytester: pytest.Pytester, suite: list
     assert engine.stat().st_size > 100
 
 
-def test_unavailable_combination_is_skipped_with_reason(pytester: pytest.Pytester, suite: list[str]) -> None:
-    pytester.makepyfile(test_tiny=SUITE.replace("batches=(4,)", "batches=(4,), precisions=('fp32', 'tf32')"))
+def test_unavailable_combination_is_skipped_with_reason(pytester: pytest.Pytester, suite: list[str],
+                                                        tiny_suite: Callable[..., None]) -> None:
+    tiny_suite(settings="{'precisions': ('fp32', 'tf32')}")
     result = pytester.runpytest(*suite, "--trtperf-no-timing", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*SKIPPED*tiny[[]onnxruntime-tf32-b4-s1[]]: tf32 is a GPU math mode*"])
 
 
-def test_selection_options_and_k(pytester: pytest.Pytester, suite: list[str]) -> None:
-    pytester.makepyfile(test_tiny=SUITE.replace("batches=(4,), streams=(1,)", "batches=(1, 4), streams=(1, 2)"))
+def test_selection_options_and_k(pytester: pytest.Pytester, suite: list[str], tiny_suite: Callable[..., None]) -> None:
+    tiny_suite(batches="(1, 4)", streams="(1, 2)")
     result = pytester.runpytest(*suite, "--collect-only", "-q", "--trtperf-batch", "4")
     result.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b4-s1[]]", "*tiny[[]onnxruntime-fp32-b4-s2[]]"])
     assert "b1-" not in result.stdout.str()
@@ -171,8 +153,9 @@ def test_help_lists_options(pytester: pytest.Pytester) -> None:
 
 
 def test_xdist_workers_report_to_the_controller_which_writes_baselines(pytester: pytest.Pytester, suite: list[str],
-                                                                     tmp_path: Path) -> None:
-    pytester.makepyfile(test_tiny=SUITE.replace("batches=(4,), streams=(1,)", "batches=(1, 4), streams=(1, 2)"))
+                                                                     tmp_path: Path,
+                                                                     tiny_suite: Callable[..., None]) -> None:
+    tiny_suite(batches="(1, 4)", streams="(1, 2)")
     result = pytester.runpytest_subprocess(*suite, "-n", "2", "-p", "no:benchmark", "--trtperf-update-baselines")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*baseline updated: *cpu-*.json (4 cases written, other entries kept)*"])

@@ -73,6 +73,10 @@ class _Capture:
     def __init__(self) -> None:
         self.errors: list[str] = []
 
+    def detail(self) -> str:
+        """The captured errors as an indented list for an error message."""
+        return "\n".join(f"  - {m}" for m in self.errors) or "  - (TensorRT logged no error)"
+
 
 _logger: Any = None
 # Global, not thread-local: TensorRT logs from its own threads too. Builds in one process run

@@ -249,7 +249,7 @@ def build_plan(
         config.progress_monitor = _progress_monitor(say)
         plan = builder.build_serialized_network(network, config)
         if plan is None:
-            detail = "\n".join(f"  - {m}" for m in captured.errors) or "  - (TensorRT logged no error)"
+            detail = captured.detail()
             raise BuildError(
                 f"{flavour.label} {flavour.version} failed to build an engine from {onnx_path}:\n{detail}\n"
                 f"Check the messages above; a model TensorRT parses but cannot build usually needs another "

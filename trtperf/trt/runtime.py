@@ -133,7 +133,7 @@ class TrtEngine(Engine):
             self.runtime.engine_host_code_allowed = allow_host_code
             engine = self.runtime.deserialize_cuda_engine(plan)
         if engine is None:
-            detail = "\n".join(f"  - {m}" for m in captured.errors) or "  - (TensorRT logged no error)"
+            detail = captured.detail()
             raise BuildError(
                 f"{what}: {flavour.label} {flavour.version} could not deserialize the engine:\n{detail}\n"
                 f"The plan may come from another TensorRT version or GPU; delete its cache entry to rebuild, "
@@ -160,7 +160,7 @@ class TrtEngine(Engine):
         with capture_errors() as captured:
             context = self.engine.create_execution_context()
         if context is None:
-            detail = "\n".join(f"  - {m}" for m in captured.errors) or "  - (TensorRT logged no error)"
+            detail = captured.detail()
             hint = int8_hint(self.flavour, captured.errors) or (
                 "The engine built but cannot run on this GPU with this TensorRT; see the messages above.")
             raise BuildError(f"{self.what}: could not create an execution context:\n{detail}\n{hint}")

@@ -92,9 +92,9 @@ SHORT_GPU_INFERENCE_S = 50e-6
 bench/results/fidelity-h100-*.txt) biases the latency by several percent."""
 
 
-def stability_notes(runs: Sequence[RunSamples], cv_warn: float, iterations_per_sample: int = 1,
-                    cuda_graph: bool = False) -> list[str]:
+def stability_notes(runs: Sequence[RunSamples], settings: Settings) -> list[str]:
     """Warnings that make a measurement less trustworthy (issue 6, item 3)."""
+    cv_warn = settings.cv_warn
     notes = []
     unstable = sum(1 for r in runs if not r.warmup_stable)
     if unstable:
@@ -105,12 +105,14 @@ def stability_notes(runs: Sequence[RunSamples], cv_warn: float, iterations_per_s
     if spreads and float(np.median(spreads)) > cv_warn:
         notes.append(f"high within-run spread: IQR/median {float(np.median(spreads)):.1%} (> {cv_warn:.0%}); "
                      f"a noisy machine: pin cores, lock clocks")
-    note = launch_bound_note(runs, cuda_graph)
+    note = launch_bound_note(runs, settings.cuda_graph)
     if note:
         notes.append(note)
     pooled = [v for r in runs for v in r.latencies]
     on_gpu = any(r.enqueue for r in runs)
-    if on_gpu and iterations_per_sample == 1 and pooled and float(np.median(pooled)) < SHORT_GPU_INFERENCE_S:
+    # l2_flush times one cold inference per event pair by design: no advice to batch them
+    one_per_pair = settings.iterations_per_sample == 1 and not settings.l2_flush
+    if on_gpu and one_per_pair and pooled and float(np.median(pooled)) < SHORT_GPU_INFERENCE_S:
         notes.append(f"short inference ({float(np.median(pooled)) * 1e6:.1f} us): each CUDA-event pair adds ~2-3 us; "
                      f"--trtperf-iterations-per-sample 20 times 20 inferences per pair (medians of means)")
     return notes
@@ -158,7 +160,7 @@ def judge_case(
     case = result.case
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
-    warnings = stability_notes(hook.runs, settings.cv_warn, settings.iterations_per_sample, settings.cuda_graph)
+    warnings = stability_notes(hook.runs, settings)
     entry = store.entry(slug, case.key)
     if entry is None:
         result.stats = summarize(hook.runs, hook.batch).to_json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trtperf.config import Settings
 from trtperf.judging import launch_bound_note, stability_notes
 from trtperf.stats import RunSamples
 
@@ -15,7 +16,7 @@ def test_host_slower_than_the_gpu_is_launch_bound() -> None:
     note = launch_bound_note([_run(0.10, 0.30)] * 3)
     assert note is not None
     assert "launch-bound" in note and "0.3000 ms" in note and "--trtperf-cuda-graph on" in note
-    assert note in stability_notes([_run(0.10, 0.30)] * 3, cv_warn=0.10)
+    assert note in stability_notes([_run(0.10, 0.30)] * 3, Settings())
     replayed = launch_bound_note([_run(0.10, 0.30)], cuda_graph=True)
     assert replayed is not None and "even with CUDA-graph replay" in replayed and "--trtperf-cuda-graph" not in replayed
 
@@ -28,12 +29,13 @@ def test_trtexec_threshold_is_80_percent_of_gpu_time() -> None:
 def test_gpu_bound_and_cpu_runs_get_no_note() -> None:
     assert launch_bound_note([_run(1.0, 0.05)]) is None
     assert launch_bound_note([_run(1.0, None)]) is None
-    assert stability_notes([_run(1.0, None)], cv_warn=0.10) == []
+    assert stability_notes([_run(1.0, None)], Settings()) == []
 
 
 def test_short_gpu_inferences_suggest_several_per_event_pair() -> None:
     short = [_run(0.014, 0.005)]
-    assert any("short inference (14.0 us)" in n for n in stability_notes(short, cv_warn=0.10))
-    assert not any("short inference" in n for n in stability_notes(short, 0.10, iterations_per_sample=20))
-    assert not any("short inference" in n for n in stability_notes([_run(0.014, None)], 0.10))  # CPU
-    assert not any("short inference" in n for n in stability_notes([_run(0.2, 0.005)], 0.10))
+    assert any("short inference (14.0 us)" in n for n in stability_notes(short, Settings()))
+    assert not any("short inference" in n for n in stability_notes(short, Settings(iterations_per_sample=20)))
+    assert not any("short inference" in n for n in stability_notes([_run(0.014, None)], Settings()))  # CPU
+    assert not any("short inference" in n for n in stability_notes([_run(0.2, 0.005)], Settings()))
+    assert not any("short inference" in n for n in stability_notes(short, Settings(l2_flush=True)))

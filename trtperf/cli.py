@@ -2,6 +2,7 @@
 
     trtperf baseline show [--baseline-dir DIR] [--device SLUG]
     trtperf baseline update --from RESULTS.json [--baseline-dir DIR] [-k SUBSTRING]
+    trtperf baseline migrate [--baseline-dir DIR]
     trtperf results show RESULTS.json
     trtperf results merge A.json B.json ... -o MERGED.json
 """
@@ -9,13 +10,23 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from trtperf.baselines import BaselineStore, record_results, recordable
+from trtperf.baselines import (
+    SCHEMA_VERSION,
+    BaselineStore,
+    load_baseline_file,
+    record_results,
+    recordable,
+    samples_path,
+    write_baseline_file,
+)
 from trtperf.config import OPTIONS_BY_FIELD
 from trtperf.errors import TrtperfError
+from trtperf.record.naturalsort import natural_sorted
 from trtperf.results import CaseResult, read_results, render_summary, write_results
 
 
@@ -40,7 +51,7 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
         if loaded is None:
             raise TrtperfError(f"{store.path_for(slug)}: no such baseline file; known devices: {store.slugs()}")
         print(f"{loaded.path}  ({loaded.device.get('name', slug)}, {len(loaded.entries)} cases)")
-        for key in sorted(loaded.entries):
+        for key in natural_sorted(loaded.entries):
             entry = loaded.entries[key]
             stats = entry.get("stats", {})
             env = entry.get("environment", {})
@@ -63,6 +74,18 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
     for r in results:
         if not recordable(r):
             print(f"not recorded (no timing, or parity failed): {r.case.key}")
+    return 0
+
+
+def cmd_baseline_migrate(args: argparse.Namespace) -> int:
+    store = BaselineStore(args.baseline_dir)
+    for slug in store.slugs():
+        path = store.path_for(slug)
+        before = json.loads(path.read_text()).get("schema_version")
+        loaded = load_baseline_file(path)
+        write_baseline_file(loaded)
+        print(f"{path}: schema {before} -> {SCHEMA_VERSION}, {len(loaded.entries)} cases "
+              f"(samples in {samples_path(path).name})")
     return 0
 
 
@@ -98,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("-k", metavar="SUBSTRING", help="only cases whose key contains SUBSTRING")
     _add_baseline_dir(update)
     update.set_defaults(func=cmd_baseline_update)
+
+    migrate = baseline_cmds.add_parser("migrate", help="rewrite every baseline file in the current schema")
+    _add_baseline_dir(migrate)
+    migrate.set_defaults(func=cmd_baseline_migrate)
 
     results = commands.add_parser("results", help="show or merge results files")
     results_cmds = results.add_subparsers(dest="action", required=True)

@@ -1,0 +1,1 @@
+"""The record stage: results, baselines and the reports people review."""

@@ -4,6 +4,7 @@
     trtperf baseline update --from RESULTS.json [--baseline-dir DIR] [-k SUBSTRING]
     trtperf baseline migrate [--baseline-dir DIR]
     trtperf results show RESULTS.json
+    trtperf history [--dir DIR] [-k CASE] [--min-change 5%]
     trtperf results merge A.json B.json ... -o MERGED.json
 """
 
@@ -104,6 +105,13 @@ def cmd_results_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from trtperf.record.history import HistoryStore, render_history
+
+    print(render_history(HistoryStore(args.dir).series(args.k), args.min_change), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trtperf", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("paths", type=Path, nargs="+")
     merge.add_argument("-o", "--output", type=Path, required=True)
     merge.set_defaults(func=cmd_results_merge)
+    history = commands.add_parser("history", help="each case's median over the runs of a history directory, "
+                                  "with change points (ruptures)")
+    history.add_argument("--dir", type=Path, default=Path(".trtperf/history"), metavar="DIR",
+                         help="history directory written by --trtperf-history (default .trtperf/history)")
+    history.add_argument("-k", metavar="CASE", help="only cases whose key contains CASE")
+    history.add_argument("--min-change", type=OPTIONS_BY_FIELD["threshold"].parse, default=0.05,
+                         metavar="FRACTION", help="smallest change of the median reported as a change point "
+                         "(default 5%%)")
+    history.set_defaults(func=cmd_history)
     return parser
 
 

@@ -50,6 +50,9 @@ def stat(result: CaseResult, name: str) -> Any:
     return (result.stats or {}).get(name)
 
 
-def reproduce_command(result: CaseResult) -> str:
-    """The pytest command that reruns just this case: ``pytest suites -k 'KEY'``."""
+def reproduce_command(result: CaseResult, nodeid: str | None = None) -> str:
+    """The pytest command that reruns just this case: ``pytest 'NODEID'`` when the test id is known
+    (``suites/test_cnn.py::cnn[onnxruntime-fp32-b8-s1]``), else ``pytest suites -k 'KEY'``."""
+    if nodeid:
+        return f"pytest '{nodeid}'"
     return f"pytest suites -k '{result.case.key}'"

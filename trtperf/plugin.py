@@ -192,8 +192,8 @@ class _ResultCollector:
             for result in _results_from_report(report):
                 self.state.results.append(result)
                 self.state.nodeids[result.case.key] = report.nodeid
-            if not self.worker:  # a worker's report carries the result to the controller
-                report.user_properties = [(k, v) for k, v in report.user_properties if k != PROPERTY]
+        if not self.worker:  # a worker's reports carry the result to the controller
+            report.user_properties = [(k, v) for k, v in report.user_properties if k != PROPERTY]
 
 
 def _is_worker(config: pytest.Config) -> bool:

@@ -43,7 +43,8 @@ def test_one_run_writes_every_report(pytester: pytest.Pytester, tmp_path: Path, 
     assert len(list((out / "history" / "runs").glob("*.json"))) == 1
     # JUnit: one property per number, and no JSON blob.
     testcases = ET.parse(out / "junit.xml").getroot().iter("testcase")
-    props = {tc.get("name"): {p.get("name"): p.get("value") for p in tc.iter("property")} for tc in testcases}
+    props = {tc.get("name"): {str(p.get("name")): str(p.get("value")) for p in tc.iter("property")}
+             for tc in testcases}
     assert set(props) == set(KEYS)
     for values in props.values():
         assert list(values) == ["median_ms", "p99_ms", "baseline_ms", "change", "verdict", "parity_max_abs_err"]

@@ -113,12 +113,14 @@ def test_pytest_benchmark_loads_and_compares_our_file(tmp_path: Path) -> None:
     write_benchmark_json(first, results, {r.case.key: f"suites/test_mlp.py::{r.case.key}" for r in results})
     write_benchmark_json(second, [_timed(r.case.key, 0.6 * r.case.batch, seed=9) for r in results])
     # The loader logs and skips a file it cannot read, so count what it yields.
-    logger = Logger(level=Logger.QUIET)
-    loaded = list(FileStorage(tmp_path, logger=logger).load_benchmarks(str(first), str(second)))
+    logger = Logger(level=Logger.QUIET)  # type: ignore[no-untyped-call]
+    storage = FileStorage(tmp_path, logger=logger)  # type: ignore[no-untyped-call]
+    loaded = list(storage.load_benchmarks(str(first), str(second)))  # type: ignore[no-untyped-call]
     assert len(loaded) == 6
     by_name = {(b["source"][:4], b["name"]): b for b in loaded}
     assert by_name[("0001", "mlp[onnxruntime-fp32-b16-s1]")]["median"] == pytest.approx(8e-3, rel=0.05)
-    assert by_name[("0001", "mlp[onnxruntime-fp32-b1-s1]")]["fullname"] == "suites/test_mlp.py::mlp[onnxruntime-fp32-b1-s1]"
+    fullname = by_name[("0001", "mlp[onnxruntime-fp32-b1-s1]")]["fullname"]
+    assert fullname == "suites/test_mlp.py::mlp[onnxruntime-fp32-b1-s1]"
     run = subprocess.run([_pytest_benchmark_cli(), "--storage", f"file://{tmp_path}", "compare", str(first),
                           str(second), "--columns=min,median,mean,ops,rounds", "--group-by=name"],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)

@@ -82,19 +82,23 @@ def benchmark_stats(result: CaseResult) -> dict[str, Any]:
     s = result.stats
     if not s:
         raise KeyError(f"{result.case.key} has no timing statistics")
-    median, mean = s["median_ms"] * _MS, s["mean_ms"] * _MS
-    q1 = s.get("q1_ms") if s.get("q1_ms") is not None else s["median_ms"]
-    q3 = s.get("q3_ms") if s.get("q3_ms") is not None else s["median_ms"]
-    maximum = s.get("max_ms") if s.get("max_ms") is not None else s["p99_ms"]
+
+    def ms(name: str, fallback: str | None = None) -> float:
+        """A stats field in ms; results of trtperf < 0.2 lack the newer ones: ``fallback`` stands in."""
+        value = s.get(name)
+        return float(s[fallback] if value is None and fallback is not None else s[name])
+
+    median, mean = ms("median_ms") * _MS, ms("mean_ms") * _MS
+    q1, q3, maximum = ms("q1_ms", "median_ms"), ms("q3_ms", "median_ms"), ms("max_ms", "p99_ms")
     rounds = int(s["samples"])
     iqr_out = int(s.get("iqr_outliers") or 0)
     std_out = int(s.get("stddev_outliers") or 0)
     raw = (result.samples or {}).get("raw_ms") or []
     return {
-        "min": s["min_ms"] * _MS,
+        "min": ms("min_ms") * _MS,
         "max": maximum * _MS,
         "mean": mean,
-        "stddev": s["stdev_ms"] * _MS,
+        "stddev": ms("stdev_ms") * _MS,
         "rounds": rounds,
         "median": median,
         "iqr": (q3 - q1) * _MS,
@@ -103,8 +107,8 @@ def benchmark_stats(result: CaseResult) -> dict[str, Any]:
         "iqr_outliers": iqr_out,
         "stddev_outliers": std_out,
         "outliers": f"{std_out};{iqr_out}",
-        "ld15iqr": (s.get("ld15iqr_ms") if s.get("ld15iqr_ms") is not None else s["min_ms"]) * _MS,
-        "hd15iqr": (s.get("hd15iqr_ms") if s.get("hd15iqr_ms") is not None else maximum) * _MS,
+        "ld15iqr": ms("ld15iqr_ms", "min_ms") * _MS,
+        "hd15iqr": (maximum if s.get("hd15iqr_ms") is None else ms("hd15iqr_ms")) * _MS,
         "ops": 1.0 / mean if mean > 0 else 0.0,
         "total": mean * rounds,
         "data": [v * _MS for run in raw for v in run],

@@ -6,6 +6,7 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,10 @@ from trtperf.paired import find_cached_artifact
 from trtperf.parity import two_way_parity
 from trtperf.precision import precision_variant
 from trtperf.precision.reference import variant_reference
+from trtperf.progress import BUILD, DONE, EXPORT, PARITY, TIMING, VARIANT, ProgressCallback, ProgressEvent
 from trtperf.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
+from trtperf.stats import RunSamples
 from trtperf.timing import TimingPlan, measure
 from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
 
@@ -95,6 +98,8 @@ class CaseRunner:
         self.gate: Gate = gate or StatisticalGate()
         self.family_size = 1
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
+        self.progress: ProgressCallback | None = None
+        """Called at each stage boundary of a case (trtperf.progress); None: silent."""
         self._exports: dict[str, CacheEntry] = {}
 
     def _export(self, spec: ModelSpec) -> CacheEntry:
@@ -113,12 +118,23 @@ class CaseRunner:
         except TrtperfError as exc:
             result.outcome = FAILED
             result.message = str(exc)
+        finally:
+            self._emit(case, DONE)
         return result
+
+    def _emit(self, case: Case, stage: str, detail: str = "", runs: Sequence[RunSamples] = (),
+              planned: int = 0) -> None:
+        if self.progress is None:
+            return
+        median = float(np.median([np.median(r.latencies) for r in runs])) * 1e3 if runs else None
+        self.progress(ProgressEvent(case.key, stage, detail, len(runs), planned, median))
 
     def _run_stages(
         self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult
     ) -> None:
+        self._emit(case, EXPORT, "cached" if spec.name in self._exports else "")
         fp32 = self._export(spec)
+        self._emit(case, VARIANT, case.precision)
         variant = precision_variant(
             spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
             builder_flags=settings.trt_precision_flags and backend.builder_precision_flags,
@@ -128,6 +144,7 @@ class CaseRunner:
             spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
             settings=settings, cache=self.cache,
         )
+        self._emit(case, BUILD, case.backend)
         built = backend.build(request)
         result.build = {"cache_hit": built.cache_hit, "build_s": built.build_s, "cache_key": built.cache_key,
                         **dict(built.info)}
@@ -135,6 +152,7 @@ class CaseRunner:
         if settings.build_only:
             result.notes.append("build only")
             return
+        self._emit(case, PARITY, "cache hit" if built.cache_hit else f"built in {built.build_s:.1f} s")
         inputs = make_inputs(spec, case.batch, settings.seed)
         expected = reference_outputs(spec, fp32, case.batch, settings.seed, self.cache)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
@@ -173,7 +191,8 @@ class CaseRunner:
             plan = TimingPlan(runs=settings.runs, warmup_s=settings.warmup, min_time_s=settings.min_time,
                               min_iters=settings.min_iters)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
-                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
+                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
+                               on_run=lambda so_far: self._emit(case, TIMING, runs=so_far, planned=plan.runs))
             record_clocks(clocks, result.environment, result.notes)
             extra = engine.measurements()
             if extra:

@@ -6,6 +6,7 @@ Thin on purpose: every stage lives in the library (``trtperf.pipeline``). Heavy 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 from trtperf.cases import Case, expand_cases
 from trtperf.config import OPTIONS, Settings, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
+from trtperf.progress import ProgressCallback
 from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
 from trtperf.results import FAILED, CaseResult, render_summary, write_results
@@ -43,6 +45,7 @@ class SessionState:
     nodeids: dict[str, str] = field(default_factory=dict)
     """Case key -> pytest node id, for the reproduce commands of the reports."""
     reports_written: list[str] = field(default_factory=list)
+    progress: ProgressCallback | None = None
 
     def get_runner(self) -> CaseRunner:
         if self.runner is None:
@@ -50,6 +53,7 @@ class SessionState:
 
             self.runner = CaseRunner(self.settings, self.baseline_dir)
             self.runner.family_size = self.timed_cases
+            self.runner.progress = self.progress
         return self.runner
 
 
@@ -95,6 +99,37 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_ResultCollector(state, _is_worker(config)), "trtperf-results")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:  # the terminal reporter exists from here on
+        state.progress = _progress_reporter(session.config, state.settings.progress)
+
+
+def _progress_reporter(config: pytest.Config, mode: str) -> ProgressCallback | None:
+    """rich on a terminal, log lines otherwise, none in quiet mode (``auto``) or with ``off``; xdist
+    workers stay silent (their output is not the user's terminal)."""
+    if mode == "off" or _is_worker(config) or (mode == "auto" and config.option.verbose < 0):
+        return None
+    capman = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if reporter is None:  # -p no:terminal
+        return None
+    writer = config.get_terminal_writer()
+    if mode in ("auto", "rich"):
+        from trtperf.progress import RichProgress, open_terminal
+
+        console = open_terminal() if (writer.hasmarkup or mode == "rich") else None
+        if console is not None:
+            return RichProgress(console)
+    from trtperf.progress import LogProgress
+
+    def write(line: str) -> None:
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            writer.line(line)
+
+    return LogProgress(write)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -50,3 +50,9 @@ def test_one_run_writes_every_report(pytester: pytest.Pytester, tmp_path: Path, 
         assert list(values) == ["median_ms", "p99_ms", "baseline_ms", "change", "verdict", "parity_max_abs_err"]
         assert float(values["median_ms"]) > 0 and values["verdict"] == "no baseline" and values["baseline_ms"] == ""
         assert float(values["parity_max_abs_err"]) < 1e-4
+    # Progress: not a terminal here, so plain log lines; -q adds nothing.
+    result.stdout.fnmatch_lines(["trtperf tiny[[]onnxruntime-fp32-b2-s1[]]: build (onnxruntime)",
+                                 "trtperf tiny[[]onnxruntime-fp32-b2-s1[]]: timing run 3 of 3, median so far *ms"])
+    quiet = pytester.runpytest(*args, "-q")
+    quiet.assert_outcomes(passed=2)
+    assert not [line for line in quiet.stdout.lines if line.startswith("trtperf tiny[")]

@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 
 from trtperf.cases import Case
+from trtperf.record.history import HistoryStore
+from trtperf.record.html import render_html, write_html
 from trtperf.results import CaseResult
 from trtperf.stats import RunSamples, summarize
 
 pytest.importorskip("matplotlib", reason="pip install -e '.[report]'")
-
-from trtperf.record.history import HistoryStore  # noqa: E402
-from trtperf.record.html import render_html, write_html  # noqa: E402
 
 
 def _result(key: str, median_ms: float, baseline_ms: float | None = None, seed: int = 0) -> CaseResult:

@@ -115,9 +115,17 @@ def cmd_baseline_diff(args: argparse.Namespace) -> int:
 
 
 def _cache_root(args: argparse.Namespace) -> Path:
+    """--cache-dir, else TRTPERF_CACHE_DIR, else the default: the directory pytest runs use."""
+    import os
+
     from trtperf.config import default_cache_dir
 
-    return args.cache_dir or default_cache_dir()
+    option = OPTIONS_BY_FIELD["cache_dir"]
+    if args.cache_dir is not None:
+        return Path(args.cache_dir)
+    if os.environ.get(option.env):
+        return Path(option.parse(os.environ[option.env]))
+    return default_cache_dir()
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:

@@ -80,9 +80,10 @@ def ratio_plot(results: Sequence[CaseResult]) -> Figure | None:
         colour = {"regressed": "tab:red", "improved": "tab:green"}.get(str(v.get("status")), "tab:blue")
         ax.errorbar([ratio], [y], xerr=[[ratio - low], [high - ratio]], fmt="o", color=colour, capsize=3)
     ax.axvline(1.0, color="grey", linewidth=1)
+    ax.set_xscale("log")  # x0.5 and x2 equally far from 1
     ax.set_yticks(range(len(rows)), [r.case.key for r in rows], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("candidate median / baseline median (confidence interval of the ratio)")
+    ax.set_xlabel("candidate median / baseline median, log scale (confidence interval of the ratio)")
     ax.set_title("Change against the baseline")
     return fig
 

@@ -8,6 +8,7 @@
     trtperf results show RESULTS.json
     trtperf history [--dir DIR] [-k CASE] [--min-change 5%]
     trtperf results merge A.json B.json ... -o MERGED.json
+    trtperf results report RESULTS.json [--markdown PATH] [--html PATH] [--benchmark-json PATH] [--history DIR]
 """
 
 from __future__ import annotations
@@ -104,6 +105,26 @@ def cmd_results_merge(args: argparse.Namespace) -> int:
             merged[(r.device.get("slug", ""), r.case.key)] = r  # later files win
     write_results(args.output, list(merged.values()), {"merged_from": [str(p) for p in args.paths]})
     print(f"merged {len(merged)} case results from {len(args.paths)} files into {args.output}")
+    return 0
+
+
+def cmd_results_report(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from trtperf.config import Settings
+    from trtperf.record.reports import write_reports
+
+    if not (args.markdown or args.html or args.benchmark_json):
+        raise TrtperfError("results report needs --markdown, --html and/or --benchmark-json")
+    settings = dataclasses.replace(Settings(), markdown=args.markdown, html=args.html,
+                                   benchmark_json=args.benchmark_json)
+    history = None
+    if args.history is not None:
+        from trtperf.record.history import HistoryStore
+
+        history = HistoryStore(args.history)
+    for line in write_reports(settings, read_results(args.path), {}, {}, environ={}, history=history):
+        print(line)
     return 0
 
 
@@ -206,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("paths", type=Path, nargs="+")
     merge.add_argument("-o", "--output", type=Path, required=True)
     merge.set_defaults(func=cmd_results_merge)
+    report = results_cmds.add_parser("report", help="write the Markdown, HTML or pytest-benchmark report of a "
+                                     "saved (or merged) results file")
+    report.add_argument("path", type=Path)
+    report.add_argument("--markdown", type=Path, metavar="PATH")
+    report.add_argument("--html", type=Path, metavar="PATH")
+    report.add_argument("--benchmark-json", type=Path, metavar="PATH")
+    report.add_argument("--history", type=Path, metavar="DIR", help="a history directory to plot (not appended to)")
+    report.set_defaults(func=cmd_results_report)
     diff = baseline_cmds.add_parser("diff", help="compare two baseline files, or a results file against a baseline")
     diff.add_argument("old", type=Path, help="a baseline file")
     diff.add_argument("new", type=Path, help="a baseline file, or a results JSON (a run not recorded yet)")

@@ -59,16 +59,20 @@ def test_log_lines_say_stage_timing_run_and_how_long_a_slow_stage_took() -> None
     assert lines == ["trtperf m[x]: build (tensorrt)", "trtperf m[x]: build done in 12.5 s",
                      "trtperf m[x]: parity (built in 12.5 s)",
                      "trtperf m[x]: timing run 2 of 10, median so far 1.235 ms"]
-    assert describe(ProgressEvent("m[x]", TIMING, run=1, runs=3), None) == "timing run 1 of 3"
+    assert describe(ProgressEvent("m[x]", TIMING, run=1, runs=3)) == "timing run 1 of 3"
+    assert describe(ProgressEvent("m[x]", TIMING, run=1, runs=3, median_ms=0.5), short=True) == "run 1/3 median 0.5 ms"
 
 
-def test_rich_progress_is_transient() -> None:
+def test_rich_progress_draws_after_pytest_and_erases_itself() -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=100)
-    rich = RichProgress(console)
+    rich = RichProgress(console, refresh_s=0.01)
     rich(ProgressEvent("m[x]", "build"))
     rich(ProgressEvent("m[x]", TIMING, run=1, runs=3, median_ms=2.0))
-    assert rich.live is not None and "timing run 1 of 3, median so far 2 ms" in buffer.getvalue()
+    assert rich.active
+    assert all(len(line) <= 100 - 40 for line in rich._render().plain.splitlines())  # never wraps
     rich(ProgressEvent("m[x]", DONE))
-    assert rich.live is None
-    assert buffer.getvalue().endswith("\x1b[2K") or "\x1b[2K" in buffer.getvalue()[-40:], "the line is erased"
+    assert not rich.active
+    out = buffer.getvalue()
+    assert out.startswith("\x1b7") and out.endswith("\x1b8\x1b[K"), "saved cursor, restored and cleared"
+    assert "[0 s] run 1/3 median 2 ms · m[x]" in out and "\n" not in out

@@ -117,16 +117,19 @@ def _progress_reporter(config: pytest.Config, mode: str) -> ProgressCallback | N
     if reporter is None:  # -p no:terminal
         return None
     writer = config.get_terminal_writer()
-    if mode in ("auto", "rich"):
+    # The live line shares pytest's line "path/test_x.py ..."; with -v that line is a long node id: log lines.
+    if mode == "rich" or (mode == "auto" and writer.hasmarkup and config.option.verbose <= 0):
         from trtperf.progress import RichProgress, open_terminal
 
-        console = open_terminal() if (writer.hasmarkup or mode == "rich") else None
+        console = open_terminal()
         if console is not None:
             return RichProgress(console)
     from trtperf.progress import LogProgress
 
     def write(line: str) -> None:
         with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            if writer.width_of_current_line:  # pytest's "path/test_x.py ..": start a line of our own
+                writer.line()
             writer.line(line)
 
     return LogProgress(write)

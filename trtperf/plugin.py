@@ -39,7 +39,7 @@ class SessionState:
     runner: CaseRunner | None = None
     results: list[CaseResult] = field(default_factory=list)
     baselines_written: dict[str, int] = field(default_factory=dict)
-    error: str = ""
+    errors: list[str] = field(default_factory=list)
     timed_cases: int = 1
     """Selected, not skipped cases: the gate splits its alpha over them (Bonferroni, issue 6)."""
     nodeids: dict[str, str] = field(default_factory=dict)
@@ -252,13 +252,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     try:
         state.reports_written = write_reports(state.settings, state.results, state.nodeids, meta)
     except (OSError, TrtperfError) as exc:
-        state.error = f"writing a report failed: {exc}"
+        state.errors.append(f"writing a report failed: {exc}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if state.settings.update_baselines:
         try:
             state.baselines_written = state.get_runner().update_baselines(state.results)
         except TrtperfError as exc:
-            state.error = f"baseline update failed: {exc}"
+            state.errors.append(f"baseline update failed: {exc}")
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -273,5 +273,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(line)
     for path, count in sorted(state.baselines_written.items()):
         terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")
-    if state.error:
-        terminalreporter.write_line(f"trtperf: {state.error}", red=True)
+    for error in state.errors:
+        terminalreporter.write_line(f"trtperf: {error}", red=True)

@@ -56,8 +56,8 @@ from trtperf.export import export_cached  # noqa: E402
 from trtperf.inputs import make_inputs  # noqa: E402
 from trtperf.precision import precision_variant  # noqa: E402
 from trtperf.spec import ModelSpec, load_suite  # noqa: E402
-from trtperf.stats import summarize  # noqa: E402
-from trtperf.timing import TimingPlan, measure  # noqa: E402
+from trtperf.timing.loop import TimingPlan, measure  # noqa: E402
+from trtperf.timing.stats import summarize  # noqa: E402
 
 PLAN = TimingPlan(runs=2, warmup_s=0.1, min_time_s=0.2, min_iters=50)
 ROUNDS = 5
@@ -130,7 +130,7 @@ def loop_overhead(device_index: int) -> dict[str, float]:
     """trtperf's loop with an empty launch: host cost per iteration, GPU time of an event pair."""
     import torch
 
-    from trtperf.cuda_timing import CudaEventWorker
+    from trtperf.timing.cuda import CudaEventWorker
 
     with torch.cuda.device(device_index):
         worker = CudaEventWorker(lambda: None, torch.cuda.Stream())  # type: ignore[no-untyped-call]

@@ -52,15 +52,15 @@ from trtperf.backends.base import BuildRequest, Engine
 from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
-from trtperf.cuda_timing import CudaEventWorker
 from trtperf.errors import TrtperfUsageError
 from trtperf.export import export_cached
-from trtperf.gate import Adaptive, GateParams, StatisticalGate, judge_adaptively, judge_paired
 from trtperf.inputs import make_inputs
-from trtperf.paired import measure_interleaved
 from trtperf.precision import precision_variant
 from trtperf.spec import ModelSpec, find_model
-from trtperf.timing import CallableWorker, TimingPlan, Worker, measure
+from trtperf.timing.cuda import CudaEventWorker
+from trtperf.timing.loop import CallableWorker, TimingPlan, Worker, measure
+from trtperf.verdict.gate import Adaptive, GateParams, StatisticalGate, judge_adaptively, judge_paired
+from trtperf.verdict.paired import measure_interleaved
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -180,7 +180,7 @@ class Injector:
             worker._infer = slower
             return worker
         launch = getattr(worker, "_launch", None)
-        if launch is not None and hasattr(worker, "stream"):  # trtperf.cuda_timing.CudaEventWorker
+        if launch is not None and hasattr(worker, "stream"):  # trtperf.timing.cuda.CudaEventWorker
             import torch
 
             cycles = self.gpu_cycles(fraction, base_median_s)

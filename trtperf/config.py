@@ -154,7 +154,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("warmup", _nonneg_float, 0.1, "Warm-up seconds before each run (default 0.1).", "SECONDS"),
     Option("threshold", _percent, 0.05, "Slowdown of the median latency that fails a case, e.g. 5% (default 5%).",
            "FRACTION"),
-    # The statistical gate (issue 6): see trtperf/gate.py.
+    # The statistical gate (issue 6): see trtperf/verdict/gate.py.
     Option("effect_floor", _percent, 0.01, "A regression must also clear this floor: the low end of the "
            "ratio's confidence interval must exceed 1 + floor (default 1%).", "FRACTION"),
     Option("confidence", _probability, 0.99, "Confidence of a regressed/improved verdict per case (default 0.99); "

@@ -13,24 +13,24 @@ import numpy as np
 import trtperf
 from trtperf.backends import get_backend
 from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
-from trtperf.baselines import BaselineStore, record_results
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
 from trtperf.errors import TrtperfError
 from trtperf.export import export_cached
-from trtperf.gate import Gate, StatisticalGate
-from trtperf.gpu import record_clocks, watch_clocks
 from trtperf.inputs import make_inputs
-from trtperf.judging import TimingHook, judge_case
-from trtperf.paired import find_cached_artifact
-from trtperf.parity import two_way_parity
+from trtperf.parity.compare import two_way_parity
+from trtperf.parity.reference import variant_reference
+from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for
 from trtperf.precision import precision_variant
-from trtperf.precision.reference import variant_reference
-from trtperf.results import FAILED, CaseResult
+from trtperf.record.baselines import BaselineStore, record_results
+from trtperf.record.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
-from trtperf.timing import TimingPlan, measure
-from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
+from trtperf.timing.gpu import record_clocks, watch_clocks
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.verdict.gate import Gate, StatisticalGate
+from trtperf.verdict.judging import TimingHook, judge_case
+from trtperf.verdict.paired import find_cached_artifact
 
 
 def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -> str | None:
@@ -159,7 +159,7 @@ class CaseRunner:
                 )
                 return
             if settings.hypothesis_examples:
-                from trtperf.hypothesis_parity import check_property
+                from trtperf.parity.hypothesis import check_property
 
                 prop = check_property(engine, spec, case, settings, fp32, variant, self.cache, built)
                 result.parity["hypothesis"] = prop.to_json()

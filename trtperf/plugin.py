@@ -18,7 +18,7 @@ import pytest
 from trtperf.cases import Case, expand_cases
 from trtperf.config import OPTIONS, Settings, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
-from trtperf.results import FAILED, CaseResult, render_summary, write_results
+from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec
 
 if TYPE_CHECKING:

@@ -190,7 +190,7 @@ def model(
         if bad:
             raise TrtperfUsageError(f"model {spec_name!r}: unknown precision {bad}; known: {PRECISIONS}")
         for key in tolerances or {}:
-            # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.tolerance).
+            # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.parity.tolerance).
             bare = key.removeprefix("faithful:")
             precision, _, output = bare.rpartition(":")
             if ((":" in bare and precision not in PRECISIONS) or (output and output not in outputs)

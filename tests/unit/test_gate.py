@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from trtperf.gate import (
+from trtperf.verdict.gate import (
     IMPROVED,
     INCONCLUSIVE,
     PASS,
@@ -20,7 +20,7 @@ from trtperf.gate import (
     judge_adaptively,
     judge_paired,
 )
-from trtperf.gate_stats import (
+from trtperf.verdict.statistics import (
     RatioEstimate,
     bootstrap_resamples,
     environment_differences,
@@ -254,7 +254,7 @@ def test_environment_differences(baseline: dict[str, object], candidate: dict[st
 
 
 def test_min_pairs() -> None:
-    from trtperf.gate_stats import min_pairs
+    from trtperf.verdict.statistics import min_pairs
 
     assert min_pairs(0.01) == 7  # 1/128
     assert min_pairs(0.01 / 3) == 9  # 1/512
@@ -262,7 +262,7 @@ def test_min_pairs() -> None:
 
 
 def test_paired_estimate_cancels_load_bursts_that_hit_both_sides() -> None:
-    from trtperf.gate_stats import estimate_paired
+    from trtperf.verdict.statistics import estimate_paired
 
     # Half of the pairs ran during a burst that doubled both sides: unpaired, the medians of
     # either side jump between modes; per pair, the 10 % slowdown is plain.
@@ -280,7 +280,7 @@ def test_paired_estimate_cancels_load_bursts_that_hit_both_sides() -> None:
 
 
 def test_paired_estimate_needs_equal_counts() -> None:
-    from trtperf.gate_stats import estimate_paired
+    from trtperf.verdict.statistics import estimate_paired
 
     with pytest.raises(ValueError, match="equal counts"):
         estimate_paired([1.0, 1.0], [1.0], 0.99)

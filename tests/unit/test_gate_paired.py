@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from trtperf.backends.base import Engine
-from trtperf.baselines import BaselineStore
 from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.config import Settings
-from trtperf.gate import StatisticalGate
-from trtperf.judging import TimingHook, judge_case
-from trtperf.paired import abba_order, find_cached_artifact, measure_interleaved
-from trtperf.results import FAILED, PASSED, CaseResult
-from trtperf.timing import TimingPlan, Worker, measure
+from trtperf.record.baselines import BaselineStore
+from trtperf.record.results import FAILED, PASSED, CaseResult
+from trtperf.timing.loop import TimingPlan, Worker, measure
+from trtperf.verdict.gate import StatisticalGate
+from trtperf.verdict.judging import TimingHook, judge_case
+from trtperf.verdict.paired import abba_order, find_cached_artifact, measure_interleaved
 
 PLAN = TimingPlan(runs=1, warmup_s=0.0, min_time_s=0.0, min_iters=3)
 

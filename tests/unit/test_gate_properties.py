@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from trtperf.gate import (
+from trtperf.verdict.gate import (
     IMPROVED,
     REGRESSED,
     VERDICT_ORDER,
@@ -22,7 +22,7 @@ from trtperf.gate import (
     Verdict,
     classify,
 )
-from trtperf.gate_stats import estimate
+from trtperf.verdict.statistics import estimate
 
 # Fewer resamples keep the properties fast; each property holds for any resample count, because
 # the same seeded index draws are used for both sides of every comparison.
@@ -87,7 +87,7 @@ def test_the_same_runs_in_another_order_are_never_flagged(a: list[float], seed: 
 @given(est_ratio=st.floats(0.5, 2.0), width=st.floats(0.0, 0.5), p=st.floats(0.0, 1.0), n=st.integers(1, 30),
        bump=st.floats(0.0, 0.5))
 def test_classify_is_monotone_in_the_estimate(est_ratio: float, width: float, p: float, n: int, bump: float) -> None:
-    from trtperf.gate_stats import RatioEstimate
+    from trtperf.verdict.statistics import RatioEstimate
 
     lo, hi = est_ratio * (1 - width), est_ratio * (1 + width)
     e1 = RatioEstimate(est_ratio, lo, hi, 0.99, p, 1 - p, n, n)
@@ -172,7 +172,7 @@ def test_a_slower_paired_candidate_never_gets_a_better_verdict(runs: list[tuple[
 @given(family=st.sampled_from(["normal-2%", "lognormal-10%", "bimodal", "spiky"]), seed=st.integers(0, 2**16),
        n=st.sampled_from([6, 10, 15]))
 def test_identical_paired_distributions_are_rarely_flagged(family: str, seed: int, n: int) -> None:
-    from trtperf.gate_stats import estimate_paired
+    from trtperf.verdict.statistics import estimate_paired
 
     # As the unpaired A/A property, with a shared per-pair load factor that both sides see. The
     # exact signed-rank test bounds the REGRESSED rate by alpha = 10 % here (the bootstrap CI of a

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from trtperf import InputSpec, ModelSpec
 from trtperf.cases import Case
 from trtperf.config import Settings
-from trtperf.hypothesis_parity import (
+from trtperf.parity.compare import TwoWayParity, two_way_parity
+from trtperf.parity.hypothesis import (
     STEPS,
     Recipe,
     batch_range,
@@ -25,8 +26,7 @@ from trtperf.hypothesis_parity import (
     search,
     write_reproducer,
 )
-from trtperf.parity import TwoWayParity, two_way_parity
-from trtperf.tolerance import COST_TOLERANCES
+from trtperf.parity.tolerance import COST_TOLERANCES
 
 Arrays = dict[str, np.ndarray]
 
@@ -116,7 +116,7 @@ def test_reproducer_names_suite_case_and_recipe(tiny_spec: ModelSpec, tmp_path: 
 
 @pytest.mark.parametrize("bad", [{"schema_version": 99}])
 def test_replay_rejects_foreign_files(tmp_path: Path, bad: dict[str, int]) -> None:
-    from trtperf.hypothesis_parity import replay
+    from trtperf.parity.hypothesis import replay
 
     path = tmp_path / "r.json"
     path.write_text(json.dumps(bad))

@@ -10,7 +10,7 @@ from trtperf.backends import get_backend
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.pipeline import CaseRunner
-from trtperf.results import PASSED
+from trtperf.record.results import PASSED
 from trtperf.spec import find_model
 
 SUITES = sorted((Path(__file__).resolve().parents[2] / "suites").glob("test_*.py"))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from trtperf.cases import Case
 from trtperf.errors import TrtperfUsageError
-from trtperf.results import (
+from trtperf.record.results import (
     FAILED,
     PASSED,
     RESULTS_SCHEMA_VERSION,

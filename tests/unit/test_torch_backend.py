@@ -28,12 +28,12 @@ from trtperf.backends.torch_backend import (
 from trtperf.cache import ArtifactCache, cache_key
 from trtperf.cases import Case
 from trtperf.config import Settings
-from trtperf.cuda_timing import L2_FLUSH_MIN_BYTES, l2_flush_bytes, sample_blocks
 from trtperf.device import DeviceInfo
 from trtperf.errors import BuildError
 from trtperf.inputs import make_inputs
 from trtperf.spec import InputSpec, ModelSpec, model
-from trtperf.timing import TimingPlan, measure
+from trtperf.timing.cuda import L2_FLUSH_MIN_BYTES, l2_flush_bytes, sample_blocks
+from trtperf.timing.loop import TimingPlan, measure
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="CPU-path tests; the GPU paths run on the H100 job")
 

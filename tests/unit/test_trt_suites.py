@@ -13,7 +13,7 @@ import pytest
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.pipeline import CaseRunner
-from trtperf.results import PASSED
+from trtperf.record.results import PASSED
 from trtperf.spec import PRECISIONS, ModelSpec, load_suite
 
 pytest.importorskip("tensorrt_rtx_bindings")

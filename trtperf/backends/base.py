@@ -15,7 +15,7 @@ from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.device import DeviceInfo
 from trtperf.spec import ModelSpec
-from trtperf.timing import Worker
+from trtperf.timing.loop import Worker
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
 from trtperf.device import DeviceInfo, cpu_device
-from trtperf.timing import CallableWorker, Worker
+from trtperf.timing.loop import CallableWorker, Worker
 
 # Checked with onnxruntime 1.32 on the example suites (docs/notes/issue-4.md): the CPU provider runs
 # fp16 graphs (nodes without an fp16 kernel get fp32 casts around them) and int8 Q/DQ (fused into

@@ -146,7 +146,7 @@ class TensorRTBackend(Backend):
             device = cpu_device()
             return DeviceInfo(kind=device.kind, name=device.name, slug=device.slug,
                               facts={**device.facts, "gpu": None})
-        from trtperf.gpu import env_gpu_index, gpu_device
+        from trtperf.timing.gpu import env_gpu_index, gpu_device
 
         device_info: DeviceInfo = gpu_device(env_gpu_index())
         return device_info
@@ -279,7 +279,7 @@ def inspect_plan(flavour: Flavour, plan: bytes, what: str) -> str:
 def _select_gpu() -> None:
     import torch
 
-    from trtperf.gpu import env_gpu_index
+    from trtperf.timing.gpu import env_gpu_index
 
     torch.cuda.set_device(env_gpu_index())
 

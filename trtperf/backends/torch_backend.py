@@ -9,7 +9,7 @@ are process-wide in torch, so an engine sets them when loaded and restores them 
 one case at a time per process, as the pipeline runs them. int8/fp8 need a quantization recipe
 torch does not apply here: those cases skip (the tensorrt backend runs them).
 
-Devices: a CUDA GPU when torch sees one (the xdist worker's GPU, see ``trtperf.gpu``), else the
+Devices: a CUDA GPU when torch sees one (the xdist worker's GPU, see ``trtperf.timing.gpu``), else the
 CPU. On the CPU only ``torch`` (eager) fp32 runs: tf32 is a GPU math mode and half precision on
 the CPU is not what anyone deploys; ``torch_compile`` skips, because inductor's C++ compile took
 16 s per case for the small MLP on a 2-core CI machine (about 3 s with a warm cache), too slow
@@ -47,7 +47,7 @@ import numpy as np
 from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
 from trtperf.device import DeviceInfo, cpu_device, slugify
 from trtperf.errors import BuildError
-from trtperf.timing import CallableWorker, Worker
+from trtperf.timing.loop import CallableWorker, Worker
 
 if TYPE_CHECKING:
     import torch
@@ -218,7 +218,7 @@ class TorchEngine(Engine):
     def _gpu_worker(self, inputs: Mapping[str, np.ndarray]) -> Worker:
         import torch
 
-        from trtperf.cuda_timing import CudaEventWorker, capture_cuda_graph
+        from trtperf.timing.cuda import CudaEventWorker, capture_cuda_graph
 
         stream = torch.cuda.Stream(self.device)  # type: ignore[no-untyped-call]
         module = self.module
@@ -326,14 +326,14 @@ class TorchBackend(Backend):
 
         if not self.on_gpu():
             return torch.device("cpu")
-        from trtperf.gpu import env_gpu_index
+        from trtperf.timing.gpu import env_gpu_index
 
         return torch.device("cuda", env_gpu_index())
 
     def device(self) -> DeviceInfo:
         if self._device is None:
             if self.on_gpu():
-                from trtperf.gpu import gpu_device
+                from trtperf.timing.gpu import gpu_device
 
                 index = self.torch_device().index
                 self._device = gpu_device(0 if index is None else index)

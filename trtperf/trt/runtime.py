@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from trtperf.backends.base import Engine
-from trtperf.cuda_timing import CudaEventWorker
 from trtperf.errors import BuildError
-from trtperf.timing import Worker
+from trtperf.timing.cuda import CudaEventWorker
+from trtperf.timing.loop import Worker
 from trtperf.trt.api import capture_errors, logger, trt
 from trtperf.trt.flavour import Flavour
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from trtperf.fsutil import file_sha256
-from trtperf.stats import RunSamples
-from trtperf.timing import TimingPlan, Worker, measure
+from trtperf.timing.loop import TimingPlan, Worker, measure
+from trtperf.timing.stats import RunSamples
 
 MakeWorkers = Callable[[int], Sequence[Worker]]
 

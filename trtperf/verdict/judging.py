@@ -15,10 +15,13 @@ from typing import Any
 import numpy as np
 
 from trtperf.backends.base import Engine
-from trtperf.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore
 from trtperf.config import Settings
 from trtperf.errors import TrtperfError
-from trtperf.gate import (
+from trtperf.record.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore
+from trtperf.record.results import FAILED, PASSED, CaseResult
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
+from trtperf.verdict.gate import (
     INCONCLUSIVE,
     MISMATCH,
     NO_BASELINE,
@@ -30,11 +33,8 @@ from trtperf.gate import (
     judge_adaptively,
     timing_mode_difference,
 )
-from trtperf.gate_stats import environment_differences
-from trtperf.paired import MakeWorkers, measure_interleaved
-from trtperf.results import FAILED, PASSED, CaseResult
-from trtperf.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
-from trtperf.timing import TimingPlan, measure
+from trtperf.verdict.paired import MakeWorkers, measure_interleaved
+from trtperf.verdict.statistics import environment_differences
 
 
 @dataclass

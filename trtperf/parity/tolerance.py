@@ -1,6 +1,6 @@
 """Default parity tolerances per precision, for the two parity checks, and why.
 
-Every case is compared twice (see :mod:`trtperf.parity`):
+Every case is compared twice (see :mod:`trtperf.parity.compare`):
 
 - **faithful**: the engine vs ONNX Runtime (CPU, no graph optimization) running the *same*
   variant ONNX. Both compute the same graph, so the difference is the engine's arithmetic:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol
 
-from trtperf.gate_stats import (
+from trtperf.verdict.statistics import (
     RatioEstimate,
     estimate,
     estimate_paired,

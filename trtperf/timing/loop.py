@@ -2,7 +2,7 @@
 
 A backend supplies *workers*, one per stream: each runs ``n`` inferences back to back and
 returns their per-iteration latencies. CPU workers time with ``perf_counter``; GPU workers with
-CUDA events on their own stream (see ``trtperf.cuda_timing``). This module owns the protocol:
+CUDA events on their own stream (see ``trtperf.timing.cuda``). This module owns the protocol:
 repeated runs that each start fresh (new workers), a warm-up, and samples until both a minimum
 time and a minimum count hold, with all streams running concurrently on their own threads.
 """
@@ -17,7 +17,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from trtperf.stats import RunSamples
+from trtperf.timing.stats import RunSamples
 
 
 class Worker(Protocol):

@@ -3,11 +3,11 @@
 The fixed-seed parity check sees one input per batch size. This mode lets Hypothesis draw N
 more: a batch size within the engine's optimization profile and, per input, a sub-range of its
 declared ``[low, high)`` that the values are drawn from (down to a constant). Each example is
-checked both ways (faithful and cost, see :mod:`trtperf.tolerance`). A failure is shrunk to the
+checked both ways (faithful and cost, see :mod:`trtperf.parity.tolerance`). A failure is shrunk to the
 smallest batch, narrowest ranges and smallest seed that still fail, kept in Hypothesis's example
 database (the next run replays it first), and written as a JSON reproducer; then
 
-    python -m trtperf.hypothesis_parity .trtperf/hypothesis/<case>.json
+    python -m trtperf.parity.hypothesis .trtperf/hypothesis/<case>.json
 
 runs that one example again (exit status 1 while it still fails).
 
@@ -33,9 +33,9 @@ from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
-from trtperf.parity import TwoWayParity, two_way_parity
+from trtperf.parity.compare import TwoWayParity, two_way_parity
+from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for
 from trtperf.spec import ModelSpec, find_model
-from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -248,7 +248,7 @@ def check_property(
         f"{case.key}: Hypothesis found inputs that fail parity after {ran} examples; smallest: batch "
         f"{recipe.batch}, seed {recipe.seed}, per-input ranges (in 1/{STEPS} of the declared range) "
         f"{[list(r) for r in recipe.ranges]}:\n{message}\n"
-        f"Reproduce with: python -m trtperf.hypothesis_parity {repro}\n"
+        f"Reproduce with: python -m trtperf.parity.hypothesis {repro}\n"
         f"If the difference is expected for this precision, set tolerances= in the model declaration of "
         f"{spec.name!r}."
     )
@@ -306,7 +306,7 @@ def replay(path: Path) -> tuple[bool, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trtperf.hypothesis_parity",
+    parser = argparse.ArgumentParser(prog="python -m trtperf.parity.hypothesis",
                                      description="Re-run the failing example saved by --trtperf-hypothesis-examples.")
     parser.add_argument("reproducer", type=Path, help="the .json file named in the failure message")
     args = parser.parse_args(argv)

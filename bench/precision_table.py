@@ -37,7 +37,8 @@ from trtperf.inputs import make_inputs  # noqa: E402
 from trtperf.parity.compare import compare_outputs  # noqa: E402
 from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for  # noqa: E402
 from trtperf.precision import precision_variant  # noqa: E402
-from trtperf.spec import PRECISIONS, ModelSpec, load_suite  # noqa: E402
+from trtperf.precisions import PRECISIONS  # noqa: E402
+from trtperf.spec import ModelSpec, load_suite  # noqa: E402
 
 SUITES = ("test_cnn", "test_mlp", "test_transformer")
 

@@ -66,10 +66,10 @@ def test_profile_comes_from_the_trt_batch_range_only_for_tensorrt(tiny_spec: Mod
 class _Fake:
     """A comparer whose 'engine' is wrong (by 1.0) whenever batch >= 3 and some value exceeds 4."""
 
-    def compare(self, spec: ModelSpec, precision: str, got: Mapping[str, np.ndarray], inputs: Arrays) -> TwoWayParity:
+    def compare(self, got: Mapping[str, np.ndarray], inputs: Arrays) -> TwoWayParity:
         expected = {"y": np.asarray(inputs["x"], np.float64)}
         return two_way_parity(got, expected, lambda n: COST_TOLERANCES["fp32"], expected,
-                              lambda n: COST_TOLERANCES["fp32"], precision)
+                              lambda n: COST_TOLERANCES["fp32"], "fp32")
 
 
 def _buggy_engine(inputs: Arrays) -> dict[str, np.ndarray]:
@@ -111,7 +111,8 @@ def test_reproducer_names_suite_case_and_recipe(tiny_spec: ModelSpec, tmp_path: 
     data = json.loads(path.read_text())
     assert data["case"] == "tiny_mlp[onnxruntime-int8-b1-s1]" and data["model"] == "tiny_mlp"
     assert data["suite"].endswith("conftest.py") and Recipe.from_json(data["recipe"]) == recipe
-    assert data["failure"] == "boom" and data["schema_version"] == 1
+    assert data["failure"] == "boom" and data["schema_version"] == 2
+    assert Settings.from_json(data["settings"]) == Settings()  # every resolved setting is saved
 
 
 @pytest.mark.parametrize("bad", [{"schema_version": 99}])

@@ -20,7 +20,7 @@ from trtperf.parity.tolerance import (
     cost_tolerance_for,
     faithful_tolerance_for,
 )
-from trtperf.spec import PRECISIONS
+from trtperf.precisions import PRECISIONS
 
 REF = np.array([[0.1, 0.9, 0.5, 0.3], [2.0, 1.0, 0.0, -1.0]], np.float32)
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol
 
+from trtperf.config import Settings
 from trtperf.verdict.statistics import (
     RatioEstimate,
     estimate,
@@ -92,10 +93,10 @@ class GateParams:
     (first measurement + 2 re-measurements), 1 case in the family, at least 5 runs per side.
     """
 
-    threshold: float = 0.05
-    floor: float = 0.01
-    confidence: float = 0.99
-    looks: int = 3
+    threshold: float = Settings.threshold
+    floor: float = Settings.effect_floor
+    confidence: float = Settings.confidence
+    looks: int = 1 + Settings.remeasure
     family_size: int = 1
     min_runs: int = 5
     confirm: bool = True

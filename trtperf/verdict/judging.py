@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from trtperf.backends.base import Engine
 from trtperf.config import Settings
+from trtperf.engine import Engine
 from trtperf.errors import TrtperfError
 from trtperf.record.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore
 from trtperf.record.results import FAILED, PASSED, CaseResult
@@ -92,8 +92,9 @@ SHORT_GPU_INFERENCE_S = 50e-6
 bench/results/fidelity-h100-*.txt) biases the latency by several percent."""
 
 
-def stability_notes(runs: Sequence[RunSamples], settings: Settings) -> list[str]:
-    """Warnings that make a measurement less trustworthy (issue 6, item 3)."""
+def stability_notes(runs: Sequence[RunSamples], settings: Settings, graph_replays: bool = False) -> list[str]:
+    """Warnings that make a measurement less trustworthy (issue 6, item 3). ``graph_replays``: the timed
+    launches were CUDA-graph replays (the result's timing mode says so)."""
     cv_warn = settings.cv_warn
     notes = []
     unstable = sum(1 for r in runs if not r.warmup_stable)
@@ -105,7 +106,7 @@ def stability_notes(runs: Sequence[RunSamples], settings: Settings) -> list[str]
     if spreads and float(np.median(spreads)) > cv_warn:
         notes.append(f"high within-run spread: IQR/median {float(np.median(spreads)):.1%} (> {cv_warn:.0%}); "
                      f"a noisy machine: pin cores, lock clocks")
-    note = launch_bound_note(runs, settings.cuda_graph)
+    note = launch_bound_note(runs, graph_replays)
     if note:
         notes.append(note)
     pooled = [v for r in runs for v in r.latencies]
@@ -160,7 +161,7 @@ def judge_case(
     case = result.case
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
-    warnings = stability_notes(hook.runs, settings)
+    warnings = stability_notes(hook.runs, settings, bool(result.timing_mode.get("cuda_graph")))
     entry = store.entry(slug, case.key)
     if entry is None:
         result.stats = summarize(hook.runs, hook.batch).to_json()

@@ -317,6 +317,8 @@ class Settings:
             raw = data[f.name]
             if raw is None or isinstance(raw, (bool, int, float)):
                 values[f.name] = raw
+            elif isinstance(raw, list):
+                values[f.name] = tuple(raw)
             else:
                 values[f.name] = _parse(OPTIONS_BY_FIELD[f.name], raw, "saved settings")
         return cls(**values, sources=dict(data.get("sources", {})))

@@ -123,3 +123,24 @@ def test_replay_rejects_foreign_files(tmp_path: Path, bad: dict[str, int]) -> No
     path.write_text(json.dumps(bad))
     with pytest.raises(SystemExit, match="not a trtperf Hypothesis reproducer"):
         replay(path)
+
+
+def test_a_replay_rebuilds_the_engine_that_failed(tiny_spec: ModelSpec, tmp_path: Path) -> None:
+    """Reproducers save every resolved setting, so a replay with non-default settings builds the same engine
+    (same cache key); one that kept only a few settings built another engine and could report 'passes now'."""
+    pytest.importorskip("tensorrt_rtx_bindings")
+    from trtperf.cache import ArtifactCache
+    from trtperf.prepare import prepare
+
+    cache = ArtifactCache(tmp_path / "cache")
+    settings = dataclasses.replace(Settings(), cache_dir=tmp_path / "cache", trt_opt_level=0, trt_batch_range=(1, 8),
+                                   trt_flavour="tensorrt_rtx", seed=3, build_only=True)
+    case = Case(tiny_spec.name, "tensorrt", "fp32", 4, 1)
+    failed = prepare(tiny_spec, case, settings, cache).built.cache_key
+    path = tmp_path / "repro.json"
+    write_reproducer(path, tiny_spec, case, settings, Recipe(batch=2, seed=0, ranges=((0, 16),)), "boom")
+    saved = Settings.from_json(json.loads(path.read_text())["settings"])
+    assert saved == dataclasses.replace(settings, sources={})
+    assert prepare(tiny_spec, case, saved, cache).built.cache_key == failed
+    defaults = dataclasses.replace(Settings(), cache_dir=tmp_path / "cache", trt_flavour="tensorrt_rtx")
+    assert prepare(tiny_spec, case, defaults, cache).built.cache_key != failed  # the test can fail

@@ -22,13 +22,10 @@ from trtperf.record.results import FAILED, PASSED, CaseResult
 from trtperf.timing.loop import TimingPlan, measure
 from trtperf.timing.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
 from trtperf.verdict.gate import (
-    INCONCLUSIVE,
-    MISMATCH,
-    NO_BASELINE,
-    REGRESSED,
     Gate,
     GateParams,
     MeasurePaired,
+    Status,
     Verdict,
     judge_adaptively,
     timing_mode_difference,
@@ -165,7 +162,7 @@ def judge_case(
     entry = store.entry(slug, case.key)
     if entry is None:
         result.stats = summarize(hook.runs, hook.batch).to_json()
-        result.verdict = Verdict(NO_BASELINE, note="; ".join(["no baseline", *warnings])).to_json()
+        result.verdict = Verdict(Status.NO_BASELINE, note="; ".join(["no baseline", *warnings])).to_json()
         if result.outcome != FAILED:
             result.outcome = PASSED
         return
@@ -177,7 +174,7 @@ def judge_case(
     difference = timing_mode_difference(entry.get("timing_mode", {}), result.timing_mode)
     if difference:
         result.stats = summarize(hook.runs, hook.batch).to_json()
-        result.verdict = Verdict(MISMATCH, note=difference).to_json()
+        result.verdict = Verdict(Status.MISMATCH, note=difference).to_json()
         if not settings.update_baselines:
             result.outcome = FAILED
             result.message = (
@@ -197,7 +194,8 @@ def judge_case(
         paired = None
         first = gate.judge(baseline, _medians(hook.runs), params)
         base_key = str(entry.get("artifact", {}).get("engine_key", ""))
-        if (more is not None and settings.paired and first.status in (REGRESSED, INCONCLUSIVE) and base_key
+        if (more is not None and settings.paired and first.status in (Status.REGRESSED, Status.INCONCLUSIVE)
+                and base_key
                 and base_key != result.artifact.get("engine_key")):
             try:
                 engine = hook.open_engine(base_key)

@@ -19,7 +19,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from trtperf.baselines import (
+from trtperf.config import OPTIONS_BY_FIELD
+from trtperf.errors import TrtperfError
+from trtperf.record.baselines import (
     SCHEMA_VERSION,
     BaselineStore,
     load_baseline_file,
@@ -28,10 +30,8 @@ from trtperf.baselines import (
     samples_path,
     write_baseline_file,
 )
-from trtperf.config import OPTIONS_BY_FIELD
-from trtperf.errors import TrtperfError
 from trtperf.record.naturalsort import natural_sorted
-from trtperf.results import CaseResult, read_results, render_summary, write_results
+from trtperf.record.results import CaseResult, read_results, render_summary, write_results
 
 
 def _add_baseline_dir(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ Thin on purpose: every stage lives in the library (``trtperf.pipeline``). Heavy 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.progress import ProgressCallback
 from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
-from trtperf.results import FAILED, CaseResult, render_summary, write_results
+from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -92,11 +93,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except TrtperfUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     root = config.rootpath
-    state = SessionState(
-        settings=settings,
-        baseline_dir=settings.baseline_dir or root / "baselines",
-        results_path=settings.results or root / ".trtperf" / "results.json",
-    )
+    # Paths resolved once, against the pytest root, so every stage (the Hypothesis reproducers
+    # beside the results too) sees the same directories.
+    settings = dataclasses.replace(settings, baseline_dir=settings.baseline_dir or root / "baselines",
+                                   results=settings.results or root / ".trtperf" / "results.json")
+    assert settings.baseline_dir is not None and settings.results is not None
+    state = SessionState(settings=settings, baseline_dir=settings.baseline_dir, results_path=settings.results)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_ResultCollector(state, _is_worker(config)), "trtperf-results")
 
@@ -190,10 +192,9 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 
     s = collector.config.stash[STATE_KEY].settings
     if s.backend:
-        from trtperf.backends import get_backend
+        from trtperf.backends import check_backend_names
 
-        for name_ in s.backend:
-            get_backend(name_)  # unknown names stop here with the list of known ones
+        check_backend_names(s.backend)  # unknown names stop here with the list of known ones
     items: list[pytest.Item] = []
     for case in expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams):
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from trtperf.baselines import (
+from trtperf.cases import Case
+from trtperf.errors import BaselineError
+from trtperf.record.baselines import (
     MIGRATIONS,
     SAMPLES_SUFFIX,
     BaselineStore,
@@ -18,11 +20,9 @@ from trtperf.baselines import (
     record_results,
     samples_path,
 )
-from trtperf.cases import Case
-from trtperf.errors import BaselineError
-from trtperf.judging import run_details
-from trtperf.results import CaseResult
-from trtperf.stats import RunSamples, summarize
+from trtperf.record.results import CaseResult
+from trtperf.timing.stats import RunSamples, summarize
+from trtperf.verdict.judging import run_details
 
 MAX_LINES_PER_CASE = 10
 V1_FILE = Path(__file__).resolve().parents[1] / "data" / "baseline-v1.json"

@@ -11,8 +11,8 @@ from types import ModuleType
 import pytest
 
 from trtperf.cases import Case
-from trtperf.results import CaseResult
-from trtperf.stats import RunSamples, summarize
+from trtperf.record.results import CaseResult
+from trtperf.timing.stats import RunSamples, summarize
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_html_report.py"
 

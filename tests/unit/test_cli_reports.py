@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from trtperf.baselines import BaselineStore, record_results
 from trtperf.cache import ArtifactCache
 from trtperf.cachectl import Entry, entries, prune_plan
 from trtperf.cases import Case
 from trtperf.cli import main
-from trtperf.judging import run_details
-from trtperf.results import CaseResult, write_results
-from trtperf.stats import RunSamples, summarize
+from trtperf.record.baselines import BaselineStore, record_results
+from trtperf.record.results import CaseResult, write_results
+from trtperf.timing.stats import RunSamples, summarize
+from trtperf.verdict.judging import run_details
 
 
 def _result(key: str, median_ms: float) -> CaseResult:

@@ -14,8 +14,8 @@ import pytest
 from trtperf.cases import Case
 from trtperf.record.history import HistoryStore
 from trtperf.record.html import render_html, write_html
-from trtperf.results import CaseResult
-from trtperf.stats import RunSamples, summarize
+from trtperf.record.results import CaseResult
+from trtperf.timing.stats import RunSamples, summarize
 
 pytest.importorskip("matplotlib", reason="pip install -e '.[report]'")
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from trtperf.cases import Case
-from trtperf.judging import run_details
 from trtperf.record.benchmark_json import benchmark_document, write_benchmark_json
 from trtperf.record.junit import JUNIT_PROPERTIES, junit_properties
 from trtperf.record.markdown import render_markdown, write_markdown
 from trtperf.record.naturalsort import natural_key, natural_sorted
-from trtperf.results import FAILED, PASSED, CaseResult, summary_rows
-from trtperf.stats import RunSamples, summarize
+from trtperf.record.results import FAILED, PASSED, CaseResult, summary_rows
+from trtperf.timing.stats import RunSamples, summarize
+from trtperf.verdict.judging import run_details
 
 
 def _timed(key: str, median_ms: float = 1.0, seed: int = 0, **fields: object) -> CaseResult:

@@ -1,1 +1,1 @@
-"""The record stage: results, baselines and the reports people review."""
+"""Stage 7, record: per-case results, the results JSON, the summary table and the per-device baselines."""

@@ -12,7 +12,7 @@ second (1 / mean). One *round* is one timed sample: ``rounds`` is the number of 
 over all runs and streams, ``iterations`` the inferences per sample (``--trtperf-iterations-per-sample``).
 Quartiles use linear interpolation (numpy's default; pytest-benchmark's own quartiles may differ by
 one sample's spacing). ``data`` is the bounded raw sample a result keeps (the first runs' evenly
-spaced samples, see ``trtperf.judging.run_details``), not every sample; ``extra_info.run_medians_s``
+spaced samples, see ``trtperf.verdict.judging.run_details``), not every sample; ``extra_info.run_medians_s``
 has every run's median, what trtperf's gate compares.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 from trtperf.fsutil import atomic_write_json
 from trtperf.record import facts
 from trtperf.record.naturalsort import case_order
-from trtperf.results import CaseResult
+from trtperf.record.results import CaseResult
 
 FORMAT_VERSION = "5.1.0"
 """The pytest-benchmark release whose JSON layout this writer follows (its files carry that ``version``)."""

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trtperf.baselines import load_baseline_file
 from trtperf.errors import TrtperfUsageError
+from trtperf.record.baselines import load_baseline_file
 from trtperf.record.naturalsort import natural_key
-from trtperf.results import read_results
+from trtperf.record.results import read_results
 
 ADDED, REMOVED, CHANGED, SAME = "added", "removed", "changed", "same"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trtperf.results import FAILED, SKIPPED, CaseResult
+from trtperf.record.results import FAILED, SKIPPED, CaseResult
 
 
 def parity_max_abs_err(result: CaseResult) -> float | None:

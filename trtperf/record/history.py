@@ -2,7 +2,7 @@
 change points found by ``ruptures`` (issue 15, item 4).
 
 Layout: ``<dir>/runs/<UTC time>-<commit[:8]>-<random>.json``, one results document (the results
-JSON's schema, :mod:`trtperf.results`) per run, with ``meta.commit`` and ``meta.created``. Appending
+JSON's schema, :mod:`trtperf.record.results`) per run, with ``meta.commit`` and ``meta.created``. Appending
 is one atomic new file, so concurrent runs never clash; deleting a file forgets that run.
 
 Change points: PELT (``ruptures.Pelt``, cost ``l2``) on the log of a case's run medians, penalty
@@ -28,7 +28,7 @@ import numpy as np
 from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
 from trtperf.record.naturalsort import natural_key
-from trtperf.results import RESULTS_SCHEMA_VERSION, CaseResult
+from trtperf.record.results import RESULTS_SCHEMA_VERSION, CaseResult
 
 MIN_SIGMA = 0.005
 """Floor of the noise estimate (log scale, ~0.5 %): identical medians must not make every step a break."""

@@ -29,7 +29,7 @@ from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_bytes
 from trtperf.record import facts
 from trtperf.record.naturalsort import case_order, natural_key
-from trtperf.results import SUMMARY_HEADER, CaseResult, speedups_vs_torch, summary_rows
+from trtperf.record.results import SUMMARY_HEADER, CaseResult, speedups_vs_torch, summary_rows
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

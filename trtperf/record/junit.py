@@ -6,7 +6,7 @@ pytest's ``--junitxml`` writes an item's ``user_properties``; CI systems show th
 from __future__ import annotations
 
 from trtperf.record import facts
-from trtperf.results import CaseResult
+from trtperf.record.results import CaseResult
 
 JUNIT_PROPERTIES = ("median_ms", "p99_ms", "baseline_ms", "change", "verdict", "parity_max_abs_err")
 

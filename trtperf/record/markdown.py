@@ -14,7 +14,7 @@ from pathlib import Path
 from trtperf.fsutil import atomic_write_bytes
 from trtperf.record import facts
 from trtperf.record.naturalsort import case_order
-from trtperf.results import FAILED, SUMMARY_HEADER, CaseResult, summary_rows
+from trtperf.record.results import FAILED, SUMMARY_HEADER, CaseResult, summary_rows
 
 MAX_MESSAGE_LINES = 12
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from trtperf.config import Settings
-from trtperf.results import CaseResult
+from trtperf.record.results import CaseResult
 
 if TYPE_CHECKING:
     from trtperf.record.history import HistoryStore

@@ -33,7 +33,7 @@ from filelock import FileLock
 from trtperf.errors import BaselineError
 from trtperf.fsutil import atomic_write_bytes
 from trtperf.record.naturalsort import natural_sorted
-from trtperf.results import CaseResult
+from trtperf.record.results import CaseResult
 
 SCHEMA_VERSION = 3
 SAMPLES_SUFFIX = ".samples.json"

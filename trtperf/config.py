@@ -101,6 +101,12 @@ def _timing_mode(text: str) -> str:
     return text
 
 
+def _progress(text: str) -> str:
+    if text not in ("auto", "rich", "log", "off"):
+        raise ValueError(f"expected 'auto', 'rich', 'log' or 'off', got {text!r}")
+    return text
+
+
 def _trt_flavour(text: str) -> str:
     if text not in ("auto", "tensorrt", "tensorrt_rtx"):
         raise ValueError(f"expected 'auto', 'tensorrt' or 'tensorrt_rtx', got {text!r}")
@@ -203,6 +209,17 @@ OPTIONS: tuple[Option, ...] = (
            "i.e. ~/.cache/trtperf).", "DIR"),
     Option("results", _path, "Where to write the results JSON (default <rootdir>/.trtperf/results.json).",
            "PATH"),
+    # reports people review (issue 15): see trtperf/record/.
+    Option("benchmark_json", _path, "Also write the results in pytest-benchmark's JSON format (for "
+           "pytest-benchmark compare, github-action-benchmark's 'pytest' tool) to PATH.", "PATH"),
+    Option("markdown", _path, "Write a Markdown summary (regressions and parity failures first, with the "
+           "command reproducing each) to PATH; it is also appended to $GITHUB_STEP_SUMMARY when that is set.",
+           "PATH"),
+    Option("html", _path, "Write a self-contained HTML report with plots (matplotlib) to PATH.", "PATH"),
+    Option("history", _path, "Append this run's results to the history directory DIR "
+           "(`trtperf history` shows each case over runs, with change points).", "DIR"),
+    Option("progress", _progress, "Live progress of each case's stages: 'auto' (rich on a terminal, log "
+           "lines otherwise, none with -q), 'rich', 'log' or 'off' (default auto).", "MODE"),
     Option("no_timing", _bool, "Check parity only; skip timing and the gate.", flag=True),
     Option("build_only", _bool, "Build (and cache) engines only; skip parity, timing and the gate. "
            "For runners without a usable GPU.", flag=True),
@@ -263,6 +280,11 @@ class Settings:
     baseline_dir: Path | None = None
     cache_dir: Path | None = None
     results: Path | None = None
+    benchmark_json: Path | None = None
+    markdown: Path | None = None
+    html: Path | None = None
+    history: Path | None = None
+    progress: str = "auto"
     no_timing: bool = False
     build_only: bool = False
     calibration_data: Path | None = None

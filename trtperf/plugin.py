@@ -19,6 +19,8 @@ import pytest
 from trtperf.cases import Case, expand_cases
 from trtperf.config import OPTIONS, Settings, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
+from trtperf.record.junit import junit_properties
+from trtperf.record.reports import write_reports
 from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec
 
@@ -39,6 +41,9 @@ class SessionState:
     error: str = ""
     timed_cases: int = 1
     """Selected, not skipped cases: the gate splits its alpha over them (Bonferroni, issue 6)."""
+    nodeids: dict[str, str] = field(default_factory=dict)
+    """Case key -> pytest node id, for the reproduce commands of the reports."""
+    reports_written: list[str] = field(default_factory=list)
 
     def get_runner(self) -> CaseRunner:
         if self.runner is None:
@@ -91,7 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
     assert settings.baseline_dir is not None and settings.results is not None
     state = SessionState(settings=settings, baseline_dir=settings.baseline_dir, results_path=settings.results)
     config.stash[STATE_KEY] = state
-    config.pluginmanager.register(_ResultCollector(state), "trtperf-results")
+    config.pluginmanager.register(_ResultCollector(state, _is_worker(config)), "trtperf-results")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -122,7 +127,8 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         state = self.config.stash[STATE_KEY]
         result = state.get_runner().run(self.spec, self.case)
-        self.user_properties.append((PROPERTY, json.dumps(result.to_json())))
+        self.user_properties.append((PROPERTY, json.dumps(result.to_json())))  # for the results; not in JUnit
+        self.user_properties.extend(junit_properties(result))
         if result.outcome == FAILED:
             raise CaseFailed(result.message)
 
@@ -177,12 +183,18 @@ def _results_from_report(report: pytest.TestReport) -> Iterator[CaseResult]:
 class _ResultCollector:
     """Gathers per-case results from reports; under xdist, the controller sees every worker's."""
 
-    def __init__(self, state: SessionState) -> None:
+    def __init__(self, state: SessionState, worker: bool) -> None:
         self.state = state
+        self.worker = worker
 
+    @pytest.hookimpl(tryfirst=True)  # before --junitxml: it writes the properties left
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.state.results.extend(_results_from_report(report))
+            for result in _results_from_report(report):
+                self.state.results.append(result)
+                self.state.nodeids[result.case.key] = report.nodeid
+        if not self.worker:  # a worker's reports carry the result to the controller
+            report.user_properties = [(k, v) for k, v in report.user_properties if k != PROPERTY]
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -200,11 +212,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     meta = {"trtperf_version": __version__, "settings_sources": dict(state.settings.sources)}
     write_results(state.results_path, state.results, meta)
+    try:
+        state.reports_written = write_reports(state.settings, state.results, state.nodeids, meta)
+    except (OSError, TrtperfError) as exc:
+        state.error = f"writing a report failed: {exc}"
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if state.settings.update_baselines:
         try:
             state.baselines_written = state.get_runner().update_baselines(state.results)
         except TrtperfError as exc:
-            state.error = str(exc)
+            state.error = f"baseline update failed: {exc}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -215,7 +232,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_sep("=", "trtperf")
     terminalreporter.write(render_summary(state.results, width=max(140, terminalreporter._tw.fullwidth)))
     terminalreporter.write_line(f"results written to {state.results_path}")
+    for line in state.reports_written:
+        terminalreporter.write_line(line)
     for path, count in sorted(state.baselines_written.items()):
         terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")
     if state.error:
-        terminalreporter.write_line(f"trtperf: baseline update failed: {state.error}", red=True)
+        terminalreporter.write_line(f"trtperf: {state.error}", red=True)

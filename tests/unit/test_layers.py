@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "trtperf"
 LAYERS: list[set[str]] = [
     {"errors", "fsutil", "precisions", "device"},
     {"timing.mode", "config"},
-    {"spec", "cases", "inputs", "cache", "engine"},
+    {"spec", "cases", "inputs", "cache", "cachectl", "engine"},
     {"timing"},  # the timing loop, CUDA events, GPU facts, run statistics
     {"export", "precision"},  # stages 1-2
     {"trt", "backends"},  # stage 3

@@ -13,6 +13,7 @@ from typing import Any
 from trtperf.cases import Case
 from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
+from trtperf.record.naturalsort import case_order
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -68,7 +69,7 @@ def write_results(path: Path, results: Sequence[CaseResult], meta: Mapping[str, 
         "schema_version": RESULTS_SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "meta": dict(meta),
-        "cases": [r.to_json() for r in sorted(results, key=lambda r: r.case.key)],
+        "cases": [r.to_json() for r in sorted(results, key=case_order)],
     }
     atomic_write_json(path, document)
 
@@ -118,7 +119,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
     results = list(results)
     speedups = speedups_vs_torch(results)
     rows = []
-    for r in sorted(results, key=lambda r: r.case.key):
+    for r in sorted(results, key=case_order):
         stats = r.stats or {}
         base = (r.baseline or {}).get("stats", {})
         verdict = r.verdict or {}
@@ -172,7 +173,7 @@ def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, no_color=True, color_system=None, legacy_windows=False)
     console.print(table)
-    for r in sorted(results, key=lambda r: r.case.key):
+    for r in sorted(results, key=case_order):
         note = (r.verdict or {}).get("note")
         if note and note != (r.verdict or {}).get("status"):  # "no baseline" alone is in the table already
             console.print(Text(f"{r.case.key}: {note}"))

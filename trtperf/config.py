@@ -182,6 +182,9 @@ OPTIONS: tuple[Option, ...] = (
            "DIR"),
     Option("cache_dir", _path, None, "Artifact cache directory (default $XDG_CACHE_HOME/trtperf, "
            "i.e. ~/.cache/trtperf).", "DIR"),
+    Option("cache_key_file", _path, None, "Key that signs (HMAC) every cache entry, created owner-only when "
+           "absent; entries signed with another key are rebuilt (default $XDG_CONFIG_HOME/trtperf/cache.key, "
+           "i.e. ~/.config/trtperf/cache.key).", "PATH"),
     Option("results", _path, None, "Where to write the results JSON (default <rootdir>/.trtperf/results.json).",
            "PATH"),
     Option("no_timing", _bool, False, "Check parity only; skip timing and the gate.", flag=True),
@@ -243,6 +246,7 @@ class Settings:
     update_baselines: bool = False
     baseline_dir: Path | None = None
     cache_dir: Path | None = None
+    cache_key_file: Path | None = None
     results: Path | None = None
     no_timing: bool = False
     build_only: bool = False

@@ -90,7 +90,7 @@ class CaseRunner:
         gate: Gate | None = None,
     ) -> None:
         self.settings = settings
-        self.cache = ArtifactCache(settings.cache_dir or default_cache_dir())
+        self.cache = ArtifactCache(settings.cache_dir or default_cache_dir(), key_file=settings.cache_key_file)
         self.store = BaselineStore(baseline_dir)
         self.gate: Gate = gate or StatisticalGate()
         self.family_size = 1
@@ -186,7 +186,7 @@ class CaseRunner:
 
     def _open_cached_engine(self, backend: Backend, request: BuildRequest, key: str) -> Engine | None:
         """Load the engine artifact ``key`` (e.g. the baseline's) when it is still in the cache."""
-        path = find_cached_artifact(self.cache.root, key)
+        path = find_cached_artifact(self.cache, key)
         if path is None:
             return None
         return backend.load(BuiltEngine(path=path, cache_key=key, cache_hit=True, build_s=0.0), request)

@@ -59,11 +59,11 @@ def test_find_cached_artifact(tmp_path: Path) -> None:
         tmp.write_bytes(b"plan")
 
     entry = cache.get_or_create("engine-x", {"a": 1}, produce, suffix=".plan")
-    assert find_cached_artifact(cache.root, entry.key) == entry.path
-    assert find_cached_artifact(cache.root, "0" * 64) is None
-    assert find_cached_artifact(cache.root, "../../etc") is None
+    assert find_cached_artifact(cache, entry.key) == entry.path
+    assert find_cached_artifact(cache, "0" * 64) is None
+    assert find_cached_artifact(cache, "../../etc") is None
     entry.path.write_bytes(b"tampered")  # same size, other digest: never loaded
-    assert find_cached_artifact(cache.root, entry.key) is None
+    assert find_cached_artifact(cache, entry.key) is None
 
 
 class FakeEngine(Engine):

@@ -26,7 +26,7 @@ from typing import Any
 from filelock import FileLock
 
 from trtperf.errors import BaselineError
-from trtperf.fsutil import atomic_write_json
+from trtperf.fsutil import atomic_write_json, remove_orphans
 from trtperf.results import CaseResult
 
 SCHEMA_VERSION = 2
@@ -49,19 +49,32 @@ def check_run_medians(entry: Mapping[str, Any]) -> list[float]:
     return [float(v) for v in medians]
 
 
+def entry_problem(entry: Any) -> str | None:
+    """What makes an entry unusable for gating, naming the field; None when it is usable."""
+    if not isinstance(entry, Mapping):
+        return f"the entry is not a JSON object (got {type(entry).__name__})"
+    try:
+        check_run_medians(entry)
+    except ValueError as exc:
+        return f"field 'stats': {exc}"
+    for name in ("timing_mode", "environment", "artifact", "samples"):
+        value = entry.get(name)
+        if value is not None and not isinstance(value, Mapping):
+            return f"field {name!r} must be a JSON object, got {type(value).__name__} {str(value)[:40]!r}"
+    return None
+
+
 def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
-    """v1 kept the run medians; v2 adds ``samples``, left empty for migrated entries."""
+    """v1 kept the run medians; v2 adds ``samples``, left empty for migrated entries.
+
+    An unusable entry is carried over as it is: gating it fails naming the file, case and field,
+    and ``--trtperf-update-baselines`` replaces it (the rest of the file stays usable)."""
     entries = document.get("entries", {})
     if not isinstance(entries, dict):
         raise ValueError("'entries' must be an object")
-    for key, entry in entries.items():
-        if not isinstance(entry, dict):
-            raise ValueError(f"entry {key!r} is not an object")
-        try:
-            check_run_medians(entry)
-        except ValueError as exc:
-            raise ValueError(f"entry {key!r}: {exc}") from None
-        entry.setdefault("samples", {"migrated_from_schema": 1})
+    for entry in entries.values():
+        if isinstance(entry, dict):
+            entry.setdefault("samples", {"migrated_from_schema": 1})
     return document
 
 
@@ -73,7 +86,8 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {2: _v1_to_v
 class BaselineFile:
     path: Path
     device: dict[str, Any] = field(default_factory=dict)
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[str, Any] = field(default_factory=dict)
+    """Case key -> entry; an entry may be malformed (see :func:`entry_problem`), checked where it is used."""
 
     def to_json(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "device": self.device, "entries": self.entries}
@@ -110,7 +124,9 @@ def migrate(document: dict[str, Any], path: Path) -> dict[str, Any]:
     return document
 
 
-def load_baseline_file(path: Path) -> BaselineFile:
+def load_baseline_file(path: Path, lenient: bool = False) -> BaselineFile:
+    """The file's entries. BaselineError naming the file when it cannot be read safely; ``lenient``
+    (an update, which rewrites the file) replaces a malformed ``device`` field instead of failing."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -126,9 +142,18 @@ def load_baseline_file(path: Path) -> BaselineFile:
         raise BaselineError(f"{path}: expected a JSON object at the top level. It was not overwritten.")
     document = migrate(document, path)
     entries = document.get("entries", {})
-    if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+    if not isinstance(entries, dict):
         raise BaselineError(f"{path}: 'entries' must map case keys to objects. It was not overwritten.")
-    return BaselineFile(path=path, device=dict(document.get("device", {})), entries=dict(entries))
+    device = document.get("device", {})
+    if not isinstance(device, dict):
+        if not lenient:
+            raise BaselineError(
+                f"{path}: field 'device' must be a JSON object, got {type(device).__name__} {str(device)[:40]!r}. "
+                f"Restore the file from version control, or rerun with --trtperf-update-baselines (which replaces "
+                f"the field)."
+            )
+        device = {}
+    return BaselineFile(path=path, device=dict(device), entries=dict(entries))
 
 
 class BaselineStore:
@@ -140,25 +165,27 @@ class BaselineStore:
     def path_for(self, device_slug: str) -> Path:
         return self.directory / f"{device_slug}.json"
 
-    def load(self, device_slug: str) -> BaselineFile | None:
+    def load(self, device_slug: str, lenient: bool = False) -> BaselineFile | None:
         path = self.path_for(device_slug)
         if not path.exists():
             return None
-        return load_baseline_file(path)
+        return load_baseline_file(path, lenient=lenient)
 
-    def entry(self, device_slug: str, case_key: str) -> dict[str, Any] | None:
-        loaded = self.load(device_slug)
+    def entry(self, device_slug: str, case_key: str, lenient: bool = False) -> Any:
+        """The raw entry (possibly malformed: check it with :meth:`run_medians`), or None."""
+        loaded = self.load(device_slug, lenient=lenient)
         return None if loaded is None else loaded.entries.get(case_key)
 
-    def run_medians(self, device_slug: str, case_key: str, entry: Mapping[str, Any]) -> list[float]:
-        """The run medians the gate tests; BaselineError naming file, case and fix when unusable."""
-        try:
-            return check_run_medians(entry)
-        except ValueError as exc:
+    def run_medians(self, device_slug: str, case_key: str, entry: Any) -> list[float]:
+        """The run medians the gate tests; BaselineError naming file, case, field and fix when the
+        entry is unusable (malformed ``stats``, wrong-typed ``timing_mode``...)."""
+        problem = entry_problem(entry)
+        if problem:
             raise BaselineError(
-                f"{self.path_for(device_slug)}: entry {case_key!r} cannot be gated: {exc}. Record it again "
-                f"with `pytest suites -k '{case_key}' --trtperf-update-baselines`."
-            ) from None
+                f"{self.path_for(device_slug)}: entry {case_key!r} cannot be gated: {problem}. Record it again "
+                f"with `pytest suites -k '{case_key}' --trtperf-update-baselines` (which replaces it)."
+            )
+        return check_run_medians(entry)
 
     def update(
         self,
@@ -170,7 +197,8 @@ class BaselineStore:
         path = self.path_for(device_slug)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path.with_name(path.name + ".lock"))):
-            current = load_baseline_file(path) if path.exists() else BaselineFile(path=path)
+            remove_orphans(path)  # temporaries of a killed update: no live writer owns them under the lock
+            current = load_baseline_file(path, lenient=True) if path.exists() else BaselineFile(path=path)
             current.device = {**current.device, **dict(device)}
             for key, entry in entries.items():
                 current.entries[key] = dict(entry)

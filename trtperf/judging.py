@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from trtperf.backends.base import Engine
-from trtperf.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore
+from trtperf.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore, entry_problem
 from trtperf.config import Settings
 from trtperf.errors import TrtperfError
 from trtperf.gate import (
@@ -161,10 +161,13 @@ def judge_case(
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
     warnings = stability_notes(hook.runs, settings)
-    entry = store.entry(slug, case.key)
-    if entry is None:
+    entry = store.entry(slug, case.key, lenient=settings.update_baselines)
+    replaced = entry_problem(entry) if entry is not None and settings.update_baselines else None
+    if entry is None or replaced:
+        # Updating replaces a malformed entry instead of failing on it (the advice it gives).
+        first = f"malformed baseline entry replaced ({replaced})" if replaced else "no baseline"
         result.stats = summarize(hook.runs, hook.batch).to_json()
-        result.verdict = Verdict(NO_BASELINE, note="; ".join(["no baseline", *warnings])).to_json()
+        result.verdict = Verdict(NO_BASELINE, note="; ".join([first, *warnings])).to_json()
         if result.outcome != FAILED:
             result.outcome = PASSED
         return

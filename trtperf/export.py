@@ -89,15 +89,47 @@ def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
             program = _export(module, args, spec, dynamic_shapes)
         if program is None:
             raise RuntimeError("torch.onnx.export returned no program")
-        program.save(str(target), external_data=False)
+    except OSError as exc:
+        raise _file_error(spec, target, "exporting", exc) from exc
     except Exception as exc:
+        if _caused_by_oserror(exc):
+            raise _file_error(spec, target, "exporting", exc) from exc
         detail = _ANSI.sub("", "".join(traceback.format_exception_only(type(exc), exc)).strip())
         raise ExportError(
             f"model {spec.name!r}: torch -> ONNX export failed.\nexporter said: {detail}\n"
             f"Fix the model's forward() for torch.export (see "
             f"https://pytorch.org/docs/stable/export.html) or its declared inputs."
         ) from exc
+    try:
+        program.save(str(target), external_data=False)
+    except OSError as exc:
+        raise _file_error(spec, target, "writing", exc) from exc
+    except Exception as exc:
+        # The ONNX serializer wraps some file errors (e.g. a full disk) in its own types.
+        if _caused_by_oserror(exc):
+            raise _file_error(spec, target, "writing", exc) from exc
+        raise
     _check_exported(spec, target)
+
+
+def _caused_by_oserror(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _file_error(spec: ModelSpec, target: Path, doing: str, exc: BaseException) -> ExportError:
+    """An OSError while exporting is the disk's or the permissions' fault, never the model's."""
+    return ExportError(
+        f"model {spec.name!r}: {doing} the ONNX export to {target} failed with a file system error: "
+        f"{type(exc).__name__}: {exc}. This is not a fault of the model: free disk space or fix the permissions "
+        f"of {target.parent} (move the cache with --trtperf-cache-dir)."
+    )
 
 
 def _check_exported(spec: ModelSpec, path: Path) -> None:

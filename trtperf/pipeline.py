@@ -5,7 +5,8 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 
 from __future__ import annotations
 
-import io
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from trtperf.export import export_cached
 from trtperf.gate import Gate, StatisticalGate
 from trtperf.gpu import record_clocks, watch_clocks
 from trtperf.inputs import make_inputs
+from trtperf.isolate import run_isolated
 from trtperf.judging import TimingHook, judge_case
 from trtperf.paired import find_cached_artifact
 from trtperf.parity import two_way_parity
@@ -58,7 +60,7 @@ def reference_outputs(
     """ONNX Runtime (CPU, fp32 ONNX, no graph optimizations) on the seeded inputs, cached."""
     import onnxruntime
 
-    from trtperf.backends.onnxruntime import reference_session, run_session
+    from trtperf.backends.onnxruntime import reference_to_file
 
     parts = {
         "onnx": fp32.meta["sha256"],
@@ -70,14 +72,65 @@ def reference_outputs(
     }
 
     def produce(tmp: Path) -> None:
-        outputs = run_session(reference_session(fp32.path), make_inputs(spec, batch, seed))
-        buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=False, **outputs)
-        tmp.write_bytes(buffer.getvalue())
+        # In a child process: a crash of ONNX Runtime on this model fails the case, not the session.
+        run_isolated(reference_to_file, fp32.path, spec.inputs, batch, seed, tmp,
+                     what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch})")
 
     entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
     with np.load(entry.path) as data:
         return {name: data[name] for name in spec.outputs}
+
+
+MAX_MESSAGE_LINES = 24
+MAX_MESSAGE_CHARS = 3000
+
+
+@dataclass
+class Stage:
+    """The stage a case is in: export, precision, build, reference, parity, timing, verdict."""
+
+    name: str = "setup"
+
+
+def one_screen(text: str, max_lines: int = MAX_MESSAGE_LINES, max_chars: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to at most ``max_lines`` lines and about ``max_chars`` characters (head and tail kept)."""
+    lines = text.strip().splitlines()
+    if len(lines) > max_lines:
+        head, tail = lines[: max_lines - 5], lines[-4:]
+        lines = [*head, f"... ({len(lines) - len(head) - len(tail)} lines cut) ...", *tail]
+    out = "\n".join(lines)
+    if len(out) > max_chars:
+        out = out[: max_chars - 400] + f"\n... ({len(out) - max_chars + 400} characters cut) ...\n" + out[-300:]
+    return out
+
+
+def failure_message(case: Case, stage: str, exc: BaseException) -> str:
+    """One screen: the case id, the stage, and the cause (trtperf's own message, or the exception's
+    type, text and the line that raised it)."""
+    if isinstance(exc, TrtperfError):
+        cause = str(exc)
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (raised at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        text = str(exc).strip()
+        cause = f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
+        if isinstance(exc, OSError):
+            cause += "\nA file system error (disk full? permissions?), not a fault of the model."
+    return one_screen(f"{case.key}: {stage} failed: {cause}")
+
+
+def fail(result: CaseResult, stage: str, exc: BaseException) -> None:
+    """Mark ``result`` failed in ``stage`` by ``exc`` (see :func:`failure_message`)."""
+    result.outcome = FAILED
+    result.failed_stage = stage
+    result.message = failure_message(result.case, stage, exc)
+
+
+def failed_result(case: Case, stage: str, exc: BaseException) -> CaseResult:
+    """A FAILED result for a case that could not even start (e.g. the runner could not be made)."""
+    result = CaseResult(case=case)
+    fail(result, stage, exc)
+    return result
 
 
 class CaseRunner:
@@ -103,22 +156,28 @@ class CaseRunner:
         return self._exports[spec.name]
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
-        backend = get_backend(case.backend)
-        backend.configure(self.settings)
-        settings = self.settings.with_model_overrides(spec.settings)
-        device = backend.device()
-        result = CaseResult(case=case, device=device.to_json(), environment=backend.environment())
+        """Every stage of ``case``; never raises an Exception: any failure in any stage (a factory that
+        raises, an ONNX Runtime rejection, a native crash in an isolated step, a full disk) is a
+        FAILED result whose message names the case, the stage and the cause (:func:`failure_message`)."""
+        result = CaseResult(case=case)
+        stage = Stage()
         try:
-            self._run_stages(spec, case, settings, backend, result)
-        except TrtperfError as exc:
-            result.outcome = FAILED
-            result.message = str(exc)
+            backend = get_backend(case.backend)
+            backend.configure(self.settings)
+            settings = self.settings.with_model_overrides(spec.settings)
+            result.device = backend.device().to_json()
+            result.environment = backend.environment()
+            self._run_stages(spec, case, settings, backend, result, stage)
+        except Exception as exc:  # noqa: BLE001 - containment: one case fails, the session goes on
+            fail(result, stage.name, exc)
         return result
 
     def _run_stages(
-        self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult
+        self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult, stage: Stage
     ) -> None:
+        stage.name = "export"
         fp32 = self._export(spec)
+        stage.name = "precision"
         variant = precision_variant(
             spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
             builder_flags=settings.trt_precision_flags and backend.builder_precision_flags,
@@ -128,6 +187,7 @@ class CaseRunner:
             spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
             settings=settings, cache=self.cache,
         )
+        stage.name = "build"
         built = backend.build(request)
         result.build = {"cache_hit": built.cache_hit, "build_s": built.build_s, "cache_key": built.cache_key,
                         **dict(built.info)}
@@ -135,11 +195,13 @@ class CaseRunner:
         if settings.build_only:
             result.notes.append("build only")
             return
+        stage.name = "reference"
         inputs = make_inputs(spec, case.batch, settings.seed)
         expected = reference_outputs(spec, fp32, case.batch, settings.seed, self.cache)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         faithful_ref, unavailable = variant_reference(spec, fp32, variant, case.precision, case.batch, settings.seed,
                                                       self.cache, expected, reference_outputs)
+        stage.name = "parity"
         with backend.load(built, request) as engine:
             result.timing_mode = engine.timing_mode()
             report = two_way_parity(
@@ -170,6 +232,7 @@ class CaseRunner:
             if settings.no_timing:
                 result.notes.append("no timing")
                 return
+            stage.name = "timing"
             plan = TimingPlan(runs=settings.runs, warmup_s=settings.warmup, min_time_s=settings.min_time,
                               min_iters=settings.min_iters)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
@@ -178,6 +241,7 @@ class CaseRunner:
             extra = engine.measurements()
             if extra:
                 result.build["runtime"] = extra
+            stage.name = "verdict"
             # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
             hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
                               plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,

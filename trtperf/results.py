@@ -34,6 +34,9 @@ class CaseResult:
     timing_mode: dict[str, Any] = field(default_factory=dict)
     artifact: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failed_stage: str = ""
+    """The stage a failed case failed in (export, precision, build, reference, parity, timing, verdict);
+    '' when it did not fail in a stage (passed, or failed its parity or gate)."""
     samples: dict[str, Any] | None = None
     """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.judging.run_details)."""
 

@@ -29,6 +29,7 @@ from trtperf.cache import ArtifactCache, CacheEntry, cache_key
 from trtperf.config import Settings
 from trtperf.device import DeviceInfo, cpu_device
 from trtperf.fsutil import atomic_write_bytes
+from trtperf.isolate import run_isolated
 from trtperf.trt.flavour import INSTALL_HINT, Flavour
 
 PORTABLE = "portable"
@@ -169,7 +170,6 @@ class TensorRTBackend(Backend):
 
     def build(self, request: BuildRequest) -> BuiltEngine:
         from trtperf.trt.api import LOG
-        from trtperf.trt.build import build_plan
 
         flavour = self._require_flavour()
         device = self.device()
@@ -193,9 +193,9 @@ class TensorRTBackend(Backend):
             for stale in (plan_path.parent / f"{plan_path.name}.layers.{ext}" for ext in ("json", "txt")):
                 stale.unlink(missing_ok=True)  # the report of a corrupt plan being rebuilt
             seed = _read_timing_cache(tc_path)
-            output = build_plan(flavour, request.onnx_path, options, timing_cache=seed,
-                                progress=lambda text: LOG.info("%s: %s", request.case.key, text))
-            tmp.write_bytes(output.plan)
+            # Parse and build in a child process: a crash in the parser or builder fails this case only.
+            output = run_isolated(build_plan_to_file, flavour.kind, request.onnx_path, options, seed, tmp,
+                                  what=f"{flavour.label} parse and build of {request.case.key}")
             if tc_path is not None and output.timing_cache:
                 _write_timing_cache(tc_path, output.timing_cache)
             LOG.info("built engine %s in %.1f s", what, output.seconds)
@@ -262,6 +262,25 @@ class TensorRTBackend(Backend):
             l2_flush=settings.l2_flush,
             what=request.case.key,
         )
+
+
+def build_plan_to_file(choice: str, onnx_path: Path, options: Any, timing_cache: bytes | None,
+                       target: Path) -> Any:
+    """Parse and build with the TensorRT ``choice`` names, write the plan to ``target`` and return the
+    :class:`~trtperf.trt.build.BuildOutput` without the plan bytes. Run in a child process by
+    :meth:`TensorRTBackend.build` (:mod:`trtperf.isolate`); BuildError on a parse or build failure."""
+    import dataclasses
+
+    from trtperf.errors import BuildError
+    from trtperf.trt.api import activate
+    from trtperf.trt.build import build_plan
+
+    flavour = activate(choice)
+    if isinstance(flavour, str):
+        raise BuildError(flavour)
+    output = build_plan(flavour, onnx_path, options, timing_cache=timing_cache)
+    target.write_bytes(output.plan)
+    return dataclasses.replace(output, plan=b"")
 
 
 def inspect_plan(flavour: Flavour, plan: bytes, what: str) -> str:

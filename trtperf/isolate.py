@@ -59,6 +59,60 @@ def _get_context() -> Any:
     return _context
 
 
+def _launch_without_main(self: Any, process_obj: Any) -> None:
+    """``multiprocessing.popen_forkserver.Popen._launch`` (CPython 3.9-3.13) minus the parent's
+    ``__main__``: a child would otherwise import the parent's main script again (running a script
+    without a ``__main__`` guard twice, and paying its imports, seconds with torch, on every step).
+    The steps run here live in trtperf's own modules, so the child never needs it."""
+    import io
+
+    from multiprocessing import forkserver, reduction, spawn, util
+    from multiprocessing.context import set_spawning_popen  # type: ignore[attr-defined]
+
+    prep_data = spawn.get_preparation_data(process_obj._name)
+    prep_data.pop("init_main_from_path", None)
+    prep_data.pop("init_main_from_name", None)
+    buf = io.BytesIO()
+    set_spawning_popen(self)
+    try:
+        reduction.dump(prep_data, buf)
+        reduction.dump(process_obj, buf)
+    finally:
+        set_spawning_popen(None)
+    self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+    _parent_w = os.dup(w)
+    self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+    with open(w, "wb", closefd=True) as handle:
+        handle.write(buf.getbuffer())
+    self.pid = forkserver.read_signed(self.sentinel)
+
+
+def _process_class() -> Any:
+    """The fork server's Process class, launching children without the parent's ``__main__`` where
+    this Python's multiprocessing has the expected internals (else the standard class)."""
+    _get_context()  # the preload list is set before the fork server starts
+    return _IsolatedProcess if _IsolatedProcess is not None else _get_context().Process
+
+
+_IsolatedProcess: Any = None
+try:  # POSIX only; the names are CPython internals, checked here rather than assumed
+    from multiprocessing import popen_forkserver as _popen_forkserver
+    from multiprocessing.context import ForkServerProcess as _ForkServerProcess
+
+    if hasattr(_popen_forkserver.Popen, "_launch"):
+        class _NoMainPopen(_popen_forkserver.Popen):  # type: ignore[misc]
+            _launch = _launch_without_main
+
+        class _NoMainProcess(_ForkServerProcess):  # type: ignore[misc]
+            @staticmethod
+            def _Popen(process_obj: Any) -> Any:  # noqa: N802 - multiprocessing's name
+                return _NoMainPopen(process_obj)
+
+        _IsolatedProcess = _NoMainProcess
+except ImportError:  # pragma: no cover - Windows
+    pass
+
+
 def signal_name(exitcode: int) -> str:
     """'SIGSEGV (signal 11)' for a child's negative exit code."""
     try:
@@ -94,7 +148,7 @@ def run_isolated(fn: Callable[..., T], *args: Any, what: str) -> T:
         return fn(*args)
     context = _get_context()
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, fn, args), daemon=True)
+    process = _process_class()(target=_child, args=(sender, fn, args), daemon=True)
     process.start()
     sender.close()
     message: Any = None

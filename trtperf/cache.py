@@ -196,6 +196,11 @@ class ArtifactCache:
             self._secret = load_or_create_key(self.key_file)
         return self._secret
 
+    def sign(self, meta: Mapping[str, Any]) -> str:
+        """The HMAC this user's trtperf stores in ``meta`` (for tools that rewrite an entry on purpose,
+        such as tests simulating a miscompiled engine)."""
+        return _signature(self.secret, meta)
+
     def entry_dir(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / key
 

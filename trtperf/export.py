@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import traceback
 import warnings
@@ -76,6 +77,10 @@ def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
     """Export with torch.export (dynamo) and a symbolic batch dimension shared by every input."""
     import torch
 
+    # torch's structured-trace logger never propagates once torch's logging is set up (torch._logging
+    # sets this); before that, its DEBUG records reach the root logger and pytest shows hundreds of
+    # them under a failed case.
+    logging.getLogger("torch.__trace").propagate = False
     # An example batch of 2: torch.export specializes sizes 0 and 1.
     args = example_inputs(spec, 2)
     batch = torch.export.Dim("batch", min=1, max=spec.max_batch)

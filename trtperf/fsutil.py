@@ -136,3 +136,32 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_writable(path: Path, what: str, directory: bool = False) -> str:
+    """Check before any work that ``path`` (a file, or with ``directory`` a directory) can be written.
+
+    Returns '' or a note that the directory does not exist yet and will be created; raises
+    ``TrtperfUsageError`` naming ``what`` (e.g. "--trtperf-results") when it cannot be written.
+    """
+    from trtperf.errors import TrtperfUsageError
+
+    folder = path if directory else path.parent
+    if path.exists():
+        if directory and not path.is_dir():
+            raise TrtperfUsageError(f"{what} {path} is not a directory.")
+        if not directory and path.is_dir():
+            raise TrtperfUsageError(f"{what} {path} is a directory; give a file path, e.g. {path / 'results.json'}.")
+        if not os.access(path if directory else path, os.W_OK) or not os.access(folder, os.W_OK | os.X_OK):
+            raise TrtperfUsageError(f"{what} {path} is not writable by this user; choose another path.")
+        return ""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise TrtperfUsageError(f"{what} {path} cannot be created: {existing} is a file, not a directory.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TrtperfUsageError(f"{what} {path} cannot be created: {existing} is not writable by this user.")
+    if existing != folder:
+        return f"{folder} does not exist yet; it will be created"
+    return ""

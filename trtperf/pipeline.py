@@ -258,3 +258,26 @@ class CaseRunner:
     def update_baselines(self, results: list[CaseResult]) -> dict[str, int]:
         """Write the timed cases into their devices' files; returns cases written per file."""
         return record_results(self.store, results, trtperf.__version__)
+
+
+def baseline_file_lines(settings: Settings, baseline_dir: Path, backends: list[str]) -> list[str]:
+    """One line per device the ``backends`` run on: the baseline file it is gated against, or that it
+    is missing (then that device's cases record no verdict). For the session header."""
+    by_device: dict[str, list[str]] = {}
+    for name in backends:
+        try:
+            backend = get_backend(name)
+            backend.configure(settings)
+            if backend.skip_reason(settings) is not None:
+                continue
+            slug = backend.device().slug
+        except Exception:  # noqa: BLE001 - a header line must not stop the session; the case reports it
+            continue
+        by_device.setdefault(slug, []).append(name)
+    store = BaselineStore(baseline_dir)
+    lines = []
+    for slug, names in sorted(by_device.items()):
+        path = store.path_for(slug)
+        state = "" if path.is_file() else " (missing: no baseline gating for this device)"
+        lines.append(f"trtperf: baseline for {', '.join(names)} on device {slug}: {path}{state}")
+    return lines

@@ -134,7 +134,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
             parity = f"{worst:.1e}" + ("" if r.parity["passed"] else " FAIL")
         status = verdict.get("status", "")
         if r.outcome == FAILED and not status:
-            status = "failed"
+            status = f"failed ({r.failed_stage})" if r.failed_stage else "failed"
         elif r.outcome == SKIPPED:
             status = "skipped"
         elif not status:

@@ -60,7 +60,7 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
             stats = entry["stats"]
             env = entry.get("environment") or {}
             print(f"  {key:<48} median {_number(stats.get('median_ms'))} ms  "
-                  f"p99 {_number(stats.get('p99_ms'))} ms  runs {str(stats.get('runs', '?')):>3}  "
+                  f"p99 {_number(stats.get('p99_ms'))} ms  runs {stats.get('runs', '?')!s:>3}  "
                   f"{env.get('backend', '')} {env.get('backend_version', '')}  {entry.get('recorded_at', '')}")
     return status
 

@@ -59,7 +59,7 @@ def remove_orphans(target: Path) -> list[Path]:
     Call it only while holding the lock that guards writes to ``target``: then no live writer owns them.
     Only names trtperf itself makes are touched.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         siblings = list(target.parent.iterdir())
     except OSError:
@@ -152,7 +152,7 @@ def check_writable(path: Path, what: str, directory: bool = False) -> str:
             raise TrtperfUsageError(f"{what} {path} is not a directory.")
         if not directory and path.is_dir():
             raise TrtperfUsageError(f"{what} {path} is a directory; give a file path, e.g. {path / 'results.json'}.")
-        if not os.access(path if directory else path, os.W_OK) or not os.access(folder, os.W_OK | os.X_OK):
+        if not os.access(path, os.W_OK) or not os.access(folder, os.W_OK | os.X_OK):
             raise TrtperfUsageError(f"{what} {path} is not writable by this user; choose another path.")
         return ""
     existing = folder

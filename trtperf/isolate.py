@@ -65,7 +65,6 @@ def _launch_without_main(self: Any, process_obj: Any) -> None:
     without a ``__main__`` guard twice, and paying its imports, seconds with torch, on every step).
     The steps run here live in trtperf's own modules, so the child never needs it."""
     import io
-
     from multiprocessing import forkserver, reduction, spawn, util
     from multiprocessing.context import set_spawning_popen  # type: ignore[attr-defined]
 
@@ -81,7 +80,7 @@ def _launch_without_main(self: Any, process_obj: Any) -> None:
         set_spawning_popen(None)
     self.sentinel, w = forkserver.connect_to_new_process(self._fds)
     _parent_w = os.dup(w)
-    self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+    self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))  # type: ignore[attr-defined]
     with open(w, "wb", closefd=True) as handle:
         handle.write(buf.getbuffer())
     self.pid = forkserver.read_signed(self.sentinel)
@@ -105,7 +104,7 @@ try:  # POSIX only; the names are CPython internals, checked here rather than as
 
         class _NoMainProcess(_ForkServerProcess):  # type: ignore[misc]
             @staticmethod
-            def _Popen(process_obj: Any) -> Any:  # noqa: N802 - multiprocessing's name
+            def _Popen(process_obj: Any) -> Any:  # multiprocessing's name
                 return _NoMainPopen(process_obj)
 
         _IsolatedProcess = _NoMainProcess
@@ -124,12 +123,12 @@ def signal_name(exitcode: int) -> str:
 def _child(conn: multiprocessing.connection.Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     try:
         result = fn(*args)
-    except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+    except BaseException as exc:  # everything goes back to the parent
         if isinstance(exc, TrtperfError):
             try:
                 conn.send(("trtperf-error", exc))
                 return
-            except Exception:  # noqa: BLE001 - an unpicklable TrtperfError subclass: send its text
+            except Exception:  # an unpicklable TrtperfError subclass: send its text
                 pass
         text = str(exc).strip() or type(exc).__name__
         where = traceback.extract_tb(exc.__traceback__)

@@ -165,9 +165,9 @@ def judge_case(
     replaced = entry_problem(entry) if entry is not None and settings.update_baselines else None
     if entry is None or replaced:
         # Updating replaces a malformed entry instead of failing on it (the advice it gives).
-        first = f"malformed baseline entry replaced ({replaced})" if replaced else "no baseline"
+        why = f"malformed baseline entry replaced ({replaced})" if replaced else "no baseline"
         result.stats = summarize(hook.runs, hook.batch).to_json()
-        result.verdict = Verdict(NO_BASELINE, note="; ".join([first, *warnings])).to_json()
+        result.verdict = Verdict(NO_BASELINE, note="; ".join([why, *warnings])).to_json()
         if result.outcome != FAILED:
             result.outcome = PASSED
         return

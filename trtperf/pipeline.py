@@ -168,7 +168,7 @@ class CaseRunner:
             result.device = backend.device().to_json()
             result.environment = backend.environment()
             self._run_stages(spec, case, settings, backend, result, stage)
-        except Exception as exc:  # noqa: BLE001 - containment: one case fails, the session goes on
+        except Exception as exc:  # containment: one case fails, the session goes on
             fail(result, stage.name, exc)
         return result
 
@@ -271,7 +271,7 @@ def baseline_file_lines(settings: Settings, baseline_dir: Path, backends: list[s
             if backend.skip_reason(settings) is not None:
                 continue
             slug = backend.device().slug
-        except Exception:  # noqa: BLE001 - a header line must not stop the session; the case reports it
+        except Exception:  # a header line must not stop the session; the case reports it
             continue
         by_device.setdefault(slug, []).append(name)
     store = BaselineStore(baseline_dir)

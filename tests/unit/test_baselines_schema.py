@@ -130,7 +130,8 @@ def test_a_wrong_typed_device_is_named_and_an_update_replaces_it(tmp_path: Path)
 
 def test_a_v2_entry_that_cannot_be_gated_is_an_error_naming_the_fix(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path)
-    with pytest.raises(BaselineError, match=r"entry 'm\[x\]' cannot be gated: field 'stats': no run medians.*-k 'm\[x\]'"):
+    with pytest.raises(BaselineError,
+                       match=r"entry 'm\[x\]' cannot be gated: field 'stats': no run medians.*-k 'm\[x\]'"):
         store.run_medians("cpu-x", "m[x]", {"stats": {}})
 
 

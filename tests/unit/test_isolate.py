@@ -46,7 +46,8 @@ def test_a_result_and_files_come_back(tmp_path: Path) -> None:
 
 
 def test_a_segfault_fails_the_step_with_the_signal_name() -> None:
-    with pytest.raises(IsolatedCrash, match=r"ONNX Runtime graph optimization of m\[x\] crashed: .*SIGSEGV \(signal 11\)"):
+    with pytest.raises(IsolatedCrash,
+                       match=r"ONNX Runtime graph optimization of m\[x\] crashed: .*SIGSEGV \(signal 11\)"):
         run_isolated(crash_with_a_segfault, what="ONNX Runtime graph optimization of m[x]")
     # and this process goes on
     assert run_isolated(write_and_return, Path(os.devnull), b"", what="next")["written"] == 0
@@ -64,12 +65,13 @@ def test_an_exit_without_a_result_is_a_crash() -> None:
 
 
 def test_trtperf_errors_come_back_as_themselves() -> None:
-    with pytest.raises(BuildError, match="^parser said no$"):
+    with pytest.raises(BuildError, match=r"^parser said no$"):
         run_isolated(raise_build_error, "parser said no", what="step")
 
 
 def test_other_exceptions_keep_their_type_name_and_text() -> None:
-    with pytest.raises(IsolatedError, match=r"step failed: ValueError: bad value from a library \(at .*test_isolate.py:\d+\)"):
+    with pytest.raises(IsolatedError,
+                       match=r"step failed: ValueError: bad value from a library \(at .*test_isolate.py:\d+\)"):
         run_isolated(raise_value_error, what="step")
 
 

@@ -8,8 +8,11 @@ import json
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from trtperf.baselines import BaselineStore
 from trtperf.cache import ArtifactCache
@@ -114,6 +117,13 @@ def _temporaries(root: Path) -> list[Path]:
     return [p for p in root.rglob(f"*{TMP_SUFFIX}") if TMP_TAG in p.name]
 
 
+@pytest.fixture
+def _drop_chain_module() -> Iterator[None]:
+    yield
+    sys.modules.pop("kill_chain", None)
+
+
+@pytest.mark.usefixtures("_drop_chain_module")
 def test_kill_9_at_random_points_loses_nothing_and_the_next_run_passes(tmp_path: Path) -> None:
     script = tmp_path / "chain.py"
     script.write_text(CHAIN)
@@ -125,7 +135,6 @@ def test_kill_9_at_random_points_loses_nothing_and_the_next_run_passes(tmp_path:
     assert committed[:1] == [0]
     chain = _load(script)
     with warnings.catch_warnings():
-        sys.modules.pop("kill_chain", None)  # loaded; nothing else imports it
         warnings.simplefilter("error")  # no CacheCorruptionWarning: a kill never leaves an unreadable entry
         chain.step(tmp_path, next_i)  # the next run, over what the last kill interrupted
         for i in committed:  # nothing committed was lost: every artifact is still a hit

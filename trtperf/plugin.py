@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from trtperf.cases import Case, expand_cases, why_no_cases
-from trtperf.config import OPTIONS, Settings, resolve
+from trtperf.config import OPTIONS, Settings, default_cache_dir, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.results import FAILED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec
@@ -119,6 +119,9 @@ def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> 
         raise TrtperfUsageError(f"--trtperf-backend: unknown backend(s) {', '.join(unknown)}; known backends: "
                                 f"{', '.join(known_backends())}")
     notes = []
+    cache_dir = settings.cache_dir or default_cache_dir()
+    if not cache_dir.exists():  # an existing read-only cache is fine: it serves its hits
+        check_writable(cache_dir, "--trtperf-cache-dir", directory=True)
     note = check_writable(results_path, "--trtperf-results")
     if note:
         notes.append(f"results: {note}")

@@ -28,7 +28,7 @@ from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
 from trtperf.cache import ArtifactCache, CacheEntry, cache_key
 from trtperf.config import Settings
 from trtperf.device import DeviceInfo, cpu_device
-from trtperf.fsutil import atomic_write_bytes
+from trtperf.fsutil import atomic_write_bytes, remove_orphans
 from trtperf.isolate import run_isolated
 from trtperf.trt.flavour import INSTALL_HINT, Flavour
 
@@ -239,7 +239,14 @@ class TensorRTBackend(Backend):
 
         raw = request.cache.sidecar(entry, "layers.json")
         text_path = request.cache.sidecar(entry, "layers.txt")
+        if request.cache.read_only:  # a shared cache: use the stored report, or make one without storing it
+            text = raw.read_text() if raw.exists() else inspect_plan(flavour, entry.path.read_bytes(), request.case.key)
+            report = parse_inspector_json(text, onnx_node_ops(request.onnx_path))
+            return {"layers": report.to_json(), "layer_report": str(text_path) if text_path.exists() else "",
+                    "inspector_json": str(raw) if raw.exists() else ""}
         with FileLock(str(raw) + ".lock"):
+            remove_orphans(raw)
+            remove_orphans(text_path)
             if not raw.exists():
                 atomic_write_bytes(raw, inspect_plan(flavour, entry.path.read_bytes(), request.case.key).encode())
             report = parse_inspector_json(raw.read_text(), onnx_node_ops(request.onnx_path))
@@ -313,4 +320,5 @@ def _read_timing_cache(path: Path | None) -> bytes | None:
 def _write_timing_cache(path: Path, data: bytes) -> None:
     # Last writer wins: concurrent builds may drop each other's new entries, never corrupt the file.
     with FileLock(str(path) + ".lock"):
+        remove_orphans(path)
         atomic_write_bytes(path, data)

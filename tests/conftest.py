@@ -39,6 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _config_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The cache signing key (``$XDG_CONFIG_HOME/trtperf/cache.key``) goes to a temporary directory,
+    never the user's config; pytester runs and subprocesses inherit it."""
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))
+
+
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     """An empty artifact cache directory (not created yet: ArtifactCache creates it)."""

@@ -80,3 +80,28 @@ def expand_cases(
         for batch in chosen_batches
         for stream in chosen_streams
     ]
+
+
+def why_no_cases(
+    spec: ModelSpec,
+    known_backends: Iterable[str],
+    backends: Iterable[str] | None = None,
+    precisions: Iterable[str] | None = None,
+    batches: Iterable[int] | None = None,
+    streams: Iterable[int] | None = None,
+) -> str:
+    """Which selection option left ``spec`` without cases, and why ('' when it has some)."""
+    if expand_cases(spec, known_backends, backends, precisions, batches, streams):
+        return ""
+    declared_backends = list(spec.backends) if spec.backends is not None else list(known_backends)
+    if backends is not None and not _narrow(declared_backends, backends):
+        return (f"--trtperf-backend {','.join(backends)} matches none of the backends model {spec.name!r} runs on "
+                f"({', '.join(declared_backends)})")
+    if precisions is not None and not _narrow(spec.precisions, precisions):
+        return (f"--trtperf-precision {','.join(precisions)} matches none of the precisions model {spec.name!r} "
+                f"declares ({', '.join(spec.precisions)})")
+    if batches is not None:
+        return (f"--trtperf-batch {','.join(str(b) for b in batches)} is above max_batch {spec.max_batch} of model "
+                f"{spec.name!r} (its ONNX export's batch axis goes up to max_batch; declare a larger max_batch= "
+                f"to run it)")
+    return f"model {spec.name!r} declares no cases"

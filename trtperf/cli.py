@@ -23,6 +23,7 @@ from trtperf.errors import TrtperfError
 from trtperf.record.baselines import (
     SCHEMA_VERSION,
     BaselineStore,
+    entry_problem,
     load_baseline_file,
     record_results,
     recordable,
@@ -43,25 +44,40 @@ def _select(results: list[CaseResult], substring: str | None) -> list[CaseResult
     return [r for r in results if substring is None or substring in r.case.key]
 
 
+def _number(value: object) -> str:
+    return f"{value:9.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{'?':>9}"
+
+
 def cmd_baseline_show(args: argparse.Namespace) -> int:
     store = BaselineStore(args.baseline_dir)
     slugs = [args.device] if args.device else store.slugs()
     if not slugs:
         print(f"no baseline files in {args.baseline_dir}")
         return 0
+    status = 0
     for slug in slugs:
-        loaded = store.load(slug)
+        try:
+            loaded = store.load(slug, lenient=True)
+        except TrtperfError as exc:  # one unreadable file does not hide the others
+            print(f"trtperf: error: {exc}", file=sys.stderr)
+            status = 1
+            continue
         if loaded is None:
             raise TrtperfError(f"{store.path_for(slug)}: no such baseline file; known devices: {store.slugs()}")
         print(f"{loaded.path}  ({loaded.device.get('name', slug)}, {len(loaded.entries)} cases)")
         for key in natural_sorted(loaded.entries):
             entry = loaded.entries[key]
-            stats = entry.get("stats", {})
-            env = entry.get("environment", {})
-            print(f"  {key:<48} median {stats.get('median_ms', float('nan')):9.4f} ms  "
-                  f"p99 {stats.get('p99_ms', float('nan')):9.4f} ms  runs {stats.get('runs', '?'):>3}  "
+            problem = entry_problem(entry)
+            if problem:
+                print(f"  {key:<48} MALFORMED: {problem}; `pytest suites -k '{key}' --trtperf-update-baselines` "
+                      f"replaces it")
+                continue
+            stats = entry["stats"]
+            env = entry.get("environment") or {}
+            print(f"  {key:<48} median {_number(stats.get('median_ms'))} ms  "
+                  f"p99 {_number(stats.get('p99_ms'))} ms  runs {stats.get('runs', '?')!s:>3}  "
                   f"{env.get('backend', '')} {env.get('backend_version', '')}  {entry.get('recorded_at', '')}")
-    return 0
+    return status
 
 
 def cmd_baseline_update(args: argparse.Namespace) -> int:

@@ -207,6 +207,9 @@ OPTIONS: tuple[Option, ...] = (
            "DIR"),
     Option("cache_dir", _path, "Artifact cache directory (default $XDG_CACHE_HOME/trtperf, "
            "i.e. ~/.cache/trtperf).", "DIR"),
+    Option("cache_key_file", _path, "Key that signs (HMAC) every cache entry, created owner-only when "
+           "absent; entries signed with another key are rebuilt (default $XDG_CONFIG_HOME/trtperf/cache.key, "
+           "i.e. ~/.config/trtperf/cache.key).", "PATH"),
     Option("results", _path, "Where to write the results JSON (default <rootdir>/.trtperf/results.json).",
            "PATH"),
     # reports people review (issue 15): see trtperf/record/.
@@ -279,6 +282,7 @@ class Settings:
     update_baselines: bool = False
     baseline_dir: Path | None = None
     cache_dir: Path | None = None
+    cache_key_file: Path | None = None
     results: Path | None = None
     benchmark_json: Path | None = None
     markdown: Path | None = None

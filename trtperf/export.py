@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import traceback
 import warnings
@@ -76,6 +77,10 @@ def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
     """Export with torch.export (dynamo) and a symbolic batch dimension shared by every input."""
     import torch
 
+    # torch's structured-trace logger never propagates once torch's logging is set up (torch._logging
+    # sets this); before that, its DEBUG records reach the root logger and pytest shows hundreds of
+    # them under a failed case.
+    logging.getLogger("torch.__trace").propagate = False
     # An example batch of 2: torch.export specializes sizes 0 and 1.
     args = example_inputs(spec, 2)
     batch = torch.export.Dim("batch", min=1, max=spec.max_batch)
@@ -89,15 +94,47 @@ def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
             program = _export(module, args, spec, dynamic_shapes)
         if program is None:
             raise RuntimeError("torch.onnx.export returned no program")
-        program.save(str(target), external_data=False)
+    except OSError as exc:
+        raise _file_error(spec, target, "exporting", exc) from exc
     except Exception as exc:
+        if _caused_by_oserror(exc):
+            raise _file_error(spec, target, "exporting", exc) from exc
         detail = _ANSI.sub("", "".join(traceback.format_exception_only(type(exc), exc)).strip())
         raise ExportError(
             f"model {spec.name!r}: torch -> ONNX export failed.\nexporter said: {detail}\n"
             f"Fix the model's forward() for torch.export (see "
             f"https://pytorch.org/docs/stable/export.html) or its declared inputs."
         ) from exc
+    try:
+        program.save(str(target), external_data=False)
+    except OSError as exc:
+        raise _file_error(spec, target, "writing", exc) from exc
+    except Exception as exc:
+        # The ONNX serializer wraps some file errors (e.g. a full disk) in its own types.
+        if _caused_by_oserror(exc):
+            raise _file_error(spec, target, "writing", exc) from exc
+        raise
     _check_exported(spec, target)
+
+
+def _caused_by_oserror(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _file_error(spec: ModelSpec, target: Path, doing: str, exc: BaseException) -> ExportError:
+    """An OSError while exporting is the disk's or the permissions' fault, never the model's."""
+    return ExportError(
+        f"model {spec.name!r}: {doing} the ONNX export to {target} failed with a file system error: "
+        f"{type(exc).__name__}: {exc}. This is not a fault of the model: free disk space or fix the permissions "
+        f"of {target.parent} (move the cache with --trtperf-cache-dir)."
+    )
 
 
 def _check_exported(spec: ModelSpec, path: Path) -> None:

@@ -5,6 +5,8 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 
 from __future__ import annotations
 
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import trtperf
@@ -42,6 +44,58 @@ def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -
     return reason
 
 
+MAX_MESSAGE_LINES = 24
+MAX_MESSAGE_CHARS = 3000
+
+
+@dataclass
+class Stage:
+    """The stage a case is in: export, precision, build, reference, parity, timing, verdict."""
+
+    name: str = "setup"
+
+
+def one_screen(text: str, max_lines: int = MAX_MESSAGE_LINES, max_chars: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to at most ``max_lines`` lines and about ``max_chars`` characters (head and tail kept)."""
+    lines = text.strip().splitlines()
+    if len(lines) > max_lines:
+        head, tail = lines[: max_lines - 5], lines[-4:]
+        lines = [*head, f"... ({len(lines) - len(head) - len(tail)} lines cut) ...", *tail]
+    out = "\n".join(lines)
+    if len(out) > max_chars:
+        out = out[: max_chars - 400] + f"\n... ({len(out) - max_chars + 400} characters cut) ...\n" + out[-300:]
+    return out
+
+
+def failure_message(case: Case, stage: str, exc: BaseException) -> str:
+    """One screen: the case id, the stage, and the cause (trtperf's own message, or the exception's
+    type, text and the line that raised it)."""
+    if isinstance(exc, TrtperfError):
+        cause = str(exc)
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (raised at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        text = str(exc).strip()
+        cause = f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
+        if isinstance(exc, OSError):
+            cause += "\nA file system error (disk full? permissions?), not a fault of the model."
+    return one_screen(f"{case.key}: {stage} failed: {cause}")
+
+
+def fail(result: CaseResult, stage: str, exc: BaseException) -> None:
+    """Mark ``result`` failed in ``stage`` by ``exc`` (see :func:`failure_message`)."""
+    result.outcome = FAILED
+    result.failed_stage = stage
+    result.message = failure_message(result.case, stage, exc)
+
+
+def failed_result(case: Case, stage: str, exc: BaseException) -> CaseResult:
+    """A FAILED result for a case that could not even start (e.g. the runner could not be made)."""
+    result = CaseResult(case=case)
+    fail(result, stage, exc)
+    return result
+
+
 class CaseRunner:
     """Runs cases with shared settings, cache, baselines and gate."""
 
@@ -52,7 +106,7 @@ class CaseRunner:
         gate: Gate | None = None,
     ) -> None:
         self.settings = settings
-        self.cache = ArtifactCache(settings.cache_dir or default_cache_dir())
+        self.cache = ArtifactCache(settings.cache_dir or default_cache_dir(), key_file=settings.cache_key_file)
         self.store = BaselineStore(baseline_dir)
         self.gate: Gate = gate or StatisticalGate()
         self.family_size = 1
@@ -60,19 +114,26 @@ class CaseRunner:
         self._exports: dict[str, CacheEntry] = {}
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
-        settings = self.settings.with_model_overrides(spec.settings)
-        backend = get_backend(case.backend, settings)
-        device = backend.device()
-        result = CaseResult(case=case, device=device.to_json(), environment=backend.environment())
+        """Every stage of ``case``; never raises an Exception: any failure in any stage (a factory that
+        raises, an ONNX Runtime rejection, a native crash in an isolated step, a full disk) is a
+        FAILED result whose message names the case, the stage and the cause (:func:`failure_message`)."""
+        result = CaseResult(case=case)
+        stage = Stage()
         try:
-            self._run_stages(spec, case, settings, result)
-        except TrtperfError as exc:
-            result.outcome = FAILED
-            result.message = str(exc)
+            settings = self.settings.with_model_overrides(spec.settings)
+            backend = get_backend(case.backend, settings)
+            result.device = backend.device().to_json()
+            result.environment = backend.environment()
+            self._run_stages(spec, case, settings, result, stage)
+        except Exception as exc:  # containment: one case fails, the session goes on
+            fail(result, stage.name, exc)
         return result
 
-    def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult) -> None:
-        prepared = prepare(spec, case, settings, self.cache, exports=self._exports)
+    def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, stage: Stage) -> None:
+        def enter(name: str) -> None:
+            stage.name = name
+
+        prepared = prepare(spec, case, settings, self.cache, exports=self._exports, on_stage=enter)
         backend, built, request = prepared.backend, prepared.built, prepared.request
         result.artifact = {"onnx_sha256": prepared.fp32.meta["sha256"],
                            "variant_sha256": prepared.variant.meta["sha256"], "engine_key": built.cache_key}
@@ -81,9 +142,13 @@ class CaseRunner:
         if settings.build_only:
             result.notes.append("build only")
             return
+        stage.name = "reference"
         inputs = make_inputs(spec, case.batch, settings.seed)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
+        reference.fp32_outputs(case.batch, settings.seed)  # both run (and are cached) here, in this stage
+        reference.variant_outputs(case.batch, settings.seed)
+        stage.name = "parity"
         with prepared.load() as engine:
             report = reference.check(engine.infer(inputs), case.batch, settings.seed)
             result.timing_mode = engine.timing_mode()
@@ -110,6 +175,7 @@ class CaseRunner:
             if settings.no_timing:
                 result.notes.append("no timing")
                 return
+            stage.name = "timing"
             plan = TimingPlan.from_settings(settings)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
                 runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
@@ -119,6 +185,7 @@ class CaseRunner:
             extra = engine.measurements()
             if extra:
                 result.build["runtime"] = extra
+            stage.name = "verdict"
             # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
             hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
                               plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,
@@ -135,3 +202,25 @@ class CaseRunner:
     def update_baselines(self, results: list[CaseResult]) -> dict[str, int]:
         """Write the timed cases into their devices' files; returns cases written per file."""
         return record_results(self.store, results, trtperf.__version__)
+
+
+def baseline_file_lines(settings: Settings, baseline_dir: Path, backends: list[str]) -> list[str]:
+    """One line per device the ``backends`` run on: the baseline file it is gated against, or that it
+    is missing (then that device's cases record no verdict). For the session header."""
+    by_device: dict[str, list[str]] = {}
+    for name in backends:
+        try:
+            backend = get_backend(name, settings)
+            if backend.skip_reason(settings) is not None:
+                continue
+            slug = backend.device().slug
+        except Exception:  # a header line must not stop the session; the case reports it
+            continue
+        by_device.setdefault(slug, []).append(name)
+    store = BaselineStore(baseline_dir)
+    lines = []
+    for slug, names in sorted(by_device.items()):
+        path = store.path_for(slug)
+        state = "" if path.is_file() else " (missing: no baseline gating for this device)"
+        lines.append(f"trtperf: baseline for {', '.join(names)} on device {slug}: {path}{state}")
+    return lines

@@ -20,7 +20,7 @@ from trtperf.export import export_cached
 from trtperf.precision import precision_variant
 from trtperf.spec import ModelSpec
 
-STAGES = ("export", "variant", "build")
+STAGES = ("export", "precision", "build")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def prepare(
         fp32 = export_cached(spec, cache)
         if exports is not None:
             exports[spec.name] = fp32
-    stage("variant")
+    stage("precision")
     variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
                                 builder_flags=backend.uses_builder_flags(case.precision, settings))
     request = BuildRequest(spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],

@@ -137,7 +137,17 @@ class ModelSpec:
         import torch
 
         torch.manual_seed(self.seed)
-        module = self.factory()
+        try:
+            module = self.factory()
+        except Exception as exc:
+            import traceback
+
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+            raise TrtperfUsageError(
+                f"model {self.name!r}: its factory {getattr(self.factory, '__qualname__', self.factory)!r} raised "
+                f"{type(exc).__name__}: {exc}{where}; fix the factory (it must return a torch.nn.Module)."
+            ) from exc
         if not isinstance(module, torch.nn.Module):
             raise TrtperfUsageError(
                 f"model {self.name!r}: factory returned {type(module).__name__}, expected a torch.nn.Module"

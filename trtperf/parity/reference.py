@@ -9,7 +9,6 @@ and comparators apart). The pipeline, the precision stage and the Hypothesis mod
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from trtperf.cache import ArtifactCache, CacheEntry
-from trtperf.inputs import make_inputs
 from trtperf.parity.compare import TwoWayParity, two_way_parity
 from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for
 from trtperf.spec import ModelSpec
@@ -33,7 +31,8 @@ def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cac
     """
     import onnxruntime
 
-    from trtperf.backends.onnxruntime import reference_session, run_session
+    from trtperf.backends.onnxruntime import reference_to_file
+    from trtperf.isolate import run_isolated
 
     parts = {
         "onnx": onnx.meta["sha256"],
@@ -45,10 +44,9 @@ def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cac
     }
 
     def produce(tmp: Path) -> None:
-        outputs = run_session(reference_session(onnx.path), make_inputs(spec, batch, seed))
-        buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=False, **outputs)
-        tmp.write_bytes(buffer.getvalue())
+        # In a child process: a crash of ONNX Runtime on this model fails the case, not the session.
+        run_isolated(reference_to_file, onnx.path, spec.inputs, batch, seed, tmp,
+                     what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch})")
 
     entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
     with np.load(entry.path) as data:

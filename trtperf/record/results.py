@@ -35,6 +35,9 @@ class CaseResult:
     timing_mode: dict[str, Any] = field(default_factory=dict)
     artifact: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failed_stage: str = ""
+    """The stage a failed case failed in (export, precision, build, reference, parity, timing, verdict);
+    '' when it did not fail in a stage (passed, or failed its parity or gate)."""
     samples: dict[str, Any] | None = None
     """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.verdict.judging.run_details)."""
 
@@ -132,7 +135,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
             parity = f"{worst:.1e}" + ("" if r.parity["passed"] else " FAIL")
         status = verdict.get("status", "")
         if r.outcome == FAILED and not status:
-            status = "failed"
+            status = f"failed ({r.failed_stage})" if r.failed_stage else "failed"
         elif r.outcome == SKIPPED:
             status = "skipped"
         elif not status:

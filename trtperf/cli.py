@@ -17,6 +17,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trtperf.config import OPTIONS_BY_FIELD
 from trtperf.errors import TrtperfError
@@ -32,6 +33,9 @@ from trtperf.record.baselines import (
 )
 from trtperf.record.naturalsort import natural_sorted
 from trtperf.record.results import CaseResult, read_results, render_summary, write_results
+
+if TYPE_CHECKING:
+    from trtperf.cache import ArtifactCache
 
 
 def _add_baseline_dir(parser: argparse.ArgumentParser) -> None:
@@ -130,19 +134,21 @@ def cmd_baseline_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cache_root(args: argparse.Namespace) -> Path:
+def _cache(args: argparse.Namespace) -> ArtifactCache:
+    from trtperf.cache import ArtifactCache
     from trtperf.config import default_cache_dir
 
-    return args.cache_dir or default_cache_dir()
+    return ArtifactCache(args.cache_dir or default_cache_dir())
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:
     from trtperf.cachectl import describe, entries
 
-    found = list(entries(_cache_root(args)))
+    cache = _cache(args)
+    found = list(entries(cache))
     for entry in found:
         print(describe(entry))
-    print(f"{len(found)} entries, {sum(e.size for e in found) / 1e9:.3f} GB in {_cache_root(args)}")
+    print(f"{len(found)} entries, {sum(e.size for e in found) / 1e9:.3f} GB in {cache.root}")
     return 0
 
 
@@ -150,9 +156,10 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
     from trtperf.cachectl import describe, entries, verify
 
     bad = 0
-    found = list(entries(_cache_root(args)))
+    cache = _cache(args)
+    found = list(entries(cache))
     for entry in found:
-        problem = verify(entry)
+        problem = verify(cache, entry)
         if problem:
             bad += 1
             print(f"CORRUPT {describe(entry)}: {problem}")
@@ -166,7 +173,7 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
 
     if args.older_than is None and args.max_size is None:
         raise TrtperfError("cache prune needs --older-than DAYS and/or --max-size GB")
-    deleted, busy = prune(_cache_root(args), args.older_than, args.max_size, dry_run=args.dry_run)
+    deleted, busy = prune(_cache(args), args.older_than, args.max_size, dry_run=args.dry_run)
     for entry in deleted:
         print(("would delete " if args.dry_run else "deleted ") + describe(entry))
     for entry in busy:

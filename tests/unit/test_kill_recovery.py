@@ -16,7 +16,7 @@ import pytest
 
 from trtperf.cache import ArtifactCache
 from trtperf.fsutil import TMP_SUFFIX, TMP_TAG
-from trtperf.record.baselines import BaselineStore
+from trtperf.record.baselines import SCHEMA_VERSION, BaselineStore
 
 CHAIN = '''
 import itertools
@@ -146,6 +146,6 @@ def test_kill_9_at_random_points_loses_nothing_and_the_next_run_passes(tmp_path:
     assert loaded is not None
     for i in [*committed, next_i]:
         assert loaded.entries[f"m{i}[onnxruntime-fp16-b2-s1]"]["stats"]["run_medians_ms"] == [1.0 + i]
-    assert json.loads((tmp_path / "baselines" / "cpu-test.json").read_text())["schema_version"] == 2
+    assert json.loads((tmp_path / "baselines" / "cpu-test.json").read_text())["schema_version"] == SCHEMA_VERSION
     # Every key was accessed again above, and each access removes its own key's orphans.
     assert _temporaries(tmp_path) == []

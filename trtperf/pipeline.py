@@ -6,6 +6,7 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +54,13 @@ def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -
 
 
 def reference_outputs(
-    spec: ModelSpec, fp32: CacheEntry, batch: int, seed: int, cache: ArtifactCache
+    spec: ModelSpec, fp32: CacheEntry, batch: int, seed: int, cache: ArtifactCache,
+    dims: Mapping[str, int] | None = None,
 ) -> dict[str, np.ndarray]:
-    """ONNX Runtime (CPU, fp32 ONNX, no graph optimizations) on the seeded inputs, cached."""
+    """ONNX Runtime (CPU, fp32 ONNX, no graph optimizations) on the seeded inputs, cached.
+
+    ``dims``: the named axes' values (e.g. ``{"seq": 128}``) of the case.
+    """
     import onnxruntime
 
     from trtperf.backends.onnxruntime import reference_session, run_session
@@ -65,12 +70,13 @@ def reference_outputs(
         "batch": batch,
         "seed": seed,
         # The inputs are drawn from the declared specs: a changed range means another reference.
-        "inputs": [[i.name, list(i.shape), i.dtype, i.low, i.high] for i in spec.inputs],
+        "inputs": [i.describe() for i in spec.inputs],
         "onnxruntime": onnxruntime.__version__,
+        **({"dims": dict(sorted(dims.items()))} if dims else {}),
     }
 
     def produce(tmp: Path) -> None:
-        outputs = run_session(reference_session(fp32.path), make_inputs(spec, batch, seed))
+        outputs = run_session(reference_session(fp32.path), make_inputs(spec, batch, seed, dims))
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **outputs)
         tmp.write_bytes(buffer.getvalue())
@@ -121,7 +127,7 @@ class CaseRunner:
         fp32 = self._export(spec)
         variant = precision_variant(
             spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
-            builder_flags=settings.trt_precision_flags and backend.builder_precision_flags,
+            builder_flags=settings.trt_precision_flags and backend.builder_precision_flags, dims=case.dim_values,
         )
         result.artifact = {"onnx_sha256": fp32.meta["sha256"], "variant_sha256": variant.meta["sha256"]}
         request = BuildRequest(
@@ -135,11 +141,11 @@ class CaseRunner:
         if settings.build_only:
             result.notes.append("build only")
             return
-        inputs = make_inputs(spec, case.batch, settings.seed)
-        expected = reference_outputs(spec, fp32, case.batch, settings.seed, self.cache)
+        inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
+        expected = reference_outputs(spec, fp32, case.batch, settings.seed, self.cache, case.dim_values)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         faithful_ref, unavailable = variant_reference(spec, fp32, variant, case.precision, case.batch, settings.seed,
-                                                      self.cache, expected, reference_outputs)
+                                                      self.cache, expected, reference_outputs, case.dim_values)
         with backend.load(built, request) as engine:
             result.timing_mode = engine.timing_mode()
             report = two_way_parity(

@@ -19,7 +19,7 @@ from trtperf.cases import Case, expand_cases
 from trtperf.config import OPTIONS, Settings, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.results import FAILED, CaseResult, render_summary, write_results
-from trtperf.spec import ModelSpec
+from trtperf.spec import ModelSpec, collected_by
 
 if TYPE_CHECKING:
     from trtperf.pipeline import CaseRunner
@@ -139,7 +139,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     if not isinstance(obj, ModelSpec):
         return None
     module = getattr(collector, "obj", None)
-    if getattr(obj.factory, "__module__", None) != getattr(module, "__name__", None):
+    if not _collected_here(obj, module, collector.config):
         return []  # imported from another suite module: collected there
     from trtperf.backends import known_backends
     from trtperf.pipeline import skip_reason
@@ -151,13 +151,19 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         for name_ in s.backend:
             get_backend(name_)  # unknown names stop here with the list of known ones
     items: list[pytest.Item] = []
-    for case in expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams):
+    for case in expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams, s.dim):
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)
         reason = skip_reason(obj, case, s)
         if reason:
             item.add_marker(pytest.mark.skip(reason=f"{case.key}: {reason}"))
         items.append(item)
     return items
+
+
+def _collected_here(spec: ModelSpec, module: object, config: pytest.Config) -> bool:
+    """A declaration is collected by the module that made it, wherever its factory is defined; one
+    imported from a helper that is no suite (not a ``python_files`` match) by the suite importing it."""
+    return collected_by(spec, str(getattr(module, "__name__", "")), config.getini("python_files"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

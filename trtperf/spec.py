@@ -6,6 +6,7 @@ A suite module declares models with the :func:`model` decorator; the pytest plug
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -28,47 +29,113 @@ BATCH = "batch"
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "int8", "fp8")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _NUMPY_DTYPES = {"float32", "float16", "int64", "int32", "bool"}
+_INT_RANGES = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
+_DIM_RE = re.compile(r"[A-Za-z_]+")
 
 
 @dataclass(frozen=True)
 class InputSpec:
     """One named model input.
 
-    ``shape`` holds ints and exactly one ``"batch"`` marking the variable batch axis.
-    Values are drawn uniformly from ``[low, high)`` (integers: ``[low, high)`` too).
+    ``shape`` holds positive ints, exactly one ``"batch"`` marking the variable batch axis, and
+    optionally further named axes (e.g. ``"seq"``) whose values the model declaration lists in
+    ``dims=``. Values are drawn per dtype:
+
+    - ``float32``/``float16``: uniform in ``[low, high)``, default ``[-1, 1)``.
+    - ``int64``/``int32``: uniform integers in ``[low, high)``, i.e. ``ceil(low) .. ceil(high) - 1``
+      (``low=0.5`` draws from 1). ``low`` and ``high`` are required: token ids, class labels and
+      indices have no sensible default range.
+    - ``bool``: ``True`` with probability ``p_true`` (default 0.5); ``low``/``high`` are rejected.
+
+    Raises :class:`TrtperfUsageError` on a bad shape, dtype or range.
     """
 
     name: str
     shape: tuple[int | str, ...]
     dtype: str = "float32"
-    low: float = -1.0
-    high: float = 1.0
+    low: float | None = None
+    high: float | None = None
+    p_true: float | None = None
 
     def __post_init__(self) -> None:
+        where = f"input {self.name!r}"
         if self.shape.count(BATCH) != 1:
-            raise TrtperfUsageError(
-                f"input {self.name!r}: shape {self.shape} must contain exactly one {BATCH!r} axis"
-            )
+            raise TrtperfUsageError(f"{where}: shape {self.shape} must contain exactly one {BATCH!r} axis")
         for dim in self.shape:
-            if dim != BATCH and not (isinstance(dim, int) and dim > 0):
-                raise TrtperfUsageError(f"input {self.name!r}: dimension {dim!r} must be a positive int")
+            if isinstance(dim, str):
+                if dim != BATCH and not _DIM_RE.fullmatch(dim):
+                    raise TrtperfUsageError(
+                        f"{where}: axis name {dim!r} must be letters and underscores (e.g. 'seq'), so that "
+                        f"case ids such as 'b8-seq128' stay readable"
+                    )
+            elif isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+                raise TrtperfUsageError(
+                    f"{where}: dimension {dim!r} must be a positive int or an axis name declared in dims="
+                )
         if self.dtype not in _NUMPY_DTYPES:
-            raise TrtperfUsageError(
-                f"input {self.name!r}: dtype {self.dtype!r} not supported; use one of {sorted(_NUMPY_DTYPES)}"
-            )
-        if not self.low < self.high:
-            raise TrtperfUsageError(f"input {self.name!r}: low {self.low} must be below high {self.high}")
-        if self.dtype in ("int64", "int32") and math.ceil(self.low) >= math.ceil(self.high):
-            raise TrtperfUsageError(
-                f"input {self.name!r}: integer range [{self.low}, {self.high}) holds no integer; widen low/high"
-            )
+            raise TrtperfUsageError(f"{where}: dtype {self.dtype!r} not supported; use one of {sorted(_NUMPY_DTYPES)}")
+        if self.dtype == "bool":
+            if self.low is not None or self.high is not None:
+                raise TrtperfUsageError(
+                    f"{where}: a bool input has no low/high; give p_true= (the probability of True, default 0.5)"
+                )
+            if self.p_true is not None and not 0.0 <= self.p_true <= 1.0:
+                raise TrtperfUsageError(f"{where}: p_true {self.p_true!r} must lie in [0, 1]")
+            return
+        if self.p_true is not None:
+            raise TrtperfUsageError(f"{where}: p_true= is for bool inputs; a {self.dtype} input takes low= and high=")
+        if self.dtype in _INT_RANGES:
+            if self.low is None or self.high is None:
+                raise TrtperfUsageError(
+                    f"{where}: an integer ({self.dtype}) input needs low= and high= (values are drawn from "
+                    f"[low, high)); e.g. InputSpec({self.name!r}, {self.shape!r}, dtype={self.dtype!r}, low=0, "
+                    f"high=<vocabulary size>) for token ids"
+                )
+            first, last = math.ceil(self.low), math.ceil(self.high) - 1
+            if first > last:
+                raise TrtperfUsageError(
+                    f"{where}: integer range [{self.low}, {self.high}) holds no integer; widen low/high"
+                )
+            lo, hi = _INT_RANGES[self.dtype]
+            if first < lo or last > hi:
+                raise TrtperfUsageError(f"{where}: range [{self.low}, {self.high}) does not fit {self.dtype}")
+        low, high = self.value_range
+        if not low < high:
+            raise TrtperfUsageError(f"{where}: low {low} must be below high {high}")
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """``(low, high)`` with the float default ``(-1.0, 1.0)`` filled in; ``(0, 1)`` for bool."""
+        if self.dtype == "bool":
+            return 0.0, 1.0
+        return (-1.0 if self.low is None else self.low), (1.0 if self.high is None else self.high)
 
     @property
     def batch_axis(self) -> int:
         return self.shape.index(BATCH)
 
-    def concrete_shape(self, batch: int) -> tuple[int, ...]:
-        return tuple(batch if dim == BATCH else int(dim) for dim in self.shape)
+    @property
+    def named_axes(self) -> tuple[str, ...]:
+        """Axis names other than ``"batch"``, in shape order."""
+        return tuple(d for d in self.shape if isinstance(d, str) and d != BATCH)
+
+    def concrete_shape(self, batch: int, dims: Mapping[str, int] | None = None) -> tuple[int, ...]:
+        """The shape at ``batch`` and the named axes' values in ``dims``; KeyError names a missing axis."""
+        out = []
+        for dim in self.shape:
+            if dim == BATCH:
+                out.append(batch)
+            elif isinstance(dim, str):
+                if dims is None or dim not in dims:
+                    raise KeyError(f"input {self.name!r}: no value for axis {dim!r}")
+                out.append(int(dims[dim]))
+            else:
+                out.append(int(dim))
+        return tuple(out)
+
+    def describe(self) -> list[Any]:
+        """Name, shape, dtype and value range: what changes the drawn inputs (for cache keys)."""
+        return [self.name, list(self.shape), self.dtype, self.low, self.high, self.p_true]
 
 
 @dataclass(frozen=True)
@@ -103,7 +170,7 @@ class ModelSpec:
     """A model and the cases to make of it. Build one with :func:`model`."""
 
     name: str
-    factory: Callable[[], torch.nn.Module]
+    factory: Callable[[], Any]
     inputs: tuple[InputSpec, ...]
     outputs: tuple[str, ...]
     batches: tuple[int, ...] = (1, 8)
@@ -115,15 +182,24 @@ class ModelSpec:
     seed: int = 0
     opset: int = 18
     settings: Mapping[str, Any] = field(default_factory=dict)
+    dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """Values of each named axis (beyond batch) to make cases of, e.g. ``{"seq": (128, 512)}``."""
+    declared_in: str = ""
+    """``__name__`` of the module whose code made this declaration (the suite that collects it)."""
 
-    def source_digest(self) -> str:
-        """Digest of the code that defines the model (its whole module), for cache keys."""
-        module = inspect.getmodule(self.factory)
-        try:
-            source = inspect.getsource(module) if module is not None else inspect.getsource(self.factory)
-        except (OSError, TypeError):
-            source = getattr(self.factory, "__qualname__", repr(self.factory))
-        return hashlib.sha256(source.encode()).hexdigest()
+    def source_digest(self, module: torch.nn.Module | None = None) -> str:
+        """Digest of the code the model runs, for cache keys (see :mod:`trtperf.code_digest`).
+
+        With the built ``module``, the files of every class in its module tree count too.
+        """
+        from trtperf.code_digest import code_digest
+
+        return code_digest(self.factory, self.declared_in, module)
+
+    def dim_range(self, axis: str) -> tuple[int, int]:
+        """The smallest and largest declared value of a named axis: the export's and profile's bounds."""
+        values = self.dims[axis]
+        return min(values), max(values)
 
     def tolerance_for(self, precision: str, output: str, default: Tolerance) -> Tolerance:
         """Most specific tolerance: ``"fp16:out"``, ``"fp16:"``, ``"out"``, ``""``, then ``default``."""
@@ -165,18 +241,29 @@ def model(
     seed: int = 0,
     opset: int = 18,
     name: str | None = None,
+    dims: Mapping[str, Iterable[int]] | None = None,
     **settings: Any,
-) -> Callable[[Callable[[], torch.nn.Module]], ModelSpec]:
+) -> Callable[[Callable[[], Any]], ModelSpec]:
     """Declare a model for trtperf; decorate a zero-argument factory returning a ``torch.nn.Module``.
 
     Defaults: batches (1, 8), precision fp32, 1 stream, every backend, dynamic batch up to 64,
     opset 18. ``tolerances`` maps ``"output"``, ``"precision:output"``, ``"precision:"`` or
-    ``""`` to a :class:`Tolerance`. Extra keyword arguments are per-model settings that override
+    ``""`` to a :class:`Tolerance`. ``dims`` maps each named axis of the inputs' shapes (beyond
+    ``"batch"``) to the values to make cases of, e.g. ``{"seq": (128, 512)}``: one export and engine
+    profile cover ``min..max``. Extra keyword arguments are per-model settings that override
     options and ini values (for example ``runs=3`` or ``threshold=0.1``).
-    """
 
-    def decorate(factory: Callable[[], torch.nn.Module]) -> ModelSpec:
-        spec_name = name or factory.__name__
+    The factory may be any zero-argument callable returning a module: a function, a class, a
+    ``functools.partial`` or a lambda (a lambda needs ``name=``). The declaration belongs to the
+    module that applies it (the suite that collects it), wherever the factory is defined.
+    """
+    frame = inspect.currentframe()
+    caller = frame.f_back if frame is not None else None
+    declared_in = str(caller.f_globals.get("__name__", "")) if caller is not None else ""
+    del frame, caller
+
+    def decorate(factory: Callable[[], Any]) -> ModelSpec:
+        spec_name = name or _factory_name(factory)
         if not _NAME_RE.fullmatch(spec_name):
             raise TrtperfUsageError(f"model name {spec_name!r} must match {_NAME_RE.pattern}")
         if not inputs:
@@ -208,6 +295,7 @@ def model(
         from trtperf.config import validate_model_settings
 
         validate_model_settings(spec_name, settings)
+        dim_values = _check_dims(spec_name, inputs, dims or {})
         return ModelSpec(
             name=spec_name,
             factory=factory,
@@ -222,9 +310,48 @@ def model(
             seed=seed,
             opset=opset,
             settings=dict(settings),
+            dims=dim_values,
+            declared_in=declared_in,
         )
 
     return decorate
+
+
+def _factory_name(factory: Callable[[], Any]) -> str:
+    """A declaration's default name: the factory's ``__name__`` (a partial's function's)."""
+    if not callable(factory):
+        raise TrtperfUsageError(
+            f"trtperf.model(...) decorates a zero-argument callable returning a torch.nn.Module (a function, class "
+            f"or functools.partial), got {type(factory).__name__} {factory!r}"
+        )
+    target = factory.func if isinstance(factory, functools.partial) else factory
+    found = getattr(target, "__name__", None)
+    if not isinstance(found, str) or not _NAME_RE.fullmatch(found):
+        raise TrtperfUsageError(
+            f"trtperf.model(...) cannot name the model after {factory!r} (its name is {found!r}); pass name=..."
+        )
+    return found
+
+
+def _check_dims(spec_name: str, inputs: Sequence[InputSpec],
+                dims: Mapping[str, Iterable[int]]) -> dict[str, tuple[int, ...]]:
+    """Every named axis of the inputs has declared values, and every declared axis is used."""
+    used = {axis for item in inputs for axis in item.named_axes}
+    out = {}
+    for axis, values in dims.items():
+        if axis not in used:
+            raise TrtperfUsageError(
+                f"model {spec_name!r}: dims= names axis {axis!r}, but no input shape uses it; "
+                f"input axes: {sorted(used)}"
+            )
+        out[axis] = _tuple_of_ints(spec_name, f"dims[{axis!r}]", values)
+    missing = sorted(used - set(out))
+    if missing:
+        raise TrtperfUsageError(
+            f"model {spec_name!r}: input axes {missing} have no values; declare them in the model, e.g. "
+            f"dims={{{missing[0]!r}: (128, 512)}}"
+        )
+    return out
 
 
 def load_suite(path: Path) -> list[ModelSpec]:
@@ -249,7 +376,26 @@ def load_suite(path: Path) -> list[ModelSpec]:
         except BaseException:
             del sys.modules[name]
             raise
-    return [v for v in vars(module).values() if isinstance(v, ModelSpec) and v.factory.__module__ == name]
+    return [v for v in vars(module).values() if isinstance(v, ModelSpec) and collected_by(v, name)]
+
+
+SUITE_FILES = ("test_*.py", "*_test.py")
+"""pytest's default ``python_files``: the files collected as suites."""
+
+
+def collected_by(spec: ModelSpec, module_name: str, suite_files: Iterable[str] = SUITE_FILES) -> bool:
+    """Whether the suite module ``module_name`` collects ``spec``: it made the declaration, or the
+    declaring module is a helper that is no suite itself (its file matches none of ``suite_files``),
+    so a declaration imported from a helper is collected, and one imported from another suite is
+    collected there only."""
+    if spec.declared_in == module_name:
+        return True
+    import fnmatch
+
+    path = getattr(sys.modules.get(spec.declared_in), "__file__", None)
+    if not isinstance(path, str):
+        return True
+    return not any(fnmatch.fnmatch(Path(path).name, pattern) for pattern in suite_files)
 
 
 def find_model(suite_files: Iterable[Path], name: str) -> ModelSpec:

@@ -144,9 +144,12 @@ def engine_key_parts(
     batch: int | None,
     compile_mode: str | None,
     compiler: str | None,
+    dims: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Everything that changes a torch engine. ``batch`` only for compiled modules (shape-specialized)."""
+    """Everything that changes a torch engine. ``batch`` and the named axes' values ``dims`` only for
+    compiled modules (shape-specialized)."""
     return {
+        **({"dims": dict(sorted(dims.items()))} if dims else {}),
         "model": model,
         "source": source_digest,
         "weights": weights_digest,
@@ -360,7 +363,7 @@ class TorchBackend(Backend):
 
         return engine_key_parts(
             model=request.spec.name,
-            source_digest=request.spec.source_digest(),
+            source_digest=request.spec.source_digest(module),
             weights_digest=weights_digest(module),
             backend=self.name,
             torch_version=self.version(),
@@ -369,6 +372,7 @@ class TorchBackend(Backend):
             batch=request.case.batch if self.compile else None,
             compile_mode=self.compile_mode() if self.compile else None,
             compiler=self.compiler_name() if self.compile else None,
+            dims=request.case.dim_values if self.compile else None,
         )
 
     def compile_mode(self) -> str:
@@ -466,7 +470,8 @@ class TorchCompileBackend(TorchBackend):
         device = self.torch_device()
         module = prepare_module(request.spec.build_module(), request.case.precision, device)
         names = [i.name for i in request.spec.inputs]
-        example = to_tensors(make_inputs(request.spec, request.case.batch, request.settings.seed), names,
+        example = to_tensors(make_inputs(request.spec, request.case.batch, request.settings.seed,
+                                         request.case.dim_values), names,
                              request.case.precision, device)
         started = time.perf_counter()
         with math_mode(request.case.precision), warnings.catch_warnings():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -10,7 +10,8 @@ from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.spec import ModelSpec
 
 Outputs = dict[str, np.ndarray]
-ReferenceFn = Callable[[ModelSpec, CacheEntry, int, int, ArtifactCache], Outputs]
+ReferenceFn = Callable[..., Outputs]
+"""``(spec, onnx entry, batch, seed, cache, dims=...) -> outputs``: the pipeline's cached reference."""
 
 
 def variant_reference(
@@ -23,6 +24,7 @@ def variant_reference(
     cache: ArtifactCache,
     fp32_reference: Outputs,
     reference_fn: ReferenceFn,
+    dims: Mapping[str, int] | None = None,
 ) -> tuple[Outputs | None, str]:
     """(outputs, "") from ONNX Runtime on ``variant``, or (None, why) when it cannot run it.
 
@@ -32,7 +34,7 @@ def variant_reference(
     if variant.meta["sha256"] == fp32.meta["sha256"]:
         return fp32_reference, ""
     try:
-        return reference_fn(spec, variant, batch, seed, cache), ""
+        return reference_fn(spec, variant, batch, seed, cache, dims=dims), ""
     except Exception as exc:  # ONNX Runtime raises its own exception types (NOT_IMPLEMENTED, INVALID_GRAPH)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, (f"ONNX Runtime (CPU) cannot run the {precision} variant of {spec.name!r}, so only the cost "

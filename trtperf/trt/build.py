@@ -22,8 +22,22 @@ Shape = tuple[int, ...]
 ProfileShapes = dict[str, tuple[Shape, Shape, Shape]]
 
 
-def profile_shapes(spec: ModelSpec, batch: int, batch_range: tuple[int, int] | None) -> ProfileShapes:
-    """min/opt/max shape per input: opt is the case's batch, min/max the range (default 1..max_batch)."""
+def profile_shapes(spec: ModelSpec, batch: int, batch_range: tuple[int, int] | None,
+                   dims: Mapping[str, int] | None = None) -> ProfileShapes:
+    """min/opt/max shape per input: opt is the case's batch and named-axis values ``dims``; min/max
+    the batch range (default 1..max_batch) and each named axis's declared min..max, so one profile
+    covers every declared value."""
+    dims = dict(dims or {})
+    missing = sorted(set(spec.dims) - set(dims))
+    if missing:
+        raise BuildError(f"model {spec.name!r}: no value for named axes {missing} of the optimization profile")
+    for axis, value in dims.items():
+        lo, hi = spec.dim_range(axis)
+        if not lo <= value <= hi:
+            raise BuildError(f"model {spec.name!r}: {axis}={value} lies outside the declared range {lo}..{hi}; "
+                             f"declare it in dims= of the model")
+    smallest = {axis: spec.dim_range(axis)[0] for axis in spec.dims}
+    largest = {axis: spec.dim_range(axis)[1] for axis in spec.dims}
     low, high = batch_range if batch_range is not None else (1, spec.max_batch)
     if not low <= batch <= high:
         raise BuildError(
@@ -31,7 +45,8 @@ def profile_shapes(spec: ModelSpec, batch: int, batch_range: tuple[int, int] | N
             f"{low}..{high}; widen --trtperf-trt-batch-range (e.g. '{min(low, batch)}:{max(high, batch)}')."
         )
     return {
-        item.name: (item.concrete_shape(low), item.concrete_shape(batch), item.concrete_shape(high))
+        item.name: (item.concrete_shape(low, smallest), item.concrete_shape(batch, dims),
+                    item.concrete_shape(high, largest))
         for item in spec.inputs
     }
 

@@ -263,6 +263,12 @@ def model(
     del frame, caller
 
     def decorate(factory: Callable[[], Any]) -> ModelSpec:
+        loaded_torch = sys.modules.get("torch")
+        if loaded_torch is not None and isinstance(factory, loaded_torch.nn.Module):
+            raise TrtperfUsageError(
+                f"trtperf.model(...) got a module instance ({type(factory).__name__}); give a factory that makes "
+                f"one (seeded per case): the class, a function, or functools.partial({type(factory).__name__}, ...)"
+            )
         spec_name = name or _factory_name(factory)
         if not _NAME_RE.fullmatch(spec_name):
             raise TrtperfUsageError(f"model name {spec_name!r} must match {_NAME_RE.pattern}")

@@ -15,3 +15,29 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 def test_every_option_is_in_the_readme(option: str) -> None:
     short = f"-{option}`" if option in ("precision", "batch", "streams") else f"--trtperf-{option}`"
     assert short in README, f"README's options table lacks --trtperf-{option}"
+
+
+def _section(title: str) -> str:
+    start = README.index(title)
+    end = README.find("\n## ", start)
+    return README[start:end]
+
+
+def test_the_input_examples_declare_what_they_say() -> None:
+    import re
+
+    from torch import nn
+
+    import trtperf
+
+    blocks = re.findall(r"```python\n(.*?)```", _section("### Inputs"), re.S)
+    assert len(blocks) == 2
+    namespace: dict[str, object] = {"trtperf": trtperf, "nn": nn}
+    exec(blocks[0], namespace)  # every InputSpec line is valid
+    exec(blocks[1], namespace)  # the named-axis declaration
+    bert = namespace["bert"]
+    assert isinstance(bert, trtperf.ModelSpec)
+    assert bert.dims == {"seq": (128, 512)}
+    keys = [c.key for c in trtperf.cases.expand_cases(bert, ["tensorrt"])]
+    assert keys == ["bert[tensorrt-fp16-b8-seq128-s1]", "bert[tensorrt-fp16-b8-seq512-s1]"]
+    assert "`bert[tensorrt-fp16-b8-seq128-s1]`" in README

@@ -281,7 +281,7 @@ def replay(path: Path) -> tuple[bool, str]:
     from trtperf.backends.base import BuildRequest
     from trtperf.cache import ArtifactCache
     from trtperf.config import default_cache_dir
-    from trtperf.export import export_cached
+    from trtperf.pipeline import prepare_model
     from trtperf.precision import precision_variant
 
     data = json.loads(path.read_text())
@@ -299,7 +299,7 @@ def replay(path: Path) -> tuple[bool, str]:
     cache = ArtifactCache(settings.cache_dir or default_cache_dir())
     backend = get_backend(case.backend)
     backend.configure(settings)
-    fp32 = export_cached(spec, cache)
+    spec, fp32 = prepare_model(spec, cache, case.batch)
     variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
                                 builder_flags=settings.trt_precision_flags and backend.builder_precision_flags,
                                 dims=case.dim_values)

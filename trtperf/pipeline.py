@@ -18,12 +18,13 @@ from trtperf.baselines import BaselineStore, record_results
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
-from trtperf.errors import TrtperfError
+from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.export import export_cached
 from trtperf.gate import Gate, StatisticalGate
 from trtperf.gpu import record_clocks, watch_clocks
 from trtperf.inputs import make_inputs
 from trtperf.judging import TimingHook, judge_case
+from trtperf.onnx_model import load_graph, onnx_file_cached, resolve_spec
 from trtperf.paired import find_cached_artifact
 from trtperf.parity import two_way_parity
 from trtperf.precision import precision_variant
@@ -43,6 +44,9 @@ def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -
         backend = get_backend(case.backend)
     except TrtperfError as exc:
         return str(exc)
+    if spec.is_onnx and not backend.runs_onnx_models:
+        return (f"{spec.name!r} is declared from an ONNX file; the {case.backend} backend runs a torch module, "
+                f"which this model does not have")
     if settings is not None:
         backend.configure(settings)
         reason = backend.skip_reason(settings)
@@ -86,6 +90,21 @@ def reference_outputs(
         return {name: data[name] for name in spec.outputs}
 
 
+def fp32_onnx(spec: ModelSpec, cache: ArtifactCache) -> tuple[CacheEntry, str]:
+    """The cached fp32 ONNX: an ONNX model's own file, or the torch export; and the file's description."""
+    if spec.is_onnx:
+        return onnx_file_cached(spec, cache)
+    return export_cached(spec, cache), ""
+
+
+def prepare_model(spec: ModelSpec, cache: ArtifactCache, batch: int | None = None) -> tuple[ModelSpec, CacheEntry]:
+    """:meth:`CaseRunner.prepare` without a runner (its memo): the spec to run and its fp32 ONNX."""
+    fp32, where = fp32_onnx(spec, cache)
+    if spec.is_onnx:
+        spec = resolve_spec(spec, load_graph(fp32), where, batch)
+    return spec, fp32
+
+
 class CaseRunner:
     """Runs cases with shared settings, cache, baselines and gate."""
 
@@ -101,12 +120,17 @@ class CaseRunner:
         self.gate: Gate = gate or StatisticalGate()
         self.family_size = 1
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
-        self._exports: dict[str, CacheEntry] = {}
+        self._exports: dict[str, tuple[CacheEntry, str]] = {}
 
-    def _export(self, spec: ModelSpec) -> CacheEntry:
+    def prepare(self, spec: ModelSpec, case: Case) -> tuple[ModelSpec, CacheEntry]:
+        """The fp32 ONNX of ``spec`` (exported, or an ONNX model's own file) and the spec to run it with:
+        for an ONNX model, inputs and outputs read from its graph (declared ones take precedence)."""
         if spec.name not in self._exports:
-            self._exports[spec.name] = export_cached(spec, self.cache)
-        return self._exports[spec.name]
+            self._exports[spec.name] = fp32_onnx(spec, self.cache)
+        fp32, where = self._exports[spec.name]
+        if spec.is_onnx:
+            spec = resolve_spec(spec, load_graph(fp32), where, case.batch)
+        return spec, fp32
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
         backend = get_backend(case.backend)
@@ -115,16 +139,23 @@ class CaseRunner:
         device = backend.device()
         result = CaseResult(case=case, device=device.to_json(), environment=backend.environment())
         try:
+            if spec.is_onnx and not backend.runs_onnx_models:
+                raise TrtperfUsageError(skip_reason(spec, case) or "")
             self._run_stages(spec, case, settings, backend, result)
         except TrtperfError as exc:
             result.outcome = FAILED
             result.message = str(exc)
+            if spec.is_onnx:
+                from trtperf.onnx_model import describe_source
+
+                source = describe_source(spec)
+                result.message += "" if source in result.message else f"\n(model {spec.name!r}: {source})"
         return result
 
     def _run_stages(
         self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult
     ) -> None:
-        fp32 = self._export(spec)
+        spec, fp32 = self.prepare(spec, case)
         variant = precision_variant(
             spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
             builder_flags=settings.trt_precision_flags and backend.builder_precision_flags, dims=case.dim_values,

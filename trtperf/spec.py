@@ -11,12 +11,13 @@ import hashlib
 import importlib.util
 import inspect
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union, overload
 
 from trtperf.errors import TrtperfUsageError
 
@@ -186,6 +187,20 @@ class ModelSpec:
     """Values of each named axis (beyond batch) to make cases of, e.g. ``{"seq": (128, 512)}``."""
     declared_in: str = ""
     """``__name__`` of the module whose code made this declaration (the suite that collects it)."""
+    declared_file: str = ""
+    """That module's file ("" when it has none): relative ONNX paths are relative to its folder."""
+    onnx: Any = None
+    """An ONNX model as it is (see :func:`model`): an absolute path, or a factory returning a path or
+    an ``onnx.ModelProto``; None for a torch model, which trtperf exports."""
+
+    @property
+    def is_onnx(self) -> bool:
+        """True for a model declared from an ONNX file (no torch module to run)."""
+        return self.onnx is not None
+
+    def resolve_path(self, path: str | os.PathLike[str]) -> Path:
+        """A path from an ONNX factory: relative ones are relative to the declaring suite file."""
+        return _suite_relative(self.declared_file, path)
 
     def source_digest(self, module: torch.nn.Module | None = None) -> str:
         """Digest of the code the model runs, for cache keys (see :mod:`trtperf.code_digest`).
@@ -212,6 +227,8 @@ class ModelSpec:
         """Instantiate the module with seeded weights, in eval mode."""
         import torch
 
+        if self.is_onnx:
+            raise TrtperfUsageError(f"model {self.name!r} is an ONNX model; it has no torch module to build")
         torch.manual_seed(self.seed)
         module = self.factory()
         if not isinstance(module, torch.nn.Module):
@@ -228,12 +245,18 @@ def _tuple_of_ints(name: str, what: str, values: Iterable[int]) -> tuple[int, ..
     return out
 
 
+OnnxSource = Union[str, "os.PathLike[str]", Callable[[], Any]]
+"""An ONNX model: a path (relative to the suite file) or a factory returning a path or an ``onnx.ModelProto``."""
+
+
+@overload
 def model(
     *,
-    inputs: Sequence[InputSpec],
-    outputs: Sequence[str],
+    onnx: OnnxSource,
+    inputs: Sequence[InputSpec] = (),
+    outputs: Sequence[str] = (),
     batches: Iterable[int] = (1, 8),
-    precisions: Iterable[str] = ("fp32",),
+    precisions: Iterable[str] | None = None,
     streams: Iterable[int] = (1,),
     backends: Iterable[str] | None = None,
     max_batch: int = 64,
@@ -243,8 +266,59 @@ def model(
     name: str | None = None,
     dims: Mapping[str, Iterable[int]] | None = None,
     **settings: Any,
-) -> Callable[[Callable[[], Any]], ModelSpec]:
-    """Declare a model for trtperf; decorate a zero-argument factory returning a ``torch.nn.Module``.
+) -> ModelSpec: ...
+
+
+@overload
+def model(
+    *,
+    inputs: Sequence[InputSpec],
+    outputs: Sequence[str],
+    batches: Iterable[int] = (1, 8),
+    precisions: Iterable[str] | None = None,
+    streams: Iterable[int] = (1,),
+    backends: Iterable[str] | None = None,
+    max_batch: int = 64,
+    tolerances: Mapping[str, Tolerance] | None = None,
+    seed: int = 0,
+    opset: int = 18,
+    name: str | None = None,
+    dims: Mapping[str, Iterable[int]] | None = None,
+    onnx: None = None,
+    **settings: Any,
+) -> Callable[[Callable[[], Any]], ModelSpec]: ...
+
+
+def model(
+    *,
+    inputs: Sequence[InputSpec] = (),
+    outputs: Sequence[str] = (),
+    batches: Iterable[int] = (1, 8),
+    precisions: Iterable[str] | None = None,
+    streams: Iterable[int] = (1,),
+    backends: Iterable[str] | None = None,
+    max_batch: int = 64,
+    tolerances: Mapping[str, Tolerance] | None = None,
+    seed: int = 0,
+    opset: int = 18,
+    name: str | None = None,
+    dims: Mapping[str, Iterable[int]] | None = None,
+    onnx: OnnxSource | None = None,
+    **settings: Any,
+) -> ModelSpec | Callable[[Callable[[], Any]], ModelSpec]:
+    """Declare a model for trtperf.
+
+    Two forms:
+
+    - ``@trtperf.model(inputs=..., outputs=...)`` decorates a zero-argument factory returning a
+      ``torch.nn.Module``, exported to ONNX by trtperf. The factory may be any callable: a function, a
+      class, a ``functools.partial`` or a lambda (a lambda needs ``name=``).
+    - ``trtperf.model(onnx="models/detector.onnx", ...)`` returns the declaration of an ONNX model
+      as it is: a path relative to the suite file, or a factory returning a path or an
+      ``onnx.ModelProto``. Inputs and outputs come from the graph; declared ``inputs`` override it
+      by name (integer inputs need one, for their range); declared ``outputs`` select outputs. Its
+      name defaults to the file's stem; its precisions to the file's own (``("int8",)`` for an
+      int8 Q/DQ model, else ``("fp32",)``). See :mod:`trtperf.onnx_model`.
 
     Defaults: batches (1, 8), precision fp32, 1 stream, every backend, dynamic batch up to 64,
     opset 18. ``tolerances`` maps ``"output"``, ``"precision:output"``, ``"precision:"`` or
@@ -253,40 +327,51 @@ def model(
     profile cover ``min..max``. Extra keyword arguments are per-model settings that override
     options and ini values (for example ``runs=3`` or ``threshold=0.1``).
 
-    The factory may be any zero-argument callable returning a module: a function, a class, a
-    ``functools.partial`` or a lambda (a lambda needs ``name=``). The declaration belongs to the
-    module that applies it (the suite that collects it), wherever the factory is defined.
+    The declaration belongs to the module that applies it (the suite that collects it), wherever
+    the factory is defined. Raises :class:`TrtperfUsageError` naming the model and the fix.
     """
     frame = inspect.currentframe()
     caller = frame.f_back if frame is not None else None
     declared_in = str(caller.f_globals.get("__name__", "")) if caller is not None else ""
+    declared_file = str(caller.f_globals.get("__file__", "") or "") if caller is not None else ""
     del frame, caller
 
-    def decorate(factory: Callable[[], Any]) -> ModelSpec:
-        loaded_torch = sys.modules.get("torch")
-        if loaded_torch is not None and isinstance(factory, loaded_torch.nn.Module):
-            raise TrtperfUsageError(
-                f"trtperf.model(...) got a module instance ({type(factory).__name__}); give a factory that makes "
-                f"one (seeded per case): the class, a function, or functools.partial({type(factory).__name__}, ...)"
-            )
-        spec_name = name or _factory_name(factory)
+    def declare(factory: Callable[[], Any] | None, source: OnnxSource | None) -> ModelSpec:
+        onnx_path = None
+        if source is not None and not callable(source):
+            onnx_path = _suite_relative(declared_file, source)
+        if factory is not None:
+            loaded_torch = sys.modules.get("torch")
+            if loaded_torch is not None and isinstance(factory, loaded_torch.nn.Module):
+                raise TrtperfUsageError(
+                    f"trtperf.model(...) got a module instance ({type(factory).__name__}); give a factory that "
+                    f"makes one (seeded per case): the class, a function, or "
+                    f"functools.partial({type(factory).__name__}, ...)"
+                )
+            spec_name = name or _factory_name(factory)
+        elif onnx_path is not None:
+            spec_name = name or onnx_path.stem
+        else:
+            spec_name = name or _factory_name(source)  # type: ignore[arg-type]
         if not _NAME_RE.fullmatch(spec_name):
-            raise TrtperfUsageError(f"model name {spec_name!r} must match {_NAME_RE.pattern}")
-        if not inputs:
+            raise TrtperfUsageError(f"model name {spec_name!r} must match {_NAME_RE.pattern}; pass name=...")
+        if source is None and not inputs:
             raise TrtperfUsageError(f"model {spec_name!r}: declare at least one input")
-        if not outputs:
+        if source is None and not outputs:
             raise TrtperfUsageError(f"model {spec_name!r}: declare at least one output name")
         names = [i.name for i in inputs] + list(outputs)
         if len(set(names)) != len(names):
             raise TrtperfUsageError(f"model {spec_name!r}: input and output names must be unique: {names}")
-        bad = [p for p in precisions if p not in PRECISIONS]
+        chosen = tuple(precisions) if precisions is not None else _default_precisions(onnx_path)
+        bad = [p for p in chosen if p not in PRECISIONS]
         if bad:
             raise TrtperfUsageError(f"model {spec_name!r}: unknown precision {bad}; known: {PRECISIONS}")
         for key in tolerances or {}:
             # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.tolerance).
             bare = key.removeprefix("faithful:")
             precision, _, output = bare.rpartition(":")
-            if ((":" in bare and precision not in PRECISIONS) or (output and output not in outputs)
+            unknown_output = bool(output) and output not in outputs and not (source is not None and not outputs)
+            if ((":" in bare and precision not in PRECISIONS) or unknown_output
                     or (bare != key and ":" not in bare)):
                 raise TrtperfUsageError(
                     f"model {spec_name!r}: tolerance key {key!r} names no declared output and precision; use "
@@ -301,14 +386,16 @@ def model(
         from trtperf.config import validate_model_settings
 
         validate_model_settings(spec_name, settings)
-        dim_values = _check_dims(spec_name, inputs, dims or {})
+        # An ONNX model's axes come from its graph: checked against dims= when the graph is read.
+        dim_values = (check_dims(spec_name, inputs, dims or {}) if source is None
+                      else {axis: _tuple_of_ints(spec_name, f"dims[{axis!r}]", v) for axis, v in (dims or {}).items()})
         return ModelSpec(
             name=spec_name,
-            factory=factory,
+            factory=factory if factory is not None else _no_torch_module,
             inputs=tuple(inputs),
             outputs=tuple(outputs),
             batches=batch_values,
-            precisions=tuple(precisions),
+            precisions=chosen,
             streams=_tuple_of_ints(spec_name, "streams", streams),
             backends=tuple(backends) if backends is not None else None,
             max_batch=max_batch,
@@ -318,9 +405,40 @@ def model(
             settings=dict(settings),
             dims=dim_values,
             declared_in=declared_in,
+            declared_file=declared_file,
+            onnx=onnx_path if onnx_path is not None else source,
         )
 
+    if onnx is not None:
+        return declare(None, onnx)
+
+    def decorate(factory: Callable[[], Any]) -> ModelSpec:
+        return declare(factory, None)
+
     return decorate
+
+
+def _suite_relative(declared_file: str, path: str | os.PathLike[str]) -> Path:
+    """``path`` as given when absolute, else relative to the declaring suite file's folder."""
+    given = Path(path).expanduser()
+    if given.is_absolute() or not declared_file:
+        return given.resolve() if given.is_absolute() else given
+    return (Path(declared_file).resolve().parent / given).resolve()
+
+
+def _default_precisions(onnx_path: Path | None) -> tuple[str, ...]:
+    if onnx_path is None or not onnx_path.is_file():
+        return ("fp32",)
+    from trtperf.onnx_model import carried_precisions
+
+    try:
+        return carried_precisions(onnx_path)
+    except Exception:  # an unreadable file fails its cases with the reason, not the collection
+        return ("fp32",)
+
+
+def _no_torch_module() -> Any:
+    raise TrtperfUsageError("an ONNX-file model has no torch module; the torch backends cannot run it")
 
 
 def _factory_name(factory: Callable[[], Any]) -> str:
@@ -339,7 +457,7 @@ def _factory_name(factory: Callable[[], Any]) -> str:
     return found
 
 
-def _check_dims(spec_name: str, inputs: Sequence[InputSpec],
+def check_dims(spec_name: str, inputs: Sequence[InputSpec],
                 dims: Mapping[str, Iterable[int]]) -> dict[str, tuple[int, ...]]:
     """Every named axis of the inputs has declared values, and every declared axis is used."""
     used = {axis for item in inputs for axis in item.named_axes}

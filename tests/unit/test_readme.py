@@ -29,6 +29,7 @@ def test_the_input_examples_declare_what_they_say() -> None:
     from torch import nn
 
     import trtperf
+    from trtperf.cases import expand_cases
 
     blocks = re.findall(r"```python\n(.*?)```", _section("### Inputs"), re.S)
     assert len(blocks) == 2
@@ -38,6 +39,6 @@ def test_the_input_examples_declare_what_they_say() -> None:
     bert = namespace["bert"]
     assert isinstance(bert, trtperf.ModelSpec)
     assert bert.dims == {"seq": (128, 512)}
-    keys = [c.key for c in trtperf.cases.expand_cases(bert, ["tensorrt"])]
+    keys = [c.key for c in expand_cases(bert, ["tensorrt"])]
     assert keys == ["bert[tensorrt-fp16-b8-seq128-s1]", "bert[tensorrt-fp16-b8-seq512-s1]"]
     assert "`bert[tensorrt-fp16-b8-seq128-s1]`" in README

@@ -72,6 +72,8 @@ class Engine(abc.ABC):
 class Backend(abc.ABC):
     name: str = ""
     install_hint: str = ""
+    runs_onnx_models: bool = True
+    """False for a backend that runs the torch module itself: it cannot run a model declared from an ONNX file."""
     builder_precision_flags: bool = False
     """True when the backend can build reduced precision from the fp32 ONNX through builder flags
     (TensorRT 10's weakly typed networks, ``--trtperf-trt-precision-flags``) instead of a variant."""

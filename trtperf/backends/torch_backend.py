@@ -284,6 +284,7 @@ class TorchBackend(Backend):
     """``torch``: the module run eagerly."""
 
     name = "torch"
+    runs_onnx_models = False
     install_hint = "pip install torch (a CUDA build for GPU timing: https://pytorch.org/get-started/locally/)"
     compile = False
 

@@ -144,6 +144,10 @@ def _parse_hint(issues: Sequence[ParserIssue], logged: Sequence[str] = ()) -> st
         return ("A DequantizeLinear of int32 data (a quantized bias) is not accepted: this TensorRT dequantizes "
                 "only 8-bit/4-bit/FP8 data. Quantize with the bias kept in float (ONNX Runtime's "
                 "QuantizeBias=False, as ModelOpt does) and let TensorRT fuse it.")
+    if "Non-zero zero point is not supported" in text:
+        return ("TensorRT takes symmetric quantization only (every Q/DQ zero point 0): quantize with symmetric "
+                "activations and weights (ONNX Runtime's ActivationSymmetric=True and WeightSymmetric=True with "
+                "QInt8, as ModelOpt does).")
     if "MODEL_DESERIALIZE_FAILED" in codes:
         return "The file is not a readable ONNX model: re-export it (delete the cache entry if it is stale)."
     if any(code.startswith("UNSUPPORTED") for code in codes) or "Plugin not found" in text:

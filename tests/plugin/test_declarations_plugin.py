@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import onnx
@@ -199,3 +200,51 @@ def test_named_axes_make_one_export_and_a_case_per_value(pytester: pytest.Pytest
     # 16 lies within the declared 8..24 and runs; 999 does not and is dropped.
     run.assert_outcomes(passed=1)
     assert list(cases) == ["enc[torch-fp32-b2-seq16-s1]"]
+
+
+ONNX_SUITE = '''
+import trtperf
+from trtperf import InputSpec
+
+mlp = trtperf.model(onnx="models/mlp.onnx", batches=(1, 4), precisions=("fp32", "fp16", "int8"))
+mlp_qdq = trtperf.model(onnx="models/mlp_qdq.onnx", batches=(4,))
+ids = trtperf.model(onnx="models/ids.onnx", inputs=[InputSpec("ids", ("batch", "sequence"), dtype="int64", low=0,
+                                                              high=50)], batches=(2,), dims={"sequence": (8,)})
+'''
+
+
+def _onnx_suite(pytester: pytest.Pytester, onnx_files: dict[str, Path]) -> None:
+    models = pytester.path / "models"
+    models.mkdir()
+    for path in onnx_files.values():
+        shutil.copy(path, models / path.name)
+    pytester.makepyfile(test_files=ONNX_SUITE)
+
+
+def test_onnx_files_run_as_models(pytester: pytest.Pytester, tmp_path: Path, onnx_files: dict[str, Path]) -> None:
+    _onnx_suite(pytester, onnx_files)
+    run, cases = _run(pytester, tmp_path, "--trtperf-backend", "onnxruntime,torch")
+    run.assert_outcomes(passed=8, skipped=8)
+    run.stdout.fnmatch_lines(["*mlp[[]torch-fp32-b1-s1[]]: 'mlp' is declared from an ONNX file; the torch backend "
+                              "runs a torch module*"])
+    assert sorted(k for k, c in cases.items() if c["outcome"] == "passed") == [
+        "ids[onnxruntime-fp32-b2-sequence8-s1]",
+        "mlp[onnxruntime-fp16-b1-s1]", "mlp[onnxruntime-fp16-b4-s1]", "mlp[onnxruntime-fp32-b1-s1]",
+        "mlp[onnxruntime-fp32-b4-s1]", "mlp[onnxruntime-int8-b1-s1]", "mlp[onnxruntime-int8-b4-s1]",
+        "mlp_qdq[onnxruntime-int8-b4-s1]"]
+    qdq = cases["mlp_qdq[onnxruntime-int8-b4-s1]"]["artifact"]
+    assert qdq["onnx_sha256"] == hashlib.sha256(onnx_files["qdq"].read_bytes()).hexdigest()
+    assert qdq["variant_sha256"] == qdq["onnx_sha256"]  # the Q/DQ file runs as it is
+    int8 = cases["mlp[onnxruntime-int8-b4-s1]"]["artifact"]
+    assert int8["variant_sha256"] != int8["onnx_sha256"]  # quantized by trtperf from the file
+
+
+def test_onnx_files_build_tensorrt_engines(pytester: pytest.Pytester, tmp_path: Path,
+                                           onnx_files: dict[str, Path]) -> None:
+    pytest.importorskip("tensorrt_rtx_bindings")
+    _onnx_suite(pytester, onnx_files)
+    run, cases = _run(pytester, tmp_path, "--trtperf-backend", "tensorrt", "--trtperf-build-only",
+                      "--trtperf-trt-flavour", "tensorrt_rtx", "--trtperf-trt-opt-level", "0", "-k",
+                      "fp32-b4 or qdq or ids")
+    run.assert_outcomes(passed=3)
+    assert all(c["build"]["cache_key"] for c in cases.values())

@@ -152,20 +152,26 @@ class CaseRunner:
                 result.message += "" if source in result.message else f"\n(model {spec.name!r}: {source})"
         return result
 
-    def _run_stages(
-        self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult
-    ) -> None:
+    def build_engine(
+        self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend
+    ) -> tuple[ModelSpec, CacheEntry, CacheEntry, BuildRequest, BuiltEngine]:
+        """Stages export, precision and build of ``case``: (the spec to run, fp32 ONNX, variant, request, engine)."""
         spec, fp32 = self.prepare(spec, case)
         variant = precision_variant(
             spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
             builder_flags=settings.trt_precision_flags and backend.builder_precision_flags, dims=case.dim_values,
         )
-        result.artifact = {"onnx_sha256": fp32.meta["sha256"], "variant_sha256": variant.meta["sha256"]}
         request = BuildRequest(
             spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
             settings=settings, cache=self.cache,
         )
-        built = backend.build(request)
+        return spec, fp32, variant, request, backend.build(request)
+
+    def _run_stages(
+        self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult
+    ) -> None:
+        spec, fp32, variant, request, built = self.build_engine(spec, case, settings, backend)
+        result.artifact = {"onnx_sha256": fp32.meta["sha256"], "variant_sha256": variant.meta["sha256"]}
         result.build = {"cache_hit": built.cache_hit, "build_s": built.build_s, "cache_key": built.cache_key,
                         **dict(built.info)}
         result.artifact["engine_key"] = built.cache_key

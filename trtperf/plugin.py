@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from trtperf.cases import Case, expand_cases
 from trtperf.config import OPTIONS, Settings, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.results import FAILED, CaseResult, render_summary, write_results
-from trtperf.spec import ModelSpec, collected_by
+from trtperf.spec import ModelSpec, collected_by, unbound_declarations
 
 if TYPE_CHECKING:
     from trtperf.fixtures import BuiltCase
@@ -142,6 +142,22 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     module = getattr(collector, "obj", None)
     if not _collected_here(obj, module, collector.config):
         return []  # imported from another suite module: collected there
+    return _case_items(collector, obj)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A module's declarations that no module-level name holds are collected too (never dropped)."""
+    report = yield
+    if isinstance(collector, pytest.Module) and report.passed and report.result is not None:
+        for spec in unbound_declarations(vars(collector.obj)):
+            report.result.extend(_case_items(collector, spec))
+    return report
+
+
+def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item]:
     from trtperf.backends import known_backends
     from trtperf.pipeline import skip_reason
 

@@ -334,6 +334,9 @@ def model(
     caller = frame.f_back if frame is not None else None
     declared_in = str(caller.f_globals.get("__name__", "")) if caller is not None else ""
     declared_file = str(caller.f_globals.get("__file__", "") or "") if caller is not None else ""
+    # The declaring module keeps a list of its declarations, so one not bound to a module-level
+    # name (e.g. built in a loop into a list) is still collected (see unbound_declarations).
+    registry = caller.f_globals.setdefault(DECLARATIONS, []) if caller is not None else []
     del frame, caller
 
     def declare(factory: Callable[[], Any] | None, source: OnnxSource | None) -> ModelSpec:
@@ -410,10 +413,14 @@ def model(
         )
 
     if onnx is not None:
-        return declare(None, onnx)
+        declared = declare(None, onnx)
+        registry.append(declared)
+        return declared
 
     def decorate(factory: Callable[[], Any]) -> ModelSpec:
-        return declare(factory, None)
+        declared = declare(factory, None)
+        registry.append(declared)
+        return declared
 
     return decorate
 
@@ -500,7 +507,20 @@ def load_suite(path: Path) -> list[ModelSpec]:
         except BaseException:
             del sys.modules[name]
             raise
-    return [v for v in vars(module).values() if isinstance(v, ModelSpec) and collected_by(v, name)]
+    bound = [v for v in vars(module).values() if isinstance(v, ModelSpec) and collected_by(v, name)]
+    return bound + unbound_declarations(vars(module))
+
+
+DECLARATIONS = "__trtperf_declarations__"
+"""Name, in a declaring module's namespace, of the list of the declarations it made."""
+
+
+def unbound_declarations(namespace: Mapping[str, Any]) -> list[ModelSpec]:
+    """Declarations a module made that no module-level name holds (in a list, a dict, a loop...):
+    collected all the same, in declaration order, instead of silently left out."""
+    bound = {id(v) for v in namespace.values() if isinstance(v, ModelSpec)}
+    made = namespace.get(DECLARATIONS, [])
+    return [spec for spec in made if isinstance(spec, ModelSpec) and id(spec) not in bound]
 
 
 SUITE_FILES = ("test_*.py", "*_test.py")

@@ -100,6 +100,21 @@ def test_any_callable_factory_is_collected(pytester: pytest.Pytester, tmp_path: 
                              "tanh[onnxruntime-fp32-b8-s1]"]
 
 
+def test_declarations_no_module_level_name_holds_are_collected(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_loop='''
+import trtperf
+from torch import nn
+from trtperf import InputSpec
+
+MODELS = [trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], batches=(1,), name=f"act_{kind}")(
+    getattr(nn, kind)) for kind in ("Tanh", "ReLU")]
+named = MODELS[0]  # bound as well: collected once
+''')
+    run, cases = _run(pytester, tmp_path, "--trtperf-backend", "onnxruntime")
+    run.assert_outcomes(passed=2)
+    assert sorted(cases) == ["act_ReLU[onnxruntime-fp32-b1-s1]", "act_Tanh[onnxruntime-fp32-b1-s1]"]
+
+
 def test_a_declaration_in_a_helper_module_is_collected_by_the_suite_importing_it(pytester: pytest.Pytester,
                                                                                  tmp_path: Path) -> None:
     pytester.makepyfile(

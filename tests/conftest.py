@@ -129,7 +129,8 @@ def _make_onnx_files(folder: Path) -> dict[str, Path]:
             self.emb = torch.nn.Embedding(50, 8)
 
         def forward(self, ids: torch.Tensor) -> torch.Tensor:
-            return self.emb(ids).mean(1)
+            pooled: torch.Tensor = self.emb(ids).mean(1)
+            return pooled
 
     sequence = torch.export.Dim("sequence", min=2, max=64)
     torch.onnx.export(Pooled().eval(), (torch.randint(0, 50, (2, 5)),), str(paths["ids"]), input_names=["ids"],

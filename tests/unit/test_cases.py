@@ -24,7 +24,8 @@ def _factory() -> nn.Module:
 def _spec(**kwargs: Any) -> ModelSpec:
     args: dict[str, Any] = {"inputs": [InputSpec("x", ("batch", 4))], "outputs": ["y"], "name": "cnn"}
     args.update(kwargs)
-    return trtperf.model(**args)(_factory)
+    spec: ModelSpec = trtperf.model(**args)(_factory)
+    return spec
 
 
 def test_id_and_key_are_readable() -> None:

@@ -22,7 +22,8 @@ def _factory() -> nn.Module:
 def _declare(**kwargs: Any) -> ModelSpec:
     args: dict[str, Any] = {"inputs": [InputSpec("x", ("batch", 4))], "outputs": ["y"]}
     args.update(kwargs)
-    return trtperf.model(**args)(_factory)
+    spec: ModelSpec = trtperf.model(**args)(_factory)
+    return spec
 
 
 @pytest.mark.parametrize(

@@ -263,3 +263,15 @@ def test_onnx_files_build_tensorrt_engines(pytester: pytest.Pytester, tmp_path: 
                       "fp32-b4 or qdq or ids")
     run.assert_outcomes(passed=3)
     assert all(c["build"]["cache_key"] for c in cases.values())
+
+
+def test_named_axes_build_one_profile_over_the_declared_range(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytest.importorskip("tensorrt_rtx_bindings")
+    pytester.makepyfile(test_enc=SEQ_SUITE)
+    run, cases = _run(pytester, tmp_path, "--trtperf-backend", "tensorrt", "--trtperf-build-only",
+                      "--trtperf-trt-flavour", "tensorrt_rtx", "--trtperf-trt-opt-level", "0")
+    run.assert_outcomes(passed=2)
+    for seq in (8, 24):
+        profile = cases[f"enc[tensorrt-fp32-b2-seq{seq}-s1]"]["build"]["profile"]
+        # min/max: batch 1..max_batch 4 and seq 8..24 (the declared range); opt: the case's shape
+        assert profile == {name: [[1, 8], [2, seq], [4, 24]] for name in ("ids", "mask")}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,6 @@ from trtperf.results import FAILED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec, collected_by, unbound_declarations
 
 if TYPE_CHECKING:
-    from trtperf.fixtures import BuiltCase
     from trtperf.pipeline import CaseRunner
 
 PROPERTY = "trtperf"
@@ -91,6 +90,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_ResultCollector(state), "trtperf-results")
+    from trtperf import pytest_fixtures
+
+    config.pluginmanager.register(pytest_fixtures, "trtperf-fixtures")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -181,56 +183,6 @@ def _collected_here(spec: ModelSpec, module: object, config: pytest.Config) -> b
     """A declaration is collected by the module that made it, wherever its factory is defined; one
     imported from a helper that is no suite (not a ``python_files`` match) by the suite importing it."""
     return collected_by(spec, str(getattr(module, "__name__", "")), config.getini("python_files"))
-
-
-@pytest.fixture
-def trtperf_build(request: pytest.FixtureRequest) -> Iterator[Callable[..., BuiltCase]]:
-    """Factory: ``trtperf_build(model, backend="onnxruntime", precision="fp32", batch=None, streams=1,
-    dims=None)`` returns a built, cached, loaded engine (:class:`trtperf.fixtures.BuiltCase`) with
-    ``infer(inputs)`` and the case's ``inputs``; skips when this machine cannot run the case.
-    Engines are closed after the test."""
-    from trtperf.fixtures import CaseUnavailable, build_case
-
-    state = request.config.stash[STATE_KEY]
-    opened: list[BuiltCase] = []
-
-    def build(model: ModelSpec, **kwargs: Any) -> BuiltCase:
-        try:
-            built = build_case(state.get_runner(), model, **kwargs)
-        except CaseUnavailable as exc:
-            pytest.skip(str(exc))
-        opened.append(built)
-        return built
-
-    yield build
-    for built in opened:
-        built.close()
-
-
-@pytest.fixture
-def trtperf_benchmark(request: pytest.FixtureRequest) -> Callable[..., CaseResult]:
-    """``trtperf_benchmark(fn, name=None, batch=1, streams=1, precision="fp32", **settings)`` times
-    ``fn()`` with trtperf's loop and gate, records it into the results and (with
-    --trtperf-update-baselines) the baselines as case ``<test name>[callable-fp32-b1-s1]``, fails
-    the test on a regression, and returns the :class:`CaseResult`. Settings such as ``runs=3``
-    override the options for this call."""
-    from trtperf.config import validate_model_settings
-    from trtperf.fixtures import time_callable
-
-    state = request.config.stash[STATE_KEY]
-
-    def bench(fn: Callable[[], Any], *, name: str | None = None, batch: int = 1, streams: int = 1,
-              precision: str = "fp32", **settings: Any) -> CaseResult:
-        label = name or request.node.name
-        validate_model_settings(label, settings)
-        result = time_callable(state.get_runner(), fn, name=label, batch=batch, streams=streams,
-                               precision=precision, settings_overrides=settings)
-        request.node.user_properties.append((PROPERTY, json.dumps(result.to_json())))
-        if result.outcome == FAILED:
-            pytest.fail(result.message, pytrace=False)
-        return result
-
-    return bench
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -60,9 +60,9 @@ def test_the_onnx_example_declares_what_it_says(tmp_path: Path) -> None:
 
 
 def test_the_fixture_example_names_the_real_fixtures() -> None:
-    from trtperf import plugin
+    from trtperf import pytest_fixtures
 
     section = _section("## In your own tests")
     for name in ("trtperf_build", "trtperf_benchmark"):
         assert "def test_" in section and f"({name})" in section
-        assert callable(getattr(plugin, name))
+        assert callable(getattr(pytest_fixtures, name))

@@ -137,6 +137,20 @@ class ArtifactCache:
             atomic_write_json(self._meta_path(path), meta)
             return CacheEntry(path=path, key=key, hit=False, meta=meta)
 
+    def find(self, key: str) -> Path | None:
+        """The verified artifact of ``key`` (any kind), or None when it is gone or fails its check.
+
+        For artifacts known only by key, e.g. the engine a baseline was measured on (paired A/B).
+        """
+        if len(key) < 3 or not all(c in "0123456789abcdef" for c in key):
+            return None
+        for meta_path in sorted(self.root.glob(f"*/{key[:2]}/{key}*.meta.json")):
+            artifact = meta_path.with_name(meta_path.name[: -len(".meta.json")])
+            ok, _, meta = self._verify(artifact)
+            if ok and meta.get("key") == key:
+                return artifact
+        return None
+
     def sidecar(self, entry: CacheEntry, name: str) -> Path:
         """A path for a derived file stored beside an entry (e.g. a layer report)."""
         return entry.path.with_name(f"{entry.path.name}.{name}")

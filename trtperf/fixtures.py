@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trtperf.backends import get_backend
-from trtperf.backends.base import BuildRequest, BuiltEngine, Engine
+from trtperf.backends.base import BuildRequest
 from trtperf.cases import Case, dim_combinations
 from trtperf.device import DeviceInfo, cpu_device
+from trtperf.engine import BuiltEngine, Engine
 from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.inputs import make_inputs
-from trtperf.judging import TimingHook, judge_case
-from trtperf.results import CaseResult
+from trtperf.prepare import prepare
+from trtperf.record.results import CaseResult
 from trtperf.spec import ModelSpec
-from trtperf.timing import CallableWorker, TimingPlan, measure
+from trtperf.timing.loop import CallableWorker, TimingPlan, measure
+from trtperf.verdict.judging import TimingHook, judge_case
 
 if TYPE_CHECKING:
     from trtperf.pipeline import CaseRunner
@@ -104,17 +105,14 @@ def build_case(
         raise TrtperfUsageError(f"trtperf_build takes a model declaration (a trtperf.model(...) result), got "
                                 f"{type(model).__name__}; import it from your suite")
     case = make_case(model, backend, precision, batch, streams, dims)
-    settings = runner.settings.with_model_overrides(model.settings)
     reason = skip_reason(model, case, runner.settings)
     if reason:
         raise CaseUnavailable(f"{case.key}: {reason}")
-    engine_backend = get_backend(backend)
-    engine_backend.configure(runner.settings)
-    spec, _, _, request, built = runner.build_engine(model, case, settings, engine_backend)
-    engine = engine_backend.load(built, request)
-    return BuiltCase(spec=spec, case=case, engine=engine, inputs=make_inputs(spec, case.batch, settings.seed,
-                                                                              case.dim_values),
-                     request=request, built=built)
+    prepared = prepare(model, case, runner.settings, runner.cache)
+    spec = prepared.spec
+    return BuiltCase(spec=spec, case=case, engine=prepared.load(),
+                     inputs=make_inputs(spec, case.batch, prepared.settings.seed, case.dim_values),
+                     request=prepared.request, built=prepared.built)
 
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -132,7 +130,7 @@ def _default_device() -> DeviceInfo:
 
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
-        from trtperf.gpu import env_gpu_index, gpu_device
+        from trtperf.timing.gpu import env_gpu_index, gpu_device
 
         found: DeviceInfo = gpu_device(env_gpu_index())
         return found
@@ -167,8 +165,7 @@ def time_callable(
                         environment={"backend": CALLABLE_BACKEND,
                                      "callable": getattr(fn, "__qualname__", type(fn).__name__)})
     result.timing_mode = {"clock": "host", "transfers": True, "cuda_graph": False, "callable": True}
-    plan = TimingPlan(runs=settings.runs, warmup_s=settings.warmup, min_time_s=settings.min_time,
-                      min_iters=settings.min_iters)
+    plan = TimingPlan.from_settings(settings)
 
     def make_workers(n: int) -> list[CallableWorker]:
         return [CallableWorker(fn) for _ in range(n)]

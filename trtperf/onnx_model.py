@@ -18,12 +18,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.errors import ExportError, TrtperfUsageError
+from trtperf.onnx_io import GraphInput, graph_inputs, graph_outputs
 from trtperf.spec import _DIM_RE, BATCH, InputSpec, ModelSpec, check_dims
 
 if TYPE_CHECKING:
@@ -34,39 +34,6 @@ BATCH_NAMES = frozenset({"batch", "batch_size", "batchsize", "bs", "n", "batch_d
 
 _DTYPES = {1: "float32", 10: "float16", 7: "int64", 6: "int32", 9: "bool"}
 """ONNX TensorProto element types trtperf can draw inputs of (FLOAT, FLOAT16, INT64, INT32, BOOL)."""
-
-
-@dataclass(frozen=True)
-class GraphInput:
-    """One graph input: name, ONNX element type, and per axis an int (static), a name, or None (unknown)."""
-
-    name: str
-    elem_type: int
-    dims: tuple[int | str | None, ...]
-
-
-def graph_inputs(model: onnx.ModelProto) -> list[GraphInput]:
-    """The graph's real inputs (not initializers that old exporters also list as inputs)."""
-    initializers = {i.name for i in model.graph.initializer}
-    out = []
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
-        tensor = value.type.tensor_type
-        dims: list[int | str | None] = []
-        for dim in tensor.shape.dim:
-            if dim.HasField("dim_value") and dim.dim_value > 0:
-                dims.append(int(dim.dim_value))
-            elif dim.HasField("dim_param") and dim.dim_param:
-                dims.append(str(dim.dim_param))
-            else:
-                dims.append(None)
-        out.append(GraphInput(value.name, int(tensor.elem_type), tuple(dims)))
-    return out
-
-
-def graph_outputs(model: onnx.ModelProto) -> list[str]:
-    return [value.name for value in model.graph.output]
 
 
 def _batch_axis(item: GraphInput) -> int:
@@ -221,15 +188,3 @@ def load_graph(entry: CacheEntry) -> onnx.ModelProto:
     import onnx
 
     return onnx.load(str(entry.path), load_external_data=False)
-
-
-def carried_precisions(path: Path) -> tuple[str, ...]:
-    """Precision a Q/DQ file runs at (("int8",) for int8 Q/DQ nodes), else ("fp32",); for defaults."""
-    import onnx
-
-    from trtperf.precision.quantize import qdq_element_types
-
-    types = qdq_element_types(onnx.load(str(path), load_external_data=False))
-    carried = tuple(sorted(types & {"int8", "fp8"}))
-    return carried or ("fp32",)
-

@@ -5,34 +5,27 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 
 from __future__ import annotations
 
-import io
-from collections.abc import Mapping
 from pathlib import Path
-
-import numpy as np
 
 import trtperf
 from trtperf.backends import get_backend
-from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
-from trtperf.baselines import BaselineStore, record_results
+from trtperf.backends.base import Backend, BuildRequest
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
+from trtperf.engine import BuiltEngine, Engine
 from trtperf.errors import TrtperfError, TrtperfUsageError
-from trtperf.export import export_cached
-from trtperf.gate import Gate, StatisticalGate
-from trtperf.gpu import record_clocks, watch_clocks
 from trtperf.inputs import make_inputs
-from trtperf.judging import TimingHook, judge_case
-from trtperf.onnx_model import load_graph, onnx_file_cached, resolve_spec
-from trtperf.paired import find_cached_artifact
-from trtperf.parity import two_way_parity
-from trtperf.precision import precision_variant
-from trtperf.precision.reference import variant_reference
-from trtperf.results import FAILED, CaseResult
+from trtperf.onnx_model import describe_source
+from trtperf.parity.reference import ReferenceRunner
+from trtperf.prepare import prepare
+from trtperf.record.baselines import BaselineStore, record_results
+from trtperf.record.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
-from trtperf.timing import TimingPlan, measure
-from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
+from trtperf.timing.gpu import record_clocks, watch_clocks
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.verdict.gate import Gate, StatisticalGate
+from trtperf.verdict.judging import TimingHook, judge_case
 
 
 def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -> str | None:
@@ -41,68 +34,16 @@ def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -
     With ``settings``, the backend judges by them (build-only mode needs no GPU for TensorRT-RTX).
     """
     try:
-        backend = get_backend(case.backend)
+        backend = get_backend(case.backend, settings)
     except TrtperfError as exc:
         return str(exc)
     if spec.is_onnx and not backend.runs_onnx_models:
         return (f"{spec.name!r} is declared from an ONNX file; the {case.backend} backend runs a torch module, "
                 f"which this model does not have")
-    if settings is not None:
-        backend.configure(settings)
-        reason = backend.skip_reason(settings)
-    else:
-        reason = backend.unavailable_reason()
+    reason = backend.skip_reason(settings) if settings is not None else backend.unavailable_reason()
     if reason is None:
         reason = backend.precision_unsupported(case.precision)
     return reason
-
-
-def reference_outputs(
-    spec: ModelSpec, fp32: CacheEntry, batch: int, seed: int, cache: ArtifactCache,
-    dims: Mapping[str, int] | None = None,
-) -> dict[str, np.ndarray]:
-    """ONNX Runtime (CPU, fp32 ONNX, no graph optimizations) on the seeded inputs, cached.
-
-    ``dims``: the named axes' values (e.g. ``{"seq": 128}``) of the case.
-    """
-    import onnxruntime
-
-    from trtperf.backends.onnxruntime import reference_session, run_session
-
-    parts = {
-        "onnx": fp32.meta["sha256"],
-        "batch": batch,
-        "seed": seed,
-        # The inputs are drawn from the declared specs: a changed range means another reference.
-        "inputs": [i.describe() for i in spec.inputs],
-        "onnxruntime": onnxruntime.__version__,
-        **({"dims": dict(sorted(dims.items()))} if dims else {}),
-    }
-
-    def produce(tmp: Path) -> None:
-        outputs = run_session(reference_session(fp32.path), make_inputs(spec, batch, seed, dims))
-        buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=False, **outputs)
-        tmp.write_bytes(buffer.getvalue())
-
-    entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
-    with np.load(entry.path) as data:
-        return {name: data[name] for name in spec.outputs}
-
-
-def fp32_onnx(spec: ModelSpec, cache: ArtifactCache) -> tuple[CacheEntry, str]:
-    """The cached fp32 ONNX: an ONNX model's own file, or the torch export; and the file's description."""
-    if spec.is_onnx:
-        return onnx_file_cached(spec, cache)
-    return export_cached(spec, cache), ""
-
-
-def prepare_model(spec: ModelSpec, cache: ArtifactCache, batch: int | None = None) -> tuple[ModelSpec, CacheEntry]:
-    """:meth:`CaseRunner.prepare` without a runner (its memo): the spec to run and its fp32 ONNX."""
-    fp32, where = fp32_onnx(spec, cache)
-    if spec.is_onnx:
-        spec = resolve_spec(spec, load_graph(fp32), where, batch)
-    return spec, fp32
 
 
 class CaseRunner:
@@ -122,74 +63,40 @@ class CaseRunner:
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
         self._exports: dict[str, tuple[CacheEntry, str]] = {}
 
-    def prepare(self, spec: ModelSpec, case: Case) -> tuple[ModelSpec, CacheEntry]:
-        """The fp32 ONNX of ``spec`` (exported, or an ONNX model's own file) and the spec to run it with:
-        for an ONNX model, inputs and outputs read from its graph (declared ones take precedence)."""
-        if spec.name not in self._exports:
-            self._exports[spec.name] = fp32_onnx(spec, self.cache)
-        fp32, where = self._exports[spec.name]
-        if spec.is_onnx:
-            spec = resolve_spec(spec, load_graph(fp32), where, case.batch)
-        return spec, fp32
-
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
-        backend = get_backend(case.backend)
-        backend.configure(self.settings)
         settings = self.settings.with_model_overrides(spec.settings)
+        backend = get_backend(case.backend, settings)
         device = backend.device()
         result = CaseResult(case=case, device=device.to_json(), environment=backend.environment())
         try:
             if spec.is_onnx and not backend.runs_onnx_models:
                 raise TrtperfUsageError(skip_reason(spec, case) or "")
-            self._run_stages(spec, case, settings, backend, result)
+            self._run_stages(spec, case, settings, result)
         except TrtperfError as exc:
             result.outcome = FAILED
             result.message = str(exc)
             if spec.is_onnx:
-                from trtperf.onnx_model import describe_source
-
                 source = describe_source(spec)
                 result.message += "" if source in result.message else f"\n(model {spec.name!r}: {source})"
         return result
 
-    def build_engine(
-        self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend
-    ) -> tuple[ModelSpec, CacheEntry, CacheEntry, BuildRequest, BuiltEngine]:
-        """Stages export, precision and build of ``case``: (the spec to run, fp32 ONNX, variant, request, engine)."""
-        spec, fp32 = self.prepare(spec, case)
-        variant = precision_variant(
-            spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
-            builder_flags=settings.trt_precision_flags and backend.builder_precision_flags, dims=case.dim_values,
-        )
-        request = BuildRequest(
-            spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
-            settings=settings, cache=self.cache,
-        )
-        return spec, fp32, variant, request, backend.build(request)
-
-    def _run_stages(
-        self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult
-    ) -> None:
-        spec, fp32, variant, request, built = self.build_engine(spec, case, settings, backend)
-        result.artifact = {"onnx_sha256": fp32.meta["sha256"], "variant_sha256": variant.meta["sha256"]}
+    def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult) -> None:
+        prepared = prepare(spec, case, settings, self.cache, exports=self._exports)
+        spec = prepared.spec  # an ONNX-file model's inputs and outputs come from its graph
+        backend, built, request = prepared.backend, prepared.built, prepared.request
+        result.artifact = {"onnx_sha256": prepared.fp32.meta["sha256"],
+                           "variant_sha256": prepared.variant.meta["sha256"], "engine_key": built.cache_key}
         result.build = {"cache_hit": built.cache_hit, "build_s": built.build_s, "cache_key": built.cache_key,
                         **dict(built.info)}
-        result.artifact["engine_key"] = built.cache_key
         if settings.build_only:
             result.notes.append("build only")
             return
         inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
-        expected = reference_outputs(spec, fp32, case.batch, settings.seed, self.cache, case.dim_values)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
-        faithful_ref, unavailable = variant_reference(spec, fp32, variant, case.precision, case.batch, settings.seed,
-                                                      self.cache, expected, reference_outputs, case.dim_values)
-        with backend.load(built, request) as engine:
+        reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
+        with prepared.load() as engine:
+            report = reference.check(engine.infer(inputs), case.batch, settings.seed, case.dim_values)
             result.timing_mode = engine.timing_mode()
-            report = two_way_parity(
-                engine.infer(inputs), expected, lambda name: cost_tolerance_for(spec, case.precision, name),
-                faithful_ref, lambda name: faithful_tolerance_for(spec, case.precision, name), case.precision,
-                unavailable,
-            )
             result.parity = report.to_json()
             if not report.passed:
                 result.outcome = FAILED
@@ -202,9 +109,9 @@ class CaseRunner:
                 )
                 return
             if settings.hypothesis_examples:
-                from trtperf.hypothesis_parity import check_property
+                from trtperf.parity.hypothesis import check_property
 
-                prop = check_property(engine, spec, case, settings, fp32, variant, self.cache, built)
+                prop = check_property(engine, spec, case, settings, reference)
                 result.parity["hypothesis"] = prop.to_json()
                 if not prop.passed:
                     result.outcome = FAILED
@@ -213,11 +120,12 @@ class CaseRunner:
             if settings.no_timing:
                 result.notes.append("no timing")
                 return
-            plan = TimingPlan(runs=settings.runs, warmup_s=settings.warmup, min_time_s=settings.min_time,
-                              min_iters=settings.min_iters)
+            plan = TimingPlan.from_settings(settings)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
                 runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
             record_clocks(clocks, result.environment, result.notes)
+            result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
+            result.notes.extend(n for n in getattr(engine, "notes", []) if n not in result.notes)
             extra = engine.measurements()
             if extra:
                 result.build["runtime"] = extra
@@ -229,7 +137,7 @@ class CaseRunner:
 
     def _open_cached_engine(self, backend: Backend, request: BuildRequest, key: str) -> Engine | None:
         """Load the engine artifact ``key`` (e.g. the baseline's) when it is still in the cache."""
-        path = find_cached_artifact(self.cache.root, key)
+        path = self.cache.find(key)
         if path is None:
             return None
         return backend.load(BuiltEngine(path=path, cache_key=key, cache_hit=True, build_s=0.0), request)

@@ -6,6 +6,7 @@ Thin on purpose: every stage lives in the library (``trtperf.pipeline``). Heavy 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Generator, Iterator
@@ -18,7 +19,7 @@ import pytest
 from trtperf.cases import Case, expand_cases
 from trtperf.config import OPTIONS, Settings, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
-from trtperf.results import FAILED, CaseResult, render_summary, write_results
+from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec, collected_by, unbound_declarations
 
 if TYPE_CHECKING:
@@ -83,11 +84,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except TrtperfUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     root = config.rootpath
-    state = SessionState(
-        settings=settings,
-        baseline_dir=settings.baseline_dir or root / "baselines",
-        results_path=settings.results or root / ".trtperf" / "results.json",
-    )
+    # Paths resolved once, against the pytest root, so every stage (the Hypothesis reproducers
+    # beside the results too) sees the same directories.
+    settings = dataclasses.replace(settings, baseline_dir=settings.baseline_dir or root / "baselines",
+                                   results=settings.results or root / ".trtperf" / "results.json")
+    assert settings.baseline_dir is not None and settings.results is not None
+    state = SessionState(settings=settings, baseline_dir=settings.baseline_dir, results_path=settings.results)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_ResultCollector(state), "trtperf-results")
     from trtperf import pytest_fixtures
@@ -165,10 +167,9 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
 
     s = collector.config.stash[STATE_KEY].settings
     if s.backend:
-        from trtperf.backends import get_backend
+        from trtperf.backends import check_backend_names
 
-        for name_ in s.backend:
-            get_backend(name_)  # unknown names stop here with the list of known ones
+        check_backend_names(s.backend)  # unknown names stop here with the list of known ones
     items: list[pytest.Item] = []
     for case in expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams, s.dim):
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from trtperf.plugin import PROPERTY, STATE_KEY
-from trtperf.results import FAILED, CaseResult
+from trtperf.record.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
 
 if TYPE_CHECKING:  # imported when a fixture is used: `pytest --help` stays cheap

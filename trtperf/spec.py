@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union, overload
 
 from trtperf.errors import TrtperfUsageError
+from trtperf.precisions import PRECISIONS
 
 if TYPE_CHECKING:
     import torch
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 BATCH = "batch"
 """The name of the variable batch axis in an :class:`InputSpec` shape."""
 
-PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "int8", "fp8")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _NUMPY_DTYPES = {"float32", "float16", "int64", "int32", "bool"}
 _INT_RANGES = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
@@ -370,7 +370,7 @@ def model(
         if bad:
             raise TrtperfUsageError(f"model {spec_name!r}: unknown precision {bad}; known: {PRECISIONS}")
         for key in tolerances or {}:
-            # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.tolerance).
+            # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.parity.tolerance).
             bare = key.removeprefix("faithful:")
             precision, _, output = bare.rpartition(":")
             unknown_output = bool(output) and output not in outputs and not (source is not None and not outputs)
@@ -436,7 +436,7 @@ def _suite_relative(declared_file: str, path: str | os.PathLike[str]) -> Path:
 def _default_precisions(onnx_path: Path | None) -> tuple[str, ...]:
     if onnx_path is None or not onnx_path.is_file():
         return ("fp32",)
-    from trtperf.onnx_model import carried_precisions
+    from trtperf.onnx_io import carried_precisions
 
     try:
         return carried_precisions(onnx_path)

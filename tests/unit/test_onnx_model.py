@@ -15,9 +15,11 @@ from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.errors import ExportError
 from trtperf.inputs import make_inputs
-from trtperf.onnx_model import graph_inputs, load_graph
-from trtperf.pipeline import prepare_model, skip_reason
+from trtperf.onnx_io import graph_inputs
+from trtperf.onnx_model import load_graph
+from trtperf.pipeline import skip_reason
 from trtperf.precision import precision_variant
+from trtperf.prepare import prepare_model
 
 
 def test_inputs_and_outputs_come_from_the_graph(onnx_files: dict[str, Path], cache: ArtifactCache) -> None:

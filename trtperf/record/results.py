@@ -35,7 +35,7 @@ class CaseResult:
     artifact: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     samples: dict[str, Any] | None = None
-    """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.judging.run_details)."""
+    """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.verdict.judging.run_details)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -8,14 +8,12 @@ during the job hits both sides alike.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 
-from trtperf.fsutil import file_sha256
-from trtperf.stats import RunSamples
-from trtperf.timing import TimingPlan, Worker, measure
+from trtperf.engine import Worker
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.stats import RunSamples
 
 MakeWorkers = Callable[[int], Sequence[Worker]]
 
@@ -38,22 +36,3 @@ def measure_interleaved(
         for side in abba_order(i):
             out[side].extend(measure(makers[side], streams, one))
     return out
-
-
-def find_cached_artifact(cache_root: Path, key: str) -> Path | None:
-    """The verified cache file for ``key`` (any kind), or None when it is gone or corrupt.
-
-    Cache layout: ``<root>/<kind>/<key[:2]>/<key><suffix>`` with ``.meta.json`` beside it.
-    """
-    if len(key) < 3 or not all(c in "0123456789abcdef" for c in key):
-        return None
-    for meta_path in sorted(cache_root.glob(f"*/{key[:2]}/{key}*.meta.json")):
-        artifact = meta_path.with_name(meta_path.name[: -len(".meta.json")])
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            continue
-        if (artifact.is_file() and meta.get("key") == key and artifact.stat().st_size == meta.get("size")
-                and file_sha256(artifact) == meta.get("sha256")):
-            return artifact
-    return None

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
 from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
-from trtperf.spec import ModelSpec
+from trtperf.spec import ModelSpec, collected_by, unbound_declarations
 
 if TYPE_CHECKING:
     from trtperf.pipeline import CaseRunner
@@ -113,6 +113,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_ResultCollector(state, _is_worker(config)), "trtperf-results")
+    from trtperf import pytest_fixtures
+
+    config.pluginmanager.register(pytest_fixtures, "trtperf-fixtures")
 
 
 def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> list[str]:
@@ -208,8 +211,24 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     if not isinstance(obj, ModelSpec):
         return None
     module = getattr(collector, "obj", None)
-    if getattr(obj.factory, "__module__", None) != getattr(module, "__name__", None):
+    if not _collected_here(obj, module, collector.config):
         return []  # imported from another suite module: collected there
+    return _case_items(collector, obj)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A module's declarations that no module-level name holds are collected too (never dropped)."""
+    report = yield
+    if isinstance(collector, pytest.Module) and report.passed and report.result is not None:
+        for spec in unbound_declarations(vars(collector.obj)):
+            report.result.extend(_case_items(collector, spec))
+    return report
+
+
+def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item]:
     from trtperf.backends import known_backends
     from trtperf.pipeline import skip_reason
 
@@ -217,9 +236,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     s = state.settings
     items: list[pytest.Item] = []
     state.trtperf_session = True
-    cases = expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams)
+    cases = expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams, s.dim)
     if not cases:
-        state.no_cases[obj.name] = why_no_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams)
+        state.no_cases[obj.name] = why_no_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams,
+                                               s.dim)
     for case in cases:
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)
         reason = skip_reason(obj, case, s)
@@ -242,6 +262,12 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
                 else "trtperf: some models have no selected case")
         lines += [head + ":", *(f"  {reason}" for _, reason in sorted(state.no_cases.items()))]
     return lines
+
+
+def _collected_here(spec: ModelSpec, module: object, config: pytest.Config) -> bool:
+    """A declaration is collected by the module that made it, wherever its factory is defined; one
+    imported from a helper that is no suite (not a ``python_files`` match) by the suite importing it."""
+    return collected_by(spec, str(getattr(module, "__name__", "")), config.getini("python_files"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -171,7 +171,8 @@ class TensorRTBackend(Backend):
         tf32 = request.case.precision == "tf32" if settings.trt_tf32 == "auto" else settings.trt_tf32 == "on"
         workspace_mib = settings.trt_workspace
         return BuildOptions(
-            profile=profile_shapes(request.spec, request.case.batch, settings.trt_batch_range),
+            profile=profile_shapes(request.spec, request.case.batch, settings.trt_batch_range,
+                                   request.case.dim_values),
             opt_level=settings.trt_opt_level,
             workspace_bytes=None if workspace_mib is None else int(workspace_mib) << 20,
             tf32=tf32,

@@ -13,6 +13,9 @@ import numpy as np
 
 from trtperf.spec import InputSpec, ModelSpec
 
+BOOL_CHUNK = 1 << 20
+"""Elements per float32 draw of a bool input with ``p_true`` (bounds the draw's extra memory to 4 MiB)."""
+
 
 def draw_input(item: InputSpec, batch: int, seed: int, index: int,
                dims: Mapping[str, int] | None = None) -> np.ndarray:
@@ -38,8 +41,14 @@ def draw_input(item: InputSpec, batch: int, seed: int, index: int,
         np.minimum(values, below_high, out=values)
         return values
     if item.dtype == "bool":
-        p_true = 0.5 if item.p_true is None else item.p_true
-        return rng.random(shape, dtype=np.float32) < np.float32(p_true)
+        if item.p_true is None or item.p_true == 0.5:
+            return rng.integers(0, 2, size=shape, dtype=np.uint8).view(np.bool_)
+        out = np.empty(shape, dtype=np.bool_)
+        flat = out.reshape(-1)
+        for start in range(0, flat.size, BOOL_CHUNK):  # float32 draws a chunk at a time: memory ~ the input
+            stop = min(start + BOOL_CHUNK, flat.size)
+            flat[start:stop] = rng.random(stop - start, dtype=np.float32) < np.float32(item.p_true)
+        return out
     return rng.integers(math.ceil(low), math.ceil(high), size=shape, dtype=np.dtype(item.dtype))
 
 

@@ -156,7 +156,8 @@ class CaseRunner:
         inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
-        reference.fp32_outputs(case.batch, settings.seed, case.dim_values)  # both run (and are cached) here, in this stage
+        # Both references run (and are cached) here, so a failure names this stage.
+        reference.fp32_outputs(case.batch, settings.seed, case.dim_values)
         reference.variant_outputs(case.batch, settings.seed, case.dim_values)
         stage.name = "parity"
         with prepared.load() as engine:

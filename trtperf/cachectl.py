@@ -1,17 +1,16 @@
 """``trtperf cache ls | verify | prune``: look after the artifact cache (issue 15, item 7).
 
-Only files of trtperf's cache layout (:class:`trtperf.cache.ArtifactCache`) are listed, checked or
-deleted: ``<root>/<kind>/<key[:2]>/<key><suffix>`` with ``<key><suffix>.meta.json`` beside it, where
-``key`` is 64 hex digits and the meta's ``key``/``kind`` match the path. Anything else under the root
-(your own files, another tool's) is left alone. An entry is its artifact, its meta and its derived
-files (``<key><suffix>.<name>``, e.g. a layer report).
+The layout belongs to :class:`trtperf.cache.ArtifactCache`: entries are directories
+``<root>/<kind>/<key[:2]>/<key>/`` under trtperf's own root inside the cache directory, each holding
+an artifact, its ``.meta.json`` and derived files (e.g. a layer report). Only such entry
+directories are listed, checked or deleted; anything else under the cache directory (your files,
+another tool's, an older schema's root) is left alone.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import re
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +18,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from trtperf.fsutil import file_sha256
+from trtperf.cache import ArtifactCache
 
-_KEY = re.compile(r"[0-9a-f]{64}")
 META = ".meta.json"
 
 
@@ -30,64 +28,37 @@ class Entry:
     kind: str
     key: str
     artifact: Path
-    meta_path: Path
-    files: tuple[Path, ...]
-    """Every file of the entry: artifact, meta, derived files (not lock files)."""
+    """The entry's artifact (``<key><suffix>``); may be missing in a damaged entry."""
+    directory: Path
     size: int
     """Bytes of all its files."""
     mtime: float
     """Newest modification time of its files (seconds since the epoch): its last write."""
 
 
-def entries(root: Path) -> Iterator[Entry]:
-    """Every entry of trtperf's layout under ``root`` (see the module docstring)."""
-    if not root.is_dir():
-        return
-    for meta_path in sorted(root.glob(f"*/*/*{META}")):
-        kind_dir, shard = meta_path.parent.parent, meta_path.parent
-        name = meta_path.name[: -len(META)]
-        key = name[:64]
-        if not _KEY.fullmatch(key) or shard.name != key[:2]:
-            continue
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            meta = None
-        if isinstance(meta, dict) and (meta.get("key") != key or meta.get("kind") != kind_dir.name):
-            continue  # not written by trtperf for this path
-        artifact = shard / name
-        files = [artifact] if artifact.exists() else []
-        files.append(meta_path)
-        files += [p for p in shard.glob(f"{name}.*") if p != meta_path and not p.name.endswith(".lock")]
-        stats = [p.stat() for p in files if p.exists()]
-        yield Entry(kind_dir.name, key, artifact, meta_path, tuple(files), sum(s.st_size for s in stats),
-                    max((s.st_mtime for s in stats), default=0.0))
+def entries(cache: ArtifactCache) -> Iterator[Entry]:
+    """Every entry of ``cache`` (see the module docstring)."""
+    for entry_dir in cache.entry_dirs():
+        files = [p for p in entry_dir.iterdir() if p.is_file()]
+        metas = [p for p in files if p.name.endswith(META)]
+        artifact = (metas[0].with_name(metas[0].name[: -len(META)]) if metas
+                    else next((p for p in files), entry_dir / entry_dir.name))
+        stats = [p.stat() for p in files]
+        yield Entry(entry_dir.parent.parent.name, entry_dir.name, artifact, entry_dir,
+                    sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0))
 
 
-def verify(entry: Entry) -> str:
-    """'' when the artifact matches its meta's size and SHA-256, else what is wrong."""
-    try:
-        meta = json.loads(entry.meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        return f"unreadable metadata ({exc})"
-    if not entry.artifact.exists():
-        return "artifact missing"
-    size = entry.artifact.stat().st_size
-    if size != meta.get("size"):
-        return f"{size} bytes, expected {meta.get('size')} (truncated?)"
-    if file_sha256(entry.artifact) != meta.get("sha256"):
-        return "SHA-256 does not match its metadata"
-    return ""
+def verify(cache: ArtifactCache, entry: Entry) -> str:
+    """'' when the entry is intact (size, SHA-256) and signed by this user's trtperf, else what is wrong."""
+    return cache.verify(entry.artifact)
 
 
-def _remove(entry: Entry) -> bool:
-    """Delete the entry's files under its per-key lock; False when another process holds the lock."""
-    lock = entry.artifact.with_name(entry.artifact.name + ".lock")
+def _remove(cache: ArtifactCache, entry: Entry) -> bool:
+    """Delete the entry directory under its per-key lock; False when another process holds the lock."""
+    lock = cache.lock_path(entry.directory)
     try:
         with FileLock(str(lock), timeout=0):
-            entry.meta_path.unlink(missing_ok=True)  # the meta first: an artifact without it is never trusted
-            for path in entry.files:
-                path.unlink(missing_ok=True)
+            shutil.rmtree(entry.directory, ignore_errors=True)
     except Timeout:
         return False
     lock.unlink(missing_ok=True)
@@ -115,12 +86,12 @@ def prune_plan(all_entries: list[Entry], older_than_days: float | None, max_size
     return doomed
 
 
-def prune(root: Path, older_than_days: float | None, max_size_gb: float | None,
+def prune(cache: ArtifactCache, older_than_days: float | None, max_size_gb: float | None,
           dry_run: bool = False) -> tuple[list[Entry], list[Entry]]:
     """Delete what :func:`prune_plan` picks; returns (deleted, skipped because in use)."""
     deleted, busy = [], []
-    for entry in prune_plan(list(entries(root)), older_than_days, max_size_gb):
-        if dry_run or _remove(entry):
+    for entry in prune_plan(list(entries(cache)), older_than_days, max_size_gb):
+        if dry_run or _remove(cache, entry):
             deleted.append(entry)
         else:
             busy.append(entry)

@@ -18,12 +18,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trtperf.config import OPTIONS_BY_FIELD
 from trtperf.errors import TrtperfError
 from trtperf.record.baselines import (
     SCHEMA_VERSION,
     BaselineStore,
+    entry_problem,
     load_baseline_file,
     record_results,
     recordable,
@@ -32,6 +34,9 @@ from trtperf.record.baselines import (
 )
 from trtperf.record.naturalsort import natural_sorted
 from trtperf.record.results import CaseResult, read_results, render_summary, write_results
+
+if TYPE_CHECKING:
+    from trtperf.cache import ArtifactCache
 
 
 def _add_baseline_dir(parser: argparse.ArgumentParser) -> None:
@@ -44,25 +49,40 @@ def _select(results: list[CaseResult], substring: str | None) -> list[CaseResult
     return [r for r in results if substring is None or substring in r.case.key]
 
 
+def _number(value: object) -> str:
+    return f"{value:9.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{'?':>9}"
+
+
 def cmd_baseline_show(args: argparse.Namespace) -> int:
     store = BaselineStore(args.baseline_dir)
     slugs = [args.device] if args.device else store.slugs()
     if not slugs:
         print(f"no baseline files in {args.baseline_dir}")
         return 0
+    status = 0
     for slug in slugs:
-        loaded = store.load(slug)
+        try:
+            loaded = store.load(slug, lenient=True)
+        except TrtperfError as exc:  # one unreadable file does not hide the others
+            print(f"trtperf: error: {exc}", file=sys.stderr)
+            status = 1
+            continue
         if loaded is None:
             raise TrtperfError(f"{store.path_for(slug)}: no such baseline file; known devices: {store.slugs()}")
         print(f"{loaded.path}  ({loaded.device.get('name', slug)}, {len(loaded.entries)} cases)")
         for key in natural_sorted(loaded.entries):
             entry = loaded.entries[key]
-            stats = entry.get("stats", {})
-            env = entry.get("environment", {})
-            print(f"  {key:<48} median {stats.get('median_ms', float('nan')):9.4f} ms  "
-                  f"p99 {stats.get('p99_ms', float('nan')):9.4f} ms  runs {stats.get('runs', '?'):>3}  "
+            problem = entry_problem(entry)
+            if problem:
+                print(f"  {key:<48} MALFORMED: {problem}; `pytest suites -k '{key}' --trtperf-update-baselines` "
+                      f"replaces it")
+                continue
+            stats = entry["stats"]
+            env = entry.get("environment") or {}
+            print(f"  {key:<48} median {_number(stats.get('median_ms'))} ms  "
+                  f"p99 {_number(stats.get('p99_ms'))} ms  runs {stats.get('runs', '?')!s:>3}  "
                   f"{env.get('backend', '')} {env.get('backend_version', '')}  {entry.get('recorded_at', '')}")
-    return 0
+    return status
 
 
 def cmd_baseline_update(args: argparse.Namespace) -> int:
@@ -135,27 +155,29 @@ def cmd_baseline_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cache_root(args: argparse.Namespace) -> Path:
-    """--cache-dir, else TRTPERF_CACHE_DIR, else the default: the directory pytest runs use."""
+def _cache(args: argparse.Namespace) -> ArtifactCache:
+    """The cache at --cache-dir, else TRTPERF_CACHE_DIR, else the default: the one pytest runs use."""
     import os
 
+    from trtperf.cache import ArtifactCache
     from trtperf.config import default_cache_dir
 
     option = OPTIONS_BY_FIELD["cache_dir"]
     if args.cache_dir is not None:
-        return Path(args.cache_dir)
+        return ArtifactCache(Path(args.cache_dir))
     if os.environ.get(option.env):
-        return Path(option.parse(os.environ[option.env]))
-    return default_cache_dir()
+        return ArtifactCache(Path(option.parse(os.environ[option.env])))
+    return ArtifactCache(default_cache_dir())
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:
     from trtperf.cachectl import describe, entries
 
-    found = list(entries(_cache_root(args)))
+    cache = _cache(args)
+    found = list(entries(cache))
     for entry in found:
         print(describe(entry))
-    print(f"{len(found)} entries, {sum(e.size for e in found) / 1e9:.3f} GB in {_cache_root(args)}")
+    print(f"{len(found)} entries, {sum(e.size for e in found) / 1e9:.3f} GB in {cache.root}")
     return 0
 
 
@@ -163,9 +185,10 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
     from trtperf.cachectl import describe, entries, verify
 
     bad = 0
-    found = list(entries(_cache_root(args)))
+    cache = _cache(args)
+    found = list(entries(cache))
     for entry in found:
-        problem = verify(entry)
+        problem = verify(cache, entry)
         if problem:
             bad += 1
             print(f"CORRUPT {describe(entry)}: {problem}")
@@ -179,7 +202,7 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
 
     if args.older_than is None and args.max_size is None:
         raise TrtperfError("cache prune needs --older-than DAYS and/or --max-size GB")
-    deleted, busy = prune(_cache_root(args), args.older_than, args.max_size, dry_run=args.dry_run)
+    deleted, busy = prune(_cache(args), args.older_than, args.max_size, dry_run=args.dry_run)
     for entry in deleted:
         print(("would delete " if args.dry_run else "deleted ") + describe(entry))
     for entry in busy:

@@ -125,6 +125,19 @@ def _trt_tf32(text: str) -> str:
     return text
 
 
+def _dims(text: str) -> dict[str, tuple[int, ...]]:
+    """``"seq=128,512"`` (several axes separated by ``;``) -> ``{"seq": (128, 512)}``."""
+    out: dict[str, tuple[int, ...]] = {}
+    for part in re.split(r"[;\s]+", text.strip()):
+        if not part:
+            continue
+        match = re.fullmatch(r"([A-Za-z_]+)=(\d+(?:,\d+)*)", part)
+        if not match or any(int(v) < 1 for v in match[2].split(",")):
+            raise ValueError(f"expected AXIS=V1,V2 (e.g. 'seq=128,512'; several axes separated by ';'), got {part!r}")
+        out[match[1]] = tuple(int(v) for v in match[2].split(","))
+    return out
+
+
 def _batch_range(text: str) -> tuple[int, int]:
     """'1:64' -> (1, 64): the optimization profile's min and max batch."""
     match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
@@ -169,6 +182,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("precision", _precisions, "Precisions to run, comma-separated (default: those each model declares).",
            "NAMES"),
     Option("batch", _ints, "Batch sizes to run, comma-separated (default: those each model declares).", "INTS"),
+    Option("dim", _dims, "Values of named input axes to run, e.g. 'seq=128,512' (several: 'seq=128;"
+           "width=64'); values outside a model's declared range are dropped (default: those each model declares).",
+           "AXIS=INTS"),
     Option("streams", _ints, "Stream counts to run, comma-separated (default: those each model declares).",
            "INTS"),
     # 10 runs: the smallest exact rank tests need >= 5 a side, and re-measurement looks add 10 each.
@@ -207,6 +223,9 @@ OPTIONS: tuple[Option, ...] = (
            "DIR"),
     Option("cache_dir", _path, "Artifact cache directory (default $XDG_CACHE_HOME/trtperf, "
            "i.e. ~/.cache/trtperf).", "DIR"),
+    Option("cache_key_file", _path, "Key that signs (HMAC) every cache entry, created owner-only when "
+           "absent; entries signed with another key are rebuilt (default $XDG_CONFIG_HOME/trtperf/cache.key, "
+           "i.e. ~/.config/trtperf/cache.key).", "PATH"),
     Option("results", _path, "Where to write the results JSON (default <rootdir>/.trtperf/results.json).",
            "PATH"),
     # reports people review (issue 15): see trtperf/record/.
@@ -261,6 +280,7 @@ class Settings:
     backend: tuple[str, ...] | None = None
     precision: tuple[str, ...] | None = None
     batch: tuple[int, ...] | None = None
+    dim: Mapping[str, tuple[int, ...]] | None = None
     streams: tuple[int, ...] | None = None
     runs: int = 10
     min_time: float = 0.2
@@ -279,6 +299,7 @@ class Settings:
     update_baselines: bool = False
     baseline_dir: Path | None = None
     cache_dir: Path | None = None
+    cache_key_file: Path | None = None
     results: Path | None = None
     benchmark_json: Path | None = None
     markdown: Path | None = None

@@ -5,7 +5,9 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +19,12 @@ from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
 from trtperf.engine import BuiltEngine, Engine
-from trtperf.errors import TrtperfError
+from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.inputs import make_inputs
+from trtperf.onnx_model import describe_source
 from trtperf.parity.reference import ReferenceRunner
 from trtperf.prepare import prepare
-from trtperf.progress import DONE, PARITY, TIMING, ProgressCallback, ProgressEvent
+from trtperf.progress import DONE, TIMING, ProgressCallback, ProgressEvent
 from trtperf.record.baselines import BaselineStore, record_results
 from trtperf.record.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
@@ -41,10 +44,65 @@ def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -
         backend = get_backend(case.backend, settings)
     except TrtperfError as exc:
         return str(exc)
+    if spec.is_onnx and not backend.runs_onnx_models:
+        return (f"{spec.name!r} is declared from an ONNX file; the {case.backend} backend runs a torch module, "
+                f"which this model does not have")
     reason = backend.skip_reason(settings) if settings is not None else backend.unavailable_reason()
     if reason is None:
         reason = backend.precision_unsupported(case.precision)
     return reason
+
+
+MAX_MESSAGE_LINES = 24
+MAX_MESSAGE_CHARS = 3000
+
+
+@dataclass
+class Stage:
+    """The stage a case is in: export, precision, build, reference, parity, timing, verdict."""
+
+    name: str = "setup"
+
+
+def one_screen(text: str, max_lines: int = MAX_MESSAGE_LINES, max_chars: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to at most ``max_lines`` lines and about ``max_chars`` characters (head and tail kept)."""
+    lines = text.strip().splitlines()
+    if len(lines) > max_lines:
+        head, tail = lines[: max_lines - 5], lines[-4:]
+        lines = [*head, f"... ({len(lines) - len(head) - len(tail)} lines cut) ...", *tail]
+    out = "\n".join(lines)
+    if len(out) > max_chars:
+        out = out[: max_chars - 400] + f"\n... ({len(out) - max_chars + 400} characters cut) ...\n" + out[-300:]
+    return out
+
+
+def failure_message(case: Case, stage: str, exc: BaseException) -> str:
+    """One screen: the case id, the stage, and the cause (trtperf's own message, or the exception's
+    type, text and the line that raised it)."""
+    if isinstance(exc, TrtperfError):
+        cause = str(exc)
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (raised at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        text = str(exc).strip()
+        cause = f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
+        if isinstance(exc, OSError):
+            cause += "\nA file system error (disk full? permissions?), not a fault of the model."
+    return one_screen(f"{case.key}: {stage} failed: {cause}")
+
+
+def fail(result: CaseResult, stage: str, exc: BaseException) -> None:
+    """Mark ``result`` failed in ``stage`` by ``exc`` (see :func:`failure_message`)."""
+    result.outcome = FAILED
+    result.failed_stage = stage
+    result.message = failure_message(result.case, stage, exc)
+
+
+def failed_result(case: Case, stage: str, exc: BaseException) -> CaseResult:
+    """A FAILED result for a case that could not even start (e.g. the runner could not be made)."""
+    result = CaseResult(case=case)
+    fail(result, stage, exc)
+    return result
 
 
 class CaseRunner:
@@ -57,25 +115,34 @@ class CaseRunner:
         gate: Gate | None = None,
     ) -> None:
         self.settings = settings
-        self.cache = ArtifactCache(settings.cache_dir or default_cache_dir())
+        self.cache = ArtifactCache(settings.cache_dir or default_cache_dir(), key_file=settings.cache_key_file)
         self.store = BaselineStore(baseline_dir)
         self.gate: Gate = gate or StatisticalGate()
         self.family_size = 1
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
         self.progress: ProgressCallback | None = None
-        """Called at each stage boundary of a case (trtperf.progress); None: silent."""
-        self._exports: dict[str, CacheEntry] = {}
+        """Called at each stage boundary of a case and after each timing run (trtperf.progress); None: silent."""
+        self._exports: dict[str, tuple[CacheEntry, str]] = {}
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
-        settings = self.settings.with_model_overrides(spec.settings)
-        backend = get_backend(case.backend, settings)
-        device = backend.device()
-        result = CaseResult(case=case, device=device.to_json(), environment=backend.environment())
+        """Every stage of ``case``; never raises an Exception: any failure in any stage (a factory that
+        raises, an ONNX Runtime rejection, a native crash in an isolated step, a full disk) is a
+        FAILED result whose message names the case, the stage and the cause (:func:`failure_message`)."""
+        result = CaseResult(case=case)
+        stage = Stage()
         try:
-            self._run_stages(spec, case, settings, result)
-        except TrtperfError as exc:
-            result.outcome = FAILED
-            result.message = str(exc)
+            settings = self.settings.with_model_overrides(spec.settings)
+            backend = get_backend(case.backend, settings)
+            result.device = backend.device().to_json()
+            result.environment = backend.environment()
+            if spec.is_onnx and not backend.runs_onnx_models:
+                raise TrtperfUsageError(skip_reason(spec, case) or "")
+            self._run_stages(spec, case, settings, result, stage)
+        except Exception as exc:  # containment: one case fails, the session goes on
+            fail(result, stage.name, exc)
+            if spec.is_onnx:
+                source = describe_source(spec)
+                result.message += "" if source in result.message else f"\n(model {spec.name!r}: {source})"
         finally:
             self._emit(case, DONE)
         return result
@@ -87,13 +154,14 @@ class CaseRunner:
         median = float(np.median([np.median(r.latencies) for r in runs])) * 1e3 if runs else None
         self.progress(ProgressEvent(case.key, stage, detail, len(runs), planned, median))
 
-    def _stage_detail(self, spec: ModelSpec, case: Case, stage: str) -> str:
-        return {"export": "cached" if spec.name in self._exports else "", "variant": case.precision,
-                "build": case.backend}.get(stage, "")
+    def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, stage: Stage) -> None:
+        def enter(name: str, detail: str = "") -> None:
+            stage.name = name
+            self._emit(case, name, detail or {"export": "cached" if spec.name in self._exports else "",
+                                              "precision": case.precision, "build": case.backend}.get(name, ""))
 
-    def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult) -> None:
-        prepared = prepare(spec, case, settings, self.cache, exports=self._exports,
-                           on_stage=lambda stage: self._emit(case, stage, self._stage_detail(spec, case, stage)))
+        prepared = prepare(spec, case, settings, self.cache, exports=self._exports, on_stage=enter)
+        spec = prepared.spec  # an ONNX-file model's inputs and outputs come from its graph
         backend, built, request = prepared.backend, prepared.built, prepared.request
         result.artifact = {"onnx_sha256": prepared.fp32.meta["sha256"],
                            "variant_sha256": prepared.variant.meta["sha256"], "engine_key": built.cache_key}
@@ -102,12 +170,16 @@ class CaseRunner:
         if settings.build_only:
             result.notes.append("build only")
             return
-        self._emit(case, PARITY, "cache hit" if built.cache_hit else f"built in {built.build_s:.1f} s")
-        inputs = make_inputs(spec, case.batch, settings.seed)
+        enter("reference", "engine from the cache" if built.cache_hit else f"engine built in {built.build_s:.1f} s")
+        inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
+        # Both references run (and are cached) here, so a failure names this stage.
+        reference.fp32_outputs(case.batch, settings.seed, case.dim_values)
+        reference.variant_outputs(case.batch, settings.seed, case.dim_values)
+        enter("parity")
         with prepared.load() as engine:
-            report = reference.check(engine.infer(inputs), case.batch, settings.seed)
+            report = reference.check(engine.infer(inputs), case.batch, settings.seed, case.dim_values)
             result.timing_mode = engine.timing_mode()
             result.parity = report.to_json()
             if not report.passed:
@@ -132,6 +204,7 @@ class CaseRunner:
             if settings.no_timing:
                 result.notes.append("no timing")
                 return
+            enter("timing", f"{settings.runs} runs")
             plan = TimingPlan.from_settings(settings)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
                 runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
@@ -142,6 +215,7 @@ class CaseRunner:
             extra = engine.measurements()
             if extra:
                 result.build["runtime"] = extra
+            enter("verdict")
             # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
             hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
                               plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,
@@ -158,3 +232,25 @@ class CaseRunner:
     def update_baselines(self, results: list[CaseResult]) -> dict[str, int]:
         """Write the timed cases into their devices' files; returns cases written per file."""
         return record_results(self.store, results, trtperf.__version__)
+
+
+def baseline_file_lines(settings: Settings, baseline_dir: Path, backends: list[str]) -> list[str]:
+    """One line per device the ``backends`` run on: the baseline file it is gated against, or that it
+    is missing (then that device's cases record no verdict). For the session header."""
+    by_device: dict[str, list[str]] = {}
+    for name in backends:
+        try:
+            backend = get_backend(name, settings)
+            if backend.skip_reason(settings) is not None:
+                continue
+            slug = backend.device().slug
+        except Exception:  # a header line must not stop the session; the case reports it
+            continue
+        by_device.setdefault(slug, []).append(name)
+    store = BaselineStore(baseline_dir)
+    lines = []
+    for slug, names in sorted(by_device.items()):
+        path = store.path_for(slug)
+        state = "" if path.is_file() else " (missing: no baseline gating for this device)"
+        lines.append(f"trtperf: baseline for {', '.join(names)} on device {slug}: {path}{state}")
+    return lines

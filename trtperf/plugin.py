@@ -10,21 +10,22 @@ import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from trtperf.cases import Case, expand_cases
-from trtperf.config import OPTIONS, Settings, resolve
+from trtperf.cases import Case, expand_cases, why_no_cases
+from trtperf.config import OPTIONS, Settings, default_cache_dir, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.progress import ProgressCallback
 from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
 from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
-from trtperf.spec import ModelSpec
+from trtperf.spec import ModelSpec, collected_by, unbound_declarations
 
 if TYPE_CHECKING:
     from trtperf.pipeline import CaseRunner
@@ -40,7 +41,16 @@ class SessionState:
     runner: CaseRunner | None = None
     results: list[CaseResult] = field(default_factory=list)
     baselines_written: dict[str, int] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+    error: str = ""
+    results_error: str = ""
+    notes: list[str] = field(default_factory=list)
+    """Checked before any timing: new directories, missing baseline directory."""
+    no_cases: dict[str, str] = field(default_factory=dict)
+    """Model name -> which selection option left it without cases, and why."""
+    runner_error: str = ""
+    trtperf_session: bool = False
+    """A model declaration was collected (here, or by an xdist worker): the session owns the results
+    file, which it rewrites at the end even when no case ran. Other sessions leave it alone."""
     timed_cases: int = 1
     """Selected, not skipped cases: the gate splits its alpha over them (Bonferroni, issue 6)."""
     nodeids: dict[str, str] = field(default_factory=dict)
@@ -49,6 +59,8 @@ class SessionState:
     progress: ProgressCallback | None = None
 
     def get_runner(self) -> CaseRunner:
+        if self.runner_error:
+            raise TrtperfError(self.runner_error)
         if self.runner is None:
             from trtperf.pipeline import CaseRunner
 
@@ -99,8 +111,42 @@ def pytest_configure(config: pytest.Config) -> None:
                                    results=settings.results or root / ".trtperf" / "results.json")
     assert settings.baseline_dir is not None and settings.results is not None
     state = SessionState(settings=settings, baseline_dir=settings.baseline_dir, results_path=settings.results)
+    try:
+        state.notes = check_inputs(settings, state.baseline_dir, state.results_path)
+    except TrtperfUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_ResultCollector(state, _is_worker(config)), "trtperf-results")
+    from trtperf import pytest_fixtures
+
+    config.pluginmanager.register(pytest_fixtures, "trtperf-fixtures")
+
+
+def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> list[str]:
+    """Before any case runs: backend names, results path, baseline directory. Returns notes for the
+    header; TrtperfUsageError for what would otherwise fail after minutes of timing."""
+    from trtperf.backends import known_backends
+    from trtperf.fsutil import check_writable
+
+    unknown = [name for name in settings.backend or () if name not in known_backends()]
+    if unknown:
+        raise TrtperfUsageError(f"--trtperf-backend: unknown backend(s) {', '.join(unknown)}; known backends: "
+                                f"{', '.join(known_backends())}")
+    notes = []
+    cache_dir = settings.cache_dir or default_cache_dir()
+    if not cache_dir.exists():  # an existing read-only cache is fine: it serves its hits
+        check_writable(cache_dir, "--trtperf-cache-dir", directory=True)
+    note = check_writable(results_path, "--trtperf-results")
+    if note:
+        notes.append(f"results: {note}")
+    if settings.update_baselines:
+        note = check_writable(baseline_dir, "--trtperf-baseline-dir", directory=True)
+        if note or not baseline_dir.exists():
+            notes.append(f"baselines: {baseline_dir} is a new directory; it will be created")
+    elif not baseline_dir.is_dir() and not (settings.build_only or settings.no_timing):
+        notes.append(f"baselines: {baseline_dir} does not exist: no case is gated (a typo in "
+                     f"--trtperf-baseline-dir? record baselines with --trtperf-update-baselines)")
+    return notes
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -151,6 +197,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+def _baseline_lines(state: SessionState) -> list[str]:
+    s = state.settings
+    if s.build_only or s.no_timing:
+        return []
+    from trtperf.backends import known_backends
+    from trtperf.pipeline import baseline_file_lines
+
+    return baseline_file_lines(s, state.baseline_dir, list(s.backend or known_backends()))
+
+
 class CaseFailed(Exception):
     """A case failed (parity, regression, build); the message is the whole story."""
 
@@ -163,8 +219,16 @@ class CaseItem(pytest.Item):
         self.add_marker(pytest.mark.trtperf)
 
     def runtest(self) -> None:
+        from trtperf.pipeline import failed_result
+
         state = self.config.stash[STATE_KEY]
-        result = state.get_runner().run(self.spec, self.case)
+        try:
+            runner = state.get_runner()
+        except Exception as exc:  # e.g. the cache directory cannot be used: every case says so, once each
+            state.runner_error = state.runner_error or str(exc)
+            result = failed_result(self.case, "setup", exc)
+        else:
+            result = runner.run(self.spec, self.case)
         self.user_properties.append((PROPERTY, json.dumps(result.to_json())))  # for the results; not in JUnit
         self.user_properties.extend(junit_properties(result))
         if result.outcome == FAILED:
@@ -185,24 +249,63 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     if not isinstance(obj, ModelSpec):
         return None
     module = getattr(collector, "obj", None)
-    if getattr(obj.factory, "__module__", None) != getattr(module, "__name__", None):
+    if not _collected_here(obj, module, collector.config):
         return []  # imported from another suite module: collected there
+    return _case_items(collector, obj)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A module's declarations that no module-level name holds are collected too (never dropped)."""
+    report = yield
+    if isinstance(collector, pytest.Module) and report.passed and report.result is not None:
+        for spec in unbound_declarations(vars(collector.obj)):
+            report.result.extend(_case_items(collector, spec))
+    return report
+
+
+def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item]:
     from trtperf.backends import known_backends
     from trtperf.pipeline import skip_reason
 
-    s = collector.config.stash[STATE_KEY].settings
-    if s.backend:
-        from trtperf.backends import check_backend_names
-
-        check_backend_names(s.backend)  # unknown names stop here with the list of known ones
+    state = collector.config.stash[STATE_KEY]
+    s = state.settings
     items: list[pytest.Item] = []
-    for case in expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams):
+    state.trtperf_session = True
+    cases = expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams, s.dim)
+    if not cases:
+        state.no_cases[obj.name] = why_no_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams,
+                                               s.dim)
+    for case in cases:
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)
         reason = skip_reason(obj, case, s)
         if reason:
             item.add_marker(pytest.mark.skip(reason=f"{case.key}: {reason}"))
         items.append(item)
     return items
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """After collection, in a session that collected model declarations: notes from the input checks,
+    the baseline file each device is gated against, and which selection option left a model without
+    cases, and why. (Under pytest-xdist the controller collects nothing and prints none of this.)"""
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.trtperf_session:
+        return []
+    lines = [*(f"trtperf: {note}" for note in state.notes), *_baseline_lines(state)]
+    if state.no_cases:
+        head = ("trtperf: no case selected" if not any(isinstance(i, CaseItem) for i in items)
+                else "trtperf: some models have no selected case")
+        lines += [head + ":", *(f"  {reason}" for _, reason in sorted(state.no_cases.items()))]
+    return lines
+
+
+def _collected_here(spec: ModelSpec, module: object, config: pytest.Config) -> bool:
+    """A declaration is collected by the module that made it, wherever its factory is defined; one
+    imported from a helper that is no suite (not a ``python_files`` match) by the suite importing it."""
+    return collected_by(spec, str(getattr(module, "__name__", "")), config.getini("python_files"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -234,6 +337,15 @@ class _ResultCollector:
         if not self.worker:  # a worker's reports carry the result to the controller
             report.user_properties = [(k, v) for k, v in report.user_properties if k != PROPERTY]
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """On the xdist controller, which collects nothing itself: did a worker collect trtperf cases?"""
+        if any(_CASE_ID.search(node_id) for node_id in ids):
+            self.state.trtperf_session = True
+
+
+_CASE_ID = re.compile(r"\[[a-z_]+-[a-z0-9]+-b\d+-s\d+\]$")
+
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
@@ -242,37 +354,54 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     state = config.stash.get(STATE_KEY, None)
-    if state is None or _is_worker(config):
+    if state is None or _is_worker(config) or config.option.collectonly:
         return
-    if not state.results:
-        return
+    if not (state.results or state.trtperf_session):
+        return  # not a trtperf session (e.g. a project's unit tests): its results file stays as it is
     from trtperf import __version__
 
     meta = {"trtperf_version": __version__, "settings_sources": dict(state.settings.sources)}
-    write_results(state.results_path, state.results, meta)
+    try:
+        write_results(state.results_path, state.results, meta)
+    except OSError as exc:  # the baselines, the reports and the table still come
+        state.results_error = f"cannot write the results to {state.results_path}: {exc}"
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     try:
         state.reports_written = write_reports(state.settings, state.results, state.nodeids, meta)
     except (OSError, TrtperfError) as exc:
-        state.errors.append(f"writing a report failed: {exc}")
+        state.error = f"writing a report failed: {exc}"
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    if state.settings.update_baselines:
+    if state.settings.update_baselines and state.results:
         try:
             state.baselines_written = state.get_runner().update_baselines(state.results)
-        except TrtperfError as exc:
-            state.errors.append(f"baseline update failed: {exc}")
+        except (TrtperfError, OSError) as exc:
+            state.error = "; ".join(filter(None, [state.error, f"baseline update failed: {exc}"]))
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
-    if state is None or _is_worker(config) or not state.results:
+    if state is None or _is_worker(config) or config.option.collectonly:
+        return
+    if not (state.results or state.trtperf_session):
         return
     terminalreporter.write_sep("=", "trtperf")
-    terminalreporter.write(render_summary(state.results, width=max(140, terminalreporter._tw.fullwidth)))
-    terminalreporter.write_line(f"results written to {state.results_path}")
+    if state.results:
+        terminalreporter.write(render_summary(state.results, width=max(140, terminalreporter._tw.fullwidth)))
+    else:
+        terminalreporter.write_line("no trtperf case ran" + (
+            ": " + "; ".join(sorted(state.no_cases.values())) if state.no_cases else ""))
+    for result in sorted(state.results, key=lambda r: r.case.key):
+        if result.outcome == FAILED and result.failed_stage:
+            first = result.message.splitlines()[0] if result.message else ""
+            terminalreporter.write_line(f"FAILED {first}", red=True)
+    if state.results_error:
+        terminalreporter.write_line(f"trtperf: {state.results_error}", red=True)
+    else:
+        terminalreporter.write_line(f"results written to {state.results_path}")
     for line in state.reports_written:
         terminalreporter.write_line(line)
     for path, count in sorted(state.baselines_written.items()):
         terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")
-    for error in state.errors:
-        terminalreporter.write_line(f"trtperf: {error}", red=True)
+    if state.error:
+        terminalreporter.write_line(f"trtperf: {state.error}", red=True)

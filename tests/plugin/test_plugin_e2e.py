@@ -10,6 +10,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from trtperf.cache import ArtifactCache, root_name
 from trtperf.fsutil import atomic_write_json, file_sha256
 
 # These runs exercise the onnxruntime path; other backends have their own plugin tests.
@@ -72,7 +73,7 @@ def test_injected_slowdown_fails_as_regression(pytester: pytest.Pytester, suite:
 
 
 def _engine_artifacts(cache: Path) -> list[Path]:
-    return sorted(p for p in (cache / "engine-onnxruntime").rglob("*.onnx"))
+    return sorted(p for p in (cache / root_name() / "engine-onnxruntime").rglob("*.onnx"))
 
 
 def test_perturbed_engine_weight_fails_parity_with_details(pytester: pytest.Pytester, suite: list[str],
@@ -90,6 +91,7 @@ def test_perturbed_engine_weight_fails_parity_with_details(pytester: pytest.Pyte
     meta_path = engine.with_name(engine.name + ".meta.json")
     meta = json.loads(meta_path.read_text())
     meta.update(size=engine.stat().st_size, sha256=file_sha256(engine))
+    meta["hmac"] = ArtifactCache(engine.parents[4]).sign(meta)  # re-signed by this user: trusted
     atomic_write_json(meta_path, meta)
 
     result = pytester.runpytest(*suite)
@@ -108,7 +110,7 @@ def test_truncated_cache_entry_is_rebuilt(pytester: pytest.Pytester, suite: list
     engine.write_bytes(engine.read_bytes()[:100])
     result = pytester.runpytest(*suite, "--trtperf-no-timing", "-W", "default")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*CacheCorruptionWarning*onnxruntime engine tiny*truncated*rebuilding*"])
+    result.stdout.fnmatch_lines(["*CacheCorruptionWarning*onnxruntime engine tiny*truncated*rebuilt it*"])
     assert engine.stat().st_size > 100
 
 

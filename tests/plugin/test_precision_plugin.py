@@ -13,6 +13,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from trtperf.cache import ArtifactCache, root_name
 from trtperf.fsutil import atomic_write_json, file_sha256
 
 SUITE = '''
@@ -103,6 +104,7 @@ def _inject_batch_fault(engine: Path) -> None:
     meta_path = engine.with_name(engine.name + ".meta.json")
     meta = json.loads(meta_path.read_text())
     meta.update(size=engine.stat().st_size, sha256=file_sha256(engine))
+    meta["hmac"] = ArtifactCache(engine.parents[4]).sign(meta)  # re-signed by this user: trusted
     atomic_write_json(meta_path, meta)
 
 
@@ -113,7 +115,7 @@ def test_hypothesis_mode_finds_a_batch_dependent_fault_shrinks_it_and_reproduces
     clean.assert_outcomes(passed=1)
     assert _cases(tmp_path)["tiny[onnxruntime-fp32-b1-s1]"]["parity"]["hypothesis"]["examples"] == 8
 
-    (engine,) = sorted((tmp_path / "cache" / "engine-onnxruntime").rglob("*.onnx"))
+    (engine,) = sorted((tmp_path / "cache" / root_name() / "engine-onnxruntime").rglob("*.onnx"))
     _inject_batch_fault(engine)
     pytester.runpytest(*args).assert_outcomes(passed=1)  # the fixed-seed check alone misses it
 

@@ -136,12 +136,26 @@ def test_newer_schema_asks_to_upgrade_trtperf(baseline_dir: Path) -> None:
         load_baseline_file(path)
 
 
-def test_entries_must_be_objects(baseline_dir: Path) -> None:
+def test_an_entry_that_is_not_an_object_fails_only_its_case(baseline_dir: Path) -> None:
     baseline_dir.mkdir()
     path = baseline_dir / "cpu-test.json"
-    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "entries": {"a[x-fp32-b1-s1]": 3}}))
-    with pytest.raises(BaselineError, match="'entries' must map case keys to objects"):
-        load_baseline_file(path)
+    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "entries": {"a[x-fp32-b1-s1]": 3,
+                                                                            "b[x-fp32-b1-s1]": _entry(1.0)}}))
+    store = BaselineStore(baseline_dir)
+    assert store.run_medians("cpu-test", "b[x-fp32-b1-s1]", store.entry("cpu-test", "b[x-fp32-b1-s1]"))
+    with pytest.raises(BaselineError, match=r"entry 'a\[x-fp32-b1-s1\]' cannot be gated: the entry is not a JSON"):
+        store.run_medians("cpu-test", "a[x-fp32-b1-s1]", store.entry("cpu-test", "a[x-fp32-b1-s1]"))
+
+
+def test_an_update_removes_the_orphans_of_a_killed_update(baseline_dir: Path) -> None:
+    store = BaselineStore(baseline_dir)
+    store.update("cpu-test", DEVICE, {"a[x-fp32-b1-s1]": _entry(1.0)})
+    orphan = baseline_dir / ".cpu-test.json.trtperf-k1ll3d_x.tmp"
+    orphan.write_text("{half")
+    foreign = baseline_dir / ".cpu-test.json.swp.tmp"
+    foreign.write_text("an editor's")
+    store.update("cpu-test", DEVICE, {"b[x-fp32-b1-s1]": _entry(2.0)})
+    assert not orphan.exists() and foreign.exists()
 
 
 def test_migrations_run_in_order_on_load(baseline_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -82,21 +82,56 @@ def test_unusable_run_medians_are_named(entry: dict[str, object], message: str) 
         check_run_medians(entry)
 
 
-def test_a_v1_entry_without_run_medians_is_rejected_with_file_entry_and_fix(v1_copy: Path) -> None:
+def test_a_v1_entry_without_run_medians_fails_only_its_case_and_an_update_replaces_it(v1_copy: Path) -> None:
+    """Issue 12: the error said "re-record with --trtperf-update-baselines", and that update failed
+    with the same error. Now the file loads, gating that case names file, case and field, and an
+    update replaces the entry, keeping the others."""
     document = json.loads(v1_copy.read_text())
-    del document["entries"]["cnn[onnxruntime-fp32-b1-s1]"]["stats"]["run_medians_ms"]
+    key = "cnn[onnxruntime-fp32-b1-s1]"
+    del document["entries"][key]["stats"]["run_medians_ms"]
     v1_copy.write_text(json.dumps(document))
+    store = BaselineStore(v1_copy.parent)
+    slug = v1_copy.stem
+    entry = store.entry(slug, key)
     with pytest.raises(BaselineError) as info:
-        load_baseline_file(v1_copy)
+        store.run_medians(slug, key, entry)
     text = str(info.value)
-    assert str(v1_copy) in text and "cnn[onnxruntime-fp32-b1-s1]" in text and "no run medians" in text
-    assert "schema_version 1 to 2" in text and "--trtperf-update-baselines" in text
-    assert json.loads(v1_copy.read_text()) == document, "a rejected file is never overwritten"
+    assert str(v1_copy) in text and key in text and "field 'stats': no run medians" in text
+    assert "--trtperf-update-baselines` (which replaces it)" in text
+    others = sorted(set(document["entries"]) - {key})
+    store.update(slug, {}, {key: {"stats": {"run_medians_ms": [1.0, 1.1], "runs": 2}, "timing_mode": {}}})
+    updated = store.load(slug)
+    assert updated is not None and sorted(updated.entries) == sorted([key, *others])
+    assert store.run_medians(slug, key, updated.entries[key]) == [1.0, 1.1]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("timing_mode", "compute", "field 'timing_mode' must be a JSON object, got str 'compute'"),
+    ("environment", [1], "field 'environment' must be a JSON object, got list"),
+    ("stats", None, "field 'stats': no 'stats' object"),
+])
+def test_a_wrong_typed_field_is_named(tmp_path: Path, field: str, value: object, message: str) -> None:
+    entry = {"stats": {"run_medians_ms": [1.0]}, "timing_mode": {}, field: value}
+    with pytest.raises(BaselineError) as info:
+        BaselineStore(tmp_path).run_medians("cpu-x", "m[x]", entry)
+    assert message in str(info.value) and "cpu-x.json" in str(info.value) and "'m[x]'" in str(info.value)
+
+
+def test_a_wrong_typed_device_is_named_and_an_update_replaces_it(tmp_path: Path) -> None:
+    path = tmp_path / "cpu-x.json"
+    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "device": "cpu", "entries": {}}))
+    store = BaselineStore(tmp_path)
+    with pytest.raises(BaselineError, match=r"cpu-x.json: field 'device' must be a JSON object, got str 'cpu'"):
+        store.load("cpu-x")
+    store.update("cpu-x", {"name": "CPU"}, {"m[x]": {"stats": {"run_medians_ms": [1.0]}}})
+    loaded = store.load("cpu-x")
+    assert loaded is not None and loaded.device == {"name": "CPU"} and list(loaded.entries) == ["m[x]"]
 
 
 def test_a_v2_entry_that_cannot_be_gated_is_an_error_naming_the_fix(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path)
-    with pytest.raises(BaselineError, match=r"entry 'm\[x\]' cannot be gated: no run medians.*-k 'm\[x\]'"):
+    with pytest.raises(BaselineError,
+                       match=r"entry 'm\[x\]' cannot be gated: field 'stats': no run medians.*-k 'm\[x\]'"):
         store.run_medians("cpu-x", "m[x]", {"stats": {}})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -60,8 +61,10 @@ def test_miss_then_hit(cache: ArtifactCache) -> None:
 
 def test_layout(cache: ArtifactCache, cache_dir: Path) -> None:
     entry = cache.get_or_create("engine-x", PARTS, ProducerSpy(), suffix=".plan")
-    assert entry.path == cache_dir / "engine-x" / entry.key[:2] / f"{entry.key}.plan"
-    assert entry.path.with_name(entry.path.name + ".meta.json").is_file()
+    root = cache_dir / f"trtperf-cache-v{CACHE_SCHEMA}"
+    assert cache.root == root
+    assert entry.path == root / "engine-x" / entry.key[:2] / entry.key / f"{entry.key}.plan"
+    assert sorted(p.name for p in entry.path.parent.iterdir()) == [f"{entry.key}.plan", f"{entry.key}.plan.meta.json"]
     assert cache.sidecar(entry, "layers.json") == entry.path.with_name(f"{entry.key}.plan.layers.json")
 
 
@@ -132,7 +135,7 @@ def test_truncated_artifact_is_rebuilt_with_a_warning(cache: ArtifactCache) -> N
     produce = ProducerSpy(b"0123456789" * 100)
     entry = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx", describe="ONNX export of mlp")
     entry.path.write_bytes(entry.path.read_bytes()[:10])
-    with pytest.warns(CacheCorruptionWarning, match=r"ONNX export of mlp is corrupt: .* is 10 bytes, expected 1000"):
+    with pytest.warns(CacheCorruptionWarning, match=r"ONNX export of mlp was corrupt: .* is 10 bytes, expected 1000"):
         again = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx", describe="ONNX export of mlp")
     assert not again.hit and produce.calls == 2
     assert again.path.read_bytes() == b"0123456789" * 100
@@ -256,27 +259,6 @@ def test_concurrent_processes_produce_once(tmp_path: Path) -> None:
     )
 
 
-def test_schema_tag_change_clears_the_cache(cache_dir: Path) -> None:
-    produce = ProducerSpy()
-    entry = ArtifactCache(cache_dir).get_or_create("onnx", PARTS, produce)
-    assert (cache_dir / "CACHE_SCHEMA").read_text() == f"{CACHE_SCHEMA}\n"
-    (cache_dir / "CACHE_SCHEMA").write_text("0\n")
-    ArtifactCache(cache_dir)
-    assert not entry.path.exists()
-    assert not (cache_dir / "onnx").exists()
-    assert (cache_dir / "CACHE_SCHEMA").read_text() == f"{CACHE_SCHEMA}\n"
-    assert not ArtifactCache(cache_dir).get_or_create("onnx", PARTS, produce).hit
-    assert produce.calls == 2
-
-
-def test_a_fresh_directory_gets_the_tag_and_keeps_foreign_files(tmp_path: Path) -> None:
-    tmp_path.joinpath("README").write_text("mine")
-    ArtifactCache(tmp_path)
-    assert (tmp_path / "CACHE_SCHEMA").read_text() == f"{CACHE_SCHEMA}\n"
-    assert (tmp_path / "README").read_text() == "mine"
-
-
-
 @pytest.mark.parametrize("content", ["null", "[]", "3"])
 def test_metadata_that_is_not_an_object_is_rebuilt(cache: ArtifactCache, content: str) -> None:
     produce = ProducerSpy()
@@ -287,3 +269,187 @@ def test_metadata_that_is_not_an_object_is_rebuilt(cache: ArtifactCache, content
         again = cache.get_or_create("onnx", PARTS, produce)
     assert not again.hit
     assert [w.category for w in caught] == [CacheCorruptionWarning]
+
+
+# -- trtperf deletes only what it created (issue 12) --------------------------------------------------
+def _project_folder(tmp_path: Path) -> Path:
+    """A directory that is not trtperf's: source, a git directory, and a stale schema-1 tag."""
+    folder = tmp_path / "project"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "model.py").write_text("print('mine')\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (folder / "onnx").mkdir()  # a name that schema 1 used for its own entries
+    (folder / "onnx" / "notes.txt").write_text("mine too")
+    (folder / "CACHE_SCHEMA").write_text("")  # as a killed schema-1 first run left it
+    (folder / ".draft.tmp").write_text("an editor's temp file")
+    return folder
+
+
+def _tree(folder: Path, exclude: str) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and not p.relative_to(folder).parts[0].startswith(exclude)}
+
+
+def test_a_cache_in_a_folder_of_other_files_never_touches_them(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _project_folder(tmp_path)
+    before = _tree(folder, "trtperf-cache-")
+    produce = ProducerSpy()
+    ArtifactCache(folder).get_or_create("onnx", PARTS, produce)
+    assert _tree(folder, "trtperf-cache-") == before
+    # A schema change: a new root beside the old one; the old entries and foreign files stay.
+    monkeypatch.setattr(trtperf.cache, "CACHE_SCHEMA", CACHE_SCHEMA + 1)
+    newer = ArtifactCache(folder)
+    assert newer.root.name == f"trtperf-cache-v{CACHE_SCHEMA + 1}"
+    assert not newer.get_or_create("onnx", PARTS, produce).hit
+    assert _tree(folder, "trtperf-cache-") == before
+    assert len(list((folder / f"trtperf-cache-v{CACHE_SCHEMA}").rglob("*.meta.json"))) == 1
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("trtperf-cache-")) == [
+        f"trtperf-cache-v{CACHE_SCHEMA}", f"trtperf-cache-v{CACHE_SCHEMA + 1}"]
+
+
+def test_the_root_is_marked_and_a_damaged_marker_costs_nothing(cache_dir: Path) -> None:
+    produce = ProducerSpy()
+    cache = ArtifactCache(cache_dir)
+    marker = cache.root / trtperf.cache.MARKER
+    assert json.loads(marker.read_text()) == {"cache_schema": CACHE_SCHEMA, "created_by": "trtperf"}
+    assert (cache.root / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    cache.get_or_create("onnx", PARTS, produce)
+    marker.write_text("")  # a kill during a non-atomic write would have left this
+    again = ArtifactCache(cache_dir)
+    assert json.loads(marker.read_text())["cache_schema"] == CACHE_SCHEMA
+    assert again.get_or_create("onnx", PARTS, produce).hit and produce.calls == 1
+    assert not [p for p in cache.root.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- a cache that heals -------------------------------------------------------------------------------
+def test_artifact_and_metadata_appear_together(cache: ArtifactCache) -> None:
+    seen: list[bool] = []
+
+    def produce(tmp: Path) -> None:
+        tmp.write_bytes(b"x" * 100)
+        entry_dir = cache.entry_dir("onnx", cache_key("onnx", PARTS))
+        seen.append(entry_dir.exists())  # while producing, the entry does not exist at all
+
+    entry = cache.get_or_create("onnx", PARTS, produce)
+    assert seen == [False]
+    assert ArtifactCache.meta_path(entry.path).is_file()
+
+
+def test_orphans_of_a_killed_writer_are_removed_on_the_next_access(cache: ArtifactCache) -> None:
+    key = cache_key("onnx", PARTS)
+    parent = cache.entry_dir("onnx", key).parent
+    parent.mkdir(parents=True)
+    orphan_dir = parent / f".{key}.trtperf-abc123_x.tmp"
+    orphan_dir.mkdir()
+    (orphan_dir / f"{key}.onnx").write_bytes(b"half" * 1000)
+    foreign = [parent / ".notes.tmp", parent / f".{key}.other.tmp", parent / f".{key}x.trtperf-abc.tmp"]
+    for path in foreign:
+        path.write_text("not trtperf's")
+    entry = cache.get_or_create("onnx", PARTS, ProducerSpy(), suffix=".onnx")
+    assert not orphan_dir.exists()
+    assert all(path.read_text() == "not trtperf's" for path in foreign)
+    assert entry.path.read_bytes() == b"artifact bytes"
+
+
+def test_a_corrupt_entry_is_rebuilt_even_when_warnings_are_errors(cache: ArtifactCache) -> None:
+    produce = ProducerSpy(b"0123456789" * 10)
+    entry = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx")
+    entry.path.write_bytes(b"01234")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CacheCorruptionWarning, match="rebuilt it"):
+            cache.get_or_create("onnx", PARTS, produce, suffix=".onnx")
+        again = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx")  # no warning: healed
+    assert again.hit and again.path.read_bytes() == b"0123456789" * 10
+    assert produce.calls == 2
+
+
+def test_an_entry_without_its_metadata_is_rebuilt(cache: ArtifactCache) -> None:
+    produce = ProducerSpy()
+    entry = cache.get_or_create("onnx", PARTS, produce)
+    ArtifactCache.meta_path(entry.path).unlink()
+    with pytest.warns(CacheCorruptionWarning, match="unreadable metadata"):
+        assert not cache.get_or_create("onnx", PARTS, produce).hit
+    assert cache.get_or_create("onnx", PARTS, produce).hit
+
+
+# -- provenance ---------------------------------------------------------------------------------------
+def test_a_dropped_in_artifact_with_matching_metadata_is_rebuilt(cache: ArtifactCache) -> None:
+    """Write access to the cache is not enough: the metadata must carry this user's HMAC."""
+    produce = ProducerSpy(b"the real plan")
+    entry = cache.get_or_create("engine-tensorrt", PARTS, produce, suffix=".plan")
+    planted = b"an attacker's plan"
+    meta = json.loads(ArtifactCache.meta_path(entry.path).read_text())
+    meta.update(size=len(planted), sha256=hashlib.sha256(planted).hexdigest())
+    entry.path.write_bytes(planted)
+    ArtifactCache.meta_path(entry.path).write_text(json.dumps(meta))
+    assert cache.find(entry.key) is None
+    with pytest.warns(CacheCorruptionWarning, match="was not written by trtperf under this user's key"):
+        again = cache.get_or_create("engine-tensorrt", PARTS, produce, suffix=".plan")
+    assert again.path.read_bytes() == b"the real plan" and produce.calls == 2
+
+
+def test_an_entry_signed_with_another_key_is_rebuilt(cache_dir: Path, tmp_path: Path) -> None:
+    produce = ProducerSpy()
+    ArtifactCache(cache_dir, key_file=tmp_path / "other.key").get_or_create("onnx", PARTS, produce)
+    with pytest.warns(CacheCorruptionWarning, match="another key"):
+        assert not ArtifactCache(cache_dir).get_or_create("onnx", PARTS, produce).hit
+
+
+def test_the_key_lives_in_the_config_dir_owner_only(cache_dir: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    cache = ArtifactCache(cache_dir)
+    cache.get_or_create("onnx", PARTS, ProducerSpy())
+    key_file = tmp_path / "config" / "trtperf" / "cache.key"
+    assert cache.key_file == key_file
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(bytes.fromhex(key_file.read_text().strip())) == 32
+    assert not list(cache.root.rglob("*.key"))
+    key_file.chmod(0o622)
+    with pytest.raises(CacheError, match="writable by other users"):
+        ArtifactCache(cache_dir).get_or_create("onnx", {"other": 1}, ProducerSpy())
+
+
+# -- shared use ---------------------------------------------------------------------------------------
+def test_files_and_directories_honour_the_umask(cache_dir: Path) -> None:
+    import os
+
+    old = os.umask(0o002)
+    try:
+        entry = ArtifactCache(cache_dir).get_or_create("onnx", PARTS, ProducerSpy())
+    finally:
+        os.umask(old)
+    assert entry.path.parent.stat().st_mode & 0o777 == 0o775
+    assert entry.path.stat().st_mode & 0o777 == 0o664
+    assert ArtifactCache.meta_path(entry.path).stat().st_mode & 0o777 == 0o664
+
+
+def test_a_read_only_cache_serves_hits_without_locks_and_a_miss_says_so(cache_dir: Path) -> None:
+    produce = ProducerSpy()
+    ArtifactCache(cache_dir).get_or_create("onnx", PARTS, produce, describe="ONNX export of mlp")
+    locks_before = sorted(cache_dir.rglob("*.lock"))
+    shared = ArtifactCache(cache_dir, read_only=True)
+    assert shared.get_or_create("onnx", PARTS, produce).hit
+    assert sorted(cache_dir.rglob("*.lock")) == locks_before
+    with pytest.raises(CacheError, match=r"is read-only and holds no usable ONNX export of cnn \(not in the cache\)"):
+        shared.get_or_create("onnx", {"model": "cnn"}, produce, describe="ONNX export of cnn")
+    assert produce.calls == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32" or __import__("os").geteuid() == 0,
+                    reason="root writes through permission bits")
+def test_a_cache_without_write_permission_is_detected_as_read_only(cache_dir: Path) -> None:
+    ArtifactCache(cache_dir).get_or_create("onnx", PARTS, ProducerSpy())
+    for path in [cache_dir, *cache_dir.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o555)
+    try:
+        shared = ArtifactCache(cache_dir)
+        assert shared.read_only and shared.get_or_create("onnx", PARTS, ProducerSpy()).hit
+    finally:
+        for path in [cache_dir, *cache_dir.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)

@@ -155,3 +155,19 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
         main(argv)
     assert excinfo.value.code == 2
     assert "usage: trtperf" in capsys.readouterr().err
+
+
+def test_baseline_show_names_a_malformed_entry_instead_of_crashing(baseline_dir: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    baseline_dir.mkdir()
+    good = {"stats": {"run_medians_ms": [1.0], "median_ms": 1.0, "p99_ms": 1.2, "runs": 1}}
+    (baseline_dir / f"{SLUG}.json").write_text(json.dumps({
+        "schema_version": SCHEMA_VERSION, "device": "not an object",
+        "entries": {"m[onnxruntime-fp32-b1-s1]": {**good, "timing_mode": "compute"},
+                    "n[onnxruntime-fp32-b1-s1]": good}}))
+    (baseline_dir / "cpu-broken.json").write_text("{not json")
+    assert main(["baseline", "show", "--baseline-dir", str(baseline_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert "m[onnxruntime-fp32-b1-s1]" in out and "MALFORMED: field 'timing_mode' must be a JSON object" in out
+    assert "n[onnxruntime-fp32-b1-s1]" in out and "1.0000 ms" in out
+    assert "cpu-broken.json: not valid JSON" in err

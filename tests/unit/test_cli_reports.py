@@ -77,34 +77,35 @@ def _age(path: Path, days: float) -> None:
 
 def test_cache_ls_verify_and_prune_touch_only_trtperf_files(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    root = tmp_path / "cache"
-    cache = ArtifactCache(root)
+    directory = tmp_path / "cache"
+    cache = ArtifactCache(directory)
     old, new = _fill(cache, "old", 1000), _fill(cache, "new", 2000)
     _age(old, 40)
-    mine = root / "export" / "notes.txt"  # not of trtperf's layout: never touched
+    mine = directory / "notes.txt"  # the user's file beside trtperf's root: never touched
     mine.write_text("keep me")
-    stray = root / "export" / old.parent.name / ("f" * 64 + ".onnx.meta.json")  # a meta of another key
-    stray.write_text(json.dumps({"key": "0" * 64, "kind": "export"}))
-    assert len(list(entries(root))) == 2
-    assert main(["cache", "ls", f"--cache-dir={root}"]) == 0
+    in_root = cache.root / "export" / "notes.txt"  # not of trtperf's layout inside its root: never touched
+    in_root.write_text("keep me too")
+    stray = cache.root / "export" / "ff" / "not-a-key"  # a directory of another shape
+    stray.mkdir(parents=True)
+    assert len(list(entries(cache))) == 2
+    assert main(["cache", "ls", f"--cache-dir={directory}"]) == 0
     assert "2 entries" in capsys.readouterr().out
-    assert main(["cache", "verify", f"--cache-dir={root}"]) == 0
+    assert main(["cache", "verify", f"--cache-dir={directory}"]) == 0
     new.write_bytes(b"truncated")
-    assert main(["cache", "verify", f"--cache-dir={root}"]) == 1
+    assert main(["cache", "verify", f"--cache-dir={directory}"]) == 1
     assert "CORRUPT" in capsys.readouterr().out
-    assert main(["cache", "prune", f"--cache-dir={root}", "--older-than", "30", "--dry-run"]) == 0
+    assert main(["cache", "prune", f"--cache-dir={directory}", "--older-than", "30", "--dry-run"]) == 0
     assert "would delete" in capsys.readouterr().out and old.exists()
-    assert main(["cache", "prune", f"--cache-dir={root}", "--older-than", "30"]) == 0
-    assert not old.exists() and not list(old.parent.glob(old.name + "*"))
-    assert new.exists() and mine.read_text() == "keep me" and stray.exists()
-    assert (root / "CACHE_SCHEMA").exists()
-    assert main(["cache", "prune", f"--cache-dir={root}", "--max-size", "0"]) == 0
-    assert not new.exists() and list(entries(root)) == []
-    assert main(["cache", "prune", f"--cache-dir={root}"]) == 1  # neither limit given
+    assert main(["cache", "prune", f"--cache-dir={directory}", "--older-than", "30"]) == 0
+    assert not old.exists() and not old.parent.exists()
+    assert new.exists() and mine.read_text() == "keep me" and in_root.exists() and stray.is_dir()
+    assert main(["cache", "prune", f"--cache-dir={directory}", "--max-size", "0"]) == 0
+    assert not new.exists() and list(entries(cache)) == []
+    assert main(["cache", "prune", f"--cache-dir={directory}"]) == 1  # neither limit given
 
 
 def _entry(mtime: float, size: int) -> Entry:
-    return Entry("k", f"{int(mtime):064d}", Path("a"), Path("a.meta.json"), (), size, mtime)
+    return Entry("k", f"{int(mtime):064d}", Path("a"), Path("d"), size, mtime)
 
 
 def test_prune_plan_deletes_old_then_oldest_until_under_the_size() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -73,7 +75,7 @@ def test_key_parts_record_what_changes_the_export() -> None:
     assert parts["opset"] == 18
     assert parts["inputs"] == [["x", ["batch", 4], "float32"]]
     assert parts["outputs"] == ["y"]
-    assert parts["source"] == spec.source_digest()
+    assert parts["source"] == spec.source_digest(spec.build_module())
 
 
 @pytest.mark.parametrize("change", [{"seed": 1}, {"opset": 17}, {"max_batch": 32}, {"hidden": 16}])
@@ -136,3 +138,17 @@ def test_declared_outputs_must_match_what_forward_returns(cache: ArtifactCache) 
     assert "model 'one_out': exported ONNX has inputs ['x'] and outputs ['a']" in message
     assert "the declaration says ['x'] and ['a', 'b']; make outputs= match what forward() returns" in message
     assert _onnx_files(cache) == []  # nothing cached: the next run exports (and fails) again
+
+
+def test_a_full_disk_is_not_blamed_on_the_model(tiny_spec: ModelSpec) -> None:
+    """Issue 12: ENOSPC while saving the export said "Fix the model's forward()". /dev/full is a real
+    device on which every write fails with ENOSPC."""
+    from trtperf.export import export_onnx
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with pytest.raises(ExportError) as info:
+        export_onnx(tiny_spec, tiny_spec.build_module(), Path("/dev/full"))
+    text = str(info.value)
+    assert "file system error" in text and "No space left on device" in text and "not a fault of the model" in text
+    assert "forward()" not in text

@@ -10,7 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trtperf.fsutil import atomic_path, atomic_write_bytes, atomic_write_json, dumps_json, file_sha256
+from trtperf.errors import TrtperfUsageError
+from trtperf.fsutil import (
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    check_writable,
+    dumps_json,
+    file_sha256,
+    make_temp_dir,
+    remove_orphans,
+)
 
 
 class InjectedFailure(Exception):
@@ -85,3 +95,42 @@ def test_atomic_write_json_round_trips(tmp_path_factory: pytest.TempPathFactory,
     atomic_write_json(path, value)
     assert json.loads(path.read_text()) == value
     assert path.read_text().endswith("\n")
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_writes_honour_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    """Issue 12: mkstemp's 0600 made baselines, results and cache entries unreadable to a group."""
+    import os
+
+    old = os.umask(umask)
+    try:
+        atomic_write_json(tmp_path / "baseline.json", {"a": 1})
+        directory = make_temp_dir(tmp_path / "entry")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "baseline.json").stat().st_mode & 0o777 == mode
+    assert directory.stat().st_mode & 0o777 == mode | 0o111 & ~umask
+
+
+def test_only_trtperfs_own_temporaries_are_orphans(tmp_path: Path) -> None:
+    target = tmp_path / "cpu.json"
+    ours = [tmp_path / ".cpu.json.trtperf-abc_123.tmp", tmp_path / ".cpu.json.trtperf-x.tmp"]
+    theirs = [tmp_path / ".cpu.json.tmp", tmp_path / ".cpu.json.swp", tmp_path / ".cpu.json.x.trtperf-abc.tmp",
+              tmp_path / ".cpu.jsonl.trtperf-abc.tmp", tmp_path / "cpu.json.trtperf-abc.tmp"]
+    for path in ours + theirs:
+        path.write_text("")
+    assert sorted(remove_orphans(target)) == sorted(ours)
+    assert all(p.exists() for p in theirs)
+
+
+def test_check_writable(tmp_path: Path) -> None:
+    assert check_writable(tmp_path / "results.json", "--trtperf-results") == ""
+    assert check_writable(tmp_path / "new" / "dir" / "results.json", "--trtperf-results") == (
+        f"{tmp_path / 'new' / 'dir'} does not exist yet; it will be created")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(TrtperfUsageError, match=r"--trtperf-results .* cannot be created: .*file is a file"):
+        check_writable(tmp_path / "file" / "results.json", "--trtperf-results")
+    with pytest.raises(TrtperfUsageError, match="is a directory; give a file path"):
+        check_writable(tmp_path, "--trtperf-results")
+    with pytest.raises(TrtperfUsageError, match="is not a directory"):
+        check_writable(tmp_path / "file", "--trtperf-baseline-dir", directory=True)

@@ -23,6 +23,8 @@ import numpy as np
 from trtperf.backends.base import Backend, BuildRequest
 from trtperf.device import DeviceInfo, cpu_device
 from trtperf.engine import BuiltEngine, Engine, Worker
+from trtperf.isolate import run_isolated
+from trtperf.spec import InputSpec
 from trtperf.timing.loop import CallableWorker
 from trtperf.timing.mode import MeasurementMode
 
@@ -56,6 +58,27 @@ def _session(path: Path, threads: int, optimize: bool, save_to: Path | None = No
 def reference_session(path: Path) -> Any:
     """The trusted reference: the fp32 ONNX with no graph optimization, on the CPU."""
     return _session(path, threads=os.cpu_count() or 1, optimize=False)
+
+
+def optimize_to_file(source: Path, target: Path) -> None:
+    """Apply ORT_ENABLE_ALL to ``source`` and save the optimized model to ``target`` (ORT writes it
+    while creating the session). Run in a child process by the build (:mod:`trtperf.isolate`)."""
+    _session(source, threads=1, optimize=True, save_to=target)
+
+
+def reference_to_file(onnx_path: Path, inputs: Sequence[InputSpec], batch: int, seed: int, target: Path,
+                      dims: Mapping[str, int] | None = None) -> None:
+    """The reference session's outputs on the seeded inputs (``dims``: named-axis values), saved as an
+    ``.npz`` (no pickles) to ``target``. Run in a child process (:mod:`trtperf.isolate`): the inputs are
+    drawn there."""
+    import io
+
+    from trtperf.inputs import make_input_arrays
+
+    outputs = run_session(reference_session(onnx_path), make_input_arrays(inputs, batch, seed, dims))
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **outputs)
+    target.write_bytes(buffer.getvalue())
 
 
 def run_session(session: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -139,8 +162,9 @@ class OnnxRuntimeBackend(Backend):
         started = time.perf_counter()
 
         def produce(tmp: Path) -> dict[str, Any]:
-            # ORT writes the optimized model while creating the session.
-            _session(request.onnx_path, threads=1, optimize=True, save_to=tmp)
+            # In a child process: a crash in ORT's graph optimizer fails this case, not the session.
+            run_isolated(optimize_to_file, request.onnx_path, tmp,
+                         what=f"ONNX Runtime graph optimization of {request.case.key}")
             return {"build_s": time.perf_counter() - started}
 
         entry = request.cache.get_or_create(

@@ -30,7 +30,8 @@ from trtperf.cache import ArtifactCache, CacheEntry, cache_key
 from trtperf.config import Settings
 from trtperf.device import DeviceInfo, cpu_device
 from trtperf.engine import BuiltEngine, Engine
-from trtperf.fsutil import atomic_write_bytes
+from trtperf.fsutil import atomic_write_bytes, remove_orphans
+from trtperf.isolate import run_isolated
 from trtperf.precisions import TABLE
 from trtperf.timing.mode import MeasurementMode
 from trtperf.trt.flavour import INSTALL_HINT, Flavour
@@ -170,7 +171,8 @@ class TensorRTBackend(Backend):
         tf32 = request.case.precision == "tf32" if settings.trt_tf32 == "auto" else settings.trt_tf32 == "on"
         workspace_mib = settings.trt_workspace
         return BuildOptions(
-            profile=profile_shapes(request.spec, request.case.batch, settings.trt_batch_range),
+            profile=profile_shapes(request.spec, request.case.batch, settings.trt_batch_range,
+                                   request.case.dim_values),
             opt_level=settings.trt_opt_level,
             workspace_bytes=None if workspace_mib is None else int(workspace_mib) << 20,
             tf32=tf32,
@@ -180,7 +182,6 @@ class TensorRTBackend(Backend):
 
     def build(self, request: BuildRequest) -> BuiltEngine:
         from trtperf.trt.api import LOG
-        from trtperf.trt.build import build_plan
 
         flavour = self._require_flavour()
         device = self.device()
@@ -204,9 +205,9 @@ class TensorRTBackend(Backend):
             for stale in (plan_path.parent / f"{plan_path.name}.layers.{ext}" for ext in ("json", "txt")):
                 stale.unlink(missing_ok=True)  # the report of a corrupt plan being rebuilt
             seed = _read_timing_cache(tc_path)
-            output = build_plan(flavour, request.onnx_path, options, timing_cache=seed,
-                                progress=lambda text: LOG.info("%s: %s", request.case.key, text))
-            tmp.write_bytes(output.plan)
+            # Parse and build in a child process: a crash in the parser or builder fails this case only.
+            output = run_isolated(build_plan_to_file, flavour.kind, request.onnx_path, options, seed, tmp,
+                                  what=f"{flavour.label} parse and build of {request.case.key}")
             if tc_path is not None and output.timing_cache:
                 _write_timing_cache(tc_path, output.timing_cache)
             LOG.info("built engine %s in %.1f s", what, output.seconds)
@@ -250,7 +251,14 @@ class TensorRTBackend(Backend):
 
         raw = request.cache.sidecar(entry, "layers.json")
         text_path = request.cache.sidecar(entry, "layers.txt")
+        if request.cache.read_only:  # a shared cache: use the stored report, or make one without storing it
+            text = raw.read_text() if raw.exists() else inspect_plan(flavour, entry.path.read_bytes(), request.case.key)
+            report = parse_inspector_json(text, onnx_node_ops(request.onnx_path))
+            return {"layers": report.to_json(), "layer_report": str(text_path) if text_path.exists() else "",
+                    "inspector_json": str(raw) if raw.exists() else ""}
         with FileLock(str(raw) + ".lock"):
+            remove_orphans(raw)
+            remove_orphans(text_path)
             if not raw.exists():
                 atomic_write_bytes(raw, inspect_plan(flavour, entry.path.read_bytes(), request.case.key).encode())
             report = parse_inspector_json(raw.read_text(), onnx_node_ops(request.onnx_path))
@@ -266,6 +274,25 @@ class TensorRTBackend(Backend):
         settings = request.settings
         return TrtEngine(flavour, built.path.read_bytes(), mode=settings.measurement,
                          allow_host_code=settings.trt_allow_host_code, what=request.case.key)
+
+
+def build_plan_to_file(choice: str, onnx_path: Path, options: Any, timing_cache: bytes | None,
+                       target: Path) -> Any:
+    """Parse and build with the TensorRT ``choice`` names, write the plan to ``target`` and return the
+    :class:`~trtperf.trt.build.BuildOutput` without the plan bytes. Run in a child process by
+    :meth:`TensorRTBackend.build` (:mod:`trtperf.isolate`); BuildError on a parse or build failure."""
+    import dataclasses
+
+    from trtperf.errors import BuildError
+    from trtperf.trt.api import activate
+    from trtperf.trt.build import build_plan
+
+    flavour = activate(choice)
+    if isinstance(flavour, str):
+        raise BuildError(flavour)
+    output = build_plan(flavour, onnx_path, options, timing_cache=timing_cache)
+    target.write_bytes(output.plan)
+    return dataclasses.replace(output, plan=b"")
 
 
 def inspect_plan(flavour: Flavour, plan: bytes, what: str) -> str:
@@ -298,4 +325,5 @@ def _read_timing_cache(path: Path | None) -> bytes | None:
 def _write_timing_cache(path: Path, data: bytes) -> None:
     # Last writer wins: concurrent builds may drop each other's new entries, never corrupt the file.
     with FileLock(str(path) + ".lock"):
+        remove_orphans(path)
         atomic_write_bytes(path, data)

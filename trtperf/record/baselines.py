@@ -31,7 +31,7 @@ from typing import Any
 from filelock import FileLock
 
 from trtperf.errors import BaselineError
-from trtperf.fsutil import atomic_write_bytes
+from trtperf.fsutil import atomic_write_bytes, remove_orphans
 from trtperf.record.naturalsort import natural_sorted
 from trtperf.record.results import CaseResult
 
@@ -58,19 +58,32 @@ def check_run_medians(entry: Mapping[str, Any]) -> list[float]:
     return [float(v) for v in medians]
 
 
+def entry_problem(entry: Any) -> str | None:
+    """What makes an entry unusable for gating, naming the field; None when it is usable."""
+    if not isinstance(entry, Mapping):
+        return f"the entry is not a JSON object (got {type(entry).__name__})"
+    try:
+        check_run_medians(entry)
+    except ValueError as exc:
+        return f"field 'stats': {exc}"
+    for name in ("timing_mode", "environment", "artifact", "samples"):
+        value = entry.get(name)
+        if value is not None and not isinstance(value, Mapping):
+            return f"field {name!r} must be a JSON object, got {type(value).__name__} {str(value)[:40]!r}"
+    return None
+
+
 def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
-    """v1 kept the run medians; v2 adds ``samples``, left empty for migrated entries."""
+    """v1 kept the run medians; v2 adds ``samples``, left empty for migrated entries.
+
+    An unusable entry is carried over as it is: gating it fails naming the file, case and field,
+    and ``--trtperf-update-baselines`` replaces it (the rest of the file stays usable)."""
     entries = document.get("entries", {})
     if not isinstance(entries, dict):
         raise ValueError("'entries' must be an object")
-    for key, entry in entries.items():
-        if not isinstance(entry, dict):
-            raise ValueError(f"entry {key!r} is not an object")
-        try:
-            check_run_medians(entry)
-        except ValueError as exc:
-            raise ValueError(f"entry {key!r}: {exc}") from None
-        entry.setdefault("samples", {"migrated_from_schema": 1})
+    for entry in entries.values():
+        if isinstance(entry, dict):
+            entry.setdefault("samples", {"migrated_from_schema": 1})
     return document
 
 
@@ -148,9 +161,9 @@ def samples_path(path: Path) -> Path:
 class BaselineFile:
     path: Path
     device: dict[str, Any] = field(default_factory=dict)
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[str, Any] = field(default_factory=dict)
     """Case key -> the reviewed entry (stats with run medians, timing_mode, environment, artifact,
-    recorded_at); no samples."""
+    recorded_at; no samples). An entry may be malformed (see :func:`entry_problem`): checked where used."""
     samples: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Case key -> per-run details and raw samples (the sidecar); empty unless loaded with samples."""
 
@@ -220,9 +233,10 @@ def _load_samples(path: Path) -> dict[str, dict[str, Any]]:
     return dict(samples)
 
 
-def load_baseline_file(path: Path, with_samples: bool = True) -> BaselineFile:
+def load_baseline_file(path: Path, with_samples: bool = True, lenient: bool = False) -> BaselineFile:
     """Read (and migrate) a baseline file; with ``with_samples``, its sidecar too (BaselineError when
-    either cannot be read, naming the file and the fix)."""
+    either cannot be read, naming the file and the fix). ``lenient`` (an update, which rewrites the file)
+    replaces a malformed ``device`` field instead of failing."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -238,17 +252,26 @@ def load_baseline_file(path: Path, with_samples: bool = True) -> BaselineFile:
         raise BaselineError(f"{path}: expected a JSON object at the top level. It was not overwritten.")
     document = migrate(document, path)
     entries = document.get("entries", {})
-    if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+    if not isinstance(entries, dict):
         raise BaselineError(f"{path}: 'entries' must map case keys to objects. It was not overwritten.")
+    device = document.get("device", {})
+    if not isinstance(device, dict):
+        if not lenient:
+            raise BaselineError(
+                f"{path}: field 'device' must be a JSON object, got {type(device).__name__} {str(device)[:40]!r}. "
+                f"Restore the file from version control, or rerun with --trtperf-update-baselines (which replaces "
+                f"the field)."
+            )
+        device = {}
     migrated_samples = document.get("samples")
     if isinstance(migrated_samples, dict):  # an older file: its samples were inline
         samples = {k: v for k, v in migrated_samples.items() if isinstance(v, dict)}
     else:
         samples = _load_samples(path) if with_samples else {}
     for entry in entries.values():
-        entry.pop("samples", None)
-    return BaselineFile(path=path, device=dict(document.get("device", {})), entries=dict(entries),
-                        samples=samples)
+        if isinstance(entry, dict):
+            entry.pop("samples", None)
+    return BaselineFile(path=path, device=dict(device), entries=dict(entries), samples=samples)
 
 
 def write_baseline_file(baseline: BaselineFile) -> None:
@@ -266,25 +289,27 @@ class BaselineStore:
     def path_for(self, device_slug: str) -> Path:
         return self.directory / f"{device_slug}.json"
 
-    def load(self, device_slug: str) -> BaselineFile | None:
+    def load(self, device_slug: str, lenient: bool = False) -> BaselineFile | None:
         path = self.path_for(device_slug)
         if not path.exists():
             return None
-        return load_baseline_file(path, with_samples=False)
+        return load_baseline_file(path, with_samples=False, lenient=lenient)
 
-    def entry(self, device_slug: str, case_key: str) -> dict[str, Any] | None:
-        loaded = self.load(device_slug)
+    def entry(self, device_slug: str, case_key: str, lenient: bool = False) -> Any:
+        """The raw entry (possibly malformed: check it with :meth:`run_medians`), or None."""
+        loaded = self.load(device_slug, lenient=lenient)
         return None if loaded is None else loaded.entries.get(case_key)
 
-    def run_medians(self, device_slug: str, case_key: str, entry: Mapping[str, Any]) -> list[float]:
-        """The run medians the gate tests; BaselineError naming file, case and fix when unusable."""
-        try:
-            return check_run_medians(entry)
-        except ValueError as exc:
+    def run_medians(self, device_slug: str, case_key: str, entry: Any) -> list[float]:
+        """The run medians the gate tests; BaselineError naming file, case, field and fix when the
+        entry is unusable (malformed ``stats``, wrong-typed ``timing_mode``...)."""
+        problem = entry_problem(entry)
+        if problem:
             raise BaselineError(
-                f"{self.path_for(device_slug)}: entry {case_key!r} cannot be gated: {exc}. Record it again "
-                f"with `pytest suites -k '{case_key}' --trtperf-update-baselines`."
-            ) from None
+                f"{self.path_for(device_slug)}: entry {case_key!r} cannot be gated: {problem}. Record it again "
+                f"with `pytest suites -k '{case_key}' --trtperf-update-baselines` (which replaces it)."
+            )
+        return check_run_medians(entry)
 
     def update(
         self,
@@ -296,7 +321,9 @@ class BaselineStore:
         path = self.path_for(device_slug)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path.with_name(path.name + ".lock"))):
-            current = load_baseline_file(path) if path.exists() else BaselineFile(path=path)
+            for target in (path, samples_path(path)):  # temporaries of a killed update: no live writer owns
+                remove_orphans(target)  # them under the lock
+            current = load_baseline_file(path, lenient=True) if path.exists() else BaselineFile(path=path)
             current.device = {**current.device, **dict(device)}
             for key, entry in entries.items():
                 entry = dict(entry)

@@ -35,12 +35,17 @@ class CaseResult:
     timing_mode: dict[str, Any] = field(default_factory=dict)
     artifact: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failed_stage: str = ""
+    """The stage a failed case failed in (export, precision, build, reference, parity, timing, verdict);
+    '' when it did not fail in a stage (passed, or failed its parity or gate)."""
     samples: dict[str, Any] | None = None
     """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.verdict.judging.run_details)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["case"] = {"key": self.case.key, **asdict(self.case)}
+        case = asdict(self.case)
+        dims = case.pop("dims")
+        data["case"] = {"key": self.case.key, **case, **({"dims": dict(dims)} if dims else {})}
         return data
 
     @classmethod
@@ -48,6 +53,7 @@ class CaseResult:
         fields = dict(data)
         case_fields = dict(fields.pop("case"))
         case_fields.pop("key", None)
+        case_fields["dims"] = tuple(sorted(dict(case_fields.get("dims") or {}).items()))
         return cls(case=Case(**case_fields), **fields)
 
     def baseline_entry(self, trtperf_version: str) -> dict[str, Any]:
@@ -105,11 +111,11 @@ def speedups_vs_torch(results: Iterable[CaseResult]) -> dict[str, float]:
     """Case key -> torch eager's median / this case's median, for cases of this run that have a torch
     eager result of the same model, precision, batch and streams (2.0: twice as fast as eager)."""
     results = list(results)
-    eager = {(r.case.model, r.case.precision, r.case.batch, r.case.streams): r.stats["median_ms"]
+    eager = {(r.case.model, r.case.precision, r.case.batch, r.case.dims, r.case.streams): r.stats["median_ms"]
              for r in results if r.case.backend == TORCH_EAGER and r.stats and r.stats.get("median_ms")}
     out = {}
     for r in results:
-        base = eager.get((r.case.model, r.case.precision, r.case.batch, r.case.streams))
+        base = eager.get((r.case.model, r.case.precision, r.case.batch, r.case.dims, r.case.streams))
         if base and r.stats and r.stats.get("median_ms"):
             out[r.case.key] = base / r.stats["median_ms"]
     return out
@@ -132,7 +138,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
             parity = f"{worst:.1e}" + ("" if r.parity["passed"] else " FAIL")
         status = verdict.get("status", "")
         if r.outcome == FAILED and not status:
-            status = "failed"
+            status = f"failed ({r.failed_stage})" if r.failed_stage else "failed"
         elif r.outcome == SKIPPED:
             status = "skipped"
         elif not status:

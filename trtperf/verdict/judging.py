@@ -17,7 +17,7 @@ import numpy as np
 from trtperf.config import Settings
 from trtperf.engine import Engine
 from trtperf.errors import TrtperfError
-from trtperf.record.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore
+from trtperf.record.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore, entry_problem
 from trtperf.record.results import FAILED, PASSED, CaseResult
 from trtperf.timing.loop import TimingPlan, measure
 from trtperf.timing.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
@@ -159,10 +159,13 @@ def judge_case(
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
     warnings = stability_notes(hook.runs, settings, bool(result.timing_mode.get("cuda_graph")))
-    entry = store.entry(slug, case.key)
-    if entry is None:
+    entry = store.entry(slug, case.key, lenient=settings.update_baselines)
+    replaced = entry_problem(entry) if entry is not None and settings.update_baselines else None
+    if entry is None or replaced:
+        # Updating replaces a malformed entry instead of failing on it (the advice it gives).
+        why = f"malformed baseline entry replaced ({replaced})" if replaced else "no baseline"
         result.stats = summarize(hook.runs, hook.batch).to_json()
-        result.verdict = Verdict(Status.NO_BASELINE, note="; ".join(["no baseline", *warnings])).to_json()
+        result.verdict = Verdict(Status.NO_BASELINE, note="; ".join([why, *warnings])).to_json()
         if result.outcome != FAILED:
             result.outcome = PASSED
         return

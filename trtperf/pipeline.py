@@ -5,6 +5,7 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,7 @@ def reference_outputs(
 
     def produce(tmp: Path) -> None:
         # In a child process: a crash of ONNX Runtime on this model fails the case, not the session.
-        run_isolated(reference_to_file, fp32.path, spec.inputs, batch, seed, tmp,
+        run_isolated(reference_to_file, fp32.path, [dataclasses.asdict(i) for i in spec.inputs], batch, seed, tmp,
                      what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch})")
 
     entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")

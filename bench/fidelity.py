@@ -48,24 +48,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from trtperf.backends import get_backend  # noqa: E402
-from trtperf.backends.base import Backend, BuildRequest, Engine  # noqa: E402
+from trtperf.backends.base import Backend  # noqa: E402
 from trtperf.cache import ArtifactCache  # noqa: E402
 from trtperf.cases import Case  # noqa: E402
 from trtperf.config import Settings  # noqa: E402
-from trtperf.export import export_cached  # noqa: E402
+from trtperf.engine import Engine  # noqa: E402
 from trtperf.inputs import make_inputs  # noqa: E402
-from trtperf.precision import precision_variant  # noqa: E402
+from trtperf.prepare import prepare  # noqa: E402
 from trtperf.spec import ModelSpec, load_suite  # noqa: E402
-from trtperf.stats import summarize  # noqa: E402
-from trtperf.timing import TimingPlan, measure  # noqa: E402
+from trtperf.timing.loop import TimingPlan, measure  # noqa: E402
+from trtperf.timing.stats import summarize  # noqa: E402
 
 PLAN = TimingPlan(runs=2, warmup_s=0.1, min_time_s=0.2, min_iters=50)
 ROUNDS = 5
 INDEPENDENT_S = 0.2
 """Seconds of calls per independent warm measurement (trtperf's PLAN times about 0.4 s)."""
 BLOCK = 20
-MODES: dict[str, dict[str, Any]] = {"warm": {}, "cold": {"l2_flush": True}, "graph": {"cuda_graph": True},
-                                    "graph-k": {"cuda_graph": True, "iterations_per_sample": BLOCK}}
+MODES: dict[str, dict[str, Any]] = {"warm": {}, "cold": {"l2_flush": True}, "graph": {"cuda_graph": "on"},
+                                    "graph-k": {"cuda_graph": "on", "iterations_per_sample": BLOCK}}
 TARGET = (0.98, 1.02)
 
 
@@ -130,7 +130,7 @@ def loop_overhead(device_index: int) -> dict[str, float]:
     """trtperf's loop with an empty launch: host cost per iteration, GPU time of an event pair."""
     import torch
 
-    from trtperf.cuda_timing import CudaEventWorker
+    from trtperf.timing.cuda import CudaEventWorker
 
     with torch.cuda.device(device_index):
         worker = CudaEventWorker(lambda: None, torch.cuda.Stream())  # type: ignore[no-untyped-call]
@@ -152,29 +152,25 @@ def fidelity_rows(specs: list[ModelSpec], backends: list[str], cache: ArtifactCa
                   log: Callable[[str], None], rounds: int = ROUNDS) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for spec in specs:
-        fp32 = export_cached(spec, cache)
         for name in backends:
-            backend: Backend = get_backend(name)
+            backend: Backend = get_backend(name, base)
             reason = backend.unavailable_reason() or backend.precision_unsupported("fp32")
             if reason is None and backend.device().kind != "gpu":
                 reason = "not on a GPU here"
             if reason:
                 log(f"skip {spec.name} {name}: {reason}")
                 continue
-            variant = precision_variant(spec, fp32, "fp32", cache)
             for batch in spec.batches:
                 inputs = make_inputs(spec, batch, base.seed)
                 row: dict[str, Any] = {"model": spec.name, "backend": name, "precision": "fp32", "batch": batch}
                 for mode, overrides in MODES.items():
                     settings = dataclasses.replace(base, **overrides)
                     case = Case(spec.name, name, "fp32", batch, 1)
-                    request = BuildRequest(spec=spec, case=case, onnx_path=variant.path,
-                                           onnx_sha256=variant.meta["sha256"], settings=settings, cache=cache)
                     try:
-                        built = backend.build(request)
+                        prepared = prepare(spec, case, settings, cache)
                         ours_all, theirs_all, ratios, controls = [], [], [], []
                         method = "triton do_bench (L2 flushed)" if mode == "cold" else "events around N calls"
-                        with backend.load(built, request) as engine:
+                        with prepared.load() as engine:
                             guess = trtperf_ms(engine, inputs, batch)  # also warms the engine up
                             for _ in range(rounds):  # I T I per round
                                 (worker,) = engine.make_workers(inputs, 1)
@@ -236,11 +232,11 @@ FEATURE_CASES: list[tuple[str, str, int, dict[str, Any]]] = [
     *[(b, p, 1, {}) for b in ("torch", "torch_compile") for p in ("fp32", "tf32", "fp16", "bf16")],
     ("torch", "fp16", 2, {}),
     ("torch_compile", "fp16", 2, {}),
-    ("torch", "fp16", 1, {"cuda_graph": True}),
-    ("torch_compile", "fp16", 2, {"cuda_graph": True}),
+    ("torch", "fp16", 1, {"cuda_graph": "on"}),
+    ("torch_compile", "fp16", 2, {"cuda_graph": "on"}),
     ("torch", "fp16", 1, {"l2_flush": True}),
     ("torch", "fp16", 1, {"timing_mode": "e2e"}),
-    ("torch_compile", "bf16", 1, {"timing_mode": "e2e", "cuda_graph": True}),
+    ("torch_compile", "bf16", 1, {"timing_mode": "e2e", "cuda_graph": "on"}),
 ]
 
 

@@ -48,19 +48,18 @@ from typing import Any
 import numpy as np
 
 from trtperf.backends import get_backend
-from trtperf.backends.base import BuildRequest, Engine
 from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
-from trtperf.cuda_timing import CudaEventWorker
+from trtperf.engine import Engine, Worker
 from trtperf.errors import TrtperfUsageError
-from trtperf.export import export_cached
-from trtperf.gate import Adaptive, GateParams, StatisticalGate, judge_adaptively, judge_paired
 from trtperf.inputs import make_inputs
-from trtperf.paired import measure_interleaved
-from trtperf.precision import precision_variant
+from trtperf.prepare import prepare
 from trtperf.spec import ModelSpec, find_model
-from trtperf.timing import CallableWorker, TimingPlan, Worker, measure
+from trtperf.timing.cuda import CudaEventWorker
+from trtperf.timing.loop import CallableWorker, TimingPlan, measure
+from trtperf.verdict.gate import Adaptive, GateParams, StatisticalGate, judge_adaptively, judge_paired
+from trtperf.verdict.paired import measure_interleaved
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -83,21 +82,16 @@ class Loaded:
 
 def load_engine(args: argparse.Namespace) -> Loaded:
     spec = load_spec(args.model)
-    settings = Settings(cache_dir=args.cache_dir, cuda_graph=args.cuda_graph)
+    settings = Settings(cache_dir=args.cache_dir, cuda_graph="on" if args.cuda_graph else "off")
     cache = ArtifactCache(args.cache_dir or default_cache_dir())
-    backend = get_backend(args.backend)
-    backend.configure(settings)
+    backend = get_backend(args.backend, settings)
     reason = backend.unavailable_reason()
     if reason:
         raise SystemExit(f"backend {args.backend} cannot run here: {reason}")
     case = Case(model=spec.name, backend=args.backend, precision=args.precision, batch=args.batch,
                 streams=args.streams)
-    fp32 = export_cached(spec, cache)
-    variant = precision_variant(spec, fp32, args.precision, cache)
-    request = BuildRequest(spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
-                           settings=settings, cache=cache)
-    built = backend.build(request)
-    return Loaded(backend.load(built, request), make_inputs(spec, args.batch, 0), backend.device().to_json())
+    prepared = prepare(spec, case, settings, cache)
+    return Loaded(prepared.load(), make_inputs(spec, args.batch, 0), backend.device().to_json())
 
 
 # --- injected slowdowns: real extra work inside the timed call ------------------------------------
@@ -180,7 +174,7 @@ class Injector:
             worker._infer = slower
             return worker
         launch = getattr(worker, "_launch", None)
-        if launch is not None and hasattr(worker, "stream"):  # trtperf.cuda_timing.CudaEventWorker
+        if launch is not None and hasattr(worker, "stream"):  # trtperf.timing.cuda.CudaEventWorker
             import torch
 
             cycles = self.gpu_cycles(fraction, base_median_s)

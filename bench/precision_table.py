@@ -34,10 +34,11 @@ from trtperf.backends.onnxruntime import OnnxRuntimeBackend, reference_session, 
 from trtperf.cache import ArtifactCache, CacheEntry  # noqa: E402
 from trtperf.export import export_cached  # noqa: E402
 from trtperf.inputs import make_inputs  # noqa: E402
-from trtperf.parity import compare_outputs  # noqa: E402
+from trtperf.parity.compare import compare_outputs  # noqa: E402
+from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for  # noqa: E402
 from trtperf.precision import precision_variant  # noqa: E402
-from trtperf.spec import PRECISIONS, ModelSpec, load_suite  # noqa: E402
-from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for  # noqa: E402
+from trtperf.precisions import PRECISIONS  # noqa: E402
+from trtperf.spec import ModelSpec, load_suite  # noqa: E402
 
 SUITES = ("test_cnn", "test_mlp", "test_transformer")
 
@@ -97,7 +98,7 @@ def worst(report: Any, key: str) -> float:
 
 
 def _top1(got: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], output: str) -> float:
-    from trtperf.parity import top_k_agreement
+    from trtperf.parity.compare import top_k_agreement
 
     return top_k_agreement(np.asarray(got[output], np.float64), np.asarray(ref[output], np.float64), 1)
 

@@ -8,7 +8,7 @@ from torch import nn
 
 import trtperf
 from trtperf import InputSpec
-from trtperf.tolerance import classifier_tolerance
+from trtperf.parity.tolerance import classifier_tolerance
 
 
 class ResidualBlock(nn.Module):

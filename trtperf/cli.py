@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from trtperf.baselines import BaselineStore, entry_problem, record_results, recordable
 from trtperf.config import OPTIONS_BY_FIELD
 from trtperf.errors import TrtperfError
-from trtperf.results import CaseResult, read_results, render_summary, write_results
+from trtperf.record.baselines import BaselineStore, entry_problem, record_results, recordable
+from trtperf.record.results import CaseResult, read_results, render_summary, write_results
 
 
 def _add_baseline_dir(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from trtperf.errors import TrtperfUsageError
-from trtperf.spec import PRECISIONS
+from trtperf.precisions import PRECISIONS
+from trtperf.timing.mode import CUDA_GRAPH_CHOICES, MeasurementMode
 
 
 def _positive_int(text: str) -> int:
@@ -83,6 +84,17 @@ def _path(text: str) -> Path:
     return Path(os.path.expanduser(text))
 
 
+def _cuda_graph(text: str) -> str:
+    """'auto', or a boolean word for 'on'/'off'."""
+    lowered = text.strip().lower()
+    if lowered in CUDA_GRAPH_CHOICES:
+        return lowered
+    try:
+        return "on" if _bool(lowered) else "off"
+    except ValueError:
+        raise ValueError(f"expected 'off', 'on' or 'auto', got {text!r}") from None
+
+
 def _timing_mode(text: str) -> str:
     if text not in ("compute", "e2e"):
         raise ValueError(f"expected 'compute' or 'e2e', got {text!r}")
@@ -117,14 +129,20 @@ def _batch_range(text: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its field name, parser, default and help, shared by every front end."""
+    """One setting: its field name, parser and help, shared by every front end.
+
+    Its default is the :class:`Settings` field's default (written there only).
+    """
 
     field: str
     parse: Callable[[str], Any]
-    default: Any
     help: str
     metavar: str = "VALUE"
     flag: bool = False
+
+    @property
+    def default(self) -> Any:
+        return _SETTINGS_DEFAULTS[self.field]
 
     @property
     def cli(self) -> str:
@@ -140,77 +158,78 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("backend", _names, None, "Backends to run, comma-separated (default: every backend a model allows; "
+    Option("backend", _names, "Backends to run, comma-separated (default: every backend a model allows; "
            "those missing here are skipped with the reason).", "NAMES"),
-    Option("precision", _precisions, None, "Precisions to run, comma-separated (default: those each model declares).",
+    Option("precision", _precisions, "Precisions to run, comma-separated (default: those each model declares).",
            "NAMES"),
-    Option("batch", _ints, None, "Batch sizes to run, comma-separated (default: those each model declares).", "INTS"),
-    Option("streams", _ints, None, "Stream counts to run, comma-separated (default: those each model declares).",
+    Option("batch", _ints, "Batch sizes to run, comma-separated (default: those each model declares).", "INTS"),
+    Option("streams", _ints, "Stream counts to run, comma-separated (default: those each model declares).",
            "INTS"),
     # 10 runs: the smallest exact rank tests need >= 5 a side, and re-measurement looks add 10 each.
-    Option("runs", _positive_int, 10, "Timed runs per case; each starts fresh with its own warm-up (default 10).", "N"),
-    Option("min_time", _nonneg_float, 0.2, "Minimum seconds of timed samples per run (default 0.2).", "SECONDS"),
-    Option("min_iters", _positive_int, 20, "Minimum timed iterations per run and stream (default 20).", "N"),
-    Option("warmup", _nonneg_float, 0.1, "Warm-up seconds before each run (default 0.1).", "SECONDS"),
-    Option("threshold", _percent, 0.05, "Slowdown of the median latency that fails a case, e.g. 5% (default 5%).",
+    Option("runs", _positive_int, "Timed runs per case; each starts fresh with its own warm-up (default 10).", "N"),
+    Option("min_time", _nonneg_float, "Minimum seconds of timed samples per run (default 0.2).", "SECONDS"),
+    Option("min_iters", _positive_int, "Minimum timed iterations per run and stream (default 20).", "N"),
+    Option("warmup", _nonneg_float, "Warm-up seconds before each run (default 0.1).", "SECONDS"),
+    Option("threshold", _percent, "Slowdown of the median latency that fails a case, e.g. 5% (default 5%).",
            "FRACTION"),
-    # The statistical gate (issue 6): see trtperf/gate.py.
-    Option("effect_floor", _percent, 0.01, "A regression must also clear this floor: the low end of the "
+    # The statistical gate (issue 6): see trtperf/verdict/gate.py.
+    Option("effect_floor", _percent, "A regression must also clear this floor: the low end of the "
            "ratio's confidence interval must exceed 1 + floor (default 1%).", "FRACTION"),
-    Option("confidence", _probability, 0.99, "Confidence of a regressed/improved verdict per case (default 0.99); "
+    Option("confidence", _probability, "Confidence of a regressed/improved verdict per case (default 0.99); "
            "split over the re-measurement looks and over the session's timed cases (Bonferroni).", "P"),
-    Option("remeasure", _nonneg_int, 2, "Extra measurement rounds for an inconclusive case, each adding "
+    Option("remeasure", _nonneg_int, "Extra measurement rounds for an inconclusive case, each adding "
            "--trtperf-runs runs (default 2; 0 = report at once).", "N"),
-    Option("paired", _bool, True, "Before declaring a regression, re-measure the baseline's own engine interleaved "
+    Option("paired", _bool, "Before declaring a regression, re-measure the baseline's own engine interleaved "
            "with the candidate (same-job A/B) when it is still in the cache (default true).", "BOOL"),
-    Option("cv_warn", _percent, 0.10, "Note a case whose within-run spread of latency (IQR/median) exceeds "
+    Option("cv_warn", _percent, "Note a case whose within-run spread of latency (IQR/median) exceeds "
            "this (default 10%).", "FRACTION"),
-    Option("timing_mode", _timing_mode, "compute",
+    Option("timing_mode", _timing_mode,
            "What GPU latency covers: 'compute' (engine only, trtexec --noDataTransfers) or 'e2e' "
            "(host-to-device copies included). CPU backends always time the whole call (default compute).", "MODE"),
-    Option("cuda_graph", _bool, False, "Capture GPU inferences in a CUDA graph and time its replay (default off).",
-           "BOOL"),
-    Option("l2_flush", _bool, False, "Flush the GPU's L2 cache before each timed inference, for cold-cache "
+    Option("cuda_graph", _cuda_graph, "GPU backends: time CUDA-graph replays: 'on' (a capture failure fails the "
+           "case), 'auto' (captured where capture works, else stream launches with a note), 'off' (default off).",
+           "off|on|auto"),
+    Option("l2_flush", _bool, "Flush the GPU's L2 cache before each timed inference, for cold-cache "
            "latency; the flush itself is not timed. GPU backends only (default off: warm cache).", "BOOL"),
-    Option("iterations_per_sample", _positive_int, 1, "GPU backends: inferences timed between one pair of CUDA "
+    Option("iterations_per_sample", _positive_int, "GPU backends: inferences timed between one pair of CUDA "
            "events, each reported as their mean (default 1: per-inference samples). Use e.g. 20 for inferences "
            "under ~50 us, where an event pair's ~2 us of GPU time biases the result; percentiles then describe "
            "means of that many inferences. Not with l2_flush.", "N"),
-    Option("update_baselines", _bool, False, "Write this run's statistics into the baseline files "
+    Option("update_baselines", _bool, "Write this run's statistics into the baseline files "
            "(only the cases that ran; every other entry is kept).", flag=True),
-    Option("baseline_dir", _path, None, "Directory of per-device baseline files (default <rootdir>/baselines).",
+    Option("baseline_dir", _path, "Directory of per-device baseline files (default <rootdir>/baselines).",
            "DIR"),
-    Option("cache_dir", _path, None, "Artifact cache directory (default $XDG_CACHE_HOME/trtperf, "
+    Option("cache_dir", _path, "Artifact cache directory (default $XDG_CACHE_HOME/trtperf, "
            "i.e. ~/.cache/trtperf).", "DIR"),
-    Option("cache_key_file", _path, None, "Key that signs (HMAC) every cache entry, created owner-only when "
+    Option("cache_key_file", _path, "Key that signs (HMAC) every cache entry, created owner-only when "
            "absent; entries signed with another key are rebuilt (default $XDG_CONFIG_HOME/trtperf/cache.key, "
            "i.e. ~/.config/trtperf/cache.key).", "PATH"),
-    Option("results", _path, None, "Where to write the results JSON (default <rootdir>/.trtperf/results.json).",
+    Option("results", _path, "Where to write the results JSON (default <rootdir>/.trtperf/results.json).",
            "PATH"),
-    Option("no_timing", _bool, False, "Check parity only; skip timing and the gate.", flag=True),
-    Option("build_only", _bool, False, "Build (and cache) engines only; skip parity, timing and the gate. "
+    Option("no_timing", _bool, "Check parity only; skip timing and the gate.", flag=True),
+    Option("build_only", _bool, "Build (and cache) engines only; skip parity, timing and the gate. "
            "For runners without a usable GPU.", flag=True),
     # precision variants (issue 4): see trtperf/precision/.
-    Option("calibration_data", _path, None, "int8/fp8 calibration set: an .npz with one array per model input, "
+    Option("calibration_data", _path, "int8/fp8 calibration set: an .npz with one array per model input, "
            "samples stacked on the batch axis (default: 32 samples drawn from the declared input ranges).", "NPZ"),
-    Option("trt_precision_flags", _bool, False, "TensorRT 10 only: build the fp32 ONNX with the builder's "
+    Option("trt_precision_flags", _bool, "TensorRT 10 only: build the fp32 ONNX with the builder's "
            "FP16/BF16/INT8/FP8 flag instead of the precision's ONNX variant (default off).", "BOOL"),
-    Option("hypothesis_examples", _nonneg_int, 0, "After the fixed-seed parity check, check parity on N inputs "
+    Option("hypothesis_examples", _nonneg_int, "After the fixed-seed parity check, check parity on N inputs "
            "drawn by Hypothesis (batch sizes within the engine's profile, values within the declared ranges), "
            "shrinking a failure and saving a reproducer (default 0 = off).", "N"),
-    Option("seed", lambda t: int(t), 0, "Seed of the generated inputs (default 0).", "INT"),
+    Option("seed", lambda t: int(t), "Seed of the generated inputs (default 0).", "INT"),
     # tensorrt backend (issue 3)
-    Option("trt_flavour", _trt_flavour, "auto", "TensorRT to use: 'tensorrt' (10.x/11.x), 'tensorrt_rtx', or "
+    Option("trt_flavour", _trt_flavour, "TensorRT to use: 'tensorrt' (10.x/11.x), 'tensorrt_rtx', or "
            "'auto' (full TensorRT when importable, else TensorRT-RTX) (default auto).", "NAME"),
-    Option("trt_opt_level", _trt_opt_level, 3, "TensorRT builder optimization level 0..5; 0 builds fastest "
+    Option("trt_opt_level", _trt_opt_level, "TensorRT builder optimization level 0..5; 0 builds fastest "
            "(default 3).", "LEVEL"),
-    Option("trt_workspace", _positive_int, None, "TensorRT workspace limit in MiB (default: TensorRT's, "
+    Option("trt_workspace", _positive_int, "TensorRT workspace limit in MiB (default: TensorRT's, "
            "the device memory).", "MIB"),
-    Option("trt_tf32", _trt_tf32, "auto", "TF32 math in TensorRT builds: 'auto' (only for the tf32 precision; "
+    Option("trt_tf32", _trt_tf32, "TF32 math in TensorRT builds: 'auto' (only for the tf32 precision; "
            "fp32 builds use IEEE fp32), 'on' or 'off' (default auto).", "MODE"),
-    Option("trt_batch_range", _batch_range, None, "Batch range MIN:MAX of the TensorRT optimization profile; "
+    Option("trt_batch_range", _batch_range, "Batch range MIN:MAX of the TensorRT optimization profile; "
            "opt is the case's batch (default 1:<model max_batch>).", "MIN:MAX"),
-    Option("trt_allow_host_code", _bool, False, "Let TensorRT deserialize plans that carry host code "
+    Option("trt_allow_host_code", _bool, "Let TensorRT deserialize plans that carry host code "
            "(version-compatible plans); only for plans you trust (default off).", "BOOL"),
 )
 
@@ -240,7 +259,7 @@ class Settings:
     paired: bool = True
     cv_warn: float = 0.10
     timing_mode: str = "compute"
-    cuda_graph: bool = False
+    cuda_graph: str = "off"
     l2_flush: bool = False
     iterations_per_sample: int = 1
     update_baselines: bool = False
@@ -269,7 +288,44 @@ class Settings:
         sources = dict(self.sources)
         sources.update({k: "model declaration" for k in overrides})
         parsed = {k: _parse(OPTIONS_BY_FIELD[k], v, "model declaration") for k, v in overrides.items()}
-        return dataclasses.replace(self, **parsed, sources=sources)
+        settings = dataclasses.replace(self, **parsed, sources=sources)
+        settings.measurement  # noqa: B018 - conflicting combinations are rejected here, when read
+        return settings
+
+    @property
+    def measurement(self) -> MeasurementMode:
+        """What a latency sample covers (:class:`MeasurementMode`); TrtperfUsageError on a conflict."""
+        return MeasurementMode.from_settings(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every resolved value as JSON (paths as strings, tuples as lists), e.g. for reproducers."""
+        data: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            data[f.name] = value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Settings:
+        """The inverse of :meth:`to_json`; unknown keys are ignored, missing ones take their defaults."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data or f.name == "sources":
+                continue
+            raw = data[f.name]
+            if raw is None or isinstance(raw, (bool, int, float)):
+                values[f.name] = raw
+            elif isinstance(raw, list):
+                values[f.name] = tuple(raw)
+            else:
+                values[f.name] = _parse(OPTIONS_BY_FIELD[f.name], raw, "saved settings")
+        return cls(**values, sources=dict(data.get("sources", {})))
 
 
 def _parse(option: Option, raw: Any, where: str) -> Any:
@@ -304,7 +360,12 @@ def resolve(
         else:
             values[option.field] = option.default
             sources[option.field] = "default"
-    return Settings(**values, sources=sources)
+    settings = Settings(**values, sources=sources)
+    settings.measurement  # noqa: B018 - conflicting combinations are rejected here, when read
+    return settings
+
+
+_SETTINGS_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}
 
 
 def validate_model_settings(model_name: str, settings: Mapping[str, Any]) -> None:

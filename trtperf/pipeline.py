@@ -5,35 +5,28 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 import trtperf
 from trtperf.backends import get_backend
-from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
-from trtperf.baselines import BaselineStore, record_results
+from trtperf.backends.base import Backend, BuildRequest
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
+from trtperf.engine import BuiltEngine, Engine
 from trtperf.errors import TrtperfError
-from trtperf.export import export_cached
-from trtperf.gate import Gate, StatisticalGate
-from trtperf.gpu import record_clocks, watch_clocks
 from trtperf.inputs import make_inputs
-from trtperf.isolate import run_isolated
-from trtperf.judging import TimingHook, judge_case
-from trtperf.paired import find_cached_artifact
-from trtperf.parity import two_way_parity
-from trtperf.precision import precision_variant
-from trtperf.precision.reference import variant_reference
-from trtperf.results import FAILED, CaseResult
+from trtperf.parity.reference import ReferenceRunner
+from trtperf.prepare import prepare
+from trtperf.record.baselines import BaselineStore, record_results
+from trtperf.record.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
-from trtperf.timing import TimingPlan, measure
-from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
+from trtperf.timing.gpu import record_clocks, watch_clocks
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.verdict.gate import Gate, StatisticalGate
+from trtperf.verdict.judging import TimingHook, judge_case
 
 
 def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -> str | None:
@@ -42,44 +35,13 @@ def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -
     With ``settings``, the backend judges by them (build-only mode needs no GPU for TensorRT-RTX).
     """
     try:
-        backend = get_backend(case.backend)
+        backend = get_backend(case.backend, settings)
     except TrtperfError as exc:
         return str(exc)
-    if settings is not None:
-        backend.configure(settings)
-        reason = backend.skip_reason(settings)
-    else:
-        reason = backend.unavailable_reason()
+    reason = backend.skip_reason(settings) if settings is not None else backend.unavailable_reason()
     if reason is None:
         reason = backend.precision_unsupported(case.precision)
     return reason
-
-
-def reference_outputs(
-    spec: ModelSpec, fp32: CacheEntry, batch: int, seed: int, cache: ArtifactCache
-) -> dict[str, np.ndarray]:
-    """ONNX Runtime (CPU, fp32 ONNX, no graph optimizations) on the seeded inputs, cached."""
-    import onnxruntime
-
-    from trtperf.backends.onnxruntime import reference_to_file
-
-    parts = {
-        "onnx": fp32.meta["sha256"],
-        "batch": batch,
-        "seed": seed,
-        # The inputs are drawn from the declared specs: a changed range means another reference.
-        "inputs": [[i.name, list(i.shape), i.dtype, i.low, i.high] for i in spec.inputs],
-        "onnxruntime": onnxruntime.__version__,
-    }
-
-    def produce(tmp: Path) -> None:
-        # In a child process: a crash of ONNX Runtime on this model fails the case, not the session.
-        run_isolated(reference_to_file, fp32.path, [dataclasses.asdict(i) for i in spec.inputs], batch, seed, tmp,
-                     what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch})")
-
-    entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
-    with np.load(entry.path) as data:
-        return {name: data[name] for name in spec.outputs}
 
 
 MAX_MESSAGE_LINES = 24
@@ -151,11 +113,6 @@ class CaseRunner:
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
         self._exports: dict[str, CacheEntry] = {}
 
-    def _export(self, spec: ModelSpec) -> CacheEntry:
-        if spec.name not in self._exports:
-            self._exports[spec.name] = export_cached(spec, self.cache)
-        return self._exports[spec.name]
-
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
         """Every stage of ``case``; never raises an Exception: any failure in any stage (a factory that
         raises, an ONNX Runtime rejection, a native crash in an isolated step, a full disk) is a
@@ -163,53 +120,35 @@ class CaseRunner:
         result = CaseResult(case=case)
         stage = Stage()
         try:
-            backend = get_backend(case.backend)
-            backend.configure(self.settings)
             settings = self.settings.with_model_overrides(spec.settings)
+            backend = get_backend(case.backend, settings)
             result.device = backend.device().to_json()
             result.environment = backend.environment()
-            self._run_stages(spec, case, settings, backend, result, stage)
+            self._run_stages(spec, case, settings, result, stage)
         except Exception as exc:  # containment: one case fails, the session goes on
             fail(result, stage.name, exc)
         return result
 
-    def _run_stages(
-        self, spec: ModelSpec, case: Case, settings: Settings, backend: Backend, result: CaseResult, stage: Stage
-    ) -> None:
-        stage.name = "export"
-        fp32 = self._export(spec)
-        stage.name = "precision"
-        variant = precision_variant(
-            spec, fp32, case.precision, self.cache, calibration_data=settings.calibration_data,
-            builder_flags=settings.trt_precision_flags and backend.builder_precision_flags,
-        )
-        result.artifact = {"onnx_sha256": fp32.meta["sha256"], "variant_sha256": variant.meta["sha256"]}
-        request = BuildRequest(
-            spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
-            settings=settings, cache=self.cache,
-        )
-        stage.name = "build"
-        built = backend.build(request)
+    def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, stage: Stage) -> None:
+        prepared = prepare(spec, case, settings, self.cache, exports=self._exports,
+                           on_stage=lambda name: setattr(stage, "name", name))
+        backend, built, request = prepared.backend, prepared.built, prepared.request
+        result.artifact = {"onnx_sha256": prepared.fp32.meta["sha256"],
+                           "variant_sha256": prepared.variant.meta["sha256"], "engine_key": built.cache_key}
         result.build = {"cache_hit": built.cache_hit, "build_s": built.build_s, "cache_key": built.cache_key,
                         **dict(built.info)}
-        result.artifact["engine_key"] = built.cache_key
         if settings.build_only:
             result.notes.append("build only")
             return
         stage.name = "reference"
         inputs = make_inputs(spec, case.batch, settings.seed)
-        expected = reference_outputs(spec, fp32, case.batch, settings.seed, self.cache)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
-        faithful_ref, unavailable = variant_reference(spec, fp32, variant, case.precision, case.batch, settings.seed,
-                                                      self.cache, expected, reference_outputs)
+        reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
+        reference.fp32_outputs(case.batch, settings.seed)  # run (and cached) here, so a failure names this stage
         stage.name = "parity"
-        with backend.load(built, request) as engine:
+        with prepared.load() as engine:
+            report = reference.check(engine.infer(inputs), case.batch, settings.seed)
             result.timing_mode = engine.timing_mode()
-            report = two_way_parity(
-                engine.infer(inputs), expected, lambda name: cost_tolerance_for(spec, case.precision, name),
-                faithful_ref, lambda name: faithful_tolerance_for(spec, case.precision, name), case.precision,
-                unavailable,
-            )
             result.parity = report.to_json()
             if not report.passed:
                 result.outcome = FAILED
@@ -222,9 +161,9 @@ class CaseRunner:
                 )
                 return
             if settings.hypothesis_examples:
-                from trtperf.hypothesis_parity import check_property
+                from trtperf.parity.hypothesis import check_property
 
-                prop = check_property(engine, spec, case, settings, fp32, variant, self.cache, built)
+                prop = check_property(engine, spec, case, settings, reference)
                 result.parity["hypothesis"] = prop.to_json()
                 if not prop.passed:
                     result.outcome = FAILED
@@ -234,11 +173,12 @@ class CaseRunner:
                 result.notes.append("no timing")
                 return
             stage.name = "timing"
-            plan = TimingPlan(runs=settings.runs, warmup_s=settings.warmup, min_time_s=settings.min_time,
-                              min_iters=settings.min_iters)
+            plan = TimingPlan.from_settings(settings)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
                 runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
             record_clocks(clocks, result.environment, result.notes)
+            result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
+            result.notes.extend(n for n in getattr(engine, "notes", []) if n not in result.notes)
             extra = engine.measurements()
             if extra:
                 result.build["runtime"] = extra
@@ -251,7 +191,7 @@ class CaseRunner:
 
     def _open_cached_engine(self, backend: Backend, request: BuildRequest, key: str) -> Engine | None:
         """Load the engine artifact ``key`` (e.g. the baseline's) when it is still in the cache."""
-        path = find_cached_artifact(self.cache, key)
+        path = self.cache.find(key)
         if path is None:
             return None
         return backend.load(BuiltEngine(path=path, cache_key=key, cache_hit=True, build_s=0.0), request)
@@ -267,8 +207,7 @@ def baseline_file_lines(settings: Settings, baseline_dir: Path, backends: list[s
     by_device: dict[str, list[str]] = {}
     for name in backends:
         try:
-            backend = get_backend(name)
-            backend.configure(settings)
+            backend = get_backend(name, settings)
             if backend.skip_reason(settings) is not None:
                 continue
             slug = backend.device().slug

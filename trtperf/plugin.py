@@ -6,6 +6,7 @@ Thin on purpose: every stage lives in the library (``trtperf.pipeline``). Heavy 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import pytest
 from trtperf.cases import Case, expand_cases, why_no_cases
 from trtperf.config import OPTIONS, Settings, default_cache_dir, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
-from trtperf.results import FAILED, CaseResult, render_summary, write_results
+from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -95,11 +96,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except TrtperfUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     root = config.rootpath
-    state = SessionState(
-        settings=settings,
-        baseline_dir=settings.baseline_dir or root / "baselines",
-        results_path=settings.results or root / ".trtperf" / "results.json",
-    )
+    # Paths resolved once, against the pytest root, so every stage (the Hypothesis reproducers
+    # beside the results too) sees the same directories.
+    settings = dataclasses.replace(settings, baseline_dir=settings.baseline_dir or root / "baselines",
+                                   results=settings.results or root / ".trtperf" / "results.json")
+    assert settings.baseline_dir is not None and settings.results is not None
+    state = SessionState(settings=settings, baseline_dir=settings.baseline_dir, results_path=settings.results)
     try:
         state.notes = check_inputs(settings, state.baseline_dir, state.results_path)
     except TrtperfUsageError as exc:
@@ -111,13 +113,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> list[str]:
     """Before any case runs: backend names, results path, baseline directory. Returns notes for the
     header; TrtperfUsageError for what would otherwise fail after minutes of timing."""
-    from trtperf.backends import known_backends
+    from trtperf.backends import check_backend_names
     from trtperf.fsutil import check_writable
 
-    unknown = [name for name in settings.backend or () if name not in known_backends()]
-    if unknown:
-        raise TrtperfUsageError(f"--trtperf-backend: unknown backend(s) {', '.join(unknown)}; known backends: "
-                                f"{', '.join(known_backends())}")
+    try:
+        check_backend_names(settings.backend or ())
+    except TrtperfUsageError as exc:
+        raise TrtperfUsageError(f"--trtperf-backend: {exc}") from None
     notes = []
     cache_dir = settings.cache_dir or default_cache_dir()
     if not cache_dir.exists():  # an existing read-only cache is fine: it serves its hits

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trtperf.errors import TrtperfUsageError
+from trtperf.precisions import PRECISIONS
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 BATCH = "batch"
 """The name of the variable batch axis in an :class:`InputSpec` shape."""
 
-PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "int8", "fp8")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _NUMPY_DTYPES = {"float32", "float16", "int64", "int32", "bool"}
 
@@ -200,7 +200,7 @@ def model(
         if bad:
             raise TrtperfUsageError(f"model {spec_name!r}: unknown precision {bad}; known: {PRECISIONS}")
         for key in tolerances or {}:
-            # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.tolerance).
+            # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.parity.tolerance).
             bare = key.removeprefix("faithful:")
             precision, _, output = bare.rpartition(":")
             if ((":" in bare and precision not in PRECISIONS) or (output and output not in outputs)

@@ -124,14 +124,14 @@ def test_hypothesis_mode_finds_a_batch_dependent_fault_shrinks_it_and_reproduces
     result.stdout.fnmatch_lines([
         "*tiny[[]onnxruntime-fp32-b1-s1[]]: Hypothesis found inputs that fail parity after * examples; "
         "smallest: batch 2, seed 0*",
-        "*Reproduce with: python -m trtperf.hypothesis_parity *tiny_onnxruntime-fp32-b1-s1.json*",
+        "*Reproduce with: python -m trtperf.parity.hypothesis *tiny_onnxruntime-fp32-b1-s1.json*",
     ])
     repro = tmp_path / "hypothesis" / "tiny_onnxruntime-fp32-b1-s1.json"
     saved = json.loads(repro.read_text())
     assert saved["recipe"]["batch"] == 2 and saved["case"] == "tiny[onnxruntime-fp32-b1-s1]"
     assert any((tmp_path / "hypothesis" / "examples").rglob("*")), "no Hypothesis database written"
 
-    replay = subprocess.run([sys.executable, "-m", "trtperf.hypothesis_parity", str(repro)], capture_output=True,
+    replay = subprocess.run([sys.executable, "-m", "trtperf.parity.hypothesis", str(repro)], capture_output=True,
                             text=True, timeout=300, cwd=tmp_path)
     assert replay.returncode == 1, replay.stdout + replay.stderr
     assert "still fails" in replay.stdout and "output 'y' [2, 8]" in replay.stdout

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-import trtperf.baselines
-from trtperf.baselines import SCHEMA_VERSION, BaselineStore, load_baseline_file, record_results, recordable
+import trtperf.record.baselines
 from trtperf.cases import Case
 from trtperf.errors import BaselineError
-from trtperf.results import CaseResult
-from trtperf.stats import RunSamples, summarize
+from trtperf.record.baselines import SCHEMA_VERSION, BaselineStore, load_baseline_file, record_results, recordable
+from trtperf.record.results import CaseResult
+from trtperf.timing.stats import RunSamples, summarize
 
 DEVICE = {"kind": "cpu", "name": "Test CPU", "slug": "cpu-test"}
 
@@ -170,9 +170,9 @@ def test_migrations_run_in_order_on_load(baseline_dir: Path, monkeypatch: pytest
             return document
         return upgrade
 
-    monkeypatch.setattr(trtperf.baselines, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
-    monkeypatch.setitem(trtperf.baselines.MIGRATIONS, SCHEMA_VERSION + 2, step(SCHEMA_VERSION + 2))
-    monkeypatch.setitem(trtperf.baselines.MIGRATIONS, SCHEMA_VERSION + 1, step(SCHEMA_VERSION + 1))
+    monkeypatch.setattr(trtperf.record.baselines, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
+    monkeypatch.setitem(trtperf.record.baselines.MIGRATIONS, SCHEMA_VERSION + 2, step(SCHEMA_VERSION + 2))
+    monkeypatch.setitem(trtperf.record.baselines.MIGRATIONS, SCHEMA_VERSION + 1, step(SCHEMA_VERSION + 1))
     loaded = store.load("cpu-test")
     assert steps == [SCHEMA_VERSION + 1, SCHEMA_VERSION + 2]
     assert loaded is not None and loaded.device["upgraded_to"] == SCHEMA_VERSION + 2

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from trtperf.baselines import (
+from trtperf.cases import Case
+from trtperf.errors import BaselineError
+from trtperf.record.baselines import (
     RAW_PER_RUN,
     RAW_RUNS,
     SCHEMA_VERSION,
@@ -17,11 +19,9 @@ from trtperf.baselines import (
     load_baseline_file,
     record_results,
 )
-from trtperf.cases import Case
-from trtperf.errors import BaselineError
-from trtperf.judging import run_details
-from trtperf.results import CaseResult
-from trtperf.stats import RunSamples, summarize
+from trtperf.record.results import CaseResult
+from trtperf.timing.stats import RunSamples, summarize
+from trtperf.verdict.judging import run_details
 
 V1_FILE = Path(__file__).resolve().parents[1] / "data" / "baseline-v1.json"
 

@@ -12,7 +12,7 @@ from torch import nn
 import trtperf
 from trtperf import InputSpec, ModelSpec
 from trtperf.cases import Case, expand_cases
-from trtperf.spec import PRECISIONS
+from trtperf.precisions import PRECISIONS
 
 KNOWN = ["onnxruntime", "tensorrt", "torch"]
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from trtperf.baselines import SCHEMA_VERSION, BaselineStore
 from trtperf.cases import Case
 from trtperf.cli import main
-from trtperf.results import CaseResult, read_results, write_results
-from trtperf.stats import RunSamples, summarize
+from trtperf.record.baselines import SCHEMA_VERSION, BaselineStore
+from trtperf.record.results import CaseResult, read_results, write_results
+from trtperf.timing.stats import RunSamples, summarize
 
 SLUG = "cpu-test"
 

@@ -144,7 +144,13 @@ def test_probability_is_strictly_between_zero_and_one(text: str, ok: bool) -> No
 
 @pytest.mark.parametrize(("text", "value"), [("1", True), ("TRUE", True), ("on", True), ("no", False), ("0", False)])
 def test_bool_values(text: str, value: bool) -> None:
-    assert resolve({}, {"TRTPERF_CUDA_GRAPH": text}, {}).cuda_graph is value
+    assert resolve({}, {"TRTPERF_L2_FLUSH": text}, {}).l2_flush is value
+
+
+@pytest.mark.parametrize(("text", "value"),
+                         [("1", "on"), ("TRUE", "on"), ("on", "on"), ("no", "off"), ("Auto", "auto")])
+def test_cuda_graph_values(text: str, value: str) -> None:
+    assert resolve({}, {"TRTPERF_CUDA_GRAPH": text}, {}).cuda_graph == value
 
 
 def test_model_overrides_take_precedence_and_are_sourced() -> None:

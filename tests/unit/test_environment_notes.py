@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trtperf.gate_stats import environment_differences
+from trtperf.verdict.statistics import environment_differences
 
 
 def test_backend_flavour_and_version_changes_are_noted() -> None:

@@ -8,19 +8,16 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from trtperf.gate import (
-    IMPROVED,
-    INCONCLUSIVE,
-    PASS,
-    REGRESSED,
+from trtperf.verdict.gate import (
     GateParams,
     StatisticalGate,
+    Status,
     Verdict,
     classify,
     judge_adaptively,
     judge_paired,
 )
-from trtperf.gate_stats import (
+from trtperf.verdict.statistics import (
     RatioEstimate,
     bootstrap_resamples,
     environment_differences,
@@ -99,17 +96,17 @@ P = GateParams(threshold=0.05, floor=0.01, confidence=0.99, looks=1, family_size
 @pytest.mark.parametrize(
     ("est", "status"),
     [
-        (_est(1.10, 1.05, 1.15, p_slower=0.001), REGRESSED),
-        (_est(1.10, 1.05, 1.15, p_slower=0.02), INCONCLUSIVE),  # large but not significant
-        (_est(1.10, 1.005, 1.15, p_slower=0.001), INCONCLUSIVE),  # CI reaches below the floor
-        (_est(1.04, 1.02, 1.06, p_slower=0.001), INCONCLUSIVE),  # significant but below the threshold
-        (_est(1.04, 1.02, 1.049, p_slower=0.001), PASS),  # a real 4 % slowdown is under the 5 % minimum effect
-        (_est(1.00, 0.98, 1.02), PASS),
-        (_est(0.90, 0.85, 0.94, p_faster=0.001), IMPROVED),
-        (_est(0.90, 0.85, 0.96, p_faster=0.001), PASS),  # CI high end not below 1 - threshold
-        (_est(0.90, 0.85, 0.94, p_faster=0.5), PASS),
-        (_est(1.10, 1.05, 1.15, p_slower=0.001, n=4), INCONCLUSIVE),  # fewer than min_runs
-        (_est(1.00, 0.99, 1.01, n=3), PASS),  # a pass needs no min_runs
+        (_est(1.10, 1.05, 1.15, p_slower=0.001), Status.REGRESSED),
+        (_est(1.10, 1.05, 1.15, p_slower=0.02), Status.INCONCLUSIVE),  # large but not significant
+        (_est(1.10, 1.005, 1.15, p_slower=0.001), Status.INCONCLUSIVE),  # CI reaches below the floor
+        (_est(1.04, 1.02, 1.06, p_slower=0.001), Status.INCONCLUSIVE),  # significant but below the threshold
+        (_est(1.04, 1.02, 1.049, p_slower=0.001), Status.PASS),  # a real 4 % slowdown is under the 5 % minimum effect
+        (_est(1.00, 0.98, 1.02), Status.PASS),
+        (_est(0.90, 0.85, 0.94, p_faster=0.001), Status.IMPROVED),
+        (_est(0.90, 0.85, 0.96, p_faster=0.001), Status.PASS),  # CI high end not below 1 - threshold
+        (_est(0.90, 0.85, 0.94, p_faster=0.5), Status.PASS),
+        (_est(1.10, 1.05, 1.15, p_slower=0.001, n=4), Status.INCONCLUSIVE),  # fewer than min_runs
+        (_est(1.00, 0.99, 1.01, n=3), Status.PASS),  # a pass needs no min_runs
     ],
 )
 def test_classify_table(est: RatioEstimate, status: str) -> None:
@@ -125,12 +122,12 @@ def test_alpha_is_split_over_looks_and_cases() -> None:
 def test_unreachable_alpha_says_more_runs_are_needed() -> None:
     params = GateParams(looks=3, family_size=12)  # alpha 2.8e-4: 5 vs 5 can reach only 1/252
     status, why = classify(_est(1.2, 1.1, 1.3, p_slower=1 / 252, n=5), params)
-    assert status == INCONCLUSIVE and "cannot reach alpha" in why
+    assert status == Status.INCONCLUSIVE and "cannot reach alpha" in why
 
 
 def test_gate_verdict_names_its_test_and_levels() -> None:
     v = GATE.judge(_runs(1.0, 0.003, 10, 5), [x * 1.3 for x in _runs(1.0, 0.003, 10, 6)], GateParams())
-    assert v.status == REGRESSED and v.failed
+    assert v.status == Status.REGRESSED and v.failed
     assert "Mann-Whitney" in v.test and "bootstrap" in v.test and "3 looks x 1 cases" in v.test
     assert v.alpha == pytest.approx(0.01 / 3) and v.confidence == pytest.approx(1 - 0.01 / 3)
     assert v.p_value is not None and v.alpha is not None and v.p_value <= v.alpha
@@ -139,10 +136,10 @@ def test_gate_verdict_names_its_test_and_levels() -> None:
 
 
 def test_verdict_json_round_trip_ignores_unknown_keys() -> None:
-    v = Verdict(PASS, ratio=1.0, ratio_low=0.9, ratio_high=1.1, test="t", paired=True, looks=2)
+    v = Verdict(Status.PASS, ratio=1.0, ratio_low=0.9, ratio_high=1.1, test="t", paired=True, looks=2)
     assert Verdict.from_json(v.to_json()) == v
     assert Verdict.from_json({**v.to_json(), "added_later": 1}) == v
-    assert Verdict.from_json({"status": "pass"}) == Verdict(PASS)  # a results file of the first schema
+    assert Verdict.from_json({"status": "pass"}) == Verdict(Status.PASS)  # a results file of the first schema
 
 
 class Source:
@@ -162,7 +159,7 @@ def test_inconclusive_is_remeasured_until_decided() -> None:
     params = GateParams(looks=3)  # alpha 0.0033: 5 vs 5 cannot reach it, 5 vs 10 can
     more = Source(1.3, 7)
     out = judge_adaptively(GATE, params, _runs(1.0, 0.01, 5, 8), more(5), step=5, more=more)
-    assert out.verdict.status == REGRESSED
+    assert out.verdict.status == Status.REGRESSED
     assert out.verdict.looks == 2
     assert more.calls == [5, 5, 10]  # first look, one re-measurement, then the confirmation on 10 fresh runs
     assert len(out.candidate) == 20
@@ -173,7 +170,7 @@ def test_remeasurement_stops_at_the_look_limit() -> None:
     params = GateParams(looks=3)
     more = Source(1.05, 9, spread=0.08)  # noisy and right at the threshold: stays inconclusive
     out = judge_adaptively(GATE, params, _runs(1.0, 0.08, 10, 10), more(10), step=10, more=more)
-    assert out.verdict.status == INCONCLUSIVE
+    assert out.verdict.status == Status.INCONCLUSIVE
     assert out.verdict.looks == 3 and more.calls == [10, 10, 10]
     assert "noisy" in out.verdict.note
 
@@ -183,14 +180,14 @@ def test_a_regression_that_is_not_confirmed_is_inconclusive() -> None:
     baseline = _runs(1.0, 0.005, 10, 11)
     slow_once = iter([[1.3 * v for v in _runs(1.0, 0.005, 10, 12)], _runs(1.0, 0.005, 10, 13)])
     out = judge_adaptively(GATE, params, baseline, next(slow_once), step=10, more=lambda n: next(slow_once))
-    assert out.verdict.status == INCONCLUSIVE
+    assert out.verdict.status == Status.INCONCLUSIVE
     assert "not confirmed" in out.verdict.note
 
 
 def test_a_pass_is_not_remeasured() -> None:
     more = Source(1.0, 14)
     out = judge_adaptively(GATE, GateParams(), _runs(1.0, 0.005, 10, 15), more(10), step=10, more=more)
-    assert out.verdict.status == PASS and more.calls == [10]
+    assert out.verdict.status == Status.PASS and more.calls == [10]
 
 
 class PairedSource:
@@ -210,7 +207,7 @@ def test_paired_ab_replaces_a_doubtful_stored_verdict() -> None:
     more = Source(1.0, 22)
     out = judge_adaptively(GATE, GateParams(), _runs(0.8, 0.005, 10, 23), more(10), step=10, more=more,
                            paired=paired)
-    assert out.verdict.paired and out.verdict.status == PASS
+    assert out.verdict.paired and out.verdict.status == Status.PASS
     assert paired.calls == [10] and more.calls == [10]
     assert len(out.paired_baseline) == 10 and len(out.candidate) == 20
 
@@ -219,7 +216,7 @@ def test_paired_first_look_is_large_enough_to_reach_alpha() -> None:
     params = GateParams(looks=3, family_size=12)  # alpha 2.8e-4 needs 12 pairs (1/4096)
     paired = PairedSource(1.3, 30)
     out = judge_paired(GATE, params, paired, step=3)
-    assert paired.calls == [12] and out.verdict.status == REGRESSED and out.verdict.looks == 1
+    assert paired.calls == [12] and out.verdict.status == Status.REGRESSED and out.verdict.looks == 1
 
 
 def test_a_passing_stored_verdict_skips_the_paired_ab() -> None:
@@ -254,7 +251,7 @@ def test_environment_differences(baseline: dict[str, object], candidate: dict[st
 
 
 def test_min_pairs() -> None:
-    from trtperf.gate_stats import min_pairs
+    from trtperf.verdict.statistics import min_pairs
 
     assert min_pairs(0.01) == 7  # 1/128
     assert min_pairs(0.01 / 3) == 9  # 1/512
@@ -262,7 +259,7 @@ def test_min_pairs() -> None:
 
 
 def test_paired_estimate_cancels_load_bursts_that_hit_both_sides() -> None:
-    from trtperf.gate_stats import estimate_paired
+    from trtperf.verdict.statistics import estimate_paired
 
     # Half of the pairs ran during a burst that doubled both sides: unpaired, the medians of
     # either side jump between modes; per pair, the 10 % slowdown is plain.
@@ -273,14 +270,14 @@ def test_paired_estimate_cancels_load_bursts_that_hit_both_sides() -> None:
     paired = estimate_paired(a, b, 1 - params.alpha)
     assert paired.paired and 1.09 < paired.low < paired.ratio < paired.high < 1.11
     assert paired.p_slower == pytest.approx(0.5 ** 12)
-    assert classify(paired, params)[0] == REGRESSED
-    assert GATE.judge(a, b, params).status == INCONCLUSIVE  # the unpaired analysis cannot see it
+    assert classify(paired, params)[0] == Status.REGRESSED
+    assert GATE.judge(a, b, params).status == Status.INCONCLUSIVE  # the unpaired analysis cannot see it
     v = GATE.judge_pairs(a, b, params)
-    assert v.status == REGRESSED and v.paired and "Wilcoxon" in v.test
+    assert v.status == Status.REGRESSED and v.paired and "Wilcoxon" in v.test
 
 
 def test_paired_estimate_needs_equal_counts() -> None:
-    from trtperf.gate_stats import estimate_paired
+    from trtperf.verdict.statistics import estimate_paired
 
     with pytest.raises(ValueError, match="equal counts"):
         estimate_paired([1.0, 1.0], [1.0], 0.99)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from trtperf.backends.base import Engine
-from trtperf.baselines import BaselineStore
 from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.config import Settings
-from trtperf.gate import StatisticalGate
-from trtperf.judging import TimingHook, judge_case
-from trtperf.paired import abba_order, find_cached_artifact, measure_interleaved
-from trtperf.results import FAILED, PASSED, CaseResult
-from trtperf.timing import TimingPlan, Worker, measure
+from trtperf.engine import Engine, Worker
+from trtperf.record.baselines import BaselineStore
+from trtperf.record.results import FAILED, PASSED, CaseResult
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.verdict.gate import StatisticalGate
+from trtperf.verdict.judging import TimingHook, judge_case
+from trtperf.verdict.paired import abba_order, measure_interleaved
 
 PLAN = TimingPlan(runs=1, warmup_s=0.0, min_time_s=0.0, min_iters=3)
 
@@ -53,17 +53,17 @@ def test_measure_interleaved_alternates_sides_with_fresh_workers() -> None:
     assert {r.latencies[0] for r in a} == {0.001} and {r.latencies[0] for r in b} == {0.002}
 
 
-def test_find_cached_artifact(tmp_path: Path) -> None:
+def test_cache_find_by_key(tmp_path: Path) -> None:
     cache = ArtifactCache(tmp_path / "cache")
     def produce(tmp: Path) -> None:
         tmp.write_bytes(b"plan")
 
     entry = cache.get_or_create("engine-x", {"a": 1}, produce, suffix=".plan")
-    assert find_cached_artifact(cache, entry.key) == entry.path
-    assert find_cached_artifact(cache, "0" * 64) is None
-    assert find_cached_artifact(cache, "../../etc") is None
+    assert cache.find(entry.key) == entry.path
+    assert cache.find("0" * 64) is None
+    assert cache.find("../../etc") is None
     entry.path.write_bytes(b"tampered")  # same size, other digest: never loaded
-    assert find_cached_artifact(cache, entry.key) is None
+    assert cache.find(entry.key) is None
 
 
 class FakeEngine(Engine):

@@ -13,16 +13,15 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from trtperf.gate import (
-    IMPROVED,
-    REGRESSED,
+from trtperf.verdict.gate import (
     VERDICT_ORDER,
     GateParams,
     StatisticalGate,
+    Status,
     Verdict,
     classify,
 )
-from trtperf.gate_stats import estimate
+from trtperf.verdict.statistics import estimate
 
 # Fewer resamples keep the properties fast; each property holds for any resample count, because
 # the same seeded index draws are used for both sides of every comparison.
@@ -80,14 +79,14 @@ def test_a_slower_candidate_never_gets_a_better_verdict(a: list[float], b: list[
 @given(a=run_medians, seed=st.integers(0, 2**32 - 1))
 def test_the_same_runs_in_another_order_are_never_flagged(a: list[float], seed: int) -> None:
     b = list(np.random.default_rng(seed).permutation(a))
-    assert GATE.judge(a, b, PARAMS).status not in (REGRESSED, IMPROVED)
+    assert GATE.judge(a, b, PARAMS).status not in (Status.REGRESSED, Status.IMPROVED)
 
 
 @settings(max_examples=40, deadline=None)
 @given(est_ratio=st.floats(0.5, 2.0), width=st.floats(0.0, 0.5), p=st.floats(0.0, 1.0), n=st.integers(1, 30),
        bump=st.floats(0.0, 0.5))
 def test_classify_is_monotone_in_the_estimate(est_ratio: float, width: float, p: float, n: int, bump: float) -> None:
-    from trtperf.gate_stats import RatioEstimate
+    from trtperf.verdict.statistics import RatioEstimate
 
     lo, hi = est_ratio * (1 - width), est_ratio * (1 + width)
     e1 = RatioEstimate(est_ratio, lo, hi, 0.99, p, 1 - p, n, n)
@@ -115,14 +114,14 @@ def _draw(family: str, rng: np.random.Generator, n: int) -> np.ndarray:
        n=st.sampled_from([5, 10, 15]))
 def test_identical_distributions_are_rarely_flagged(family: str, seed: int, n: int) -> None:
     # No magnitude floor here (threshold = floor = 0), so only the statistics stand between noise
-    # and a false alarm: at alpha 0.1 the REGRESSED rate must stay near its bound (one-sided CI
+    # and a false alarm: at alpha 0.1 the Status.REGRESSED rate must stay near its bound (one-sided CI
     # tail alpha/2 = 5 %). Binomial(200, 0.05) exceeds 20 with probability < 0.001.
     rng = np.random.default_rng(seed)
     params = GateParams(threshold=0.0, floor=0.0, confidence=0.9, looks=1)
     flagged = 0
     for _ in range(200):
         est = estimate(_draw(family, rng, n), _draw(family, rng, n), 1 - params.alpha, resamples=500)
-        flagged += classify(est, params)[0] == REGRESSED
+        flagged += classify(est, params)[0] == Status.REGRESSED
     assert flagged <= 20, f"{flagged}/200 A/A comparisons flagged for {family}, n={n}"
 
 
@@ -134,7 +133,7 @@ def test_a_real_shift_of_twice_the_threshold_is_detected(seed: int) -> None:
     rng = np.random.default_rng(seed)
     detected = sum(
         classify(estimate(_draw("normal-2%", rng, 10), 1.10 * _draw("normal-2%", rng, 10),
-                          1 - PARAMS.alpha, resamples=2_000), PARAMS)[0] == REGRESSED
+                          1 - PARAMS.alpha, resamples=2_000), PARAMS)[0] == Status.REGRESSED
         for _ in range(50)
     )
     assert detected >= 45
@@ -172,10 +171,10 @@ def test_a_slower_paired_candidate_never_gets_a_better_verdict(runs: list[tuple[
 @given(family=st.sampled_from(["normal-2%", "lognormal-10%", "bimodal", "spiky"]), seed=st.integers(0, 2**16),
        n=st.sampled_from([6, 10, 15]))
 def test_identical_paired_distributions_are_rarely_flagged(family: str, seed: int, n: int) -> None:
-    from trtperf.gate_stats import estimate_paired
+    from trtperf.verdict.statistics import estimate_paired
 
     # As the unpaired A/A property, with a shared per-pair load factor that both sides see. The
-    # exact signed-rank test bounds the REGRESSED rate by alpha = 10 % here (the bootstrap CI of a
+    # exact signed-rank test bounds the Status.REGRESSED rate by alpha = 10 % here (the bootstrap CI of a
     # median of few pairs adds little): P[Binom(200, 0.1) > 34] < 0.001.
     rng = np.random.default_rng(seed)
     params = GateParams(threshold=0.0, floor=0.0, confidence=0.9, looks=1)
@@ -184,5 +183,5 @@ def test_identical_paired_distributions_are_rarely_flagged(family: str, seed: in
         load = np.where(rng.random(n) < 0.3, 2.0, 1.0)
         est = estimate_paired(load * _draw(family, rng, n), load * _draw(family, rng, n), 1 - params.alpha,
                               resamples=500)
-        flagged += classify(est, params)[0] == REGRESSED
+        flagged += classify(est, params)[0] == Status.REGRESSED
     assert flagged <= 34, f"{flagged}/200 paired A/A comparisons flagged for {family}, n={n}"

@@ -1,4 +1,4 @@
-"""GPU facts and clock watching (trtperf.gpu), with an NVML test double: no GPU needed."""
+"""GPU facts and clock watching (trtperf.timing.gpu), with an NVML test double: no GPU needed."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from trtperf import gpu
-from trtperf.gpu import (
+from trtperf.timing import gpu
+from trtperf.timing.gpu import (
     ClockSample,
     ClockWatch,
     decode_reasons,

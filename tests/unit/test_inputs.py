@@ -90,7 +90,7 @@ def test_integer_range_without_an_integer_is_rejected_at_declaration() -> None:
 
 def test_reference_outputs_follow_the_declared_input_range(tiny_onnx: tuple[ArtifactCache, CacheEntry]) -> None:
     from trtperf.backends.onnxruntime import reference_session, run_session
-    from trtperf.pipeline import reference_outputs
+    from trtperf.parity.reference import cached_outputs as reference_outputs
 
     cache, entry = tiny_onnx
     narrow, wide = (

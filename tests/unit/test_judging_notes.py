@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from trtperf.config import Settings
-from trtperf.judging import launch_bound_note, stability_notes
-from trtperf.stats import RunSamples
+from trtperf.timing.stats import RunSamples
+from trtperf.verdict.judging import launch_bound_note, stability_notes
 
 
 def _run(gpu_ms: float, enqueue_ms: float | None) -> RunSamples:

@@ -20,7 +20,7 @@ from trtperf.config import Settings
 from trtperf.errors import TrtperfUsageError
 from trtperf.inputs import make_inputs
 from trtperf.spec import ModelSpec
-from trtperf.timing import TimingPlan, measure
+from trtperf.timing.loop import TimingPlan, measure
 
 
 def _request(spec: ModelSpec, onnx_entry: CacheEntry, cache: ArtifactCache, batch: int = 4,

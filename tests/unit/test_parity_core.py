@@ -12,9 +12,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from trtperf.parity import ParityReport, compare_output, compare_outputs
+from trtperf.parity.compare import ParityReport, compare_output, compare_outputs
+from trtperf.parity.tolerance import DEFAULT_TOLERANCES
 from trtperf.spec import Tolerance
-from trtperf.tolerance import DEFAULT_TOLERANCES
 
 FP32 = Tolerance(atol=1e-4, rtol=1e-3)
 

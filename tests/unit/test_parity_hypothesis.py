@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from trtperf import InputSpec, ModelSpec
 from trtperf.cases import Case
 from trtperf.config import Settings
-from trtperf.hypothesis_parity import (
+from trtperf.parity.compare import TwoWayParity, two_way_parity
+from trtperf.parity.hypothesis import (
     STEPS,
     Recipe,
     batch_range,
@@ -25,8 +26,7 @@ from trtperf.hypothesis_parity import (
     search,
     write_reproducer,
 )
-from trtperf.parity import TwoWayParity, two_way_parity
-from trtperf.tolerance import COST_TOLERANCES
+from trtperf.parity.tolerance import COST_TOLERANCES
 
 Arrays = dict[str, np.ndarray]
 
@@ -66,10 +66,10 @@ def test_profile_comes_from_the_trt_batch_range_only_for_tensorrt(tiny_spec: Mod
 class _Fake:
     """A comparer whose 'engine' is wrong (by 1.0) whenever batch >= 3 and some value exceeds 4."""
 
-    def compare(self, spec: ModelSpec, precision: str, got: Mapping[str, np.ndarray], inputs: Arrays) -> TwoWayParity:
+    def compare(self, got: Mapping[str, np.ndarray], inputs: Arrays) -> TwoWayParity:
         expected = {"y": np.asarray(inputs["x"], np.float64)}
         return two_way_parity(got, expected, lambda n: COST_TOLERANCES["fp32"], expected,
-                              lambda n: COST_TOLERANCES["fp32"], precision)
+                              lambda n: COST_TOLERANCES["fp32"], "fp32")
 
 
 def _buggy_engine(inputs: Arrays) -> dict[str, np.ndarray]:
@@ -111,14 +111,36 @@ def test_reproducer_names_suite_case_and_recipe(tiny_spec: ModelSpec, tmp_path: 
     data = json.loads(path.read_text())
     assert data["case"] == "tiny_mlp[onnxruntime-int8-b1-s1]" and data["model"] == "tiny_mlp"
     assert data["suite"].endswith("conftest.py") and Recipe.from_json(data["recipe"]) == recipe
-    assert data["failure"] == "boom" and data["schema_version"] == 1
+    assert data["failure"] == "boom" and data["schema_version"] == 2
+    assert Settings.from_json(data["settings"]) == Settings()  # every resolved setting is saved
 
 
 @pytest.mark.parametrize("bad", [{"schema_version": 99}])
 def test_replay_rejects_foreign_files(tmp_path: Path, bad: dict[str, int]) -> None:
-    from trtperf.hypothesis_parity import replay
+    from trtperf.parity.hypothesis import replay
 
     path = tmp_path / "r.json"
     path.write_text(json.dumps(bad))
     with pytest.raises(SystemExit, match="not a trtperf Hypothesis reproducer"):
         replay(path)
+
+
+def test_a_replay_rebuilds_the_engine_that_failed(tiny_spec: ModelSpec, tmp_path: Path) -> None:
+    """Reproducers save every resolved setting, so a replay with non-default settings builds the same engine
+    (same cache key); one that kept only a few settings built another engine and could report 'passes now'."""
+    pytest.importorskip("tensorrt_rtx_bindings")
+    from trtperf.cache import ArtifactCache
+    from trtperf.prepare import prepare
+
+    cache = ArtifactCache(tmp_path / "cache")
+    settings = dataclasses.replace(Settings(), cache_dir=tmp_path / "cache", trt_opt_level=0, trt_batch_range=(1, 8),
+                                   trt_flavour="tensorrt_rtx", seed=3, build_only=True)
+    case = Case(tiny_spec.name, "tensorrt", "fp32", 4, 1)
+    failed = prepare(tiny_spec, case, settings, cache).built.cache_key
+    path = tmp_path / "repro.json"
+    write_reproducer(path, tiny_spec, case, settings, Recipe(batch=2, seed=0, ranges=((0, 16),)), "boom")
+    saved = Settings.from_json(json.loads(path.read_text())["settings"])
+    assert saved == dataclasses.replace(settings, sources={})
+    assert prepare(tiny_spec, case, saved, cache).built.cache_key == failed
+    defaults = dataclasses.replace(Settings(), cache_dir=tmp_path / "cache", trt_flavour="tensorrt_rtx")
+    assert prepare(tiny_spec, case, defaults, cache).built.cache_key != failed  # the test can fail

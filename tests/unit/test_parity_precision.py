@@ -12,15 +12,15 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from trtperf import ModelSpec, Tolerance, TrtperfUsageError
-from trtperf.parity import compare_output, top_k_agreement, two_way_parity
-from trtperf.spec import PRECISIONS
-from trtperf.tolerance import (
+from trtperf.parity.compare import compare_output, top_k_agreement, two_way_parity
+from trtperf.parity.tolerance import (
     COST_TOLERANCES,
     FAITHFUL_TOLERANCES,
     classifier_tolerance,
     cost_tolerance_for,
     faithful_tolerance_for,
 )
+from trtperf.precisions import PRECISIONS
 
 REF = np.array([[0.1, 0.9, 0.5, 0.3], [2.0, 1.0, 0.0, -1.0]], np.float32)
 
@@ -59,7 +59,7 @@ def test_top_k_decides_where_elementwise_cannot() -> None:
 
 
 def _report_text(comparison: object) -> str:
-    from trtperf.parity import ParityReport
+    from trtperf.parity.compare import ParityReport
 
     return ParityReport((comparison,)).describe_failures()  # type: ignore[arg-type]
 

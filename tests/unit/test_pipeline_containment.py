@@ -15,7 +15,7 @@ from trtperf import InputSpec, ModelSpec
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.pipeline import CaseRunner, failure_message, one_screen
-from trtperf.results import FAILED, PASSED
+from trtperf.record.results import FAILED, PASSED
 
 
 def crash_like_a_native_optimizer(source: Path, target: Path) -> None:

@@ -10,15 +10,18 @@ from trtperf.backends import get_backend
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.pipeline import CaseRunner
-from trtperf.results import PASSED
+from trtperf.record.results import PASSED
 from trtperf.spec import find_model
 
 SUITES = sorted((Path(__file__).resolve().parents[2] / "suites").glob("test_*.py"))
 
 
 def test_only_tensorrt_builds_precision_from_builder_flags() -> None:
-    assert get_backend("tensorrt").builder_precision_flags
-    assert not any(get_backend(name).builder_precision_flags for name in ("onnxruntime", "torch"))
+    opt_in = Settings(trt_precision_flags=True)
+    assert get_backend("tensorrt", opt_in).uses_builder_flags("fp16", opt_in)
+    assert not get_backend("tensorrt", opt_in).uses_builder_flags("fp32", opt_in)  # fp32 needs no flag
+    assert not get_backend("tensorrt").uses_builder_flags("fp16", Settings())  # only when opted in
+    assert not any(get_backend(name, opt_in).uses_builder_flags("fp16", opt_in) for name in ("onnxruntime", "torch"))
 
 
 def test_the_opt_in_leaves_other_backends_on_their_precision_variant(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from trtperf.cases import Case
 from trtperf.errors import TrtperfUsageError
-from trtperf.results import (
+from trtperf.precisions import PRECISIONS
+from trtperf.record.results import (
     FAILED,
     PASSED,
     RESULTS_SCHEMA_VERSION,
@@ -24,7 +25,6 @@ from trtperf.results import (
     summary_rows,
     write_results,
 )
-from trtperf.spec import PRECISIONS
 
 json_leaf = st.none() | st.booleans() | st.integers(-(10**9), 10**9) | st.floats(allow_nan=False) | st.text(max_size=8)
 json_value = st.recursive(json_leaf, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trtperf.stats import LatencyStats, RunSamples, summarize
+from trtperf.timing.stats import LatencyStats, RunSamples, summarize
 
 
 def _run(ms: list[float], wall_s: float) -> RunSamples:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from trtperf.timing import CallableWorker, TimingPlan, measure
+from trtperf.timing.loop import CallableWorker, TimingPlan, measure
 
 FIRST_CALL_LATENCY = 123.0  # a value no timed sample has: the warm-up call must not be recorded
 

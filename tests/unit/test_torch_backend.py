@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from trtperf.backends import get_backend
-from trtperf.backends.base import BuildRequest, BuiltEngine
+from trtperf.backends.base import BuildRequest
 from trtperf.backends.torch_backend import (
     TorchBackend,
     TorchCompileBackend,
@@ -28,12 +28,14 @@ from trtperf.backends.torch_backend import (
 from trtperf.cache import ArtifactCache, cache_key
 from trtperf.cases import Case
 from trtperf.config import Settings
-from trtperf.cuda_timing import L2_FLUSH_MIN_BYTES, l2_flush_bytes, sample_blocks
 from trtperf.device import DeviceInfo
-from trtperf.errors import BuildError
+from trtperf.engine import BuiltEngine
+from trtperf.errors import BuildError, TrtperfUsageError
 from trtperf.inputs import make_inputs
 from trtperf.spec import InputSpec, ModelSpec, model
-from trtperf.timing import TimingPlan, measure
+from trtperf.timing.cuda import L2_FLUSH_MIN_BYTES, l2_flush_bytes, sample_blocks
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.mode import MeasurementMode
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="CPU-path tests; the GPU paths run on the H100 job")
 
@@ -213,25 +215,23 @@ def test_sample_blocks_cover_every_inference(iterations: int, per_sample: int, b
     assert sum(blocks) == iterations
 
 
-def _gpu_engine(**kwargs: Any) -> TorchEngine:
+def _gpu_engine(**mode: Any) -> TorchEngine:
     # No CUDA call happens in the constructor or timing_mode: testable on a CPU-only machine.
-    options: dict[str, Any] = dict(input_names=["x"], output_names=["y"], precision="fp16",
-                                   device=torch.device("cuda", 0), timing="compute", cuda_graph=True,
-                                   l2_flush=False, label="eager", what="cnn[torch-fp16-b8-s1]")
-    options.update(kwargs)
-    return TorchEngine(torch.nn.Identity(), **options)
+    return TorchEngine(torch.nn.Identity(), input_names=["x"], output_names=["y"], precision="fp16",
+                       device=torch.device("cuda", 0), mode=MeasurementMode(**{"cuda_graph": "on", **mode}),
+                       label="eager", what="cnn[torch-fp16-b8-s1]")
 
 
 def test_gpu_timing_mode_names_what_a_sample_covers() -> None:
     engine = _gpu_engine()
     assert engine.timing_mode() == {"clock": "cuda_event", "transfers": False, "cuda_graph": True,
-                                    "l2_cache": "warm", "torch": "eager"}
+                                    "l2_flush": False, "iterations_per_sample": 1, "torch": "eager"}
     engine.close()
-    blocked = _gpu_engine(iterations_per_sample=20, timing="e2e")
+    blocked = _gpu_engine(iterations_per_sample=20, transfers=True)
     assert blocked.timing_mode()["iterations_per_sample"] == 20 and blocked.timing_mode()["transfers"] is True
     blocked.close()
 
 
 def test_l2_flush_with_blocked_samples_is_refused_with_the_fix() -> None:
-    with pytest.raises(BuildError, match=r"cnn\[torch-fp16-b8-s1\]: l2_flush .* iterations_per_sample=20"):
+    with pytest.raises(TrtperfUsageError, match=r"l2_flush .* iterations_per_sample=20. Drop one"):
         _gpu_engine(l2_flush=True, iterations_per_sample=20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trtperf.cases import Case
-from trtperf.results import SUMMARY_HEADER, CaseResult, render_summary, speedups_vs_torch, summary_rows
+from trtperf.record.results import SUMMARY_HEADER, CaseResult, render_summary, speedups_vs_torch, summary_rows
 
 
 def _result(backend: str, median_ms: float, precision: str = "fp16", batch: int = 8, streams: int = 1,

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from trtperf.backends.base import BuildRequest, BuiltEngine
+from trtperf.backends.base import BuildRequest
 from trtperf.backends.tensorrt import PORTABLE, TensorRTBackend
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings
+from trtperf.engine import BuiltEngine
 from trtperf.spec import ModelSpec
 
 pytest.importorskip("tensorrt_rtx_bindings")
@@ -30,9 +31,7 @@ FAST = Settings(build_only=True, trt_opt_level=0)
 
 @pytest.fixture
 def backend() -> TensorRTBackend:
-    backend = TensorRTBackend()
-    backend.configure(FAST)
-    return backend
+    return TensorRTBackend(FAST.trt_flavour)
 
 
 def build(backend: TensorRTBackend, tiny_spec: ModelSpec, tiny_onnx: tuple[ArtifactCache, CacheEntry],

@@ -13,8 +13,9 @@ import pytest
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.pipeline import CaseRunner
-from trtperf.results import PASSED
-from trtperf.spec import PRECISIONS, ModelSpec, load_suite
+from trtperf.precisions import PRECISIONS
+from trtperf.record.results import PASSED
+from trtperf.spec import ModelSpec, load_suite
 
 pytest.importorskip("tensorrt_rtx_bindings")
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.device import DeviceInfo
+from trtperf.engine import BuiltEngine, Engine
 from trtperf.spec import ModelSpec
-from trtperf.timing import Worker
 
 
 @dataclass(frozen=True)
@@ -30,58 +28,28 @@ class BuildRequest:
     cache: ArtifactCache
 
 
-@dataclass(frozen=True)
-class BuiltEngine:
-    """A built (or cached) engine artifact and what is known about its build."""
-
-    path: Path
-    cache_key: str
-    cache_hit: bool
-    build_s: float
-    info: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Engine(abc.ABC):
-    """A loaded engine. ``infer`` is for parity; ``make_workers`` for timing."""
-
-    @abc.abstractmethod
-    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
-
-    @abc.abstractmethod
-    def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
-        """``streams`` workers that run concurrently, each with its own context and buffers."""
-
-    def timing_mode(self) -> dict[str, Any]:
-        """What a latency sample covers; stored with baselines and compared before gating."""
-        return {"clock": "host", "transfers": True, "cuda_graph": False}
-
-    def measurements(self) -> dict[str, Any]:
-        """Facts measured beside the timed samples (e.g. host latency), recorded with the result."""
-        return {}
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release the engine's resources."""
-
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 class Backend(abc.ABC):
     name: str = ""
     install_hint: str = ""
-    builder_precision_flags: bool = False
-    """True when the backend can build reduced precision from the fp32 ONNX through builder flags
-    (TensorRT 10's weakly typed networks, ``--trtperf-trt-precision-flags``) instead of a variant."""
+
+    @classmethod
+    def settings_key(cls, settings: Settings) -> Hashable:
+        """The settings this backend reads at construction (one instance per distinct key)."""
+        return ()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Backend:
+        """A backend for ``settings``; settings reach a backend here, or per case in a BuildRequest."""
+        return cls()
 
     @abc.abstractmethod
     def unavailable_reason(self) -> str | None:
         """None when the backend can run here, else why not (with the install hint)."""
 
-    def configure(self, settings: Settings) -> None:  # noqa: B027 - optional hook
-        """The session's settings, given before the backend is asked anything else."""
+    def uses_builder_flags(self, precision: str, settings: Settings) -> bool:
+        """True when this backend builds ``precision`` from the fp32 ONNX with builder flags instead of
+        the precision's ONNX variant (TensorRT 10's opt-in); the one place that choice is made."""
+        return False
 
     def skip_reason(self, settings: Settings) -> str | None:
         """Why this backend's cases are skipped under ``settings`` (e.g. build-only mode needs no GPU)."""

@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
+from trtperf.backends.base import Backend, BuildRequest
 from trtperf.device import DeviceInfo, cpu_device
+from trtperf.engine import BuiltEngine, Engine, Worker
 from trtperf.isolate import run_isolated
 from trtperf.spec import InputSpec
-from trtperf.timing import CallableWorker, Worker
+from trtperf.timing.loop import CallableWorker
+from trtperf.timing.mode import MeasurementMode
 
 # Checked with onnxruntime 1.32 on the example suites (docs/notes/issue-4.md): the CPU provider runs
 # fp16 graphs (nodes without an fp16 kernel get fp32 casts around them) and int8 Q/DQ (fused into
@@ -105,7 +107,8 @@ class OnnxRuntimeEngine(Engine):
         return workers
 
     def timing_mode(self) -> dict[str, Any]:
-        return {"clock": "host", "transfers": False, "cuda_graph": False, "threads_per_stream": "cores//streams"}
+        # A CPU engine: the host clock times the whole session.run call; no GPU field applies.
+        return MeasurementMode.on_cpu().to_json("host", threads_per_stream="cores//streams")
 
 
 class OnnxRuntimeBackend(Backend):

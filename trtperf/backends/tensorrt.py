@@ -20,17 +20,21 @@ import dataclasses
 import json
 import time
 from collections import Counter
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
-from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
+from trtperf.backends.base import Backend, BuildRequest
 from trtperf.cache import ArtifactCache, CacheEntry, cache_key
 from trtperf.config import Settings
 from trtperf.device import DeviceInfo, cpu_device
+from trtperf.engine import BuiltEngine, Engine
 from trtperf.fsutil import atomic_write_bytes, remove_orphans
 from trtperf.isolate import run_isolated
+from trtperf.precisions import TABLE
+from trtperf.timing.mode import MeasurementMode
 from trtperf.trt.flavour import INSTALL_HINT, Flavour
 
 PORTABLE = "portable"
@@ -66,16 +70,24 @@ def timing_cache_path(cache: ArtifactCache, flavour: Flavour, device: DeviceInfo
 
 class TensorRTBackend(Backend):
     name = "tensorrt"
-    builder_precision_flags = True
     install_hint = INSTALL_HINT
 
-    def __init__(self) -> None:
-        self._choice = "auto"
+    def __init__(self, flavour_choice: str = "auto") -> None:
+        self._choice = flavour_choice
         self._device: DeviceInfo | None = None  # one process, one GPU (xdist: one worker per GPU)
 
+    @classmethod
+    def settings_key(cls, settings: Settings) -> Hashable:
+        return settings.trt_flavour
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> TensorRTBackend:
+        return cls(settings.trt_flavour)
+
+    def uses_builder_flags(self, precision: str, settings: Settings) -> bool:
+        return settings.trt_precision_flags and TABLE[precision].variant != "none"
+
     # -- which TensorRT -----------------------------------------------------------------------
-    def configure(self, settings: Settings) -> None:
-        self._choice = settings.trt_flavour
 
     def flavour(self) -> Flavour | str:
         """The active flavour, or why TensorRT cannot be used here (``activate`` keeps it per process)."""
@@ -99,7 +111,6 @@ class TensorRTBackend(Backend):
 
     def skip_reason(self, settings: Settings) -> str | None:
         """In build-only mode a builder that runs without a GPU (TensorRT-RTX) is enough."""
-        self.configure(settings)
         flavour = self.flavour()
         if isinstance(flavour, str):
             return flavour
@@ -148,7 +159,7 @@ class TensorRTBackend(Backend):
             device = cpu_device()
             return DeviceInfo(kind=device.kind, name=device.name, slug=device.slug,
                               facts={**device.facts, "gpu": None})
-        from trtperf.gpu import env_gpu_index, gpu_device
+        from trtperf.timing.gpu import env_gpu_index, gpu_device
 
         device_info: DeviceInfo = gpu_device(env_gpu_index())
         return device_info
@@ -165,8 +176,8 @@ class TensorRTBackend(Backend):
             opt_level=settings.trt_opt_level,
             workspace_bytes=None if workspace_mib is None else int(workspace_mib) << 20,
             tf32=tf32,
-            precision_flag=(request.case.precision if settings.trt_precision_flags
-                            and request.case.precision not in ("fp32", "tf32") else None),
+            precision_flag=(request.case.precision if self.uses_builder_flags(request.case.precision, settings)
+                            else None),
         )
 
     def build(self, request: BuildRequest) -> BuiltEngine:
@@ -262,15 +273,8 @@ class TensorRTBackend(Backend):
         flavour = self._require_flavour()
         _select_gpu()
         settings = request.settings
-        return TrtEngine(
-            flavour,
-            built.path.read_bytes(),
-            transfers=settings.timing_mode == "e2e",
-            cuda_graph=settings.cuda_graph,
-            allow_host_code=settings.trt_allow_host_code,
-            l2_flush=settings.l2_flush,
-            what=request.case.key,
-        )
+        return TrtEngine(flavour, built.path.read_bytes(), mode=settings.measurement,
+                         allow_host_code=settings.trt_allow_host_code, what=request.case.key)
 
 
 def build_plan_to_file(choice: str, onnx_path: Path, options: dict[str, Any], timing_cache: bytes | None,
@@ -295,7 +299,7 @@ def inspect_plan(flavour: Flavour, plan: bytes, what: str) -> str:
     from trtperf.trt.api import trt
     from trtperf.trt.runtime import TrtEngine
 
-    engine = TrtEngine(flavour, plan, transfers=False, cuda_graph=False, what=what)
+    engine = TrtEngine(flavour, plan, mode=MeasurementMode(), what=what)
     inspector = engine.engine.create_engine_inspector()
     text = str(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
     json.loads(text)  # fail here, not in the report, if TensorRT gave something else
@@ -305,7 +309,7 @@ def inspect_plan(flavour: Flavour, plan: bytes, what: str) -> str:
 def _select_gpu() -> None:
     import torch
 
-    from trtperf.gpu import env_gpu_index
+    from trtperf.timing.gpu import env_gpu_index
 
     torch.cuda.set_device(env_gpu_index())
 

@@ -9,7 +9,7 @@ are process-wide in torch, so an engine sets them when loaded and restores them 
 one case at a time per process, as the pipeline runs them. int8/fp8 need a quantization recipe
 torch does not apply here: those cases skip (the tensorrt backend runs them).
 
-Devices: a CUDA GPU when torch sees one (the xdist worker's GPU, see ``trtperf.gpu``), else the
+Devices: a CUDA GPU when torch sees one (the xdist worker's GPU, see ``trtperf.timing.gpu``), else the
 CPU. On the CPU only ``torch`` (eager) fp32 runs: tf32 is a GPU math mode and half precision on
 the CPU is not what anyone deploys; ``torch_compile`` skips, because inductor's C++ compile took
 16 s per case for the small MLP on a 2-core CI machine (about 3 s with a warm cache), too slow
@@ -44,15 +44,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trtperf.backends.base import Backend, BuildRequest, BuiltEngine, Engine
+from trtperf.backends.base import Backend, BuildRequest
 from trtperf.device import DeviceInfo, cpu_device, slugify
+from trtperf.engine import BuiltEngine, Engine, Worker
 from trtperf.errors import BuildError
-from trtperf.timing import CallableWorker, Worker
+from trtperf.precisions import TABLE, precisions_where
+from trtperf.timing.loop import CallableWorker
+from trtperf.timing.mode import MeasurementMode
 
 if TYPE_CHECKING:
     import torch
 
-TORCH_PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
+TORCH_PRECISIONS = precisions_where("torch")
 CPU_PRECISIONS = ("fp32",)
 COMPILE_MODE = "default"
 """torch.compile mode. 'max-autotune-no-cudagraphs' took 31.5 s for the small CNN on the H100;
@@ -64,7 +67,8 @@ MEMO_SIZE = 8
 def _torch_dtype(precision: str) -> torch.dtype:
     import torch
 
-    return {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    dtype: torch.dtype = getattr(torch, TABLE[precision].torch_dtype or "")
+    return dtype
 
 
 @contextmanager
@@ -176,12 +180,9 @@ class TorchEngine(Engine):
         output_names: Sequence[str],
         precision: str,
         device: torch.device,
-        timing: str,
-        cuda_graph: bool,
-        l2_flush: bool,
+        mode: MeasurementMode,
         label: str,
         what: str,
-        iterations_per_sample: int = 1,
     ) -> None:
         self.module = module
         self.input_names = list(input_names)
@@ -189,13 +190,10 @@ class TorchEngine(Engine):
         self.precision = precision
         self.device = device
         self.on_gpu = device.type == "cuda"
-        self.e2e = self.on_gpu and timing == "e2e"
-        self.cuda_graph = self.on_gpu and cuda_graph
-        self.l2_flush = self.on_gpu and l2_flush
-        self.per_sample = iterations_per_sample if self.on_gpu else 1
-        if self.l2_flush and self.per_sample > 1:
-            raise BuildError(f"{what}: l2_flush times one cold inference per sample; it cannot be combined with "
-                             f"iterations_per_sample={iterations_per_sample}. Drop one of the two settings.")
+        # The CPU times the whole call with the host clock: none of the GPU fields apply there.
+        self.mode = mode if self.on_gpu else MeasurementMode.on_cpu()
+        self.notes: list[str] = []
+        self.graph_captured: bool | None = None
         self.label = label
         self.what = what
         self._math = math_mode(precision)
@@ -218,7 +216,7 @@ class TorchEngine(Engine):
     def _gpu_worker(self, inputs: Mapping[str, np.ndarray]) -> Worker:
         import torch
 
-        from trtperf.cuda_timing import CudaEventWorker, capture_cuda_graph
+        from trtperf.timing.cuda import capture_cuda_graph, event_worker
 
         stream = torch.cuda.Stream(self.device)  # type: ignore[no-untyped-call]
         module = self.module
@@ -227,7 +225,7 @@ class TorchEngine(Engine):
         stream.synchronize()
         held: dict[str, Any] = {}  # keeps outputs (and, with a graph, their captured memory) alive
 
-        if self.e2e:
+        if self.mode.transfers:
             host_inputs = [t.cpu().pin_memory() for t in device_inputs]
             host_outputs: list[torch.Tensor] = []
 
@@ -246,32 +244,35 @@ class TorchEngine(Engine):
                 held["out"] = module(*device_inputs)
 
         timed: Callable[[], None] = launch
-        if self.cuda_graph:
+        graph = None
+        if self.mode.wants_graph:
             try:
                 graph = capture_cuda_graph(launch, stream)
             except RuntimeError as exc:
-                raise BuildError(f"{self.what}: capturing the module in a CUDA graph failed ({exc}); it may "
-                                 f"synchronize or allocate on the host. Run without --trtperf-cuda-graph.") from exc
+                why = (f"capturing the module in a CUDA graph failed ({str(exc).splitlines()[0][:200]}); it may "
+                       f"synchronize or copy from the host during capture")
+                if self.mode.cuda_graph == "on":
+                    raise BuildError(f"{self.what}: {why}. Run with --trtperf-cuda-graph auto or off.") from exc
+                note = f"CUDA graph not used: {why}; timed as stream launches"
+                if note not in self.notes:
+                    self.notes.append(note)
+                torch.cuda.synchronize(self.device)
+        self.graph_captured = graph is not None
+        if graph is not None:
             held["graph"] = graph
             timed = graph.replay
         else:
             with torch.cuda.device(self.device), torch.cuda.stream(stream):
                 launch()  # first call outside the timing: lazy cuBLAS/cuDNN setup, pinned buffers
             stream.synchronize()
-        return CudaEventWorker(timed, stream, l2_flush=self.l2_flush, on_close=held.clear,
-                               iterations_per_sample=self.per_sample)
+        return event_worker(timed, stream, self.mode, held.clear)
 
     def timing_mode(self) -> dict[str, Any]:
         if not self.on_gpu:
             import torch
 
-            return {"clock": "host", "transfers": False, "cuda_graph": False, "device": "cpu",
-                    "torch": self.label, "intra_op_threads": torch.get_num_threads()}
-        mode = {"clock": "cuda_event", "transfers": self.e2e, "cuda_graph": self.cuda_graph,
-                "l2_cache": "flushed" if self.l2_flush else "warm", "torch": self.label}
-        if self.per_sample > 1:  # only when set: baselines recorded before the option still match
-            mode["iterations_per_sample"] = self.per_sample
-        return mode
+            return self.mode.to_json("host", device="cpu", torch=self.label, intra_op_threads=torch.get_num_threads())
+        return self.mode.to_json("cuda_event", self.graph_captured, torch=self.label)
 
     def close(self) -> None:
         self._math.__exit__(None, None, None)
@@ -326,14 +327,14 @@ class TorchBackend(Backend):
 
         if not self.on_gpu():
             return torch.device("cpu")
-        from trtperf.gpu import env_gpu_index
+        from trtperf.timing.gpu import env_gpu_index
 
         return torch.device("cuda", env_gpu_index())
 
     def device(self) -> DeviceInfo:
         if self._device is None:
             if self.on_gpu():
-                from trtperf.gpu import gpu_device
+                from trtperf.timing.gpu import gpu_device
 
                 index = self.torch_device().index
                 self._device = gpu_device(0 if index is None else index)
@@ -400,12 +401,9 @@ class TorchBackend(Backend):
             output_names=list(request.spec.outputs),
             precision=request.case.precision,
             device=self.torch_device(),
-            timing=settings.timing_mode,
-            cuda_graph=settings.cuda_graph,
-            l2_flush=settings.l2_flush,
+            mode=settings.measurement,
             label=self.mode_label(),
             what=f"{request.case.key}",
-            iterations_per_sample=settings.iterations_per_sample,
         )
 
     def _check_current(self, built: BuiltEngine, request: BuildRequest, module: torch.nn.Module) -> None:

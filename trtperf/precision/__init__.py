@@ -28,11 +28,12 @@ from typing import Any
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.errors import BuildError, TrtperfUsageError
 from trtperf.precision.calibration import CalibrationSet, calibration_set
+from trtperf.precisions import precisions_where
 from trtperf.spec import ModelSpec
 
-PASS_THROUGH = frozenset({"fp32", "tf32"})
-CAST = frozenset({"fp16", "bf16"})
-QUANTIZED = frozenset({"int8", "fp8"})
+PASS_THROUGH = frozenset(precisions_where("none"))
+CAST = frozenset(precisions_where("cast"))
+QUANTIZED = frozenset(precisions_where("quantize"))
 RECIPE_VERSION = 1
 """Bump when a change here changes the variants produced from the same inputs."""
 

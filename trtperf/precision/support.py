@@ -8,14 +8,9 @@ context creation fails: RTX's int8 is weight-only GEMM).
 
 from __future__ import annotations
 
-MIN_COMPUTE_CAPABILITY: dict[str, tuple[int, int]] = {
-    "fp32": (0, 0),
-    "tf32": (8, 0),
-    "fp16": (5, 3),
-    "bf16": (8, 0),
-    "int8": (6, 1),
-    "fp8": (8, 9),
-}
+from trtperf.precisions import TABLE
+
+MIN_COMPUTE_CAPABILITY: dict[str, tuple[int, int]] = {p.name: p.min_compute_capability for p in TABLE.values()}
 
 
 def gpu_precision_unsupported(precision: str, compute_capability: tuple[int, int] | None,

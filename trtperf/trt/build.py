@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, SupportsInt
 
 from trtperf.errors import BuildError
+from trtperf.precisions import TABLE
 from trtperf.spec import ModelSpec
 from trtperf.trt.api import LOG, capture_errors, logger, trt
 from trtperf.trt.flavour import Flavour
@@ -262,7 +263,7 @@ def build_plan(
                        timing_cache=new_cache)
 
 
-FLAG_PRECISIONS = ("fp16", "bf16")
+FLAG_PRECISIONS = tuple(p.name for p in TABLE.values() if p.builder_flag)
 """Precisions the TensorRT 10 builder-flag opt-in covers; int8/fp8 flags would need a calibrator."""
 
 
@@ -275,7 +276,8 @@ def _precision_flag(flavour: Flavour, precision: str | None) -> Any:
             f"--trtperf-trt-precision-flags covers {', '.join(FLAG_PRECISIONS)}; {precision} builder flags need a "
             f"calibrator, which trtperf does not drive: use the {precision} Q/DQ variant (the default)."
         )
-    flag = getattr(trt.BuilderFlag, precision.upper(), None)  # removed in TensorRT 11 and absent in RTX
+    # Removed in TensorRT 11 and absent in RTX.
+    flag = getattr(trt.BuilderFlag, TABLE[precision].builder_flag or "", None)
     if flag is None or not flavour.strongly_typed_flag:
         raise BuildError(
             f"{flavour.label} {flavour.version} has no BuilderFlag.{precision.upper()} (precision flags exist "

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from trtperf.backends.base import Engine
-from trtperf.cuda_timing import CudaEventWorker
+from trtperf.engine import Engine, Worker
 from trtperf.errors import BuildError
-from trtperf.timing import Worker
+from trtperf.timing.cuda import CudaEventWorker, event_worker
+from trtperf.timing.mode import MeasurementMode
 from trtperf.trt.api import capture_errors, logger, trt
 from trtperf.trt.flavour import Flavour
 
@@ -113,20 +113,20 @@ class TrtEngine(Engine):
         flavour: Flavour,
         plan: bytes,
         *,
-        transfers: bool,
-        cuda_graph: bool,
+        mode: MeasurementMode,
         allow_host_code: bool = False,
-        l2_flush: bool = False,
         what: str = "engine",
     ) -> None:
         import torch
 
         self._torch = torch
         self.flavour = flavour
-        self.transfers = transfers
-        self.cuda_graph = cuda_graph
-        self.l2_flush = l2_flush
+        self.mode = mode
+        self.transfers = mode.transfers
         self.what = what
+        self.notes: list[str] = []
+        self.graph_captured: bool | None = None
+        """Whether the last binding's launches are graph replays (``cuda_graph`` auto decides per case)."""
         with capture_errors() as captured:
             self.runtime = trt.Runtime(logger())
             # Plans are executable artifacts: host code (lean runtimes, plugins) only when asked.
@@ -195,11 +195,13 @@ class TrtEngine(Engine):
             # The first enqueue after setting shapes may allocate; it must not be inside a capture.
             binding.enqueue()
         stream.synchronize()
-        if self.cuda_graph:
+        if self.mode.wants_graph:
             binding.graph = self._capture(binding)
+        self.graph_captured = binding.graph is not None
         return binding
 
     def _capture(self, binding: Binding) -> Any:
+        """The captured graph, or None when ``cuda_graph`` is ``auto`` and capture failed (noted)."""
         torch = self._torch
         # TensorRT-RTX's is_stream_capturable() says False unless the engine was built with
         # REQUIRE_USER_ALLOCATION, yet capture works (seen on an H100); parity runs the replayed
@@ -209,10 +211,15 @@ class TrtEngine(Engine):
             with torch.cuda.graph(graph, stream=binding.stream, capture_error_mode="thread_local"):
                 binding.enqueue()
         except RuntimeError as exc:
-            raise BuildError(
-                f"{self.what}: capturing execute_async_v3 in a CUDA graph failed ({exc}); the engine may "
-                f"allocate at run time (data-dependent shapes, loops). Run without --trtperf-cuda-graph."
-            ) from exc
+            why = (f"capturing execute_async_v3 in a CUDA graph failed ({str(exc).splitlines()[0][:200]}); the "
+                   f"engine may allocate at run time (data-dependent shapes, loops)")
+            if self.mode.cuda_graph == "auto":
+                note = f"CUDA graph not used: {why}; timed as stream launches"
+                if note not in self.notes:
+                    self.notes.append(note)
+                binding.stream.synchronize()
+                return None
+            raise BuildError(f"{self.what}: {why}. Run with --trtperf-cuda-graph auto or off.") from exc
         return graph
 
     def release(self, binding: Binding) -> None:
@@ -244,10 +251,7 @@ class TrtEngine(Engine):
         workers: list[Worker] = []
         for _ in range(streams):
             binding = self.bind(inputs, torch.cuda.Stream())
-            # l2_flush only when asked: an older CudaEventWorker has no such parameter.
-            flush: dict[str, Any] = {"l2_flush": True} if self.l2_flush else {}
-            workers.append(CudaEventWorker(binding.launch, binding.stream,
-                                           on_close=_closer(self.release, binding), **flush))
+            workers.append(event_worker(binding.launch, binding.stream, self.mode, _closer(self.release, binding)))
         return workers
 
     def measurements(self) -> dict[str, Any]:
@@ -257,13 +261,7 @@ class TrtEngine(Engine):
         return self.probe_host_latency(self._timed_inputs)
 
     def timing_mode(self) -> dict[str, Any]:
-        return {
-            "clock": "cuda_event",
-            "transfers": self.transfers,
-            "cuda_graph": self.cuda_graph,
-            "l2_flush": self.l2_flush,
-            "contexts": "one per stream",
-        }
+        return self.mode.to_json("cuda_event", self.graph_captured, contexts="one per stream")
 
     def probe_host_latency(self, inputs: Mapping[str, np.ndarray], iterations: int = 50) -> dict[str, Any]:
         """Host latency from enqueue to completion (one synchronize per inference), on one stream.

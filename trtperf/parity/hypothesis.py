@@ -3,11 +3,11 @@
 The fixed-seed parity check sees one input per batch size. This mode lets Hypothesis draw N
 more: a batch size within the engine's optimization profile and, per input, a sub-range of its
 declared ``[low, high)`` that the values are drawn from (down to a constant). Each example is
-checked both ways (faithful and cost, see :mod:`trtperf.tolerance`). A failure is shrunk to the
+checked both ways (faithful and cost, see :mod:`trtperf.parity.tolerance`). A failure is shrunk to the
 smallest batch, narrowest ranges and smallest seed that still fail, kept in Hypothesis's example
 database (the next run replays it first), and written as a JSON reproducer; then
 
-    python -m trtperf.hypothesis_parity .trtperf/hypothesis/<case>.json
+    python -m trtperf.parity.hypothesis .trtperf/hypothesis/<case>.json
 
 runs that one example again (exit status 1 while it still fails).
 
@@ -33,19 +33,19 @@ from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
-from trtperf.parity import TwoWayParity, two_way_parity
+from trtperf.parity.compare import TwoWayParity
 from trtperf.spec import ModelSpec, find_model
-from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-    from trtperf.backends.base import BuiltEngine, Engine
-    from trtperf.cache import ArtifactCache, CacheEntry
+    from trtperf.engine import Engine
+    from trtperf.parity.reference import ReferenceRunner
 
 STEPS = 16
 """Declared ranges are cut into this many steps; a drawn sub-range is [lo, lo + width] in steps."""
-REPRO_SCHEMA = 1
+REPRO_SCHEMA = 2
+"""2: the reproducer saves every resolved setting (1 saved four, so a replay could build another engine)."""
 
 Arrays = dict[str, np.ndarray]
 
@@ -123,33 +123,9 @@ class PropertyResult:
 
 
 class Comparer(Protocol):
-    def compare(self, spec: ModelSpec, precision: str, got: Mapping[str, np.ndarray],
-                inputs: Arrays) -> TwoWayParity: ...
+    """Parity both ways of an engine's outputs on given inputs (:class:`ReferenceRunner` is the real one)."""
 
-
-class ReferenceRunner:
-    """ONNX Runtime sessions (CPU, unoptimized) on the fp32 ONNX and, where it can, on the variant."""
-
-    def __init__(self, fp32_path: Path, variant_path: Path | None) -> None:
-        from trtperf.backends.onnxruntime import reference_session
-
-        self.fp32 = reference_session(fp32_path)
-        self.variant: Any = None
-        self.unavailable = ""
-        if variant_path is not None and variant_path != fp32_path:
-            try:
-                self.variant = reference_session(variant_path)
-            except Exception as exc:  # ONNX Runtime's own types: NOT_IMPLEMENTED, INVALID_GRAPH
-                self.unavailable = f"ONNX Runtime (CPU) cannot run the variant: {str(exc).splitlines()[0][:200]}"
-        self.same = variant_path is None or variant_path == fp32_path
-
-    def compare(self, spec: ModelSpec, precision: str, got: Mapping[str, np.ndarray], inputs: Arrays) -> TwoWayParity:
-        from trtperf.backends.onnxruntime import run_session
-
-        expected = run_session(self.fp32, inputs)
-        variant = expected if self.same else (run_session(self.variant, inputs) if self.variant is not None else None)
-        return two_way_parity(got, expected, lambda n: cost_tolerance_for(spec, precision, n), variant,
-                              lambda n: faithful_tolerance_for(spec, precision, n), precision, self.unavailable)
+    def compare(self, got: Mapping[str, np.ndarray], inputs: Arrays) -> TwoWayParity: ...
 
 
 def _slug(key: str) -> str:
@@ -157,7 +133,8 @@ def _slug(key: str) -> str:
 
 
 def hypothesis_dir(settings: Settings) -> Path:
-    """Where the example database and reproducers live: beside the results file (default .trtperf/)."""
+    """Where the example database and reproducers live: beside the results file. The plugin resolves
+    ``settings.results`` against the pytest root; a library caller without one gets ``./.trtperf/``."""
     base = settings.results.parent if settings.results is not None else Path(".trtperf")
     return base / "hypothesis"
 
@@ -182,7 +159,7 @@ def search(
     def check(recipe: Recipe) -> None:
         ran[0] += 1
         inputs = recipe_inputs(spec, recipe)
-        report = references.compare(spec, case.precision, infer(inputs), inputs)
+        report = references.compare(infer(inputs), inputs)
         if not report.passed:
             failing.append((recipe, report.describe_failures()))
             raise AssertionError(report.describe_failures())
@@ -216,10 +193,8 @@ def write_reproducer(path: Path, spec: ModelSpec, case: Case, settings: Settings
         "model": spec.name,
         "case": case.key,
         "recipe": recipe.to_json(),
-        "settings": {"seed": settings.seed,
-                     "calibration_data": str(settings.calibration_data) if settings.calibration_data else None,
-                     "cache_dir": str(settings.cache_dir) if settings.cache_dir else None,
-                     "trt_batch_range": list(settings.trt_batch_range) if settings.trt_batch_range else None},
+        # Every resolved setting: the replay must build the very engine that failed (same cache key).
+        "settings": settings.to_json(),
         "failure": message,
     })
 
@@ -229,13 +204,9 @@ def check_property(
     spec: ModelSpec,
     case: Case,
     settings: Settings,
-    fp32: CacheEntry,
-    variant: CacheEntry,
-    cache: ArtifactCache,
-    built: BuiltEngine,
+    references: ReferenceRunner,
 ) -> PropertyResult:
     """The pipeline's entry: ``settings.hypothesis_examples`` drawn examples through ``engine``."""
-    references = ReferenceRunner(fp32.path, variant.path)
     directory = hypothesis_dir(settings)
     batches = batch_range(spec, case, settings)
     ran, recipe, message = search(spec, case, engine.infer, references, batches, settings.hypothesis_examples,
@@ -248,7 +219,7 @@ def check_property(
         f"{case.key}: Hypothesis found inputs that fail parity after {ran} examples; smallest: batch "
         f"{recipe.batch}, seed {recipe.seed}, per-input ranges (in 1/{STEPS} of the declared range) "
         f"{[list(r) for r in recipe.ranges]}:\n{message}\n"
-        f"Reproduce with: python -m trtperf.hypothesis_parity {repro}\n"
+        f"Reproduce with: python -m trtperf.parity.hypothesis {repro}\n"
         f"If the difference is expected for this precision, set tolerances= in the model declaration of "
         f"{spec.name!r}."
     )
@@ -268,45 +239,30 @@ def _load_spec(suite: str, model: str) -> ModelSpec:
 
 def replay(path: Path) -> tuple[bool, str]:
     """Rebuild (from the cache) the reproducer's case and run its one example: (passed, report)."""
-    import dataclasses
-
-    from trtperf.backends import get_backend
-    from trtperf.backends.base import BuildRequest
     from trtperf.cache import ArtifactCache
     from trtperf.config import default_cache_dir
-    from trtperf.export import export_cached
-    from trtperf.precision import precision_variant
+    from trtperf.parity.reference import ReferenceRunner
+    from trtperf.prepare import prepare
 
     data = json.loads(path.read_text())
     if data.get("schema_version") != REPRO_SCHEMA:
-        raise SystemExit(f"{path}: not a trtperf Hypothesis reproducer of schema {REPRO_SCHEMA}")
+        raise SystemExit(f"{path}: not a trtperf Hypothesis reproducer of schema {REPRO_SCHEMA}; rerun pytest with "
+                         f"--trtperf-hypothesis-examples to write a new one")
     spec = _load_spec(data["suite"], data["model"])
     case = Case.from_key(data["case"])
-    saved = data["settings"]
-    settings = dataclasses.replace(
-        Settings(), seed=int(saved["seed"]),
-        calibration_data=Path(saved["calibration_data"]) if saved.get("calibration_data") else None,
-        cache_dir=Path(saved["cache_dir"]) if saved.get("cache_dir") else None,
-        trt_batch_range=tuple(saved["trt_batch_range"]) if saved.get("trt_batch_range") else None,
-    ).with_model_overrides(spec.settings)
+    settings = Settings.from_json(data["settings"])
     cache = ArtifactCache(settings.cache_dir or default_cache_dir())
-    backend = get_backend(case.backend)
-    backend.configure(settings)
-    fp32 = export_cached(spec, cache)
-    variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
-                                builder_flags=settings.trt_precision_flags and backend.builder_precision_flags)
-    request = BuildRequest(spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
-                           settings=settings, cache=cache)
-    built = backend.build(request)
+    prepared = prepare(spec, case, settings, cache)
     recipe = Recipe.from_json(data["recipe"])
     inputs = recipe_inputs(spec, recipe)
-    with backend.load(built, request) as engine:
-        report = ReferenceRunner(fp32.path, variant.path).compare(spec, case.precision, engine.infer(inputs), inputs)
+    references = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, cache)
+    with prepared.load() as engine:
+        report = references.compare(engine.infer(inputs), inputs)
     return report.passed, report.describe_failures()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trtperf.hypothesis_parity",
+    parser = argparse.ArgumentParser(prog="python -m trtperf.parity.hypothesis",
                                      description="Re-run the failing example saved by --trtperf-hypothesis-examples.")
     parser.add_argument("reproducer", type=Path, help="the .json file named in the failure message")
     args = parser.parse_args(argv)

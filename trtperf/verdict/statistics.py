@@ -168,7 +168,7 @@ def run_cv(medians: Sequence[float]) -> float:
 
 
 # Clock facts compared between baseline and candidate: GPU backends record a ClockReport
-# (trtperf/gpu.py) as environment["gpu_clocks"]; CPU results have none, so nothing is compared.
+# (trtperf/timing/gpu.py) as environment["gpu_clocks"]; CPU results have none, so nothing is compared.
 GPU_CLOCKS_KEY = "gpu_clocks"
 SM_CLOCK_TOLERANCE = 0.03  # section 3.1: a side whose SM clock is < 97 % of the other's is suspect
 DRIVER_KEYS = ("driver", "driver_version")

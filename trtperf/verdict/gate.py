@@ -25,9 +25,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
+from enum import Enum
 from typing import Any, Protocol
 
-from trtperf.gate_stats import (
+from trtperf.config import Settings
+from trtperf.verdict.statistics import (
     RatioEstimate,
     estimate,
     estimate_paired,
@@ -37,21 +39,30 @@ from trtperf.gate_stats import (
     run_cv,
 )
 
-PASS = "pass"
-REGRESSED = "regressed"
-IMPROVED = "improved"
-INCONCLUSIVE = "inconclusive"
-NO_BASELINE = "no baseline"
-MISMATCH = "mode mismatch"
-FAILING = frozenset({REGRESSED, MISMATCH})
+
+class Status(str, Enum):
+    """A verdict's status; its value is what results JSON and the summary show."""
+
+    PASS = "pass"
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    INCONCLUSIVE = "inconclusive"
+    NO_BASELINE = "no baseline"
+    MISMATCH = "mode mismatch"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FAILING = frozenset({Status.REGRESSED, Status.MISMATCH})
 
 # Better verdicts first: a slower candidate never moves down this order (property-tested).
-VERDICT_ORDER = (IMPROVED, PASS, INCONCLUSIVE, REGRESSED)
+VERDICT_ORDER = (Status.IMPROVED, Status.PASS, Status.INCONCLUSIVE, Status.REGRESSED)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str
+    status: Status
     ratio: float | None = None
     ratio_low: float | None = None
     ratio_high: float | None = None
@@ -73,12 +84,16 @@ class Verdict:
         return self.status in FAILING
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Verdict:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = Status(values["status"])
+        return cls(**values)
 
     def with_note(self, note: str) -> Verdict:
         return replace(self, note="; ".join(n for n in (self.note, note) if n))
@@ -92,10 +107,10 @@ class GateParams:
     (first measurement + 2 re-measurements), 1 case in the family, at least 5 runs per side.
     """
 
-    threshold: float = 0.05
-    floor: float = 0.01
-    confidence: float = 0.99
-    looks: int = 3
+    threshold: float = Settings.threshold
+    floor: float = Settings.effect_floor
+    confidence: float = Settings.confidence
+    looks: int = 1 + Settings.remeasure
     family_size: int = 1
     min_runs: int = 5
     confirm: bool = True
@@ -116,27 +131,27 @@ class Gate(Protocol):
         ...
 
 
-def classify(est: RatioEstimate, params: GateParams) -> tuple[str, str]:
+def classify(est: RatioEstimate, params: GateParams) -> tuple[Status, str]:
     """The verdict status for an estimate, and why (pure; property-tested for monotonicity)."""
     alpha = params.alpha
     # A decision that can fail a build needs min_runs per side (5 vs 5 is the smallest balanced
-    # exact MWU reaching p < 0.01); PASS only says "no regression of the minimum effect".
+    # exact MWU reaching p < 0.01); Status.PASS only says "no regression of the minimum effect".
     enough = min(est.n_baseline, est.n_candidate) >= params.min_runs
     if enough and est.ratio >= 1 + params.threshold and est.low > 1 + params.floor and est.p_slower <= alpha:
-        return REGRESSED, ""
+        return Status.REGRESSED, ""
     if enough and est.high < 1 - params.threshold and est.p_faster <= alpha:
-        return IMPROVED, "faster beyond the threshold; consider recording a new baseline"
+        return Status.IMPROVED, "faster beyond the threshold; consider recording a new baseline"
     if est.high < 1 + params.threshold:
-        return PASS, ""
+        return Status.PASS, ""
     if not enough:
-        return INCONCLUSIVE, (f"too few runs to decide a regression ({est.n_baseline} baseline, "
+        return Status.INCONCLUSIVE, (f"too few runs to decide a regression ({est.n_baseline} baseline, "
                               f"{est.n_candidate} candidate; at least {params.min_runs} each)")
     floor_p = (min_attainable_p_paired(est.n_candidate) if est.paired
                else min_attainable_p(est.n_baseline, est.n_candidate))
     if est.ratio >= 1 + params.threshold and floor_p > alpha:
-        return INCONCLUSIVE, (f"{est.n_baseline} vs {est.n_candidate} runs cannot reach alpha {alpha:.2g}; "
+        return Status.INCONCLUSIVE, (f"{est.n_baseline} vs {est.n_candidate} runs cannot reach alpha {alpha:.2g}; "
                               f"more runs needed")
-    return INCONCLUSIVE, ""
+    return Status.INCONCLUSIVE, ""
 
 
 class StatisticalGate:
@@ -157,7 +172,7 @@ class StatisticalGate:
 
     def _verdict(self, est: RatioEstimate, params: GateParams, what: str) -> Verdict:
         status, why = classify(est, params)
-        p = est.p_faster if status == IMPROVED else est.p_slower
+        p = est.p_faster if status == Status.IMPROVED else est.p_slower
         test = (f"{what.format(level=f'{est.confidence:.4%}')}; alpha {params.alpha:.2g} = "
                 f"(1 - {params.confidence:g}) / ({params.looks} looks x {params.family_size} cases); "
                 f"threshold {params.threshold:.1%}, floor {params.floor:.1%}")
@@ -198,30 +213,30 @@ def judge_adaptively(
        A/B instead (first look large enough to reach alpha), adding ``step`` runs per side
        per look up to ``params.looks``; the verdict is marked ``paired``.
     3. Otherwise, while inconclusive: ``step`` more candidate runs per look, up to ``params.looks``.
-    4. A stored-baseline REGRESSED is confirmed on as many fresh candidate runs (both must say
-       REGRESSED; the false-alarm rate is then about the product of both).
+    4. A stored-baseline Status.REGRESSED is confirmed on as many fresh candidate runs (both must say
+       Status.REGRESSED; the false-alarm rate is then about the product of both).
     """
     started = clock()
     cand = list(candidate)
     verdict = gate.judge(baseline, cand, params)
     looks = 1
-    if verdict.status in (REGRESSED, INCONCLUSIVE) and paired is not None:
+    if verdict.status in (Status.REGRESSED, Status.INCONCLUSIVE) and paired is not None:
         result = judge_paired(gate, params, paired, step, clock)
         result.candidate[:0] = cand
         result.verdict = replace(result.verdict, seconds=clock() - started)
         return result
-    while verdict.status == INCONCLUSIVE and more is not None and looks < params.looks:
+    while verdict.status == Status.INCONCLUSIVE and more is not None and looks < params.looks:
         cand.extend(more(step))
         looks += 1
         verdict = gate.judge(baseline, cand, params)
-    if verdict.status == REGRESSED and more is not None and params.confirm:
+    if verdict.status == Status.REGRESSED and more is not None and params.confirm:
         fresh = list(more(len(cand)))
         check = gate.judge(baseline, fresh, params)
         cand.extend(fresh)
-        if check.status == REGRESSED:
+        if check.status == Status.REGRESSED:
             verdict = verdict.with_note(f"confirmed on {len(fresh)} fresh runs (x{check.ratio:.3f})")
         else:
-            verdict = replace(verdict, status=INCONCLUSIVE).with_note(
+            verdict = replace(verdict, status=Status.INCONCLUSIVE).with_note(
                 f"not confirmed: {len(fresh)} fresh runs gave {check.status} (x{check.ratio:.3f})")
     verdict = replace(verdict, looks=looks, seconds=clock() - started)
     return Adaptive(verdict.with_note(_noise_note(baseline, cand, params)), cand)
@@ -237,13 +252,13 @@ def judge_paired(
     first = max(step, params.min_runs, min_pairs(params.alpha))
     pa: list[float] = []
     pb: list[float] = []
-    verdict = Verdict(INCONCLUSIVE)
+    verdict = Verdict(Status.INCONCLUSIVE)
     for look in range(max(1, params.looks)):
         new_a, new_b = paired(first if look == 0 else step)
         pa.extend(new_a)
         pb.extend(new_b)
         verdict = replace(gate.judge_pairs(pa, pb, params), paired=True, looks=look + 1)
-        if verdict.status != INCONCLUSIVE:
+        if verdict.status != Status.INCONCLUSIVE:
             break
     verdict = replace(verdict, seconds=clock() - started)
     return Adaptive(verdict.with_note(_noise_note(pa, pb, params)), pb, pa)

@@ -1,6 +1,6 @@
 """Default parity tolerances per precision, for the two parity checks, and why.
 
-Every case is compared twice (see :mod:`trtperf.parity`):
+Every case is compared twice (see :mod:`trtperf.parity.compare`):
 
 - **faithful**: the engine vs ONNX Runtime (CPU, no graph optimization) running the *same*
   variant ONNX. Both compute the same graph, so the difference is the engine's arithmetic:
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from trtperf.precisions import TABLE
 from trtperf.spec import ModelSpec, Tolerance
 
 COST_TOLERANCES: dict[str, Tolerance] = {
@@ -92,7 +93,7 @@ def classifier_tolerance(precision: str, top_k: int = 1, min_agreement: float = 
     collapse still fail.
     """
     base = COST_TOLERANCES[precision]
-    if precision in ("fp32", "tf32"):
+    if TABLE[precision].variant == "none":
         return dataclasses.replace(base, top_k=top_k, min_top_k_agreement=min_agreement)
     return dataclasses.replace(base, max_mismatch=1.0, min_cosine=base.min_cosine or 0.999, top_k=top_k,
                                min_top_k_agreement=min_agreement)

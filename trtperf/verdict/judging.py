@@ -14,27 +14,24 @@ from typing import Any
 
 import numpy as np
 
-from trtperf.backends.base import Engine
-from trtperf.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore, entry_problem
 from trtperf.config import Settings
+from trtperf.engine import Engine
 from trtperf.errors import TrtperfError
-from trtperf.gate import (
-    INCONCLUSIVE,
-    MISMATCH,
-    NO_BASELINE,
-    REGRESSED,
+from trtperf.record.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore, entry_problem
+from trtperf.record.results import FAILED, PASSED, CaseResult
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
+from trtperf.verdict.gate import (
     Gate,
     GateParams,
     MeasurePaired,
+    Status,
     Verdict,
     judge_adaptively,
     timing_mode_difference,
 )
-from trtperf.gate_stats import environment_differences
-from trtperf.paired import MakeWorkers, measure_interleaved
-from trtperf.results import FAILED, PASSED, CaseResult
-from trtperf.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
-from trtperf.timing import TimingPlan, measure
+from trtperf.verdict.paired import MakeWorkers, measure_interleaved
+from trtperf.verdict.statistics import environment_differences
 
 
 @dataclass
@@ -92,8 +89,9 @@ SHORT_GPU_INFERENCE_S = 50e-6
 bench/results/fidelity-h100-*.txt) biases the latency by several percent."""
 
 
-def stability_notes(runs: Sequence[RunSamples], settings: Settings) -> list[str]:
-    """Warnings that make a measurement less trustworthy (issue 6, item 3)."""
+def stability_notes(runs: Sequence[RunSamples], settings: Settings, graph_replays: bool = False) -> list[str]:
+    """Warnings that make a measurement less trustworthy (issue 6, item 3). ``graph_replays``: the timed
+    launches were CUDA-graph replays (the result's timing mode says so)."""
     cv_warn = settings.cv_warn
     notes = []
     unstable = sum(1 for r in runs if not r.warmup_stable)
@@ -105,7 +103,7 @@ def stability_notes(runs: Sequence[RunSamples], settings: Settings) -> list[str]
     if spreads and float(np.median(spreads)) > cv_warn:
         notes.append(f"high within-run spread: IQR/median {float(np.median(spreads)):.1%} (> {cv_warn:.0%}); "
                      f"a noisy machine: pin cores, lock clocks")
-    note = launch_bound_note(runs, settings.cuda_graph)
+    note = launch_bound_note(runs, graph_replays)
     if note:
         notes.append(note)
     pooled = [v for r in runs for v in r.latencies]
@@ -160,14 +158,14 @@ def judge_case(
     case = result.case
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
-    warnings = stability_notes(hook.runs, settings)
+    warnings = stability_notes(hook.runs, settings, bool(result.timing_mode.get("cuda_graph")))
     entry = store.entry(slug, case.key, lenient=settings.update_baselines)
     replaced = entry_problem(entry) if entry is not None and settings.update_baselines else None
     if entry is None or replaced:
         # Updating replaces a malformed entry instead of failing on it (the advice it gives).
         why = f"malformed baseline entry replaced ({replaced})" if replaced else "no baseline"
         result.stats = summarize(hook.runs, hook.batch).to_json()
-        result.verdict = Verdict(NO_BASELINE, note="; ".join([why, *warnings])).to_json()
+        result.verdict = Verdict(Status.NO_BASELINE, note="; ".join([why, *warnings])).to_json()
         if result.outcome != FAILED:
             result.outcome = PASSED
         return
@@ -179,7 +177,7 @@ def judge_case(
     difference = timing_mode_difference(entry.get("timing_mode", {}), result.timing_mode)
     if difference:
         result.stats = summarize(hook.runs, hook.batch).to_json()
-        result.verdict = Verdict(MISMATCH, note=difference).to_json()
+        result.verdict = Verdict(Status.MISMATCH, note=difference).to_json()
         if not settings.update_baselines:
             result.outcome = FAILED
             result.message = (
@@ -199,7 +197,8 @@ def judge_case(
         paired = None
         first = gate.judge(baseline, _medians(hook.runs), params)
         base_key = str(entry.get("artifact", {}).get("engine_key", ""))
-        if (more is not None and settings.paired and first.status in (REGRESSED, INCONCLUSIVE) and base_key
+        if (more is not None and settings.paired and first.status in (Status.REGRESSED, Status.INCONCLUSIVE)
+                and base_key
                 and base_key != result.artifact.get("engine_key")):
             try:
                 engine = hook.open_engine(base_key)

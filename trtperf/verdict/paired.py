@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 
-from trtperf.cache import ArtifactCache
-from trtperf.stats import RunSamples
-from trtperf.timing import TimingPlan, Worker, measure
+from trtperf.engine import Worker
+from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.stats import RunSamples
 
 MakeWorkers = Callable[[int], Sequence[Worker]]
 
@@ -37,9 +36,3 @@ def measure_interleaved(
         for side in abba_order(i):
             out[side].extend(measure(makers[side], streams, one))
     return out
-
-
-def find_cached_artifact(cache: ArtifactCache, key: str) -> Path | None:
-    """The verified (size, SHA-256, HMAC) cache artifact for ``key`` of any kind, or None when it is
-    gone, corrupt or not signed by this user's trtperf (see :mod:`trtperf.cache`)."""
-    return cache.find(key)

@@ -38,7 +38,7 @@ class CaseResult:
     """The stage a failed case failed in (export, precision, build, reference, parity, timing, verdict);
     '' when it did not fail in a stage (passed, or failed its parity or gate)."""
     samples: dict[str, Any] | None = None
-    """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.judging.run_details)."""
+    """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.verdict.judging.run_details)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

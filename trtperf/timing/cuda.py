@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from trtperf.timing.mode import MeasurementMode
+
 L2_FLUSH_MIN_BYTES = 64 << 20
 """Flush buffer floor, for devices whose L2 size torch does not report."""
 
@@ -142,6 +144,14 @@ class CudaEventWorker:
         self._flush_buffer = None
         if self._on_close is not None:
             self._on_close()
+
+
+def event_worker(launch: Callable[[], None], stream: Any, mode: MeasurementMode,
+                 on_close: Callable[[], None] | None = None) -> CudaEventWorker:
+    """The timed worker of a GPU engine for ``mode``: every GPU backend makes its workers here, so
+    no engine can drop a field of the measurement mode."""
+    return CudaEventWorker(launch, stream, on_close=on_close, l2_flush=mode.l2_flush,
+                           iterations_per_sample=mode.iterations_per_sample)
 
 
 def capture_cuda_graph(launch: Callable[[], None], stream: Any, warmup: int = 3) -> Any:

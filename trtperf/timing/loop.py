@@ -2,7 +2,7 @@
 
 A backend supplies *workers*, one per stream: each runs ``n`` inferences back to back and
 returns their per-iteration latencies. CPU workers time with ``perf_counter``; GPU workers with
-CUDA events on their own stream (see ``trtperf.cuda_timing``). This module owns the protocol:
+CUDA events on their own stream (see ``trtperf.timing.cuda``). This module owns the protocol:
 repeated runs that each start fresh (new workers), a warm-up, and samples until both a minimum
 time and a minimum count hold, with all streams running concurrently on their own threads.
 """
@@ -15,40 +15,32 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
-from trtperf.stats import RunSamples
-
-
-class Worker(Protocol):
-    """Runs inferences on one stream; ``close`` releases its resources."""
-
-    def run(self, iterations: int) -> list[float]:
-        """Run ``iterations`` inferences; return each one's latency in seconds."""
-        ...
-
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class EnqueueTimed(Protocol):
-    """A worker that also records the host's enqueue time per inference (GPU workers)."""
-
-    enqueue_samples: list[float]
+from trtperf.config import Settings
+from trtperf.engine import EnqueueTimed, Worker
+from trtperf.timing.stats import RunSamples
 
 
 @dataclass(frozen=True)
 class TimingPlan:
-    runs: int = 10
-    warmup_s: float = 0.1
-    min_time_s: float = 0.2
-    min_iters: int = 20
+    """How one case is timed: ``runs`` fresh runs, each warmed up, then sampled until both
+    ``min_time_s`` and ``min_iters`` hold. Defaults are the settings' (:class:`Settings`)."""
+
+    runs: int = Settings.runs
+    warmup_s: float = Settings.warmup
+    min_time_s: float = Settings.min_time
+    min_iters: int = Settings.min_iters
     max_time_s: float = 60.0
     """Safety cap per run: a run stops after this long even below ``min_iters``."""
     stable_tolerance: float = 0.02
     """After ``warmup_s``, warm up until two consecutive chunk medians agree within this fraction."""
     max_extra_warmup: float = 4.0
     """...for at most this many times ``warmup_s`` more; then the run is flagged unstable."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TimingPlan:
+        return cls(runs=settings.runs, warmup_s=settings.warmup, min_time_s=settings.min_time,
+                   min_iters=settings.min_iters)
 
 
 def _chunk_size(done: int, elapsed: float, remaining_s: float) -> int:

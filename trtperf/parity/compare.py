@@ -174,7 +174,7 @@ def compare_outputs(
 
 @dataclass(frozen=True)
 class TwoWayParity:
-    """Parity both ways (see :mod:`trtperf.tolerance`): both checks gate when both exist.
+    """Parity both ways (see :mod:`trtperf.parity.tolerance`): both checks gate when both exist.
 
     ``faithful``: engine vs ONNX Runtime on the same variant ONNX (None when ONNX Runtime cannot
     run it: ``faithful_unavailable`` says why). ``cost``: engine vs the fp32 reference. When the

@@ -27,7 +27,7 @@ from filelock import FileLock
 
 from trtperf.errors import BaselineError
 from trtperf.fsutil import atomic_write_json, remove_orphans
-from trtperf.results import CaseResult
+from trtperf.record.results import CaseResult
 
 SCHEMA_VERSION = 2
 RAW_RUNS = 3

@@ -1,0 +1,115 @@
+"""The measurement mode: one typed value from the settings, honoured by every backend's engine."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trtperf.backends import get_backend
+from trtperf.cases import Case
+from trtperf.config import Settings, resolve
+from trtperf.errors import TrtperfUsageError
+from trtperf.prepare import prepare
+from trtperf.spec import ModelSpec
+from trtperf.timing.mode import MeasurementMode, normalize_timing_mode
+
+ROOT = Path(__file__).resolve().parents[2]
+NON_DEFAULT = {"timing_mode": "e2e", "cuda_graph": "on", "l2_flush": False, "iterations_per_sample": 20}
+
+
+def test_built_once_from_the_settings() -> None:
+    mode = Settings(**NON_DEFAULT).measurement  # type: ignore[arg-type]
+    assert mode == MeasurementMode(transfers=True, cuda_graph="on", l2_flush=False, iterations_per_sample=20)
+    assert Settings().measurement == MeasurementMode()
+
+
+@pytest.mark.parametrize("where", ["env", "model"])
+def test_conflicting_combinations_are_rejected_when_the_settings_are_read(where: str) -> None:
+    with pytest.raises(TrtperfUsageError, match=r"l2_flush .* iterations_per_sample=20. Drop one"):
+        if where == "env":
+            resolve({}, {"TRTPERF_L2_FLUSH": "1", "TRTPERF_ITERATIONS_PER_SAMPLE": "20"}, {})
+        else:
+            resolve({"l2_flush": "1"}, {}, {}).with_model_overrides({"iterations_per_sample": 20})
+
+
+def test_timing_mode_is_the_modes_json() -> None:
+    mode = MeasurementMode(transfers=True, cuda_graph="auto", iterations_per_sample=4)
+    assert mode.to_json("cuda_event", graph_captured=False, contexts="one per stream") == {
+        "clock": "cuda_event", "transfers": True, "cuda_graph": False, "l2_flush": False,
+        "iterations_per_sample": 4, "contexts": "one per stream"}
+    assert MeasurementMode(cuda_graph="on").to_json("cuda_event")["cuda_graph"] is True
+
+
+def test_baselines_recorded_before_a_field_existed_still_compare_equal() -> None:
+    old_trt = {"clock": "cuda_event", "transfers": False, "cuda_graph": False, "l2_flush": False,
+               "contexts": "one per stream"}
+    old_torch = {"clock": "cuda_event", "transfers": False, "cuda_graph": True, "l2_cache": "warm", "torch": "eager"}
+    assert normalize_timing_mode(old_trt) == MeasurementMode().to_json("cuda_event", contexts="one per stream")
+    assert normalize_timing_mode(old_torch) == MeasurementMode(cuda_graph="on").to_json("cuda_event", torch="eager")
+    assert normalize_timing_mode({"l2_cache": "flushed"})["l2_flush"] is True
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_cpu_engines_report_the_mode_they_measured_whatever_was_asked(backend: str, tiny_spec: ModelSpec,
+                                                                       tmp_path: Path) -> None:
+    """A CPU engine times the whole call on the host clock: it must not claim graphs, copies or blocks."""
+    if backend == "torch" and get_backend("torch").on_gpu():  # type: ignore[attr-defined]
+        pytest.skip("the torch backend runs on a GPU here")
+    asked = Settings(cache_dir=tmp_path / "cache", **NON_DEFAULT)  # type: ignore[arg-type]
+    prepared = prepare(tiny_spec, Case(tiny_spec.name, backend, "fp32", 2, 1), asked, _cache(tmp_path))
+    with prepared.load() as engine:
+        (worker,) = engine.make_workers({"x": np.zeros((2, 4), np.float32)}, 1)
+        assert len(worker.run(3)) == 3  # one sample per inference, not blocks of 20
+        worker.close()
+        mode = engine.timing_mode()
+    assert mode["clock"] == "host"
+    assert {k: mode[k] for k in ("transfers", "cuda_graph", "l2_flush", "iterations_per_sample")} == {
+        "transfers": False, "cuda_graph": False, "l2_flush": False, "iterations_per_sample": 1}
+
+
+def _cache(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from trtperf.cache import ArtifactCache
+
+    return ArtifactCache(tmp_path / "cache")
+
+
+def test_gpu_engines_make_their_timed_workers_through_the_mode() -> None:
+    """Every GPU engine's timed worker comes from timing.cuda.event_worker(launch, stream, mode, ...), the one
+    place each field of the mode reaches the CUDA-event worker (the tensorrt backend once dropped
+    iterations_per_sample by building its worker by hand). CudaEventWorker is built directly only there and
+    by the host-latency probe, which is not a timed worker."""
+    allowed = {("trtperf/timing/cuda.py", "event_worker"), ("trtperf/trt/runtime.py", "probe_host_latency")}
+    found = set()
+    for path in (ROOT / "trtperf").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "CudaEventWorker":
+                    found.add((str(path.relative_to(ROOT)), func.name))
+    assert found == allowed
+    calls = {str(p.relative_to(ROOT)) for p in (ROOT / "trtperf").rglob("*.py") if "event_worker(" in p.read_text()}
+    assert {"trtperf/trt/runtime.py", "trtperf/backends/torch_backend.py"} <= calls
+
+
+def test_event_worker_passes_every_field_of_the_mode() -> None:
+    torch = pytest.importorskip("torch")
+    from trtperf.timing.cuda import event_worker
+
+    class StreamDouble:
+        device = torch.device("cpu")
+
+        def synchronize(self) -> None:
+            pass
+
+    for mode in (MeasurementMode(iterations_per_sample=7), MeasurementMode()):
+        worker = event_worker(lambda: None, StreamDouble(), mode)
+        assert worker.iterations_per_sample == mode.iterations_per_sample
+        assert worker.l2_flush is mode.l2_flush  # l2_flush=True needs a GPU (buffer sized by its L2)
+    assert [f.name for f in dataclasses.fields(MeasurementMode)] == [
+        "transfers", "cuda_graph", "l2_flush", "iterations_per_sample"], "a new field: pass it in event_worker"

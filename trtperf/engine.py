@@ -1,0 +1,78 @@
+"""What every backend's engine is, below both ``backends/`` and ``trt/``: the loaded engine and
+its timing workers. Imports only the measurement mode."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from trtperf.timing.mode import MeasurementMode
+
+
+class Worker(Protocol):
+    """Runs inferences on one stream; ``close`` releases its resources."""
+
+    def run(self, iterations: int) -> list[float]:
+        """Run ``iterations`` inferences; return each one's latency in seconds."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class EnqueueTimed(Protocol):
+    """A worker that also records the host's enqueue time per inference (GPU workers)."""
+
+    enqueue_samples: list[float]
+
+
+@dataclass(frozen=True)
+class BuiltEngine:
+    """A built (or cached) engine artifact and what is known about its build."""
+
+    path: Path
+    cache_key: str
+    cache_hit: bool
+    build_s: float
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Engine(abc.ABC):
+    """A loaded engine. ``infer`` is for parity; ``make_workers`` for timing.
+
+    ``mode`` is the measurement mode it was loaded with; ``timing_mode()`` reports the mode it
+    actually measured in (:meth:`MeasurementMode.to_json`), stored with baselines.
+    """
+
+    mode: MeasurementMode = MeasurementMode()
+    notes: list[str]
+    """Facts about how this engine was measured that a reader must see (e.g. a CUDA-graph fallback)."""
+
+    @abc.abstractmethod
+    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    @abc.abstractmethod
+    def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
+        """``streams`` workers that run concurrently, each with its own context and buffers."""
+
+    def timing_mode(self) -> dict[str, Any]:
+        """What a latency sample covers; stored with baselines and compared before gating."""
+        return MeasurementMode.on_cpu().to_json("host")
+
+    def measurements(self) -> dict[str, Any]:
+        """Facts measured beside the timed samples (e.g. host latency), recorded with the result."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the engine's resources."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,131 @@
+"""The reference runner: ONNX Runtime (CPU, no graph optimization) on the fp32 ONNX and on the
+case's precision variant, with cached outputs for the seeded inputs.
+
+Parity is checked two ways (:mod:`trtperf.parity.tolerance`): against the fp32 reference
+(*cost*) and against ONNX Runtime running the same variant (*faithful*). This module runs the
+references; :mod:`trtperf.parity.compare` only compares arrays (as Polygraphy keeps its runners
+and comparators apart). The pipeline, the precision stage and the Hypothesis mode all use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtperf.cache import ArtifactCache, CacheEntry
+from trtperf.isolate import run_isolated
+from trtperf.parity.compare import TwoWayParity, two_way_parity
+from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for
+from trtperf.spec import ModelSpec
+
+Outputs = dict[str, np.ndarray]
+
+
+def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cache: ArtifactCache) -> Outputs:
+    """ONNX Runtime (CPU, ``onnx`` as it is, no graph optimizations) on the seeded inputs, cached.
+
+    Returns one array per declared output. Raises whatever ONNX Runtime raises for a graph it
+    cannot run (its own exception types: NOT_IMPLEMENTED, INVALID_GRAPH).
+    """
+    import onnxruntime
+
+    from trtperf.backends.onnxruntime import reference_to_file
+
+    parts = {
+        "onnx": onnx.meta["sha256"],
+        "batch": batch,
+        "seed": seed,
+        # The inputs are drawn from the declared specs: a changed range means another reference.
+        "inputs": [[i.name, list(i.shape), i.dtype, i.low, i.high] for i in spec.inputs],
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+    def produce(tmp: Path) -> None:
+        # In a child process (issue 12): a crash of ONNX Runtime on this model fails the case, not the session.
+        run_isolated(reference_to_file, onnx.path, [dataclasses.asdict(i) for i in spec.inputs], batch, seed, tmp,
+                     what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch})")
+
+    entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
+    with np.load(entry.path) as data:
+        return {name: data[name] for name in spec.outputs}
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+class ReferenceRunner:
+    """The references of one case: fp32 (cost) and the variant (faithful).
+
+    ``variant`` is the ONNX the engine was built from (the fp32 entry itself for fp32/tf32 or
+    builder flags: then the two checks are one comparison).
+    """
+
+    def __init__(self, spec: ModelSpec, fp32: CacheEntry, variant: CacheEntry, precision: str,
+                 cache: ArtifactCache) -> None:
+        self.spec = spec
+        self.fp32 = fp32
+        self.variant = variant
+        self.precision = precision
+        self.cache = cache
+        self.same = variant.meta["sha256"] == fp32.meta["sha256"]
+        self._sessions: dict[str, Any] = {}
+        self.variant_unavailable = ""
+
+    def _unavailable(self, exc: Exception) -> str:
+        return (f"ONNX Runtime (CPU) cannot run the {self.precision} variant of {self.spec.name!r}, so only the "
+                f"cost check gates: {_first_line(exc)}")
+
+    # -- seeded inputs (cached) ------------------------------------------------------------------
+    def fp32_outputs(self, batch: int, seed: int) -> Outputs:
+        return cached_outputs(self.spec, self.fp32, batch, seed, self.cache)
+
+    def variant_outputs(self, batch: int, seed: int) -> Outputs | None:
+        """The variant's reference, or None (``variant_unavailable`` says why) when ORT cannot run it."""
+        if self.same:
+            return self.fp32_outputs(batch, seed)
+        try:
+            return cached_outputs(self.spec, self.variant, batch, seed, self.cache)
+        except Exception as exc:  # ONNX Runtime's own types (NOT_IMPLEMENTED, INVALID_GRAPH)
+            self.variant_unavailable = self._unavailable(exc)
+            return None
+
+    def check(self, got: Mapping[str, np.ndarray], batch: int, seed: int) -> TwoWayParity:
+        """Parity both ways of ``got`` (the engine's outputs on the seeded inputs)."""
+        expected = self.fp32_outputs(batch, seed)
+        variant = expected if self.same else self.variant_outputs(batch, seed)
+        return self._compare(got, expected, variant)
+
+    # -- arbitrary inputs (Hypothesis) -------------------------------------------------------------
+    def _session(self, which: str) -> Any:
+        from trtperf.backends.onnxruntime import reference_session
+
+        if which not in self._sessions:
+            entry = self.fp32 if which == "fp32" else self.variant
+            self._sessions[which] = reference_session(entry.path)
+        return self._sessions[which]
+
+    def compare(self, got: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> TwoWayParity:
+        """Parity both ways of ``got`` (the engine's outputs on ``inputs``), running the references now."""
+        from trtperf.backends.onnxruntime import run_session
+
+        expected = run_session(self._session("fp32"), inputs)
+        variant: Outputs | None = expected
+        if not self.same:
+            try:
+                variant = run_session(self._session("variant"), inputs)
+            except Exception as exc:  # as in variant_outputs
+                self.variant_unavailable = self._unavailable(exc)
+                variant = None
+        return self._compare(got, expected, variant)
+
+    def _compare(self, got: Mapping[str, np.ndarray], expected: Outputs, variant: Outputs | None) -> TwoWayParity:
+        spec, precision = self.spec, self.precision
+        return two_way_parity(got, expected, lambda name: cost_tolerance_for(spec, precision, name), variant,
+                              lambda name: faithful_tolerance_for(spec, precision, name), precision,
+                              self.variant_unavailable if variant is None else "")

@@ -1,0 +1,1 @@
+"""Stage 7, record: per-case results, the results JSON, the summary table and the per-device baselines."""

@@ -121,13 +121,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> list[str]:
     """Before any case runs: backend names, results path, baseline directory. Returns notes for the
     header; TrtperfUsageError for what would otherwise fail after minutes of timing."""
-    from trtperf.backends import known_backends
+    from trtperf.backends import check_backend_names
     from trtperf.fsutil import check_writable
 
-    unknown = [name for name in settings.backend or () if name not in known_backends()]
-    if unknown:
-        raise TrtperfUsageError(f"--trtperf-backend: unknown backend(s) {', '.join(unknown)}; known backends: "
-                                f"{', '.join(known_backends())}")
+    try:
+        check_backend_names(settings.backend or ())
+    except TrtperfUsageError as exc:
+        raise TrtperfUsageError(f"--trtperf-backend: {exc}") from None
     notes = []
     cache_dir = settings.cache_dir or default_cache_dir()
     if not cache_dir.exists():  # an existing read-only cache is fine: it serves its hits

@@ -156,7 +156,7 @@ def cmd_baseline_diff(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> ArtifactCache:
-    """The cache at --cache-dir, else TRTPERF_CACHE_DIR, else the default: the one pytest runs use."""
+    """The cache of --cache-dir, else TRTPERF_CACHE_DIR, else the default: the one pytest runs use."""
     import os
 
     from trtperf.cache import ArtifactCache
@@ -164,10 +164,12 @@ def _cache(args: argparse.Namespace) -> ArtifactCache:
 
     option = OPTIONS_BY_FIELD["cache_dir"]
     if args.cache_dir is not None:
-        return ArtifactCache(Path(args.cache_dir))
-    if os.environ.get(option.env):
-        return ArtifactCache(Path(option.parse(os.environ[option.env])))
-    return ArtifactCache(default_cache_dir())
+        directory = Path(args.cache_dir)
+    elif os.environ.get(option.env):
+        directory = Path(option.parse(os.environ[option.env]))
+    else:
+        directory = default_cache_dir()
+    return ArtifactCache(directory)
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ class SessionState:
     runner: CaseRunner | None = None
     results: list[CaseResult] = field(default_factory=list)
     baselines_written: dict[str, int] = field(default_factory=dict)
-    error: str = ""
+    errors: list[str] = field(default_factory=list)
     results_error: str = ""
     notes: list[str] = field(default_factory=list)
     """Checked before any timing: new directories, missing baseline directory."""
@@ -125,13 +125,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> list[str]:
     """Before any case runs: backend names, results path, baseline directory. Returns notes for the
     header; TrtperfUsageError for what would otherwise fail after minutes of timing."""
-    from trtperf.backends import known_backends
+    from trtperf.backends import check_backend_names
     from trtperf.fsutil import check_writable
 
-    unknown = [name for name in settings.backend or () if name not in known_backends()]
-    if unknown:
-        raise TrtperfUsageError(f"--trtperf-backend: unknown backend(s) {', '.join(unknown)}; known backends: "
-                                f"{', '.join(known_backends())}")
+    try:
+        check_backend_names(settings.backend or ())
+    except TrtperfUsageError as exc:
+        raise TrtperfUsageError(f"--trtperf-backend: {exc}") from None
     notes = []
     cache_dir = settings.cache_dir or default_cache_dir()
     if not cache_dir.exists():  # an existing read-only cache is fine: it serves its hits
@@ -369,13 +369,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     try:
         state.reports_written = write_reports(state.settings, state.results, state.nodeids, meta)
     except (OSError, TrtperfError) as exc:
-        state.error = f"writing a report failed: {exc}"
+        state.errors.append(f"writing a report failed: {exc}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if state.settings.update_baselines and state.results:
         try:
             state.baselines_written = state.get_runner().update_baselines(state.results)
         except (TrtperfError, OSError) as exc:
-            state.error = "; ".join(filter(None, [state.error, f"baseline update failed: {exc}"]))
+            state.errors.append(f"baseline update failed: {exc}")
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -403,5 +403,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(line)
     for path, count in sorted(state.baselines_written.items()):
         terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")
-    if state.error:
-        terminalreporter.write_line(f"trtperf: {state.error}", red=True)
+    for error in state.errors:
+        terminalreporter.write_line(f"trtperf: {error}", red=True)

@@ -1,7 +1,8 @@
 """Live progress of a case's stages (issue 15, item 5).
 
 The pipeline calls one callback, :data:`ProgressCallback`, at each stage boundary (export, precision,
-build, reference, parity, timing and each timing run, verdict, done); it knows nothing about terminals. Two reporters:
+build, reference, parity, timing and each timing run, verdict, done); it knows nothing about terminals.
+Two reporters:
 
 * :class:`LogProgress`: one plain line per event (``trtperf cnn[...]: build done in 12.3 s``), for
   CI logs and any output that is not a terminal;

@@ -45,7 +45,7 @@ def test_a_failing_case_still_ends_with_done(tmp_path: Path) -> None:
 
     spec = model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="broken")(broken)  # type: ignore[arg-type]
     result = runner.run(spec, Case("broken", "onnxruntime", "fp32", 1, 1))  # contained: a failed case
-    assert result.outcome == "failed" and "no module" in result.message
+    assert result.outcome == "failed" and result.failed_stage == "export" and "no module" in result.message
     assert [e.stage for e in events] == ["export", "done"]
 
 

@@ -20,6 +20,7 @@ from trtperf.timing.stats import RunSamples, summarize
 pytest.importorskip("matplotlib", reason="pip install -e '.[report]'")
 
 
+
 def _result(key: str, median_ms: float, baseline_ms: float | None = None, seed: int = 0) -> CaseResult:
     rng = np.random.default_rng(seed)
     runs = [RunSamples(latencies=tuple(median_ms * 1e-3 * (1 + 0.02 * rng.standard_normal(30))), wall_s=0.03,

@@ -24,7 +24,7 @@ from trtperf.inputs import make_inputs
 from trtperf.onnx_model import describe_source
 from trtperf.parity.reference import ReferenceRunner
 from trtperf.prepare import prepare
-from trtperf.progress import DONE, PARITY, TIMING, ProgressCallback, ProgressEvent
+from trtperf.progress import DONE, TIMING, ProgressCallback, ProgressEvent
 from trtperf.record.baselines import BaselineStore, record_results
 from trtperf.record.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
@@ -121,7 +121,7 @@ class CaseRunner:
         self.family_size = 1
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
         self.progress: ProgressCallback | None = None
-        """Called at each stage boundary of a case (trtperf.progress); None: silent."""
+        """Called at each stage boundary of a case and after each timing run (trtperf.progress); None: silent."""
         self._exports: dict[str, tuple[CacheEntry, str]] = {}
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
@@ -154,14 +154,11 @@ class CaseRunner:
         median = float(np.median([np.median(r.latencies) for r in runs])) * 1e3 if runs else None
         self.progress(ProgressEvent(case.key, stage, detail, len(runs), planned, median))
 
-    def _stage_detail(self, spec: ModelSpec, case: Case, stage: str) -> str:
-        return {"export": "cached" if spec.name in self._exports else "", "precision": case.precision,
-                "build": case.backend}.get(stage, "")
-
     def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, stage: Stage) -> None:
-        def enter(name: str) -> None:
+        def enter(name: str, detail: str = "") -> None:
             stage.name = name
-            self._emit(case, name, self._stage_detail(spec, case, name))
+            self._emit(case, name, detail or {"export": "cached" if spec.name in self._exports else "",
+                                              "precision": case.precision, "build": case.backend}.get(name, ""))
 
         prepared = prepare(spec, case, settings, self.cache, exports=self._exports, on_stage=enter)
         spec = prepared.spec  # an ONNX-file model's inputs and outputs come from its graph
@@ -173,15 +170,14 @@ class CaseRunner:
         if settings.build_only:
             result.notes.append("build only")
             return
-        stage.name = "reference"
-        self._emit(case, PARITY, "cache hit" if built.cache_hit else f"built in {built.build_s:.1f} s")
+        enter("reference", "engine from the cache" if built.cache_hit else f"engine built in {built.build_s:.1f} s")
         inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
         # Both references run (and are cached) here, so a failure names this stage.
         reference.fp32_outputs(case.batch, settings.seed, case.dim_values)
         reference.variant_outputs(case.batch, settings.seed, case.dim_values)
-        stage.name = "parity"
+        enter("parity")
         with prepared.load() as engine:
             report = reference.check(engine.infer(inputs), case.batch, settings.seed, case.dim_values)
             result.timing_mode = engine.timing_mode()
@@ -208,7 +204,7 @@ class CaseRunner:
             if settings.no_timing:
                 result.notes.append("no timing")
                 return
-            stage.name = "timing"
+            enter("timing", f"{settings.runs} runs")
             plan = TimingPlan.from_settings(settings)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
                 runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
@@ -219,7 +215,7 @@ class CaseRunner:
             extra = engine.measurements()
             if extra:
                 result.build["runtime"] = extra
-            stage.name = "verdict"
+            enter("verdict")
             # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
             hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
                               plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,

@@ -1,7 +1,8 @@
 """Live progress of a case's stages (issue 15, item 5).
 
 The pipeline calls one callback, :data:`ProgressCallback`, at each stage boundary (export, precision,
-build, parity, each timing run, done); it knows nothing about terminals. Two reporters:
+build, reference, parity, timing and each timing run, verdict, done); it knows nothing about terminals.
+Two reporters:
 
 * :class:`LogProgress`: one plain line per event (``trtperf cnn[...]: build done in 12.3 s``), for
   CI logs and any output that is not a terminal;
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-EXPORT, PRECISION, BUILD, PARITY, TIMING, DONE = "export", "precision", "build", "parity", "timing", "done"
+EXPORT, PRECISION, BUILD, REFERENCE, PARITY, TIMING, VERDICT, DONE = (
+    "export", "precision", "build", "reference", "parity", "timing", "verdict", "done")
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,9 @@ class ProgressEvent:
     case: str
     """The case key, ``cnn[onnxruntime-fp32-b8-s1]``."""
     stage: str
-    """One of export, precision, build, parity, timing, done; an event marks the stage's start, except
-    ``timing`` (after each run) and ``done`` (the case ended)."""
+    """One of export, precision, build, reference, parity, timing, verdict, done (the pipeline's stage
+    names, ``trtperf.pipeline.Stage``); an event marks the stage's start; ``timing`` also comes after each
+    run (with ``run``/``runs``/``median_ms``), ``done`` when the case ended, however it ended."""
     detail: str = ""
     run: int = 0
     """timing: runs finished so far (1-based)."""
@@ -55,7 +58,7 @@ PYTEST_PREFIX = 40
 def describe(event: ProgressEvent, short: bool = False) -> str:
     """What an event says: ``timing run 2 of 10, median so far 1.235 ms`` (``short``: ``run 2/10 median
     1.235 ms``, for a terminal line shared with pytest)."""
-    if event.stage == TIMING:
+    if event.stage == TIMING and event.runs:
         if short:
             median = "" if event.median_ms is None else f" median {event.median_ms:.4g} ms"
             return f"run {event.run}/{event.runs}{median}"

@@ -21,16 +21,17 @@ def test_a_real_case_reports_every_stage_and_each_timing_run(tiny_spec: ModelSpe
     runner.progress = events.append
     result = runner.run(tiny_spec, Case("tiny_mlp", "onnxruntime", "fp32", 4, 1))
     assert result.outcome == "passed", result.message
-    assert [e.stage for e in events] == ["export", "precision", "build", "parity", "timing", "timing", "timing", "done"]
+    assert [e.stage for e in events] == ["export", "precision", "build", "reference", "parity", "timing", "timing",
+                                         "timing", "timing", "verdict", "done"]
     assert {e.case for e in events} == {"tiny_mlp[onnxruntime-fp32-b4-s1]"}
-    timing = [e for e in events if e.stage == TIMING]
+    timing = [e for e in events if e.stage == TIMING and e.runs]
     assert [(e.run, e.runs) for e in timing] == [(1, 3), (2, 3), (3, 3)]
     assert all(e.median_ms is not None and 0 < e.median_ms < 100 for e in timing)
-    assert events[3].detail.startswith("built in ")
+    assert events[3].detail.startswith("engine built in ") and events[5].detail == "3 runs"
     # A second run of the same case finds its engine in the cache.
     events.clear()
     runner.run(tiny_spec, Case("tiny_mlp", "onnxruntime", "fp32", 4, 1))
-    assert events[0].detail == "cached" and events[3].detail == "cache hit"
+    assert events[0].detail == "cached" and events[3].detail == "engine from the cache"
 
 
 def test_a_failing_case_still_ends_with_done(tmp_path: Path) -> None:

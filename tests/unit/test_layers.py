@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "trtperf"
 
 # Lower layers first; a module may import from its own layer or lower ones only.
 LAYERS: list[set[str]] = [
-    {"errors", "fsutil", "precisions", "device"},
+    {"errors", "fsutil", "precisions", "device", "isolate"},  # isolate: child processes for native steps
     {"timing.mode", "config"},
     {"spec", "cases", "inputs", "cache", "engine"},
     {"timing"},  # the timing loop, CUDA events, GPU facts, run statistics

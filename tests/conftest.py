@@ -8,6 +8,7 @@ machines) and ``ci`` (also derandomized, so a CI failure reproduces). Pick one w
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,3 +88,59 @@ def tiny_onnx(tiny_spec: ModelSpec, tmp_path_factory: pytest.TempPathFactory) ->
 
     cache = ArtifactCache(tmp_path_factory.mktemp("tiny-cache"))
     return cache, export_cached(tiny_spec, cache)
+
+
+@pytest.fixture(scope="session")
+def onnx_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real ONNX files as a user brings them, made once per session (no downloads):
+
+    - ``fp32``: an MLP ``features`` (batch_size, 16) -> ``logits`` (batch_size, 4), exported by
+      torch.onnx directly (not by trtperf), the batch axis named ``batch_size``;
+    - ``qdq``: the same model quantized by ONNX Runtime (static, QDQ, symmetric int8, fp32 bias);
+    - ``ids``: an embedding bag ``ids`` int64 (batch_size, sequence) -> ``pooled`` (batch_size, 8).
+    """
+    with warnings.catch_warnings():
+        # The exporter's and the quantizer's own deprecation notices are not what these tests check.
+        warnings.simplefilter("ignore")
+        return _make_onnx_files(tmp_path_factory.mktemp("onnx-files"))
+
+
+def _make_onnx_files(folder: Path) -> dict[str, Path]:
+    import numpy as np
+    import torch
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4)).eval()
+    batch = torch.export.Dim("batch_size", min=1, max=64)
+    paths = {"fp32": folder / "mlp.onnx", "qdq": folder / "mlp_qdq.onnx", "ids": folder / "ids.onnx"}
+    torch.onnx.export(mlp, (torch.randn(2, 16),), str(paths["fp32"]), input_names=["features"],
+                      output_names=["logits"], dynamic_shapes=({0: batch},), dynamo=True, external_data=False,
+                      verbose=False)
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            rng = np.random.default_rng(0)
+            self.batches = iter([{"features": rng.uniform(-1, 1, (4, 16)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    quantize_static(str(paths["fp32"]), str(paths["qdq"]), Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    extra_options={"QuantizeBias": False, "ActivationSymmetric": True, "WeightSymmetric": True})
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = torch.nn.Embedding(50, 8)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            pooled: torch.Tensor = self.emb(ids).mean(1)
+            return pooled
+
+    sequence = torch.export.Dim("sequence", min=2, max=64)
+    torch.onnx.export(Pooled().eval(), (torch.randint(0, 50, (2, 5)),), str(paths["ids"]), input_names=["ids"],
+                      output_names=["pooled"], dynamic_shapes=({0: batch, 1: sequence},), dynamo=True,
+                      external_data=False, verbose=False)
+    return paths

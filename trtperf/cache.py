@@ -238,6 +238,25 @@ class ArtifactCache:
                            f"(a file dropped into the cache, or one signed with another key)"), meta
         return True, "", meta
 
+    def verify(self, path: Path) -> str:
+        """'' when the artifact at ``path`` is intact and signed by this user's trtperf, else what is wrong."""
+        ok, problem, _ = self._verify(path)
+        return "" if ok else (problem or "not in the cache")
+
+    def entry_dirs(self) -> list[Path]:
+        """Every entry directory of this cache's layout (``<kind>/<key[:2]>/<key>/``), nothing else."""
+        found = []
+        for entry_dir in sorted(self.root.glob("*/*/*")):
+            key = entry_dir.name
+            if (entry_dir.is_dir() and not entry_dir.is_symlink() and len(key) == 64
+                    and all(c in "0123456789abcdef" for c in key) and entry_dir.parent.name == key[:2]):
+                found.append(entry_dir)
+        return found
+
+    def lock_path(self, entry_dir: Path) -> Path:
+        """The per-key lock guarding writes of the entry in ``entry_dir``."""
+        return entry_dir.parent / f"{entry_dir.name}.lock"
+
     def find(self, key: str) -> Path | None:
         """The verified artifact of ``key`` (any kind), or None when it is absent, corrupt or unsigned."""
         if len(key) < 3 or not all(c in "0123456789abcdef" for c in key):
@@ -280,7 +299,7 @@ class ArtifactCache:
             )
         entry_dir = path.parent
         entry_dir.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(entry_dir.parent / f"{key}.lock")):
+        with FileLock(str(self.lock_path(entry_dir))):
             remove_orphans(entry_dir)  # a killed writer's temporary directory: no live writer owns it now
             ok, problem, meta = self._verify(path)
             if ok:

@@ -1,16 +1,22 @@
-"""Cases: model x backend x precision x batch x streams, with readable ids."""
+"""Cases: model x backend x precision x batch x named axes x streams, with readable ids."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from trtperf.spec import ModelSpec
 
 _KEY_RE = re.compile(
-    r"(?P<model>[^\[]+)\[(?P<backend>[a-z_]+)-(?P<precision>[a-z0-9]+)-b(?P<batch>\d+)-s(?P<streams>\d+)\]"
+    r"(?P<model>[^\[]+)\[(?P<backend>[a-z_]+)-(?P<precision>[a-z0-9]+)-b(?P<batch>\d+)"
+    r"(?P<dims>(?:-[A-Za-z_]+\d+)*)-s(?P<streams>\d+)\]"
 )
+_DIM_RE = re.compile(r"-(?P<axis>[A-Za-z_]+)(?P<value>\d+)")
+
+Dims = tuple[tuple[str, int], ...]
+"""A case's named axes and their values, sorted by axis name: ``(("seq", 128),)``."""
 
 
 @dataclass(frozen=True, order=True)
@@ -20,28 +26,38 @@ class Case:
     precision: str
     batch: int
     streams: int
+    dims: Dims = ()
 
     @property
     def id(self) -> str:
-        """The parametrization id, e.g. ``onnxruntime-fp32-b8-s2``."""
-        return f"{self.backend}-{self.precision}-b{self.batch}-s{self.streams}"
+        """The parametrization id, e.g. ``onnxruntime-fp32-b8-s2`` or ``tensorrt-fp16-b8-seq128-s1``."""
+        axes = "".join(f"-{axis}{value}" for axis, value in self.dims)
+        return f"{self.backend}-{self.precision}-b{self.batch}{axes}-s{self.streams}"
 
     @property
     def key(self) -> str:
-        """The baseline key and test name, e.g. ``cnn[onnxruntime-fp32-b8-s2]``."""
+        """The baseline key and test name, e.g. ``cnn[onnxruntime-fp32-b8-s2]``: the full input shape."""
         return f"{self.model}[{self.id}]"
+
+    @property
+    def dim_values(self) -> dict[str, int]:
+        """The named axes as a mapping, e.g. ``{"seq": 128}`` (empty for a batch-only model)."""
+        return dict(self.dims)
 
     @classmethod
     def from_key(cls, key: str) -> Case:
         match = _KEY_RE.fullmatch(key)
         if not match:
-            raise ValueError(f"not a case key: {key!r} (expected e.g. 'cnn[onnxruntime-fp32-b8-s2]')")
+            raise ValueError(f"not a case key: {key!r} (expected e.g. 'cnn[onnxruntime-fp32-b8-s2]' or "
+                             f"'bert[tensorrt-fp16-b8-seq128-s1]')")
+        dims = tuple(sorted((m["axis"], int(m["value"])) for m in _DIM_RE.finditer(match["dims"])))
         return cls(
             model=match["model"],
             backend=match["backend"],
             precision=match["precision"],
             batch=int(match["batch"]),
             streams=int(match["streams"]),
+            dims=dims,
         )
 
 
@@ -53,6 +69,23 @@ def _narrow(declared: Iterable[object], wanted: Iterable[object] | None) -> list
     return [value for value in declared_list if value in wanted_set]
 
 
+def dim_combinations(spec: ModelSpec, wanted: Mapping[str, Iterable[int]] | None = None) -> list[Dims]:
+    """Every combination of the named axes' values (``[()]`` for a batch-only model).
+
+    ``wanted`` (from ``--trtperf-dim``) replaces an axis's declared values; a wanted value outside the
+    declared ``min..max`` is dropped, since the export and the engine profile cover only that range.
+    """
+    axes = sorted(spec.dims)
+    choices = []
+    for axis in axes:
+        low, high = spec.dim_range(axis)
+        if wanted is not None and axis in wanted:
+            choices.append([v for v in dict.fromkeys(wanted[axis]) if low <= v <= high])
+        else:
+            choices.append(list(spec.dims[axis]))
+    return [tuple(zip(axes, values, strict=True)) for values in itertools.product(*choices)]
+
+
 def expand_cases(
     spec: ModelSpec,
     known_backends: Iterable[str],
@@ -60,11 +93,13 @@ def expand_cases(
     precisions: Iterable[str] | None = None,
     batches: Iterable[int] | None = None,
     streams: Iterable[int] | None = None,
+    dims: Mapping[str, Iterable[int]] | None = None,
 ) -> list[Case]:
     """Every case the model declares, narrowed by the selection (None keeps all declared values).
 
     A batch or stream count selected on the command line that the model does not declare is
     still run when it fits the model's ``max_batch``: users ask for "b32" on the command line.
+    Likewise a named-axis value within the declared range (see :func:`dim_combinations`).
     """
     declared_backends = list(spec.backends) if spec.backends is not None else list(known_backends)
     chosen_backends = _narrow(declared_backends, backends)
@@ -73,11 +108,13 @@ def expand_cases(
         list(spec.batches) if batches is None else [b for b in batches if b <= spec.max_batch]
     )
     chosen_streams: list[object] = list(spec.streams) if streams is None else list(streams)
+    combos = dim_combinations(spec, dims)
     return [
-        Case(spec.name, str(backend), str(precision), int(str(batch)), int(str(stream)))
+        Case(spec.name, str(backend), str(precision), int(str(batch)), int(str(stream)), combo)
         for backend in chosen_backends
         for precision in chosen_precisions
         for batch in chosen_batches
+        for combo in combos
         for stream in chosen_streams
     ]
 
@@ -89,9 +126,10 @@ def why_no_cases(
     precisions: Iterable[str] | None = None,
     batches: Iterable[int] | None = None,
     streams: Iterable[int] | None = None,
+    dims: Mapping[str, Iterable[int]] | None = None,
 ) -> str:
     """Which selection option left ``spec`` without cases, and why ('' when it has some)."""
-    if expand_cases(spec, known_backends, backends, precisions, batches, streams):
+    if expand_cases(spec, known_backends, backends, precisions, batches, streams, dims):
         return ""
     declared_backends = list(spec.backends) if spec.backends is not None else list(known_backends)
     if backends is not None and not _narrow(declared_backends, backends):
@@ -104,4 +142,9 @@ def why_no_cases(
         return (f"--trtperf-batch {','.join(str(b) for b in batches)} is above max_batch {spec.max_batch} of model "
                 f"{spec.name!r} (its ONNX export's batch axis goes up to max_batch; declare a larger max_batch= "
                 f"to run it)")
+    if dims and not dim_combinations(spec, dims):
+        wanted = " ".join(f"{axis}={','.join(map(str, values))}" for axis, values in sorted(dims.items()))
+        declared = ", ".join(f"{axis} {list(values)}" for axis, values in sorted(spec.dims.items())) or "none"
+        return (f"--trtperf-dim {wanted} matches none of the named-axis values model {spec.name!r} declares "
+                f"(declared: {declared}); a value must lie within the declared range")
     return f"model {spec.name!r} declares no cases"

@@ -2,21 +2,40 @@
 
     trtperf baseline show [--baseline-dir DIR] [--device SLUG]
     trtperf baseline update --from RESULTS.json [--baseline-dir DIR] [-k SUBSTRING]
+    trtperf baseline migrate [--baseline-dir DIR]
+    trtperf baseline diff OLD.json NEW.json [-k SUBSTRING] [--markdown] [--all]
+    trtperf cache ls | verify | prune [--older-than DAYS] [--max-size GB] [--dry-run]  [--cache-dir DIR]
     trtperf results show RESULTS.json
+    trtperf history [--dir DIR] [-k CASE] [--min-change 5%]
     trtperf results merge A.json B.json ... -o MERGED.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trtperf.config import OPTIONS_BY_FIELD
 from trtperf.errors import TrtperfError
-from trtperf.record.baselines import BaselineStore, entry_problem, record_results, recordable
+from trtperf.record.baselines import (
+    SCHEMA_VERSION,
+    BaselineStore,
+    entry_problem,
+    load_baseline_file,
+    record_results,
+    recordable,
+    samples_path,
+    write_baseline_file,
+)
+from trtperf.record.naturalsort import natural_sorted
 from trtperf.record.results import CaseResult, read_results, render_summary, write_results
+
+if TYPE_CHECKING:
+    from trtperf.cache import ArtifactCache
 
 
 def _add_baseline_dir(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +69,7 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
         if loaded is None:
             raise TrtperfError(f"{store.path_for(slug)}: no such baseline file; known devices: {store.slugs()}")
         print(f"{loaded.path}  ({loaded.device.get('name', slug)}, {len(loaded.entries)} cases)")
-        for key in sorted(loaded.entries):
+        for key in natural_sorted(loaded.entries):
             entry = loaded.entries[key]
             problem = entry_problem(entry)
             if problem:
@@ -81,6 +100,18 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_baseline_migrate(args: argparse.Namespace) -> int:
+    store = BaselineStore(args.baseline_dir)
+    for slug in store.slugs():
+        path = store.path_for(slug)
+        before = json.loads(path.read_text()).get("schema_version")
+        loaded = load_baseline_file(path)
+        write_baseline_file(loaded)
+        print(f"{path}: schema {before} -> {SCHEMA_VERSION}, {len(loaded.entries)} cases "
+              f"(samples in {samples_path(path).name})")
+    return 0
+
+
 def cmd_results_show(args: argparse.Namespace) -> int:
     print(render_summary(read_results(args.path)), end="")
     return 0
@@ -93,6 +124,69 @@ def cmd_results_merge(args: argparse.Namespace) -> int:
             merged[(r.device.get("slug", ""), r.case.key)] = r  # later files win
     write_results(args.output, list(merged.values()), {"merged_from": [str(p) for p in args.paths]})
     print(f"merged {len(merged)} case results from {len(args.paths)} files into {args.output}")
+    return 0
+
+
+def cmd_baseline_diff(args: argparse.Namespace) -> int:
+    from trtperf.record.diff import diff_files, render_diff
+
+    print(render_diff(diff_files(args.old, args.new, args.k), markdown=args.markdown, show_same=args.all), end="")
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> ArtifactCache:
+    from trtperf.cache import ArtifactCache
+    from trtperf.config import default_cache_dir
+
+    return ArtifactCache(args.cache_dir or default_cache_dir())
+
+
+def cmd_cache_ls(args: argparse.Namespace) -> int:
+    from trtperf.cachectl import describe, entries
+
+    cache = _cache(args)
+    found = list(entries(cache))
+    for entry in found:
+        print(describe(entry))
+    print(f"{len(found)} entries, {sum(e.size for e in found) / 1e9:.3f} GB in {cache.root}")
+    return 0
+
+
+def cmd_cache_verify(args: argparse.Namespace) -> int:
+    from trtperf.cachectl import describe, entries, verify
+
+    bad = 0
+    cache = _cache(args)
+    found = list(entries(cache))
+    for entry in found:
+        problem = verify(cache, entry)
+        if problem:
+            bad += 1
+            print(f"CORRUPT {describe(entry)}: {problem}")
+    print(f"{len(found)} entries checked, {bad} corrupt" + (" (trtperf rebuilds them on next use; "
+          "`trtperf cache prune --older-than 0` deletes everything)" if bad else ""))
+    return 1 if bad else 0
+
+
+def cmd_cache_prune(args: argparse.Namespace) -> int:
+    from trtperf.cachectl import describe, prune
+
+    if args.older_than is None and args.max_size is None:
+        raise TrtperfError("cache prune needs --older-than DAYS and/or --max-size GB")
+    deleted, busy = prune(_cache(args), args.older_than, args.max_size, dry_run=args.dry_run)
+    for entry in deleted:
+        print(("would delete " if args.dry_run else "deleted ") + describe(entry))
+    for entry in busy:
+        print(f"in use, kept {describe(entry)}")
+    print(f"{'would free' if args.dry_run else 'freed'} {sum(e.size for e in deleted) / 1e9:.3f} GB "
+          f"({len(deleted)} entries)")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from trtperf.record.history import HistoryStore, render_history
+
+    print(render_history(HistoryStore(args.dir).series(args.k), args.min_change), end="")
     return 0
 
 
@@ -114,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_baseline_dir(update)
     update.set_defaults(func=cmd_baseline_update)
 
+    migrate = baseline_cmds.add_parser("migrate", help="rewrite every baseline file in the current schema")
+    _add_baseline_dir(migrate)
+    migrate.set_defaults(func=cmd_baseline_migrate)
+
     results = commands.add_parser("results", help="show or merge results files")
     results_cmds = results.add_subparsers(dest="action", required=True)
     rshow = results_cmds.add_parser("show", help="print the summary table of a results file")
@@ -123,6 +221,39 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("paths", type=Path, nargs="+")
     merge.add_argument("-o", "--output", type=Path, required=True)
     merge.set_defaults(func=cmd_results_merge)
+    diff = baseline_cmds.add_parser("diff", help="compare two baseline files, or a results file against a baseline")
+    diff.add_argument("old", type=Path, help="a baseline file")
+    diff.add_argument("new", type=Path, help="a baseline file, or a results JSON (a run not recorded yet)")
+    diff.add_argument("-k", metavar="SUBSTRING", help="only cases whose key contains SUBSTRING")
+    diff.add_argument("--markdown", action="store_true", help="a Markdown table (for a pull request)")
+    diff.add_argument("--all", action="store_true", help="also list unchanged cases")
+    diff.set_defaults(func=cmd_baseline_diff)
+
+    cache = commands.add_parser("cache", help="list, verify or prune the artifact cache")
+    cache_cmds = cache.add_subparsers(dest="action", required=True)
+    cache_option = OPTIONS_BY_FIELD["cache_dir"]
+    for name, func, text in (("ls", cmd_cache_ls, "list the entries, their size and age"),
+                             ("verify", cmd_cache_verify, "check every entry's size and SHA-256 (exit 1: corrupt)"),
+                             ("prune", cmd_cache_prune, "delete old entries (only trtperf's own files)")):
+        sub = cache_cmds.add_parser(name, help=text)
+        sub.add_argument("--cache-dir", type=cache_option.parse, default=None, metavar="DIR", help=cache_option.help)
+        sub.set_defaults(func=func)
+        if name == "prune":
+            sub.add_argument("--older-than", type=float, metavar="DAYS", help="delete entries last written "
+                             "more than DAYS ago")
+            sub.add_argument("--max-size", type=float, metavar="GB", help="then delete the oldest until the "
+                             "cache holds at most GB gigabytes")
+            sub.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+
+    history = commands.add_parser("history", help="each case's median over the runs of a history directory, "
+                                  "with change points (ruptures)")
+    history.add_argument("--dir", type=Path, default=Path(".trtperf/history"), metavar="DIR",
+                         help="history directory written by --trtperf-history (default .trtperf/history)")
+    history.add_argument("-k", metavar="CASE", help="only cases whose key contains CASE")
+    history.add_argument("--min-change", type=OPTIONS_BY_FIELD["threshold"].parse, default=0.05,
+                         metavar="FRACTION", help="smallest change of the median reported as a change point "
+                         "(default 5%%)")
+    history.set_defaults(func=cmd_history)
     return parser
 
 

@@ -101,6 +101,12 @@ def _timing_mode(text: str) -> str:
     return text
 
 
+def _progress(text: str) -> str:
+    if text not in ("auto", "rich", "log", "off"):
+        raise ValueError(f"expected 'auto', 'rich', 'log' or 'off', got {text!r}")
+    return text
+
+
 def _trt_flavour(text: str) -> str:
     if text not in ("auto", "tensorrt", "tensorrt_rtx"):
         raise ValueError(f"expected 'auto', 'tensorrt' or 'tensorrt_rtx', got {text!r}")
@@ -117,6 +123,19 @@ def _trt_tf32(text: str) -> str:
     if text not in ("auto", "on", "off"):
         raise ValueError(f"expected 'auto', 'on' or 'off', got {text!r}")
     return text
+
+
+def _dims(text: str) -> dict[str, tuple[int, ...]]:
+    """``"seq=128,512"`` (several axes separated by ``;``) -> ``{"seq": (128, 512)}``."""
+    out: dict[str, tuple[int, ...]] = {}
+    for part in re.split(r"[;\s]+", text.strip()):
+        if not part:
+            continue
+        match = re.fullmatch(r"([A-Za-z_]+)=(\d+(?:,\d+)*)", part)
+        if not match or any(int(v) < 1 for v in match[2].split(",")):
+            raise ValueError(f"expected AXIS=V1,V2 (e.g. 'seq=128,512'; several axes separated by ';'), got {part!r}")
+        out[match[1]] = tuple(int(v) for v in match[2].split(","))
+    return out
 
 
 def _batch_range(text: str) -> tuple[int, int]:
@@ -163,6 +182,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("precision", _precisions, "Precisions to run, comma-separated (default: those each model declares).",
            "NAMES"),
     Option("batch", _ints, "Batch sizes to run, comma-separated (default: those each model declares).", "INTS"),
+    Option("dim", _dims, "Values of named input axes to run, e.g. 'seq=128,512' (several: 'seq=128;"
+           "width=64'); values outside a model's declared range are dropped (default: those each model declares).",
+           "AXIS=INTS"),
     Option("streams", _ints, "Stream counts to run, comma-separated (default: those each model declares).",
            "INTS"),
     # 10 runs: the smallest exact rank tests need >= 5 a side, and re-measurement looks add 10 each.
@@ -206,6 +228,17 @@ OPTIONS: tuple[Option, ...] = (
            "i.e. ~/.config/trtperf/cache.key).", "PATH"),
     Option("results", _path, "Where to write the results JSON (default <rootdir>/.trtperf/results.json).",
            "PATH"),
+    # reports people review (issue 15): see trtperf/record/.
+    Option("benchmark_json", _path, "Also write the results in pytest-benchmark's JSON format (for "
+           "pytest-benchmark compare, github-action-benchmark's 'pytest' tool) to PATH.", "PATH"),
+    Option("markdown", _path, "Write a Markdown summary (regressions and parity failures first, with the "
+           "command reproducing each) to PATH; it is also appended to $GITHUB_STEP_SUMMARY when that is set.",
+           "PATH"),
+    Option("html", _path, "Write a self-contained HTML report with plots (matplotlib) to PATH.", "PATH"),
+    Option("history", _path, "Append this run's results to the history directory DIR "
+           "(`trtperf history` shows each case over runs, with change points).", "DIR"),
+    Option("progress", _progress, "Live progress of each case's stages: 'auto' (rich on a terminal, log "
+           "lines otherwise, none with -q), 'rich', 'log' or 'off' (default auto).", "MODE"),
     Option("no_timing", _bool, "Check parity only; skip timing and the gate.", flag=True),
     Option("build_only", _bool, "Build (and cache) engines only; skip parity, timing and the gate. "
            "For runners without a usable GPU.", flag=True),
@@ -247,6 +280,7 @@ class Settings:
     backend: tuple[str, ...] | None = None
     precision: tuple[str, ...] | None = None
     batch: tuple[int, ...] | None = None
+    dim: Mapping[str, tuple[int, ...]] | None = None
     streams: tuple[int, ...] | None = None
     runs: int = 10
     min_time: float = 0.2
@@ -267,6 +301,11 @@ class Settings:
     cache_dir: Path | None = None
     cache_key_file: Path | None = None
     results: Path | None = None
+    benchmark_json: Path | None = None
+    markdown: Path | None = None
+    html: Path | None = None
+    history: Path | None = None
+    progress: str = "auto"
     no_timing: bool = False
     build_only: bool = False
     calibration_data: Path | None = None

@@ -38,13 +38,42 @@ def export_key_parts(spec: ModelSpec, module: torch.nn.Module) -> dict[str, Any]
     return {
         "model": spec.name,
         "weights": weights_digest(module),
-        "source": spec.source_digest(),
+        "source": spec.source_digest(module),
         "torch": torch.__version__,
         "opset": spec.opset,
         "max_batch": spec.max_batch,
         "inputs": [[i.name, list(i.shape), i.dtype] for i in spec.inputs],
         "outputs": list(spec.outputs),
+        **({"dims": {axis: list(spec.dim_range(axis)) for axis in sorted(spec.dims)}} if spec.dims else {}),
     }
+
+
+def example_dims(spec: ModelSpec) -> dict[str, int]:
+    """Named axes' example values for torch.export: the smallest declared value of at least 2
+    (torch.export specializes sizes 0 and 1), within the declared range."""
+    out = {}
+    for axis in spec.dims:
+        low, high = spec.dim_range(axis)
+        out[axis] = min(max(low, 2), high)
+    return out
+
+
+def dynamic_shapes_for(spec: ModelSpec) -> tuple[dict[int, Any], ...]:
+    """Per input (positionally), a ``torch.export.Dim`` for the batch axis and each named axis.
+
+    Each axis name maps to one Dim shared by every input using it; a named axis whose declared
+    values are all the same stays static.
+    """
+    import torch
+
+    # An example batch of 2: torch.export specializes sizes 0 and 1.
+    dims: dict[str, Any] = {"batch": torch.export.Dim("batch", min=1, max=spec.max_batch)}
+    for axis in spec.dims:
+        low, high = spec.dim_range(axis)
+        if low < high:
+            dims[axis] = torch.export.Dim(axis, min=low, max=high)
+    return tuple({index: dims[d] for index, d in enumerate(i.shape) if isinstance(d, str) and d in dims}
+                 for i in spec.inputs)
 
 
 def example_inputs(spec: ModelSpec, batch: int) -> tuple[torch.Tensor, ...]:
@@ -52,7 +81,7 @@ def example_inputs(spec: ModelSpec, batch: int) -> tuple[torch.Tensor, ...]:
 
     from trtperf.inputs import make_inputs
 
-    arrays = make_inputs(spec, batch, seed=spec.seed)
+    arrays = make_inputs(spec, batch, seed=spec.seed, dims=example_dims(spec))
     return tuple(torch.from_numpy(arrays[i.name]) for i in spec.inputs)
 
 
@@ -74,18 +103,16 @@ def _export(module: torch.nn.Module, args: tuple[torch.Tensor, ...], spec: Model
 
 
 def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
-    """Export with torch.export (dynamo) and a symbolic batch dimension shared by every input."""
-    import torch
-
+    """Export with torch.export (dynamo): a symbolic batch dimension shared by every input, and one
+    symbolic dimension per named axis (bounded by its declared values)."""
     # torch's structured-trace logger never propagates once torch's logging is set up (torch._logging
     # sets this); before that, its DEBUG records reach the root logger and pytest shows hundreds of
     # them under a failed case.
     logging.getLogger("torch.__trace").propagate = False
     # An example batch of 2: torch.export specializes sizes 0 and 1.
     args = example_inputs(spec, 2)
-    batch = torch.export.Dim("batch", min=1, max=spec.max_batch)
     # Positional, so declared input names need not match forward()'s parameter names.
-    dynamic_shapes = tuple({i.batch_axis: batch} for i in spec.inputs)
+    dynamic_shapes = dynamic_shapes_for(spec)
     try:
         with warnings.catch_warnings():
             # The exporter's own deprecation notices are not actionable by trtperf's users.

@@ -16,8 +16,9 @@ from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
 from trtperf.engine import BuiltEngine, Engine
-from trtperf.errors import TrtperfError
+from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.inputs import make_inputs
+from trtperf.onnx_model import describe_source
 from trtperf.parity.reference import ReferenceRunner
 from trtperf.prepare import prepare
 from trtperf.record.baselines import BaselineStore, record_results
@@ -38,6 +39,9 @@ def skip_reason(spec: ModelSpec, case: Case, settings: Settings | None = None) -
         backend = get_backend(case.backend, settings)
     except TrtperfError as exc:
         return str(exc)
+    if spec.is_onnx and not backend.runs_onnx_models:
+        return (f"{spec.name!r} is declared from an ONNX file; the {case.backend} backend runs a torch module, "
+                f"which this model does not have")
     reason = backend.skip_reason(settings) if settings is not None else backend.unavailable_reason()
     if reason is None:
         reason = backend.precision_unsupported(case.precision)
@@ -111,7 +115,7 @@ class CaseRunner:
         self.gate: Gate = gate or StatisticalGate()
         self.family_size = 1
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
-        self._exports: dict[str, CacheEntry] = {}
+        self._exports: dict[str, tuple[CacheEntry, str]] = {}
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
         """Every stage of ``case``; never raises an Exception: any failure in any stage (a factory that
@@ -124,14 +128,22 @@ class CaseRunner:
             backend = get_backend(case.backend, settings)
             result.device = backend.device().to_json()
             result.environment = backend.environment()
+            if spec.is_onnx and not backend.runs_onnx_models:
+                raise TrtperfUsageError(skip_reason(spec, case) or "")
             self._run_stages(spec, case, settings, result, stage)
         except Exception as exc:  # containment: one case fails, the session goes on
             fail(result, stage.name, exc)
+            if spec.is_onnx:
+                source = describe_source(spec)
+                result.message += "" if source in result.message else f"\n(model {spec.name!r}: {source})"
         return result
 
     def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, stage: Stage) -> None:
-        prepared = prepare(spec, case, settings, self.cache, exports=self._exports,
-                           on_stage=lambda name: setattr(stage, "name", name))
+        def enter(name: str) -> None:
+            stage.name = name
+
+        prepared = prepare(spec, case, settings, self.cache, exports=self._exports, on_stage=enter)
+        spec = prepared.spec  # an ONNX-file model's inputs and outputs come from its graph
         backend, built, request = prepared.backend, prepared.built, prepared.request
         result.artifact = {"onnx_sha256": prepared.fp32.meta["sha256"],
                            "variant_sha256": prepared.variant.meta["sha256"], "engine_key": built.cache_key}
@@ -141,13 +153,15 @@ class CaseRunner:
             result.notes.append("build only")
             return
         stage.name = "reference"
-        inputs = make_inputs(spec, case.batch, settings.seed)
+        inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
-        reference.fp32_outputs(case.batch, settings.seed)  # run (and cached) here, so a failure names this stage
+        # Both references run (and are cached) here, so a failure names this stage.
+        reference.fp32_outputs(case.batch, settings.seed, case.dim_values)
+        reference.variant_outputs(case.batch, settings.seed, case.dim_values)
         stage.name = "parity"
         with prepared.load() as engine:
-            report = reference.check(engine.infer(inputs), case.batch, settings.seed)
+            report = reference.check(engine.infer(inputs), case.batch, settings.seed, case.dim_values)
             result.timing_mode = engine.timing_mode()
             result.parity = report.to_json()
             if not report.passed:

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +20,10 @@ import pytest
 from trtperf.cases import Case, expand_cases, why_no_cases
 from trtperf.config import OPTIONS, Settings, default_cache_dir, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
+from trtperf.record.junit import junit_properties
+from trtperf.record.reports import write_reports
 from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
-from trtperf.spec import ModelSpec
+from trtperf.spec import ModelSpec, collected_by, unbound_declarations
 
 if TYPE_CHECKING:
     from trtperf.pipeline import CaseRunner
@@ -49,6 +51,9 @@ class SessionState:
     file, which it rewrites at the end even when no case ran. Other sessions leave it alone."""
     timed_cases: int = 1
     """Selected, not skipped cases: the gate splits its alpha over them (Bonferroni, issue 6)."""
+    nodeids: dict[str, str] = field(default_factory=dict)
+    """Case key -> pytest node id, for the reproduce commands of the reports."""
+    reports_written: list[str] = field(default_factory=list)
 
     def get_runner(self) -> CaseRunner:
         if self.runner_error:
@@ -107,19 +112,22 @@ def pytest_configure(config: pytest.Config) -> None:
     except TrtperfUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = state
-    config.pluginmanager.register(_ResultCollector(state), "trtperf-results")
+    config.pluginmanager.register(_ResultCollector(state, _is_worker(config)), "trtperf-results")
+    from trtperf import pytest_fixtures
+
+    config.pluginmanager.register(pytest_fixtures, "trtperf-fixtures")
 
 
 def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> list[str]:
     """Before any case runs: backend names, results path, baseline directory. Returns notes for the
     header; TrtperfUsageError for what would otherwise fail after minutes of timing."""
-    from trtperf.backends import check_backend_names
+    from trtperf.backends import known_backends
     from trtperf.fsutil import check_writable
 
-    try:
-        check_backend_names(settings.backend or ())
-    except TrtperfUsageError as exc:
-        raise TrtperfUsageError(f"--trtperf-backend: {exc}") from None
+    unknown = [name for name in settings.backend or () if name not in known_backends()]
+    if unknown:
+        raise TrtperfUsageError(f"--trtperf-backend: unknown backend(s) {', '.join(unknown)}; known backends: "
+                                f"{', '.join(known_backends())}")
     notes = []
     cache_dir = settings.cache_dir or default_cache_dir()
     if not cache_dir.exists():  # an existing read-only cache is fine: it serves its hits
@@ -183,7 +191,8 @@ class CaseItem(pytest.Item):
             result = failed_result(self.case, "setup", exc)
         else:
             result = runner.run(self.spec, self.case)
-        self.user_properties.append((PROPERTY, json.dumps(result.to_json())))
+        self.user_properties.append((PROPERTY, json.dumps(result.to_json())))  # for the results; not in JUnit
+        self.user_properties.extend(junit_properties(result))
         if result.outcome == FAILED:
             raise CaseFailed(result.message)
 
@@ -202,8 +211,24 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     if not isinstance(obj, ModelSpec):
         return None
     module = getattr(collector, "obj", None)
-    if getattr(obj.factory, "__module__", None) != getattr(module, "__name__", None):
+    if not _collected_here(obj, module, collector.config):
         return []  # imported from another suite module: collected there
+    return _case_items(collector, obj)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A module's declarations that no module-level name holds are collected too (never dropped)."""
+    report = yield
+    if isinstance(collector, pytest.Module) and report.passed and report.result is not None:
+        for spec in unbound_declarations(vars(collector.obj)):
+            report.result.extend(_case_items(collector, spec))
+    return report
+
+
+def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item]:
     from trtperf.backends import known_backends
     from trtperf.pipeline import skip_reason
 
@@ -211,9 +236,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     s = state.settings
     items: list[pytest.Item] = []
     state.trtperf_session = True
-    cases = expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams)
+    cases = expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams, s.dim)
     if not cases:
-        state.no_cases[obj.name] = why_no_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams)
+        state.no_cases[obj.name] = why_no_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams,
+                                               s.dim)
     for case in cases:
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)
         reason = skip_reason(obj, case, s)
@@ -238,6 +264,12 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
     return lines
 
 
+def _collected_here(spec: ModelSpec, module: object, config: pytest.Config) -> bool:
+    """A declaration is collected by the module that made it, wherever its factory is defined; one
+    imported from a helper that is no suite (not a ``python_files`` match) by the suite importing it."""
+    return collected_by(spec, str(getattr(module, "__name__", "")), config.getini("python_files"))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE_KEY, None)
     if state is not None:  # every xdist worker collects every item, so each sees the same count
@@ -254,12 +286,18 @@ def _results_from_report(report: pytest.TestReport) -> Iterator[CaseResult]:
 class _ResultCollector:
     """Gathers per-case results from reports; under xdist, the controller sees every worker's."""
 
-    def __init__(self, state: SessionState) -> None:
+    def __init__(self, state: SessionState, worker: bool) -> None:
         self.state = state
+        self.worker = worker
 
+    @pytest.hookimpl(tryfirst=True)  # before --junitxml: it writes the properties left
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.state.results.extend(_results_from_report(report))
+            for result in _results_from_report(report):
+                self.state.results.append(result)
+                self.state.nodeids[result.case.key] = report.nodeid
+        if not self.worker:  # a worker's reports carry the result to the controller
+            report.user_properties = [(k, v) for k, v in report.user_properties if k != PROPERTY]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -287,14 +325,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     meta = {"trtperf_version": __version__, "settings_sources": dict(state.settings.sources)}
     try:
         write_results(state.results_path, state.results, meta)
-    except OSError as exc:  # the baselines and the table still come
+    except OSError as exc:  # the baselines, the reports and the table still come
         state.results_error = f"cannot write the results to {state.results_path}: {exc}"
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    try:
+        state.reports_written = write_reports(state.settings, state.results, state.nodeids, meta)
+    except (OSError, TrtperfError) as exc:
+        state.error = f"writing a report failed: {exc}"
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if state.settings.update_baselines and state.results:
         try:
             state.baselines_written = state.get_runner().update_baselines(state.results)
         except (TrtperfError, OSError) as exc:
-            state.error = str(exc)
+            state.error = f"baseline update failed: {exc}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -318,7 +361,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"trtperf: {state.results_error}", red=True)
     else:
         terminalreporter.write_line(f"results written to {state.results_path}")
+    for line in state.reports_written:
+        terminalreporter.write_line(line)
     for path, count in sorted(state.baselines_written.items()):
         terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")
     if state.error:
-        terminalreporter.write_line(f"trtperf: baseline update failed: {state.error}", red=True)
+        terminalreporter.write_line(f"trtperf: {state.error}", red=True)

@@ -1,4 +1,5 @@
-"""Stages 1-3 of a case as one call: export -> precision variant -> backend build.
+"""Stages 1-3 of a case as one call: export (or an ONNX model's own file) -> precision variant ->
+backend build.
 
 Every caller that needs a case's engine goes through :func:`prepare` — the pipeline, the
 Hypothesis reproducer and the benchmarks — so they all build the same engine from the same
@@ -17,16 +18,20 @@ from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.engine import BuiltEngine, Engine
 from trtperf.export import export_cached
+from trtperf.onnx_model import load_graph, onnx_file_cached, resolve_spec
 from trtperf.precision import precision_variant
 from trtperf.spec import ModelSpec
 
-STAGES = ("export", "variant", "build")
+STAGES = ("export", "precision", "build")
 
 
 @dataclass(frozen=True)
 class Prepared:
     """A case's artifacts: the fp32 ONNX, the ONNX its engine was built from, and the engine."""
 
+    spec: ModelSpec
+    """The spec to run the case with: the declaration, or for an ONNX-file model the declaration
+    completed from its graph (inputs, outputs; see :func:`trtperf.onnx_model.resolve_spec`)."""
     backend: Backend
     settings: Settings
     """The case's settings: the session's with the model's own declared values applied."""
@@ -40,13 +45,36 @@ class Prepared:
         return self.backend.load(self.built, self.request)
 
 
+def fp32_onnx(spec: ModelSpec, cache: ArtifactCache) -> tuple[CacheEntry, str]:
+    """The cached fp32 ONNX: an ONNX model's own file (keyed by its content digest), or the torch
+    export; and, for a file, its description for messages ("" for an export)."""
+    if spec.is_onnx:
+        return onnx_file_cached(spec, cache)
+    return export_cached(spec, cache), ""
+
+
+def prepare_model(spec: ModelSpec, cache: ArtifactCache, batch: int | None = None,
+                  exports: MutableMapping[str, tuple[CacheEntry, str]] | None = None) -> tuple[ModelSpec, CacheEntry]:
+    """Stage 1 alone: the spec to run (an ONNX model's completed from its graph, checked against
+    ``batch``) and its fp32 ONNX. ``exports`` memoizes the fp32 entry per model name."""
+    found = exports.get(spec.name) if exports is not None else None
+    if found is None:
+        found = fp32_onnx(spec, cache)
+        if exports is not None:
+            exports[spec.name] = found
+    fp32, where = found
+    if spec.is_onnx:
+        spec = resolve_spec(spec, load_graph(fp32), where, batch)
+    return spec, fp32
+
+
 def prepare(
     spec: ModelSpec,
     case: Case,
     settings: Settings,
     cache: ArtifactCache,
     *,
-    exports: MutableMapping[str, CacheEntry] | None = None,
+    exports: MutableMapping[str, tuple[CacheEntry, str]] | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Prepared:
     """Export (cached), make the precision variant (cached) and build the engine (cached).
@@ -60,16 +88,14 @@ def prepare(
     settings = settings.with_model_overrides(spec.settings)
     backend = get_backend(case.backend, settings)
     stage("export")
-    fp32 = exports.get(spec.name) if exports is not None else None
-    if fp32 is None:
-        fp32 = export_cached(spec, cache)
-        if exports is not None:
-            exports[spec.name] = fp32
-    stage("variant")
+    spec, fp32 = prepare_model(spec, cache, case.batch, exports)
+    stage("precision")
     variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
-                                builder_flags=backend.uses_builder_flags(case.precision, settings))
+                                builder_flags=backend.uses_builder_flags(case.precision, settings),
+                                dims=case.dim_values)
     request = BuildRequest(spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
                            settings=settings, cache=cache)
     stage("build")
     built = backend.build(request)
-    return Prepared(backend=backend, settings=settings, fp32=fp32, variant=variant, request=request, built=built)
+    return Prepared(spec=spec, backend=backend, settings=settings, fp32=fp32, variant=variant, request=request,
+                    built=built)

@@ -6,16 +6,18 @@ A suite module declares models with the :func:`model` decorator; the pytest plug
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import inspect
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union, overload
 
 from trtperf.errors import TrtperfUsageError
 from trtperf.precisions import PRECISIONS
@@ -28,47 +30,113 @@ BATCH = "batch"
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _NUMPY_DTYPES = {"float32", "float16", "int64", "int32", "bool"}
+_INT_RANGES = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
+_DIM_RE = re.compile(r"[A-Za-z_]+")
 
 
 @dataclass(frozen=True)
 class InputSpec:
     """One named model input.
 
-    ``shape`` holds ints and exactly one ``"batch"`` marking the variable batch axis.
-    Values are drawn uniformly from ``[low, high)`` (integers: ``[low, high)`` too).
+    ``shape`` holds positive ints, exactly one ``"batch"`` marking the variable batch axis, and
+    optionally further named axes (e.g. ``"seq"``) whose values the model declaration lists in
+    ``dims=``. Values are drawn per dtype:
+
+    - ``float32``/``float16``: uniform in ``[low, high)``, default ``[-1, 1)``.
+    - ``int64``/``int32``: uniform integers in ``[low, high)``, i.e. ``ceil(low) .. ceil(high) - 1``
+      (``low=0.5`` draws from 1). ``low`` and ``high`` are required: token ids, class labels and
+      indices have no sensible default range.
+    - ``bool``: ``True`` with probability ``p_true`` (default 0.5); ``low``/``high`` are rejected.
+
+    Raises :class:`TrtperfUsageError` on a bad shape, dtype or range.
     """
 
     name: str
     shape: tuple[int | str, ...]
     dtype: str = "float32"
-    low: float = -1.0
-    high: float = 1.0
+    low: float | None = None
+    high: float | None = None
+    p_true: float | None = None
 
     def __post_init__(self) -> None:
+        where = f"input {self.name!r}"
         if self.shape.count(BATCH) != 1:
-            raise TrtperfUsageError(
-                f"input {self.name!r}: shape {self.shape} must contain exactly one {BATCH!r} axis"
-            )
+            raise TrtperfUsageError(f"{where}: shape {self.shape} must contain exactly one {BATCH!r} axis")
         for dim in self.shape:
-            if dim != BATCH and not (isinstance(dim, int) and dim > 0):
-                raise TrtperfUsageError(f"input {self.name!r}: dimension {dim!r} must be a positive int")
+            if isinstance(dim, str):
+                if dim != BATCH and not _DIM_RE.fullmatch(dim):
+                    raise TrtperfUsageError(
+                        f"{where}: axis name {dim!r} must be letters and underscores (e.g. 'seq'), so that "
+                        f"case ids such as 'b8-seq128' stay readable"
+                    )
+            elif isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+                raise TrtperfUsageError(
+                    f"{where}: dimension {dim!r} must be a positive int or an axis name declared in dims="
+                )
         if self.dtype not in _NUMPY_DTYPES:
-            raise TrtperfUsageError(
-                f"input {self.name!r}: dtype {self.dtype!r} not supported; use one of {sorted(_NUMPY_DTYPES)}"
-            )
-        if not self.low < self.high:
-            raise TrtperfUsageError(f"input {self.name!r}: low {self.low} must be below high {self.high}")
-        if self.dtype in ("int64", "int32") and math.ceil(self.low) >= math.ceil(self.high):
-            raise TrtperfUsageError(
-                f"input {self.name!r}: integer range [{self.low}, {self.high}) holds no integer; widen low/high"
-            )
+            raise TrtperfUsageError(f"{where}: dtype {self.dtype!r} not supported; use one of {sorted(_NUMPY_DTYPES)}")
+        if self.dtype == "bool":
+            if self.low is not None or self.high is not None:
+                raise TrtperfUsageError(
+                    f"{where}: a bool input has no low/high; give p_true= (the probability of True, default 0.5)"
+                )
+            if self.p_true is not None and not 0.0 <= self.p_true <= 1.0:
+                raise TrtperfUsageError(f"{where}: p_true {self.p_true!r} must lie in [0, 1]")
+            return
+        if self.p_true is not None:
+            raise TrtperfUsageError(f"{where}: p_true= is for bool inputs; a {self.dtype} input takes low= and high=")
+        if self.dtype in _INT_RANGES:
+            if self.low is None or self.high is None:
+                raise TrtperfUsageError(
+                    f"{where}: an integer ({self.dtype}) input needs low= and high= (values are drawn from "
+                    f"[low, high)); e.g. InputSpec({self.name!r}, {self.shape!r}, dtype={self.dtype!r}, low=0, "
+                    f"high=<vocabulary size>) for token ids"
+                )
+            first, last = math.ceil(self.low), math.ceil(self.high) - 1
+            if first > last:
+                raise TrtperfUsageError(
+                    f"{where}: integer range [{self.low}, {self.high}) holds no integer; widen low/high"
+                )
+            lo, hi = _INT_RANGES[self.dtype]
+            if first < lo or last > hi:
+                raise TrtperfUsageError(f"{where}: range [{self.low}, {self.high}) does not fit {self.dtype}")
+        low, high = self.value_range
+        if not low < high:
+            raise TrtperfUsageError(f"{where}: low {low} must be below high {high}")
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """``(low, high)`` with the float default ``(-1.0, 1.0)`` filled in; ``(0, 1)`` for bool."""
+        if self.dtype == "bool":
+            return 0.0, 1.0
+        return (-1.0 if self.low is None else self.low), (1.0 if self.high is None else self.high)
 
     @property
     def batch_axis(self) -> int:
         return self.shape.index(BATCH)
 
-    def concrete_shape(self, batch: int) -> tuple[int, ...]:
-        return tuple(batch if dim == BATCH else int(dim) for dim in self.shape)
+    @property
+    def named_axes(self) -> tuple[str, ...]:
+        """Axis names other than ``"batch"``, in shape order."""
+        return tuple(d for d in self.shape if isinstance(d, str) and d != BATCH)
+
+    def concrete_shape(self, batch: int, dims: Mapping[str, int] | None = None) -> tuple[int, ...]:
+        """The shape at ``batch`` and the named axes' values in ``dims``; KeyError names a missing axis."""
+        out = []
+        for dim in self.shape:
+            if dim == BATCH:
+                out.append(batch)
+            elif isinstance(dim, str):
+                if dims is None or dim not in dims:
+                    raise KeyError(f"input {self.name!r}: no value for axis {dim!r}")
+                out.append(int(dims[dim]))
+            else:
+                out.append(int(dim))
+        return tuple(out)
+
+    def describe(self) -> list[Any]:
+        """Name, shape, dtype and value range: what changes the drawn inputs (for cache keys)."""
+        return [self.name, list(self.shape), self.dtype, self.low, self.high, self.p_true]
 
 
 @dataclass(frozen=True)
@@ -103,7 +171,7 @@ class ModelSpec:
     """A model and the cases to make of it. Build one with :func:`model`."""
 
     name: str
-    factory: Callable[[], torch.nn.Module]
+    factory: Callable[[], Any]
     inputs: tuple[InputSpec, ...]
     outputs: tuple[str, ...]
     batches: tuple[int, ...] = (1, 8)
@@ -115,15 +183,38 @@ class ModelSpec:
     seed: int = 0
     opset: int = 18
     settings: Mapping[str, Any] = field(default_factory=dict)
+    dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """Values of each named axis (beyond batch) to make cases of, e.g. ``{"seq": (128, 512)}``."""
+    declared_in: str = ""
+    """``__name__`` of the module whose code made this declaration (the suite that collects it)."""
+    declared_file: str = ""
+    """That module's file ("" when it has none): relative ONNX paths are relative to its folder."""
+    onnx: Any = None
+    """An ONNX model as it is (see :func:`model`): an absolute path, or a factory returning a path or
+    an ``onnx.ModelProto``; None for a torch model, which trtperf exports."""
 
-    def source_digest(self) -> str:
-        """Digest of the code that defines the model (its whole module), for cache keys."""
-        module = inspect.getmodule(self.factory)
-        try:
-            source = inspect.getsource(module) if module is not None else inspect.getsource(self.factory)
-        except (OSError, TypeError):
-            source = getattr(self.factory, "__qualname__", repr(self.factory))
-        return hashlib.sha256(source.encode()).hexdigest()
+    @property
+    def is_onnx(self) -> bool:
+        """True for a model declared from an ONNX file (no torch module to run)."""
+        return self.onnx is not None
+
+    def resolve_path(self, path: str | os.PathLike[str]) -> Path:
+        """A path from an ONNX factory: relative ones are relative to the declaring suite file."""
+        return _suite_relative(self.declared_file, path)
+
+    def source_digest(self, module: torch.nn.Module | None = None) -> str:
+        """Digest of the code the model runs, for cache keys (see :mod:`trtperf.code_digest`).
+
+        With the built ``module``, the files of every class in its module tree count too.
+        """
+        from trtperf.code_digest import code_digest
+
+        return code_digest(self.factory, self.declared_in, module)
+
+    def dim_range(self, axis: str) -> tuple[int, int]:
+        """The smallest and largest declared value of a named axis: the export's and profile's bounds."""
+        values = self.dims[axis]
+        return min(values), max(values)
 
     def tolerance_for(self, precision: str, output: str, default: Tolerance) -> Tolerance:
         """Most specific tolerance: ``"fp16:out"``, ``"fp16:"``, ``"out"``, ``""``, then ``default``."""
@@ -136,6 +227,8 @@ class ModelSpec:
         """Instantiate the module with seeded weights, in eval mode."""
         import torch
 
+        if self.is_onnx:
+            raise TrtperfUsageError(f"model {self.name!r} is an ONNX model; it has no torch module to build")
         torch.manual_seed(self.seed)
         try:
             module = self.factory()
@@ -162,12 +255,18 @@ def _tuple_of_ints(name: str, what: str, values: Iterable[int]) -> tuple[int, ..
     return out
 
 
+OnnxSource = Union[str, "os.PathLike[str]", Callable[[], Any]]
+"""An ONNX model: a path (relative to the suite file) or a factory returning a path or an ``onnx.ModelProto``."""
+
+
+@overload
 def model(
     *,
-    inputs: Sequence[InputSpec],
-    outputs: Sequence[str],
+    onnx: OnnxSource,
+    inputs: Sequence[InputSpec] = (),
+    outputs: Sequence[str] = (),
     batches: Iterable[int] = (1, 8),
-    precisions: Iterable[str] = ("fp32",),
+    precisions: Iterable[str] | None = None,
     streams: Iterable[int] = (1,),
     backends: Iterable[str] | None = None,
     max_batch: int = 64,
@@ -175,35 +274,117 @@ def model(
     seed: int = 0,
     opset: int = 18,
     name: str | None = None,
+    dims: Mapping[str, Iterable[int]] | None = None,
     **settings: Any,
-) -> Callable[[Callable[[], torch.nn.Module]], ModelSpec]:
-    """Declare a model for trtperf; decorate a zero-argument factory returning a ``torch.nn.Module``.
+) -> ModelSpec: ...
+
+
+@overload
+def model(
+    *,
+    inputs: Sequence[InputSpec],
+    outputs: Sequence[str],
+    batches: Iterable[int] = (1, 8),
+    precisions: Iterable[str] | None = None,
+    streams: Iterable[int] = (1,),
+    backends: Iterable[str] | None = None,
+    max_batch: int = 64,
+    tolerances: Mapping[str, Tolerance] | None = None,
+    seed: int = 0,
+    opset: int = 18,
+    name: str | None = None,
+    dims: Mapping[str, Iterable[int]] | None = None,
+    onnx: None = None,
+    **settings: Any,
+) -> Callable[[Callable[[], Any]], ModelSpec]: ...
+
+
+def model(
+    *,
+    inputs: Sequence[InputSpec] = (),
+    outputs: Sequence[str] = (),
+    batches: Iterable[int] = (1, 8),
+    precisions: Iterable[str] | None = None,
+    streams: Iterable[int] = (1,),
+    backends: Iterable[str] | None = None,
+    max_batch: int = 64,
+    tolerances: Mapping[str, Tolerance] | None = None,
+    seed: int = 0,
+    opset: int = 18,
+    name: str | None = None,
+    dims: Mapping[str, Iterable[int]] | None = None,
+    onnx: OnnxSource | None = None,
+    **settings: Any,
+) -> ModelSpec | Callable[[Callable[[], Any]], ModelSpec]:
+    """Declare a model for trtperf.
+
+    Two forms:
+
+    - ``@trtperf.model(inputs=..., outputs=...)`` decorates a zero-argument factory returning a
+      ``torch.nn.Module``, exported to ONNX by trtperf. The factory may be any callable: a function, a
+      class, a ``functools.partial`` or a lambda (a lambda needs ``name=``).
+    - ``trtperf.model(onnx="models/detector.onnx", ...)`` returns the declaration of an ONNX model
+      as it is: a path relative to the suite file, or a factory returning a path or an
+      ``onnx.ModelProto``. Inputs and outputs come from the graph; declared ``inputs`` override it
+      by name (integer inputs need one, for their range); declared ``outputs`` select outputs. Its
+      name defaults to the file's stem; its precisions to the file's own (``("int8",)`` for an
+      int8 Q/DQ model, else ``("fp32",)``). See :mod:`trtperf.onnx_model`.
 
     Defaults: batches (1, 8), precision fp32, 1 stream, every backend, dynamic batch up to 64,
     opset 18. ``tolerances`` maps ``"output"``, ``"precision:output"``, ``"precision:"`` or
-    ``""`` to a :class:`Tolerance`. Extra keyword arguments are per-model settings that override
+    ``""`` to a :class:`Tolerance`. ``dims`` maps each named axis of the inputs' shapes (beyond
+    ``"batch"``) to the values to make cases of, e.g. ``{"seq": (128, 512)}``: one export and engine
+    profile cover ``min..max``. Extra keyword arguments are per-model settings that override
     options and ini values (for example ``runs=3`` or ``threshold=0.1``).
-    """
 
-    def decorate(factory: Callable[[], torch.nn.Module]) -> ModelSpec:
-        spec_name = name or factory.__name__
+    The declaration belongs to the module that applies it (the suite that collects it), wherever
+    the factory is defined. Raises :class:`TrtperfUsageError` naming the model and the fix.
+    """
+    frame = inspect.currentframe()
+    caller = frame.f_back if frame is not None else None
+    declared_in = str(caller.f_globals.get("__name__", "")) if caller is not None else ""
+    declared_file = str(caller.f_globals.get("__file__", "") or "") if caller is not None else ""
+    # The declaring module keeps a list of its declarations, so one not bound to a module-level
+    # name (e.g. built in a loop into a list) is still collected (see unbound_declarations).
+    registry = caller.f_globals.setdefault(DECLARATIONS, []) if caller is not None else []
+    del frame, caller
+
+    def declare(factory: Callable[[], Any] | None, source: OnnxSource | None) -> ModelSpec:
+        onnx_path = None
+        if source is not None and not callable(source):
+            onnx_path = _suite_relative(declared_file, source)
+        if factory is not None:
+            loaded_torch = sys.modules.get("torch")
+            if loaded_torch is not None and isinstance(factory, loaded_torch.nn.Module):
+                raise TrtperfUsageError(
+                    f"trtperf.model(...) got a module instance ({type(factory).__name__}); give a factory that "
+                    f"makes one (seeded per case): the class, a function, or "
+                    f"functools.partial({type(factory).__name__}, ...)"
+                )
+            spec_name = name or _factory_name(factory)
+        elif onnx_path is not None:
+            spec_name = name or onnx_path.stem
+        else:
+            spec_name = name or _factory_name(source)  # type: ignore[arg-type]
         if not _NAME_RE.fullmatch(spec_name):
-            raise TrtperfUsageError(f"model name {spec_name!r} must match {_NAME_RE.pattern}")
-        if not inputs:
+            raise TrtperfUsageError(f"model name {spec_name!r} must match {_NAME_RE.pattern}; pass name=...")
+        if source is None and not inputs:
             raise TrtperfUsageError(f"model {spec_name!r}: declare at least one input")
-        if not outputs:
+        if source is None and not outputs:
             raise TrtperfUsageError(f"model {spec_name!r}: declare at least one output name")
         names = [i.name for i in inputs] + list(outputs)
         if len(set(names)) != len(names):
             raise TrtperfUsageError(f"model {spec_name!r}: input and output names must be unique: {names}")
-        bad = [p for p in precisions if p not in PRECISIONS]
+        chosen = tuple(precisions) if precisions is not None else _default_precisions(onnx_path)
+        bad = [p for p in chosen if p not in PRECISIONS]
         if bad:
             raise TrtperfUsageError(f"model {spec_name!r}: unknown precision {bad}; known: {PRECISIONS}")
         for key in tolerances or {}:
             # "faithful:<precision>:[output]" keys tune the faithful parity check (trtperf.parity.tolerance).
             bare = key.removeprefix("faithful:")
             precision, _, output = bare.rpartition(":")
-            if ((":" in bare and precision not in PRECISIONS) or (output and output not in outputs)
+            unknown_output = bool(output) and output not in outputs and not (source is not None and not outputs)
+            if ((":" in bare and precision not in PRECISIONS) or unknown_output
                     or (bare != key and ":" not in bare)):
                 raise TrtperfUsageError(
                     f"model {spec_name!r}: tolerance key {key!r} names no declared output and precision; use "
@@ -218,13 +399,16 @@ def model(
         from trtperf.config import validate_model_settings
 
         validate_model_settings(spec_name, settings)
+        # An ONNX model's axes come from its graph: checked against dims= when the graph is read.
+        dim_values = (check_dims(spec_name, inputs, dims or {}) if source is None
+                      else {axis: _tuple_of_ints(spec_name, f"dims[{axis!r}]", v) for axis, v in (dims or {}).items()})
         return ModelSpec(
             name=spec_name,
-            factory=factory,
+            factory=factory if factory is not None else _no_torch_module,
             inputs=tuple(inputs),
             outputs=tuple(outputs),
             batches=batch_values,
-            precisions=tuple(precisions),
+            precisions=chosen,
             streams=_tuple_of_ints(spec_name, "streams", streams),
             backends=tuple(backends) if backends is not None else None,
             max_batch=max_batch,
@@ -232,9 +416,83 @@ def model(
             seed=seed,
             opset=opset,
             settings=dict(settings),
+            dims=dim_values,
+            declared_in=declared_in,
+            declared_file=declared_file,
+            onnx=onnx_path if onnx_path is not None else source,
         )
 
+    if onnx is not None:
+        declared = declare(None, onnx)
+        registry.append(declared)
+        return declared
+
+    def decorate(factory: Callable[[], Any]) -> ModelSpec:
+        declared = declare(factory, None)
+        registry.append(declared)
+        return declared
+
     return decorate
+
+
+def _suite_relative(declared_file: str, path: str | os.PathLike[str]) -> Path:
+    """``path`` as given when absolute, else relative to the declaring suite file's folder."""
+    given = Path(path).expanduser()
+    if given.is_absolute() or not declared_file:
+        return given.resolve() if given.is_absolute() else given
+    return (Path(declared_file).resolve().parent / given).resolve()
+
+
+def _default_precisions(onnx_path: Path | None) -> tuple[str, ...]:
+    if onnx_path is None or not onnx_path.is_file():
+        return ("fp32",)
+    from trtperf.onnx_io import carried_precisions
+
+    try:
+        return carried_precisions(onnx_path)
+    except Exception:  # an unreadable file fails its cases with the reason, not the collection
+        return ("fp32",)
+
+
+def _no_torch_module() -> Any:
+    raise TrtperfUsageError("an ONNX-file model has no torch module; the torch backends cannot run it")
+
+
+def _factory_name(factory: Callable[[], Any]) -> str:
+    """A declaration's default name: the factory's ``__name__`` (a partial's function's)."""
+    if not callable(factory):
+        raise TrtperfUsageError(
+            f"trtperf.model(...) decorates a zero-argument callable returning a torch.nn.Module (a function, class "
+            f"or functools.partial), got {type(factory).__name__} {factory!r}"
+        )
+    target = factory.func if isinstance(factory, functools.partial) else factory
+    found = getattr(target, "__name__", None)
+    if not isinstance(found, str) or not _NAME_RE.fullmatch(found):
+        raise TrtperfUsageError(
+            f"trtperf.model(...) cannot name the model after {factory!r} (its name is {found!r}); pass name=..."
+        )
+    return found
+
+
+def check_dims(spec_name: str, inputs: Sequence[InputSpec],
+                dims: Mapping[str, Iterable[int]]) -> dict[str, tuple[int, ...]]:
+    """Every named axis of the inputs has declared values, and every declared axis is used."""
+    used = {axis for item in inputs for axis in item.named_axes}
+    out = {}
+    for axis, values in dims.items():
+        if axis not in used:
+            raise TrtperfUsageError(
+                f"model {spec_name!r}: dims= names axis {axis!r}, but no input shape uses it; "
+                f"input axes: {sorted(used)}"
+            )
+        out[axis] = _tuple_of_ints(spec_name, f"dims[{axis!r}]", values)
+    missing = sorted(used - set(out))
+    if missing:
+        raise TrtperfUsageError(
+            f"model {spec_name!r}: input axes {missing} have no values; declare them in the model, e.g. "
+            f"dims={{{missing[0]!r}: (128, 512)}}"
+        )
+    return out
 
 
 def load_suite(path: Path) -> list[ModelSpec]:
@@ -259,7 +517,39 @@ def load_suite(path: Path) -> list[ModelSpec]:
         except BaseException:
             del sys.modules[name]
             raise
-    return [v for v in vars(module).values() if isinstance(v, ModelSpec) and v.factory.__module__ == name]
+    bound = [v for v in vars(module).values() if isinstance(v, ModelSpec) and collected_by(v, name)]
+    return bound + unbound_declarations(vars(module))
+
+
+DECLARATIONS = "__trtperf_declarations__"
+"""Name, in a declaring module's namespace, of the list of the declarations it made."""
+
+
+def unbound_declarations(namespace: Mapping[str, Any]) -> list[ModelSpec]:
+    """Declarations a module made that no module-level name holds (in a list, a dict, a loop...):
+    collected all the same, in declaration order, instead of silently left out."""
+    bound = {id(v) for v in namespace.values() if isinstance(v, ModelSpec)}
+    made = namespace.get(DECLARATIONS, [])
+    return [spec for spec in made if isinstance(spec, ModelSpec) and id(spec) not in bound]
+
+
+SUITE_FILES = ("test_*.py", "*_test.py")
+"""pytest's default ``python_files``: the files collected as suites."""
+
+
+def collected_by(spec: ModelSpec, module_name: str, suite_files: Iterable[str] = SUITE_FILES) -> bool:
+    """Whether the suite module ``module_name`` collects ``spec``: it made the declaration, or the
+    declaring module is a helper that is no suite itself (its file matches none of ``suite_files``),
+    so a declaration imported from a helper is collected, and one imported from another suite is
+    collected there only."""
+    if spec.declared_in == module_name:
+        return True
+    import fnmatch
+
+    path = getattr(sys.modules.get(spec.declared_in), "__file__", None)
+    if not isinstance(path, str):
+        return True
+    return not any(fnmatch.fnmatch(Path(path).name, pattern) for pattern in suite_files)
 
 
 def find_model(suite_files: Iterable[Path], name: str) -> ModelSpec:

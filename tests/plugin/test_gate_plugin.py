@@ -34,7 +34,7 @@ def _cases(tmp_path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _baseline(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    (path,) = sorted((tmp_path / "baselines").glob("*.json"))
+    (path,) = sorted(p for p in (tmp_path / "baselines").glob("*.json") if not p.name.endswith(".samples.json"))
     return path, json.loads(path.read_text())
 
 
@@ -62,11 +62,12 @@ def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytes
                                                                   suite: Callable[..., list[str]]) -> None:
     args = suite(batches="(2, 4)")
     pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=2)
-    _, document = _baseline(tmp_path)
-    assert document["schema_version"] == 2
+    path, document = _baseline(tmp_path)
+    assert document["schema_version"] == 3
     entry = document["entries"][KEY]
     assert len(entry["stats"]["run_medians_ms"]) == 5
-    assert len(entry["samples"]["run_p99_ms"]) == 5 and 0 < len(entry["samples"]["raw_ms"]) <= 3
+    samples = json.loads(path.with_name(path.stem + ".samples.json").read_text())["samples"][KEY]  # the sidecar
+    assert len(samples["run_p99_ms"]) == 5 and 0 < len(samples["raw_ms"]) <= 3
     rerun = pytester.runpytest(*args, "--trtperf-threshold", "50%")
     rerun.assert_outcomes(passed=2)
     for case in _cases(tmp_path).values():
@@ -82,8 +83,8 @@ def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester,
     pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=1)
     path, document = _baseline(tmp_path)
     document["schema_version"] = 1  # what trtperf 0.1 wrote: no samples, and run medians 1000x slower
+    del document["samples_file"]
     for entry in document["entries"].values():
-        del entry["samples"]
         entry["stats"]["run_medians_ms"] = [v * 1000 for v in entry["stats"]["run_medians_ms"]]
     v1_text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     path.write_text(v1_text)

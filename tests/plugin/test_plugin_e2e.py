@@ -30,7 +30,7 @@ def suite(pytester: pytest.Pytester, tmp_path: Path, tiny_suite: Callable[..., N
 
 
 def _baseline_files(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "baselines").glob("*.json"))
+    return sorted(p for p in (tmp_path / "baselines").glob("*.json") if not p.name.endswith(".samples.json"))
 
 
 def test_clean_pass_reports_no_baseline_and_writes_results(pytester: pytest.Pytester, suite: list[str],

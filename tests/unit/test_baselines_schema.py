@@ -1,4 +1,4 @@
-"""Baseline schema 2 (issue 6): the v1 file in tests/data is migrated on every run, never misread."""
+"""Baseline schemas 2 (issue 6) and 3 (issue 15): old files are migrated on every load, never misread."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def v1_copy(tmp_path: Path) -> Path:
 
 def test_the_checked_in_v1_file_is_still_schema_1() -> None:
     assert json.loads(V1_FILE.read_text())["schema_version"] == 1
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
 
 
 def test_v1_is_migrated_keeping_every_run_median(v1_copy: Path) -> None:
@@ -46,17 +46,17 @@ def test_v1_is_migrated_keeping_every_run_median(v1_copy: Path) -> None:
         old = original["entries"][key]
         assert entry["stats"] == old["stats"]
         assert entry["artifact"] == old["artifact"] and entry["timing_mode"] == old["timing_mode"]
-        assert entry["samples"] == {"migrated_from_schema": 1}
+        assert "samples" not in entry and loaded.samples[key] == {"migrated_from_schema": 1}
         assert check_run_medians(entry) == old["stats"]["run_medians_ms"]
-    assert loaded.to_json()["schema_version"] == 2
+    assert loaded.to_json()["schema_version"] == 3
     assert json.loads(v1_copy.read_text()) == original, "loading must not rewrite the file"
 
 
-def test_updating_a_v1_file_writes_schema_2_and_keeps_old_entries(v1_copy: Path) -> None:
+def test_updating_a_v1_file_writes_schema_3_and_keeps_old_entries(v1_copy: Path) -> None:
     store = BaselineStore(v1_copy.parent)
     store.update("cpu-amd-epyc", {"name": "AMD EPYC"}, {"new[onnxruntime-fp32-b1-s1]": _entry()})
     document = json.loads(v1_copy.read_text())
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     assert set(document["entries"]) == {"mlp[onnxruntime-fp32-b1-s1]", "cnn[onnxruntime-fp32-b1-s1]",
                                         "new[onnxruntime-fp32-b1-s1]"}
 
@@ -156,5 +156,5 @@ def test_recorded_entries_carry_the_samples(tmp_path: Path) -> None:
     record_results(BaselineStore(tmp_path), [result], "0.1.0")
     loaded = load_baseline_file(tmp_path / "cpu-x.json")
     entry = loaded.entries["m[onnxruntime-fp32-b1-s1]"]
-    assert entry["samples"]["run_p99_ms"] == result.samples["run_p99_ms"]  # type: ignore[index]
+    assert loaded.samples["m[onnxruntime-fp32-b1-s1]"]["run_p99_ms"] == result.samples["run_p99_ms"]  # type: ignore[index]
     assert len(check_run_medians(entry)) == 4

@@ -24,13 +24,41 @@ def _factory() -> nn.Module:
 def _spec(**kwargs: Any) -> ModelSpec:
     args: dict[str, Any] = {"inputs": [InputSpec("x", ("batch", 4))], "outputs": ["y"], "name": "cnn"}
     args.update(kwargs)
-    return trtperf.model(**args)(_factory)
+    spec: ModelSpec = trtperf.model(**args)(_factory)
+    return spec
 
 
 def test_id_and_key_are_readable() -> None:
     case = Case("cnn", "onnxruntime", "fp32", 8, 2)
     assert case.id == "onnxruntime-fp32-b8-s2"
     assert case.key == "cnn[onnxruntime-fp32-b8-s2]"
+
+
+def test_named_axes_are_in_the_id_and_the_key_round_trips() -> None:
+    case = Case("bert", "tensorrt", "fp16", 8, 1, (("seq", 128),))
+    assert case.id == "tensorrt-fp16-b8-seq128-s1"
+    assert case.key == "bert[tensorrt-fp16-b8-seq128-s1]"
+    assert Case.from_key(case.key) == case
+    two = Case("m", "torch", "fp32", 2, 3, (("h", 64), ("s", 7)))
+    assert two.key == "m[torch-fp32-b2-h64-s7-s3]"  # an axis called "s" still parses
+    assert Case.from_key(two.key) == two
+    # Cases without named axes keep their ids: existing baselines still match.
+    assert Case.from_key("cnn[onnxruntime-fp32-b8-s2]") == Case("cnn", "onnxruntime", "fp32", 8, 2)
+    assert Case.from_key("cnn[onnxruntime-fp32-b8-s2]").dims == ()
+
+
+def _seq_spec(**kwargs: Any) -> ModelSpec:
+    ids = InputSpec("ids", ("batch", "seq"), dtype="int64", low=0, high=30000)
+    return _spec(inputs=[ids], name="bert", dims={"seq": (128, 512)}, **kwargs)
+
+
+def test_a_case_per_named_axis_value_and_dim_narrows_within_the_declared_range() -> None:
+    spec = _seq_spec(batches=(8,))
+    assert [c.key for c in expand_cases(spec, ["tensorrt"])] == ["bert[tensorrt-fp32-b8-seq128-s1]",
+                                                                  "bert[tensorrt-fp32-b8-seq512-s1]"]
+    narrowed = expand_cases(spec, ["tensorrt"], dims={"seq": (256, 1024, 256)})
+    assert [c.dim_values for c in narrowed] == [{"seq": 256}]  # 1024 is beyond the export's range
+    assert expand_cases(spec, ["tensorrt"], dims={"other": (3,)}) == expand_cases(spec, ["tensorrt"])
 
 
 def test_expansion_without_selection_is_the_full_product_in_declaration_order() -> None:

@@ -195,3 +195,13 @@ def test_ini_lists_from_pyproject_are_parsed_and_validated() -> None:
     assert settings.backend == ("onnxruntime", "torch")
     with pytest.raises(TrtperfUsageError, match="Invalid precision 'fp64' from ini trtperf_precision"):
         resolve({}, {}, {"precision": ["fp64"]})
+
+
+def test_dim_values_parse_per_axis() -> None:
+    assert resolve({"dim": "seq=128,512"}, {}, {}).dim == {"seq": (128, 512)}
+    assert resolve({}, {"TRTPERF_DIM": "seq=64; width=8,16"}, {}).dim == {"seq": (64,), "width": (8, 16)}
+    assert resolve({}, {}, {}).dim is None
+    with pytest.raises(TrtperfUsageError, match=r"Invalid dim 'seq=0' from --trtperf-dim: expected AXIS=V1,V2"):
+        resolve({"dim": "seq=0"}, {}, {})
+    with pytest.raises(TrtperfUsageError, match="expected AXIS=V1,V2"):
+        resolve({"dim": "128,512"}, {}, {})

@@ -11,7 +11,7 @@ import trtperf
 from trtperf import InputSpec, ModelSpec
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.errors import TrtperfUsageError
-from trtperf.inputs import make_inputs
+from trtperf.inputs import BOOL_CHUNK, make_inputs
 
 
 def _no_factory() -> None:
@@ -77,6 +77,33 @@ def test_integer_range_of_one_value() -> None:
     assert ids.tolist() == [[3] * 8] * 2
 
 
+def test_integer_ranges_are_honoured_exactly() -> None:
+    # [0.5, 3.5) holds the integers 1, 2, 3: low=0.5 never draws 0, high=3.5 draws 3.
+    ids = make_inputs(_spec(InputSpec("ids", ("batch", 4096), dtype="int64", low=0.5, high=3.5)), 1)["ids"]
+    assert set(np.unique(ids).tolist()) == {1, 2, 3}
+    ids = make_inputs(_spec(InputSpec("ids", ("batch", 4096), dtype="int32", low=-2.5, high=0)), 1)["ids"]
+    assert set(np.unique(ids).tolist()) == {-2, -1}
+
+
+@pytest.mark.parametrize(("p_true", "fraction"), [(0.0, 0.0), (1.0, 1.0), (0.9, 0.9)])
+def test_bool_inputs_follow_p_true(p_true: float, fraction: float) -> None:
+    mask = make_inputs(_spec(InputSpec("mask", ("batch", 10000), dtype="bool", p_true=p_true)), 1)["mask"]
+    assert mask.dtype == np.bool_
+    assert abs(mask.mean() - fraction) < 0.02  # binomial sd at p=0.9, n=1e4: 0.003
+
+
+def test_named_axes_take_the_case_values_and_batch_only_models_keep_their_inputs() -> None:
+    spec = trtperf.model(inputs=[InputSpec("ids", ("batch", "seq"), dtype="int64", low=0, high=100)],
+                         outputs=["out"], name="m", dims={"seq": (8, 32)})(_no_factory)  # type: ignore[arg-type]
+    a, b = make_inputs(spec, 2, 0, {"seq": 8})["ids"], make_inputs(spec, 2, 0, {"seq": 32})["ids"]
+    assert a.shape == (2, 8) and b.shape == (2, 32)
+    np.testing.assert_array_equal(a, make_inputs(spec, 2, 0, {"seq": 8})["ids"])
+    # A model without named axes draws exactly what it always drew (seed list [seed, index, batch]).
+    plain = make_inputs(_spec(InputSpec("x", ("batch", 3))), 2, 5)["x"]
+    expected = np.random.default_rng([5, 0, 2]).random((2, 3), dtype=np.float32) * np.float32(2.0) - np.float32(1.0)
+    np.testing.assert_array_equal(plain, expected)
+
+
 def test_float16_inputs_stay_below_high() -> None:
     x = make_inputs(_spec(InputSpec("x", ("batch", 64), dtype="float16", low=0.0, high=1.0)), 64, seed=0)["x"]
     assert x.dtype == np.float16
@@ -86,6 +113,12 @@ def test_float16_inputs_stay_below_high() -> None:
 def test_integer_range_without_an_integer_is_rejected_at_declaration() -> None:
     with pytest.raises(TrtperfUsageError, match="ids"):
         InputSpec("ids", ("batch", 4), dtype="int64", low=0.2, high=0.8)
+
+
+def test_integer_input_without_a_range_is_rejected() -> None:
+    # The float default [-1, 1) gave token ids {-1, 0}: ONNX Runtime wrapped -1, torch raised IndexError.
+    with pytest.raises(TrtperfUsageError, match=r"needs low= and high="):
+        InputSpec("ids", ("batch", 4), dtype="int64")
 
 
 def test_reference_outputs_follow_the_declared_input_range(tiny_onnx: tuple[ArtifactCache, CacheEntry]) -> None:
@@ -110,7 +143,8 @@ def test_inputs_are_drawn_in_their_own_dtype_without_a_float64_copy(dtype: str) 
     memory of its inputs; the peak is now about the input itself."""
     import tracemalloc
 
-    spec = _spec(InputSpec("x", ("batch", 1 << 16), dtype=dtype, low=0, high=10))
+    ranged = {"p_true": 0.3} if dtype == "bool" else {"low": 0, "high": 10}  # a bool input takes p_true
+    spec = _spec(InputSpec("x", ("batch", 1 << 16), dtype=dtype, **ranged))  # type: ignore[arg-type]
     tracemalloc.start()
     try:
         x = make_inputs(spec, 64)["x"]
@@ -120,4 +154,5 @@ def test_inputs_are_drawn_in_their_own_dtype_without_a_float64_copy(dtype: str) 
     assert x.dtype == np.dtype(dtype) and x.shape == (64, 1 << 16)
     # float16 goes through float32 (numpy draws no float16): its float32 draw plus the result, 3x (was 5x).
     factor = 3.25 if dtype == "float16" else 1.25
-    assert peak < factor * x.nbytes + (1 << 16), (peak, x.nbytes)
+    extra = 4 * BOOL_CHUNK if dtype == "bool" else 0  # a bool with p_true draws float32 one chunk at a time
+    assert peak < factor * x.nbytes + extra + (1 << 16), (peak, x.nbytes)

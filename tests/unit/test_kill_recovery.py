@@ -16,7 +16,7 @@ import pytest
 
 from trtperf.cache import ArtifactCache
 from trtperf.fsutil import TMP_SUFFIX, TMP_TAG
-from trtperf.record.baselines import BaselineStore
+from trtperf.record.baselines import SCHEMA_VERSION, BaselineStore
 
 CHAIN = '''
 import itertools
@@ -34,7 +34,7 @@ from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.export import export_cached
-from trtperf.parity.reference import cached_outputs
+from trtperf.parity.reference import cached_outputs as reference_outputs
 from trtperf.precision import precision_variant
 
 
@@ -52,8 +52,8 @@ def step(root, i):
     built = OnnxRuntimeBackend().build(BuildRequest(spec=spec, case=case, onnx_path=variant.path,
                                                     onnx_sha256=variant.meta["sha256"], settings=Settings(),
                                                     cache=cache))
-    cached_outputs(spec, fp32, 2, 0, cache)
-    cached_outputs(spec, variant, 2, 0, cache)
+    reference_outputs(spec, fp32, 2, 0, cache)
+    reference_outputs(spec, variant, 2, 0, cache)
     store.update("cpu-test", {"name": "test"}, {case.key: {"stats": {"run_medians_ms": [1.0 + i], "runs": 1}}})
     return {"export": fp32.hit, "variant": variant.hit, "build": built.cache_hit}
 
@@ -146,6 +146,6 @@ def test_kill_9_at_random_points_loses_nothing_and_the_next_run_passes(tmp_path:
     assert loaded is not None
     for i in [*committed, next_i]:
         assert loaded.entries[f"m{i}[onnxruntime-fp16-b2-s1]"]["stats"]["run_medians_ms"] == [1.0 + i]
-    assert json.loads((tmp_path / "baselines" / "cpu-test.json").read_text())["schema_version"] == 2
+    assert json.loads((tmp_path / "baselines" / "cpu-test.json").read_text())["schema_version"] == SCHEMA_VERSION
     # Every key was accessed again above, and each access removes its own key's orphans.
     assert _temporaries(tmp_path) == []

@@ -11,18 +11,20 @@ PACKAGE = Path(__file__).resolve().parents[2] / "trtperf"
 
 # Lower layers first; a module may import from its own layer or lower ones only.
 LAYERS: list[set[str]] = [
-    {"errors", "fsutil", "precisions", "device", "isolate"},  # isolate: child processes for native steps
+    {"errors", "fsutil", "precisions", "device", "isolate"},
     {"timing.mode", "config"},
-    {"spec", "cases", "inputs", "cache", "engine"},
+    {"onnx_io", "code_digest"},  # reading an ONNX graph; the digest of the code a model runs
+    {"spec", "cases", "inputs", "cache", "cachectl", "engine"},
     {"timing"},  # the timing loop, CUDA events, GPU facts, run statistics
-    {"export", "precision"},  # stages 1-2
+    {"export", "onnx_model", "precision"},  # stages 1-2 (an ONNX-file model's file is its stage 1)
     {"trt", "backends"},  # stage 3
     {"prepare"},  # stages 1-3 as one call
     {"parity"},  # stage 4
     {"record"},  # stage 7's files (the verdict stage writes into them)
     {"verdict"},  # stage 6
     {"pipeline"},
-    {"plugin", "cli", "__init__"},
+    {"fixtures"},  # trtperf for a user's own tests (the library under the pytest fixtures)
+    {"plugin", "pytest_fixtures", "cli", "__init__"},
 ]
 
 

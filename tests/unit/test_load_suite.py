@@ -41,3 +41,25 @@ def test_find_model_names_what_exists(tmp_path: Path) -> None:
     (tmp_path / "test_local.py").write_text(SUITE)
     with pytest.raises(TrtperfUsageError, match=r"no model 'missing' in .*models there: \['local'\]"):
         find_model([tmp_path / "test_local.py"], "missing")
+
+
+def test_load_suite_collects_every_declaration_made_there(tmp_path: Path) -> None:
+    (tmp_path / "helper_models.py").write_text('''
+import trtperf
+from torch import nn
+from trtperf import InputSpec
+
+shared = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="shared")(nn.Tanh)
+''')
+    (tmp_path / "test_many.py").write_text('''
+import functools
+import trtperf
+from torch import nn
+from trtperf import InputSpec
+from helper_models import shared  # declared in a helper that is no suite: collected here
+
+X = [InputSpec("x", ("batch", 4))]
+relu = trtperf.model(inputs=X, outputs=["y"])(nn.ReLU)  # a class from another module
+MORE = {n: trtperf.model(inputs=X, outputs=["y"], name=n)(functools.partial(nn.Linear, 4, 2)) for n in ("a", "b")}
+''')
+    assert sorted(spec.name for spec in load_suite(tmp_path / "test_many.py")) == ["ReLU", "a", "b", "shared"]

@@ -50,6 +50,19 @@ def test_recipes_stay_in_the_profile_and_the_declared_ranges(tiny_spec: ModelSpe
     assert np.array_equal(recipe_inputs(spec, recipe)["x"], arrays["x"]), "a recipe must expand deterministically"
 
 
+@given(st.integers(0, STEPS - 1).flatmap(lambda lo: st.tuples(st.just(lo), st.integers(0, STEPS - lo))),
+       st.integers(0, 2**16))
+def test_integer_recipes_draw_only_declared_integers(tiny_spec: ModelSpec, sub: tuple[int, int], seed: int) -> None:
+    # [0.5, 3.5) declares the integers 1, 2, 3 exactly; bools follow p_true.
+    spec = dataclasses.replace(tiny_spec, inputs=(InputSpec("ids", ("batch", "seq"), dtype="int64", low=0.5, high=3.5),
+                                                  InputSpec("mask", ("batch", "seq"), dtype="bool", p_true=1.0)),
+                               dims={"seq": (5, 9)})
+    arrays = recipe_inputs(spec, Recipe(batch=2, seed=seed, ranges=(sub, (0, STEPS))), {"seq": 9})
+    assert arrays["ids"].shape == (2, 9) and arrays["mask"].shape == (2, 9)
+    assert set(np.unique(arrays["ids"]).tolist()) <= {1, 2, 3}
+    assert arrays["mask"].all()
+
+
 def test_a_zero_width_range_is_a_constant(tiny_spec: ModelSpec) -> None:
     spec = _spec(tiny_spec)
     arrays = recipe_inputs(spec, Recipe(batch=3, seed=0, ranges=((STEPS // 2, 0), (0, STEPS))))

@@ -17,6 +17,7 @@ from trtperf.backends.onnxruntime import reference_session, run_session
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.errors import BuildError
 from trtperf.inputs import make_inputs
+from trtperf.onnx_io import QDQ_OPS
 from trtperf.precision import cast, precision_variant, quantize
 from trtperf.precision.calibration import (
     CALIBRATION_SEED,
@@ -141,7 +142,7 @@ def test_bf16_is_not_runnable_on_onnxruntime_cpu(tiny_spec: ModelSpec, tiny_onnx
 def _qdq_facts(model: Any) -> tuple[dict[str, Any], list[Any]]:
     inits = {i.name: numpy_helper.to_array(i) if i.data_type != TensorProto.FLOAT8E4M3FN else i
              for i in model.graph.initializer}
-    return inits, [n for n in model.graph.node if n.op_type in quantize.QDQ_OPS]
+    return inits, [n for n in model.graph.node if n.op_type in QDQ_OPS]
 
 
 def test_int8_variant_is_symmetric_per_channel_with_fp32_bias(tiny_spec: ModelSpec, tiny_onnx: Tiny) -> None:

@@ -37,6 +37,8 @@ cases = st.builds(
     precision=st.sampled_from(PRECISIONS),
     batch=st.integers(1, 512),
     streams=st.integers(1, 8),
+    dims=st.dictionaries(st.from_regex(r"[a-z_]{1,5}", fullmatch=True), st.integers(1, 4096), max_size=2).map(
+        lambda d: tuple(sorted(d.items()))),
 )
 case_results = st.builds(
     CaseResult,
@@ -54,6 +56,16 @@ case_results = st.builds(
     artifact=json_object,
     notes=st.lists(st.text(max_size=20), max_size=3),
 )
+
+
+def test_case_json_keeps_the_shape_and_omits_dims_for_batch_only_models() -> None:
+    plain = CaseResult(case=Case("cnn", "onnxruntime", "fp32", 8, 1)).to_json()["case"]
+    assert plain == {"key": "cnn[onnxruntime-fp32-b8-s1]", "model": "cnn", "backend": "onnxruntime",
+                     "precision": "fp32", "batch": 8, "streams": 1}
+    seq = CaseResult(case=Case("bert", "tensorrt", "fp16", 8, 1, (("seq", 128),))).to_json()
+    assert seq["case"]["key"] == "bert[tensorrt-fp16-b8-seq128-s1]" and seq["case"]["dims"] == {"seq": 128}
+    assert CaseResult.from_json(json.loads(json.dumps(seq))).case == Case("bert", "tensorrt", "fp16", 8, 1,
+                                                                         (("seq", 128),))
 
 
 @given(case_results)

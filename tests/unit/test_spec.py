@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,8 @@ def _factory() -> nn.Module:
 def _declare(**kwargs: Any) -> ModelSpec:
     args: dict[str, Any] = {"inputs": [InputSpec("x", ("batch", 4))], "outputs": ["y"]}
     args.update(kwargs)
-    return trtperf.model(**args)(_factory)
+    spec: ModelSpec = trtperf.model(**args)(_factory)
+    return spec
 
 
 @pytest.mark.parametrize(
@@ -31,7 +33,7 @@ def _declare(**kwargs: Any) -> ModelSpec:
         (("batch", "batch", 4), "exactly one 'batch' axis"),
         (("batch", 0), "dimension 0 must be a positive int"),
         (("batch", -3), "dimension -3 must be a positive int"),
-        (("batch", "height"), "dimension 'height' must be a positive int"),
+        (("batch", "seq2"), "axis name 'seq2' must be letters and underscores"),
         (("batch", 2.5), "dimension 2.5 must be a positive int"),
     ],
 )
@@ -48,6 +50,75 @@ def test_input_dtype_must_be_supported() -> None:
 def test_input_range_must_be_nonempty() -> None:
     with pytest.raises(TrtperfUsageError, match=re.escape("low 1.0 must be below high 1.0")):
         InputSpec("x", ("batch", 3), low=1.0, high=1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"dtype": "int64"}, r"an integer \(int64\) input needs low= and high="),
+        ({"dtype": "int32", "low": 0}, r"an integer \(int32\) input needs low= and high="),
+        ({"dtype": "int64", "low": 0.2, "high": 0.8}, "holds no integer"),
+        ({"dtype": "int32", "low": 0, "high": 2**40}, "does not fit int32"),
+        ({"dtype": "bool", "low": 0}, "a bool input has no low/high; give p_true="),
+        ({"dtype": "bool", "high": 1}, "a bool input has no low/high"),
+        ({"dtype": "bool", "p_true": 1.5}, r"p_true 1.5 must lie in \[0, 1\]"),
+        ({"dtype": "float32", "p_true": 0.5}, "p_true= is for bool inputs"),
+        ({"dtype": "float32", "low": 2.0}, "low 2.0 must be below high 1.0"),
+    ],
+)
+def test_input_ranges_are_validated_per_dtype(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(TrtperfUsageError, match=match):
+        InputSpec("ids", ("batch", 4), **kwargs)
+
+
+def test_value_range_fills_the_float_default() -> None:
+    assert InputSpec("x", ("batch", 4)).value_range == (-1.0, 1.0)
+    assert InputSpec("x", ("batch", 4), low=0.0).value_range == (0.0, 1.0)
+    assert InputSpec("ids", ("batch", 4), dtype="int64", low=0, high=30000).value_range == (0, 30000)
+
+
+def test_named_axes_need_declared_values() -> None:
+    ids = InputSpec("ids", ("batch", "seq"), dtype="int64", low=0, high=30000)
+    assert ids.named_axes == ("seq",)
+    assert ids.concrete_shape(8, {"seq": 128}) == (8, 128)
+    with pytest.raises(KeyError, match="no value for axis 'seq'"):
+        ids.concrete_shape(8)
+    with pytest.raises(TrtperfUsageError, match=r"input axes \['seq'\] have no values; .*dims=\{'seq': "):
+        _declare(inputs=[ids])
+    with pytest.raises(TrtperfUsageError, match="dims= names axis 'width', but no input shape uses it"):
+        _declare(inputs=[ids], dims={"seq": (128,), "width": (4,)})
+    with pytest.raises(TrtperfUsageError, match=r"dims\['seq'\] must be positive ints"):
+        _declare(inputs=[ids], dims={"seq": (0, 128)})
+    spec = _declare(inputs=[ids], dims={"seq": [512, 128]})
+    assert spec.dims == {"seq": (512, 128)}
+    assert spec.dim_range("seq") == (128, 512)
+
+
+class _Encoder(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def test_any_callable_is_a_factory_and_the_declaring_module_is_recorded() -> None:
+    x = [InputSpec("x", ("batch", 4))]
+    assert trtperf.model(inputs=x, outputs=["y"])(_Encoder).name == "_Encoder"
+    assert trtperf.model(inputs=x, outputs=["y"])(nn.Tanh).name == "Tanh"
+    partial = trtperf.model(inputs=x, outputs=["y"])(functools.partial(nn.Linear, 4, 2))
+    assert partial.name == "Linear" and isinstance(partial.build_module(), nn.Linear)
+    named = trtperf.model(inputs=x, outputs=["y"], name="lam")(lambda: nn.Tanh())
+    assert named.name == "lam"
+    for spec in (partial, named):
+        assert spec.declared_in == __name__  # the module applying the declaration, not torch's
+
+
+def test_a_nameless_or_non_callable_factory_is_rejected_with_the_fix() -> None:
+    x = [InputSpec("x", ("batch", 4))]
+    with pytest.raises(TrtperfUsageError, match=r"cannot name the model after <function .*<lambda>.*; pass name="):
+        trtperf.model(inputs=x, outputs=["y"])(lambda: nn.Tanh())
+    with pytest.raises(TrtperfUsageError, match=r"got a module instance \(Linear\); give a factory"):
+        trtperf.model(inputs=x, outputs=["y"], name="lin")(nn.Linear(4, 2))
+    with pytest.raises(TrtperfUsageError, match=r"decorates a zero-argument callable .* got int 3"):
+        trtperf.model(inputs=x, outputs=["y"])(3)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("shape", "axis", "concrete"), [

@@ -15,7 +15,9 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from torch import nn
 
+import trtperf
 from trtperf import InputSpec, ModelSpec
 from trtperf.errors import BuildError
 from trtperf.trt.build import (
@@ -172,6 +174,17 @@ def test_profile_opt_is_the_case_batch_and_range_is_configurable() -> None:
     widen = r"batch 32 lies outside .* 4\.\.8; widen --trtperf-trt-batch-range \(e\.g\. '4:32'\)"
     with pytest.raises(BuildError, match=widen):
         profile_shapes(spec(), 32, (4, 8))
+
+
+def test_profile_covers_the_declared_range_of_named_axes() -> None:
+    ids = InputSpec("ids", ("batch", "seq"), dtype="int64", low=0, high=100)
+    declared = trtperf.model(inputs=[ids], outputs=["y"], name="bert", dims={"seq": (128, 512, 256)},
+                             max_batch=16)(nn.Identity)
+    assert profile_shapes(declared, 8, None, {"seq": 256}) == {"ids": ((1, 128), (8, 256), (16, 512))}
+    with pytest.raises(BuildError, match=r"seq=1024 lies outside the declared range 128\.\.512"):
+        profile_shapes(declared, 8, None, {"seq": 1024})
+    with pytest.raises(BuildError, match=r"no value for named axes \['seq'\]"):
+        profile_shapes(declared, 8, None)
 
 
 def test_every_build_setting_is_in_the_key() -> None:

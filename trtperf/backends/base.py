@@ -31,6 +31,8 @@ class BuildRequest:
 class Backend(abc.ABC):
     name: str = ""
     install_hint: str = ""
+    runs_onnx_models: bool = True
+    """False for a backend that runs the torch module itself: it cannot run a model declared from an ONNX file."""
 
     @classmethod
     def settings_key(cls, settings: Settings) -> Hashable:

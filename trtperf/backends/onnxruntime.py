@@ -66,17 +66,16 @@ def optimize_to_file(source: Path, target: Path) -> None:
     _session(source, threads=1, optimize=True, save_to=target)
 
 
-def reference_to_file(onnx_path: Path, inputs: Sequence[Mapping[str, Any]], batch: int, seed: int,
-                      target: Path) -> None:
-    """The reference session's outputs on the seeded inputs, saved as an ``.npz`` (no pickles) to
-    ``target``. ``inputs``: the declared :class:`~trtperf.spec.InputSpec` fields as dicts (plain data
-    for the pipe). Run in a child process (:mod:`trtperf.isolate`): the inputs are drawn there."""
+def reference_to_file(onnx_path: Path, inputs: Sequence[InputSpec], batch: int, seed: int, target: Path,
+                      dims: Mapping[str, int] | None = None) -> None:
+    """The reference session's outputs on the seeded inputs (``dims``: named-axis values), saved as an
+    ``.npz`` (no pickles) to ``target``. Run in a child process (:mod:`trtperf.isolate`): the inputs are
+    drawn there."""
     import io
 
     from trtperf.inputs import make_input_arrays
 
-    specs = [InputSpec(**fields) for fields in inputs]
-    outputs = run_session(reference_session(onnx_path), make_input_arrays(specs, batch, seed))
+    outputs = run_session(reference_session(onnx_path), make_input_arrays(inputs, batch, seed, dims))
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **outputs)
     target.write_bytes(buffer.getvalue())

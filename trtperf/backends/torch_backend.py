@@ -148,9 +148,12 @@ def engine_key_parts(
     batch: int | None,
     compile_mode: str | None,
     compiler: str | None,
+    dims: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Everything that changes a torch engine. ``batch`` only for compiled modules (shape-specialized)."""
+    """Everything that changes a torch engine. ``batch`` and the named axes' values ``dims`` only for
+    compiled modules (shape-specialized)."""
     return {
+        **({"dims": dict(sorted(dims.items()))} if dims else {}),
         "model": model,
         "source": source_digest,
         "weights": weights_digest,
@@ -282,6 +285,7 @@ class TorchBackend(Backend):
     """``torch``: the module run eagerly."""
 
     name = "torch"
+    runs_onnx_models = False
     install_hint = "pip install torch (a CUDA build for GPU timing: https://pytorch.org/get-started/locally/)"
     compile = False
 
@@ -361,7 +365,7 @@ class TorchBackend(Backend):
 
         return engine_key_parts(
             model=request.spec.name,
-            source_digest=request.spec.source_digest(),
+            source_digest=request.spec.source_digest(module),
             weights_digest=weights_digest(module),
             backend=self.name,
             torch_version=self.version(),
@@ -370,6 +374,7 @@ class TorchBackend(Backend):
             batch=request.case.batch if self.compile else None,
             compile_mode=self.compile_mode() if self.compile else None,
             compiler=self.compiler_name() if self.compile else None,
+            dims=request.case.dim_values if self.compile else None,
         )
 
     def compile_mode(self) -> str:
@@ -464,7 +469,8 @@ class TorchCompileBackend(TorchBackend):
         device = self.torch_device()
         module = prepare_module(request.spec.build_module(), request.case.precision, device)
         names = [i.name for i in request.spec.inputs]
-        example = to_tensors(make_inputs(request.spec, request.case.batch, request.settings.seed), names,
+        example = to_tensors(make_inputs(request.spec, request.case.batch, request.settings.seed,
+                                         request.case.dim_values), names,
                              request.case.precision, device)
         started = time.perf_counter()
         with math_mode(request.case.precision), warnings.catch_warnings():

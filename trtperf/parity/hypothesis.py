@@ -21,7 +21,9 @@ import argparse
 import hashlib
 import inspect
 import json
+import math
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,24 +75,28 @@ def batch_range(spec: ModelSpec, case: Case, settings: Settings) -> tuple[int, i
     return 1, spec.max_batch
 
 
-def recipe_inputs(spec: ModelSpec, recipe: Recipe) -> Arrays:
-    """The arrays of ``recipe``: uniform in each input's drawn sub-range of ``[low, high)``."""
+def recipe_inputs(spec: ModelSpec, recipe: Recipe, dims: Mapping[str, int] | None = None) -> Arrays:
+    """The arrays of ``recipe`` at the case's named-axis values ``dims``: uniform in each input's drawn
+    sub-range of ``[low, high)``. Integers stay within ``ceil(low) .. ceil(high) - 1`` (the declared
+    integers); bools are True with the declared ``p_true``."""
     arrays: Arrays = {}
     for index, (item, (lo, width)) in enumerate(zip(spec.inputs, recipe.ranges, strict=True)):
         rng = np.random.default_rng([recipe.seed, index, recipe.batch])
-        shape = item.concrete_shape(recipe.batch)
-        step = (item.high - item.low) / STEPS
-        low = item.low + lo * step
-        high = min(item.high, low + width * step)
+        shape = item.concrete_shape(recipe.batch, dims)
+        declared_low, declared_high = item.value_range
         if item.dtype == "bool":
-            arrays[item.name] = rng.integers(0, 2, size=shape).astype(bool)
+            arrays[item.name] = rng.random(size=shape) < (0.5 if item.p_true is None else item.p_true)
         elif item.dtype in ("float32", "float16"):
+            step = (declared_high - declared_low) / STEPS
+            low = declared_low + lo * step
+            high = min(declared_high, low + width * step)
             values = rng.uniform(low, high, size=shape) if high > low else np.full(shape, low)
             arrays[item.name] = values.astype(item.dtype)
         else:
-            top = max(int(np.floor(low)) + 1, int(np.ceil(high)))
-            arrays[item.name] = rng.integers(int(np.floor(low)), min(top, int(item.high)), size=shape,
-                                             endpoint=False).astype(item.dtype)
+            first, count = math.ceil(declared_low), math.ceil(declared_high) - math.ceil(declared_low)
+            start = first + (lo * count) // STEPS
+            stop = min(first + count, max(start + 1, first + -(-(lo + width) * count // STEPS)))
+            arrays[item.name] = rng.integers(start, stop, size=shape).astype(item.dtype)
     return arrays
 
 
@@ -158,7 +164,7 @@ def search(
 
     def check(recipe: Recipe) -> None:
         ran[0] += 1
-        inputs = recipe_inputs(spec, recipe)
+        inputs = recipe_inputs(spec, recipe, case.dim_values)
         report = references.compare(infer(inputs), inputs)
         if not report.passed:
             failing.append((recipe, report.describe_failures()))
@@ -186,7 +192,8 @@ def search(
 
 def write_reproducer(path: Path, spec: ModelSpec, case: Case, settings: Settings, recipe: Recipe,
                      message: str) -> None:
-    suite = inspect.getsourcefile(spec.factory) or ""
+    declaring = sys.modules.get(spec.declared_in)
+    suite = getattr(declaring, "__file__", None) or inspect.getsourcefile(spec.factory) or ""
     atomic_write_json(path, {
         "schema_version": REPRO_SCHEMA,
         "suite": str(Path(suite).resolve()) if suite else "",
@@ -253,8 +260,9 @@ def replay(path: Path) -> tuple[bool, str]:
     settings = Settings.from_json(data["settings"])
     cache = ArtifactCache(settings.cache_dir or default_cache_dir())
     prepared = prepare(spec, case, settings, cache)
+    spec = prepared.spec  # an ONNX-file model's inputs come from its graph
     recipe = Recipe.from_json(data["recipe"])
-    inputs = recipe_inputs(spec, recipe)
+    inputs = recipe_inputs(spec, recipe, case.dim_values)
     references = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, cache)
     with prepared.load() as engine:
         report = references.compare(engine.infer(inputs), inputs)

@@ -9,7 +9,6 @@ and comparators apart). The pipeline, the precision stage and the Hypothesis mod
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from trtperf.cache import ArtifactCache, CacheEntry
-from trtperf.isolate import run_isolated
 from trtperf.parity.compare import TwoWayParity, two_way_parity
 from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for
 from trtperf.spec import ModelSpec
@@ -25,8 +23,11 @@ from trtperf.spec import ModelSpec
 Outputs = dict[str, np.ndarray]
 
 
-def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cache: ArtifactCache) -> Outputs:
+def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cache: ArtifactCache,
+                   dims: Mapping[str, int] | None = None) -> Outputs:
     """ONNX Runtime (CPU, ``onnx`` as it is, no graph optimizations) on the seeded inputs, cached.
+
+    ``dims``: the case's named-axis values (e.g. ``{"seq": 128}``; none for a batch-only model).
 
     Returns one array per declared output. Raises whatever ONNX Runtime raises for a graph it
     cannot run (its own exception types: NOT_IMPLEMENTED, INVALID_GRAPH).
@@ -34,24 +35,30 @@ def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cac
     import onnxruntime
 
     from trtperf.backends.onnxruntime import reference_to_file
+    from trtperf.isolate import run_isolated
 
     parts = {
         "onnx": onnx.meta["sha256"],
         "batch": batch,
         "seed": seed,
         # The inputs are drawn from the declared specs: a changed range means another reference.
-        "inputs": [[i.name, list(i.shape), i.dtype, i.low, i.high] for i in spec.inputs],
+        "inputs": [i.describe() for i in spec.inputs],
         "onnxruntime": onnxruntime.__version__,
+        **({"dims": dict(sorted(dims.items()))} if dims else {}),
     }
 
     def produce(tmp: Path) -> None:
-        # In a child process (issue 12): a crash of ONNX Runtime on this model fails the case, not the session.
-        run_isolated(reference_to_file, onnx.path, [dataclasses.asdict(i) for i in spec.inputs], batch, seed, tmp,
-                     what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch})")
+        # In a child process: a crash of ONNX Runtime on this model fails the case, not the session.
+        run_isolated(reference_to_file, onnx.path, spec.inputs, batch, seed, tmp, dims,
+                     what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch}{_dims_text(dims)})")
 
     entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
     with np.load(entry.path) as data:
         return {name: data[name] for name in spec.outputs}
+
+
+def _dims_text(dims: Mapping[str, int] | None) -> str:
+    return "".join(f", {axis} {value}" for axis, value in sorted((dims or {}).items()))
 
 
 def _first_line(exc: Exception) -> str:
@@ -82,23 +89,24 @@ class ReferenceRunner:
                 f"cost check gates: {_first_line(exc)}")
 
     # -- seeded inputs (cached) ------------------------------------------------------------------
-    def fp32_outputs(self, batch: int, seed: int) -> Outputs:
-        return cached_outputs(self.spec, self.fp32, batch, seed, self.cache)
+    def fp32_outputs(self, batch: int, seed: int, dims: Mapping[str, int] | None = None) -> Outputs:
+        return cached_outputs(self.spec, self.fp32, batch, seed, self.cache, dims)
 
-    def variant_outputs(self, batch: int, seed: int) -> Outputs | None:
+    def variant_outputs(self, batch: int, seed: int, dims: Mapping[str, int] | None = None) -> Outputs | None:
         """The variant's reference, or None (``variant_unavailable`` says why) when ORT cannot run it."""
         if self.same:
-            return self.fp32_outputs(batch, seed)
+            return self.fp32_outputs(batch, seed, dims)
         try:
-            return cached_outputs(self.spec, self.variant, batch, seed, self.cache)
+            return cached_outputs(self.spec, self.variant, batch, seed, self.cache, dims)
         except Exception as exc:  # ONNX Runtime's own types (NOT_IMPLEMENTED, INVALID_GRAPH)
             self.variant_unavailable = self._unavailable(exc)
             return None
 
-    def check(self, got: Mapping[str, np.ndarray], batch: int, seed: int) -> TwoWayParity:
-        """Parity both ways of ``got`` (the engine's outputs on the seeded inputs)."""
-        expected = self.fp32_outputs(batch, seed)
-        variant = expected if self.same else self.variant_outputs(batch, seed)
+    def check(self, got: Mapping[str, np.ndarray], batch: int, seed: int,
+              dims: Mapping[str, int] | None = None) -> TwoWayParity:
+        """Parity both ways of ``got`` (the engine's outputs on the seeded inputs at ``batch`` and ``dims``)."""
+        expected = self.fp32_outputs(batch, seed, dims)
+        variant = expected if self.same else self.variant_outputs(batch, seed, dims)
         return self._compare(got, expected, variant)
 
     # -- arbitrary inputs (Hypothesis) -------------------------------------------------------------

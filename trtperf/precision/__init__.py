@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def tool_versions() -> dict[str, str]:
 def _carried_qdq(path: str, sha256: str) -> frozenset[str]:
     import onnx
 
-    from trtperf.precision.quantize import qdq_element_types
+    from trtperf.onnx_io import qdq_element_types
 
     return frozenset(qdq_element_types(onnx.load(path, load_external_data=False)))
 
@@ -117,12 +118,13 @@ def precision_variant(
     *,
     calibration_data: Path | None = None,
     builder_flags: bool = False,
+    dims: Mapping[str, int] | None = None,
 ) -> CacheEntry:
     """The ONNX to build for ``precision`` (the fp32 entry itself where no variant is needed).
 
     ``calibration_data``: an ``.npz`` calibration set for int8/fp8 (default: drawn from the input
     spec). ``builder_flags``: TensorRT 10 opt-in; the fp32 ONNX is returned and the backend sets
-    the precision flag.
+    the precision flag. ``dims``: the case's named-axis values, at which drawn calibration data is made.
     """
     if precision in PASS_THROUGH or builder_flags:
         return fp32
@@ -146,7 +148,7 @@ def precision_variant(
         "recipe": RECIPE_VERSION,
         "tools": tool_versions(),
     }
-    calib = calibration_set(spec, calibration_data) if precision in QUANTIZED else None
+    calib = calibration_set(spec, calibration_data, dims) if precision in QUANTIZED else None
     if calib is not None:
         parts["calibration"] = calib.digest
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,19 +37,22 @@ class CalibrationSet:
     source: str
 
 
-def _spec_digest(spec: ModelSpec) -> str:
-    described = [[i.name, list(i.shape), i.dtype, i.low, i.high] for i in spec.inputs]
+def _spec_digest(spec: ModelSpec, dims: Mapping[str, int]) -> str:
+    described = [i.describe() for i in spec.inputs]
     payload = json.dumps({"inputs": described, "seed": CALIBRATION_SEED, "batches": DRAWN_BATCHES,
-                          "batch": DRAWN_BATCH_SIZE}, sort_keys=True)
+                          "batch": DRAWN_BATCH_SIZE, **({"dims": dict(dims)} if dims else {})}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def drawn_calibration(spec: ModelSpec) -> CalibrationSet:
-    """``DRAWN_BATCHES`` batches of ``DRAWN_BATCH_SIZE`` from the declared input ranges."""
+def drawn_calibration(spec: ModelSpec, dims: Mapping[str, int] | None = None) -> CalibrationSet:
+    """``DRAWN_BATCHES`` batches of ``DRAWN_BATCH_SIZE`` from the declared input ranges, at the case's
+    named-axis values ``dims`` (e.g. ``{"seq": 128}``)."""
+    dims = dict(dims or {})
     size = min(DRAWN_BATCH_SIZE, spec.max_batch)
-    batches = tuple(make_inputs(spec, size, CALIBRATION_SEED + i) for i in range(DRAWN_BATCHES))
-    return CalibrationSet(batches, "spec:" + _spec_digest(spec), f"{DRAWN_BATCHES}x{size} samples drawn from the "
-                          "declared input ranges")
+    batches = tuple(make_inputs(spec, size, CALIBRATION_SEED + i, dims=dims) for i in range(DRAWN_BATCHES))
+    at = "".join(f", {axis}={value}" for axis, value in sorted(dims.items()))
+    return CalibrationSet(batches, "spec:" + _spec_digest(spec, dims), f"{DRAWN_BATCHES}x{size} samples drawn from "
+                          f"the declared input ranges{at}")
 
 
 def _split(arrays: Batch, axes: dict[str, int], chunk: int) -> Iterator[Batch]:
@@ -77,7 +80,9 @@ def load_calibration(spec: ModelSpec, path: Path) -> CalibrationSet:
     counts = set()
     for item in spec.inputs:
         a = arrays[item.name]
-        expected = item.concrete_shape(a.shape[item.batch_axis] if a.ndim == len(item.shape) else -1)
+        # The batch axis and named axes (e.g. "seq") take the file's sizes; fixed axes must match.
+        expected = tuple(a.shape[k] if isinstance(d, str) and a.ndim == len(item.shape) else d
+                         for k, d in enumerate(item.shape))
         if a.ndim != len(item.shape) or a.shape != expected:
             raise TrtperfUsageError(f"{where}: input {item.name!r} has shape {list(a.shape)}, expected "
                                     f"{list(item.shape)} with samples stacked on the batch axis")
@@ -93,5 +98,6 @@ def load_calibration(spec: ModelSpec, path: Path) -> CalibrationSet:
                           f"{counts.pop()} samples from {path}")
 
 
-def calibration_set(spec: ModelSpec, path: Path | None) -> CalibrationSet:
-    return load_calibration(spec, path) if path is not None else drawn_calibration(spec)
+def calibration_set(spec: ModelSpec, path: Path | None, dims: Mapping[str, int] | None = None) -> CalibrationSet:
+    """The user's ``.npz`` at ``path``, else batches drawn at the named-axis values ``dims``."""
+    return load_calibration(spec, path) if path is not None else drawn_calibration(spec, dims)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from trtperf.onnx_io import QDQ_OPS
 from trtperf.precision.calibration import Batch, CalibrationSet
 
 QUANTIZED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -32,7 +33,6 @@ INT8_MAX = 127.0
 E4M3_MAX = 448.0
 FP8_OPSET = 19
 
-QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 
 
 def extra_options() -> dict[str, Any]:
@@ -137,24 +137,3 @@ def retarget_int8_to_fp8(model: Any) -> Any:
         if opset.domain in ("", "ai.onnx") and opset.version < FP8_OPSET:
             opset.version = FP8_OPSET
     return model
-
-
-def qdq_element_types(model: Any) -> set[str]:
-    """Quantized element types of a model's Q/DQ nodes, read from their zero points (empty: no Q/DQ).
-
-    "int8", "uint8", "fp8" (E4M3), ...; "unknown" for a Q/DQ node without a zero-point initializer.
-    """
-    import onnx
-
-    names = {onnx.TensorProto.FLOAT8E4M3FN: "fp8"}
-    inits = {i.name: i for i in model.graph.initializer}
-    types: set[str] = set()
-    for node in model.graph.node:
-        if node.op_type not in QDQ_OPS:
-            continue
-        zp = inits.get(node.input[2]) if len(node.input) > 2 else None
-        if zp is None:
-            types.add("unknown")
-        else:
-            types.add(names.get(zp.data_type) or onnx.helper.tensor_dtype_to_np_dtype(zp.data_type).name)
-    return types

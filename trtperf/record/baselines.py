@@ -13,6 +13,11 @@ Schema history (``schema_version``; older files are migrated on load, newer ones
    raw per-iteration latencies (:data:`RAW_RUNS` runs x :data:`RAW_PER_RUN` samples). The gate
    tests run medians (``stats.run_medians_ms``), so an entry without valid ones is an error,
    never a silent pass.
+3. (issue 15) the file reviews well: one line per field of an entry (at most 10 lines per case, so
+   re-recording one case changes at most 10 lines of the diff), floats to 6 significant digits, cases
+   in natural order. ``samples`` moved to a sidecar ``<device-slug>.samples.json`` beside the file
+   (also one line per case, marked generated in ``.gitattributes``). The gate reads only the reviewed
+   file (``stats.run_medians_ms``); the sidecar serves diagnosis and is read only when updating.
 """
 
 from __future__ import annotations
@@ -26,10 +31,14 @@ from typing import Any
 from filelock import FileLock
 
 from trtperf.errors import BaselineError
-from trtperf.fsutil import atomic_write_json, remove_orphans
+from trtperf.fsutil import atomic_write_bytes, remove_orphans
+from trtperf.record.naturalsort import natural_sorted
 from trtperf.record.results import CaseResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+SAMPLES_SUFFIX = ".samples.json"
+SIGNIFICANT_DIGITS = 6
+"""Floats in baseline files keep 6 significant digits: 1 ppm, far below run-to-run timing noise."""
 RAW_RUNS = 3
 RAW_PER_RUN = 100
 
@@ -78,8 +87,74 @@ def _v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _v2_to_v3(document: dict[str, Any]) -> dict[str, Any]:
+    """v2 kept ``samples`` inside each entry; v3 keeps them in the sidecar. The migrated document
+    carries them in a top-level ``samples`` mapping (case key -> samples) that the loader takes as
+    the sidecar's content; the next write splits them into ``<slug>.samples.json``."""
+    entries = document.get("entries", {})
+    if not isinstance(entries, dict):
+        raise ValueError("'entries' must be an object")
+    samples: dict[str, Any] = {}
+    for key, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {key!r} is not an object")
+        samples[key] = entry.pop("samples", {})
+    document["samples"] = samples
+    return document
+
+
 # version N -> function upgrading a version N-1 document to N, applied in order on load.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {2: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {2: _v1_to_v2, 3: _v2_to_v3}
+
+
+def round_floats(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
+    """``value`` with every float rounded to ``digits`` significant digits (ints, bools, strings kept)."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: round_floats(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [round_floats(v, digits) for v in value]
+    return value
+
+
+def _one_line(value: Any) -> str:
+    return json.dumps(round_floats(value), sort_keys=True, separators=(", ", ": "))
+
+
+def dumps_compact(document: Mapping[str, Any], table: str, per_entry_fields: bool) -> str:
+    """JSON text with one line per field of each item of ``document[table]`` (``per_entry_fields``) or
+    one line per item; other top-level members one line each. Items in natural order of their keys."""
+    lines = ["{"]
+    members = sorted(document)
+    for index, name in enumerate(members):
+        comma = "," if index < len(members) - 1 else ""
+        if name != table:
+            lines.append(f"  {json.dumps(name)}: {_one_line(document[name])}{comma}")
+            continue
+        items = document[name]
+        keys = natural_sorted(items)
+        lines.append(f"  {json.dumps(name)}: {{" if keys else f"  {json.dumps(name)}: {{}}{comma}")
+        for i, key in enumerate(keys):
+            item_comma = "," if i < len(keys) - 1 else ""
+            if not per_entry_fields:
+                lines.append(f"    {json.dumps(key)}: {_one_line(items[key])}{item_comma}")
+                continue
+            lines.append(f"    {json.dumps(key)}: {{")
+            fields = sorted(items[key])
+            for j, field_name in enumerate(fields):
+                lines.append(f"      {json.dumps(field_name)}: {_one_line(items[key][field_name])}"
+                             f"{',' if j < len(fields) - 1 else ''}")
+            lines.append(f"    }}{item_comma}")
+        if keys:
+            lines.append(f"  }}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def samples_path(path: Path) -> Path:
+    """The sidecar of a baseline file: ``<slug>.json`` -> ``<slug>.samples.json``."""
+    return path.with_name(path.stem + SAMPLES_SUFFIX)
 
 
 @dataclass
@@ -87,10 +162,27 @@ class BaselineFile:
     path: Path
     device: dict[str, Any] = field(default_factory=dict)
     entries: dict[str, Any] = field(default_factory=dict)
-    """Case key -> entry; an entry may be malformed (see :func:`entry_problem`), checked where it is used."""
+    """Case key -> the reviewed entry (stats with run medians, timing_mode, environment, artifact,
+    recorded_at; no samples). An entry may be malformed (see :func:`entry_problem`): checked where used."""
+    samples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Case key -> per-run details and raw samples (the sidecar); empty unless loaded with samples."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "device": self.device, "entries": self.entries}
+        """The reviewed file's document."""
+        return {"schema_version": SCHEMA_VERSION, "device": self.device, "entries": self.entries,
+                "samples_file": samples_path(self.path).name}
+
+    def samples_json(self) -> dict[str, Any]:
+        """The sidecar's document."""
+        return {"schema_version": SCHEMA_VERSION, "baseline_file": self.path.name, "samples": self.samples}
+
+    def dumps(self) -> str:
+        """The reviewed file's text: at most ``5 + 2`` lines per case (one per entry field)."""
+        return dumps_compact(self.to_json(), "entries", per_entry_fields=True)
+
+    def dumps_samples(self) -> str:
+        """The sidecar's text: one line per case."""
+        return dumps_compact(self.samples_json(), "samples", per_entry_fields=False)
 
 
 def migrate(document: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -124,9 +216,27 @@ def migrate(document: dict[str, Any], path: Path) -> dict[str, Any]:
     return document
 
 
-def load_baseline_file(path: Path, lenient: bool = False) -> BaselineFile:
-    """The file's entries. BaselineError naming the file when it cannot be read safely; ``lenient``
-    (an update, which rewrites the file) replaces a malformed ``device`` field instead of failing."""
+def _load_samples(path: Path) -> dict[str, dict[str, Any]]:
+    sidecar = samples_path(path)
+    if not sidecar.exists():
+        return {}
+    try:
+        document = json.loads(sidecar.read_text())
+        samples = document["samples"]
+        if not isinstance(samples, dict) or not all(isinstance(v, dict) for v in samples.values()):
+            raise ValueError("'samples' must map case keys to objects")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BaselineError(
+            f"{sidecar}: cannot read the samples beside {path.name} ({type(exc).__name__}: {exc}). Neither file "
+            f"was overwritten. Restore it (git checkout -- {sidecar}) or delete it (the gate does not need it)."
+        ) from None
+    return dict(samples)
+
+
+def load_baseline_file(path: Path, with_samples: bool = True, lenient: bool = False) -> BaselineFile:
+    """Read (and migrate) a baseline file; with ``with_samples``, its sidecar too (BaselineError when
+    either cannot be read, naming the file and the fix). ``lenient`` (an update, which rewrites the file)
+    replaces a malformed ``device`` field instead of failing."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -153,7 +263,21 @@ def load_baseline_file(path: Path, lenient: bool = False) -> BaselineFile:
                 f"the field)."
             )
         device = {}
-    return BaselineFile(path=path, device=dict(device), entries=dict(entries))
+    migrated_samples = document.get("samples")
+    if isinstance(migrated_samples, dict):  # an older file: its samples were inline
+        samples = {k: v for k, v in migrated_samples.items() if isinstance(v, dict)}
+    else:
+        samples = _load_samples(path) if with_samples else {}
+    for entry in entries.values():
+        if isinstance(entry, dict):
+            entry.pop("samples", None)
+    return BaselineFile(path=path, device=dict(device), entries=dict(entries), samples=samples)
+
+
+def write_baseline_file(baseline: BaselineFile) -> None:
+    """Write the sidecar, then the reviewed file, each atomically (a kill leaves old or new, never half)."""
+    atomic_write_bytes(samples_path(baseline.path), baseline.dumps_samples().encode())
+    atomic_write_bytes(baseline.path, baseline.dumps().encode())
 
 
 class BaselineStore:
@@ -169,7 +293,7 @@ class BaselineStore:
         path = self.path_for(device_slug)
         if not path.exists():
             return None
-        return load_baseline_file(path, lenient=lenient)
+        return load_baseline_file(path, with_samples=False, lenient=lenient)
 
     def entry(self, device_slug: str, case_key: str, lenient: bool = False) -> Any:
         """The raw entry (possibly malformed: check it with :meth:`run_medians`), or None."""
@@ -197,18 +321,21 @@ class BaselineStore:
         path = self.path_for(device_slug)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path.with_name(path.name + ".lock"))):
-            remove_orphans(path)  # temporaries of a killed update: no live writer owns them under the lock
+            for target in (path, samples_path(path)):  # temporaries of a killed update: no live writer owns
+                remove_orphans(target)  # them under the lock
             current = load_baseline_file(path, lenient=True) if path.exists() else BaselineFile(path=path)
             current.device = {**current.device, **dict(device)}
             for key, entry in entries.items():
-                current.entries[key] = dict(entry)
-            atomic_write_json(path, current.to_json())
+                entry = dict(entry)
+                current.samples[key] = dict(entry.pop("samples", None) or {})
+                current.entries[key] = entry
+            write_baseline_file(current)
             return current
 
     def slugs(self) -> list[str]:
         if not self.directory.exists():
             return []
-        return sorted(p.stem for p in self.directory.glob("*.json"))
+        return sorted(p.stem for p in self.directory.glob("*.json") if not p.name.endswith(SAMPLES_SUFFIX))
 
 
 def recordable(result: CaseResult) -> bool:

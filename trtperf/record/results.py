@@ -13,6 +13,7 @@ from typing import Any
 from trtperf.cases import Case
 from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
+from trtperf.record.naturalsort import case_order
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -42,7 +43,9 @@ class CaseResult:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["case"] = {"key": self.case.key, **asdict(self.case)}
+        case = asdict(self.case)
+        dims = case.pop("dims")
+        data["case"] = {"key": self.case.key, **case, **({"dims": dict(dims)} if dims else {})}
         return data
 
     @classmethod
@@ -50,6 +53,7 @@ class CaseResult:
         fields = dict(data)
         case_fields = dict(fields.pop("case"))
         case_fields.pop("key", None)
+        case_fields["dims"] = tuple(sorted(dict(case_fields.get("dims") or {}).items()))
         return cls(case=Case(**case_fields), **fields)
 
     def baseline_entry(self, trtperf_version: str) -> dict[str, Any]:
@@ -71,7 +75,7 @@ def write_results(path: Path, results: Sequence[CaseResult], meta: Mapping[str, 
         "schema_version": RESULTS_SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "meta": dict(meta),
-        "cases": [r.to_json() for r in sorted(results, key=lambda r: r.case.key)],
+        "cases": [r.to_json() for r in sorted(results, key=case_order)],
     }
     atomic_write_json(path, document)
 
@@ -107,11 +111,11 @@ def speedups_vs_torch(results: Iterable[CaseResult]) -> dict[str, float]:
     """Case key -> torch eager's median / this case's median, for cases of this run that have a torch
     eager result of the same model, precision, batch and streams (2.0: twice as fast as eager)."""
     results = list(results)
-    eager = {(r.case.model, r.case.precision, r.case.batch, r.case.streams): r.stats["median_ms"]
+    eager = {(r.case.model, r.case.precision, r.case.batch, r.case.dims, r.case.streams): r.stats["median_ms"]
              for r in results if r.case.backend == TORCH_EAGER and r.stats and r.stats.get("median_ms")}
     out = {}
     for r in results:
-        base = eager.get((r.case.model, r.case.precision, r.case.batch, r.case.streams))
+        base = eager.get((r.case.model, r.case.precision, r.case.batch, r.case.dims, r.case.streams))
         if base and r.stats and r.stats.get("median_ms"):
             out[r.case.key] = base / r.stats["median_ms"]
     return out
@@ -121,7 +125,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
     results = list(results)
     speedups = speedups_vs_torch(results)
     rows = []
-    for r in sorted(results, key=lambda r: r.case.key):
+    for r in sorted(results, key=case_order):
         stats = r.stats or {}
         base = (r.baseline or {}).get("stats", {})
         verdict = r.verdict or {}
@@ -175,7 +179,7 @@ def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, no_color=True, color_system=None, legacy_windows=False)
     console.print(table)
-    for r in sorted(results, key=lambda r: r.case.key):
+    for r in sorted(results, key=case_order):
         note = (r.verdict or {}).get("note")
         if note and note != (r.verdict or {}).get("status"):  # "no baseline" alone is in the table already
             console.print(Text(f"{r.case.key}: {note}"))

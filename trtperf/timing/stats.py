@@ -46,6 +46,19 @@ class LatencyStats:
     run_medians_ms: tuple[float, ...]
     enqueue_median_ms: float | None = None
     """Median host time to enqueue one inference (GPU backends), else None."""
+    # The rest of pytest-benchmark's statistics (issue 15), pooled samples; None in results of trtperf < 0.2.
+    max_ms: float | None = None
+    q1_ms: float | None = None
+    """First quartile (25th percentile, linear interpolation)."""
+    q3_ms: float | None = None
+    iqr_outliers: int | None = None
+    """Samples outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR] (pytest-benchmark's ``iqr_outliers``)."""
+    stddev_outliers: int | None = None
+    """Samples outside mean +- one standard deviation (pytest-benchmark's ``stddev_outliers``)."""
+    ld15iqr_ms: float | None = None
+    """Lowest sample within 1.5 IQR of Q1 (Tukey's lower whisker, pytest-benchmark's ``ld15iqr``)."""
+    hd15iqr_ms: float | None = None
+    """Highest sample within 1.5 IQR of Q3 (Tukey's upper whisker)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,7 +82,9 @@ def summarize(runs: Sequence[RunSamples], batch: int) -> LatencyStats:
     stdev = float(pooled_ms.std(ddof=1)) if pooled_ms.size > 1 else 0.0
     wall = sum(r.wall_s for r in runs)
     inferences = sum(r.inferences for r in runs)
-    p90, p99 = np.quantile(pooled_ms, [0.90, 0.99], method=QUANTILE_METHOD)
+    p90, p99, q1, q3 = np.quantile(pooled_ms, [0.90, 0.99, 0.25, 0.75], method=QUANTILE_METHOD)
+    iqr = q3 - q1
+    inside = pooled_ms[(pooled_ms >= q1 - 1.5 * iqr) & (pooled_ms <= q3 + 1.5 * iqr)]
     return LatencyStats(
         median_ms=float(np.median(pooled_ms)),
         p90_ms=float(p90),
@@ -83,6 +98,13 @@ def summarize(runs: Sequence[RunSamples], batch: int) -> LatencyStats:
         runs=len(runs),
         run_medians_ms=run_medians,
         enqueue_median_ms=enqueue_median_ms(runs),
+        max_ms=float(pooled_ms.max()),
+        q1_ms=float(q1),
+        q3_ms=float(q3),
+        iqr_outliers=int(np.count_nonzero((pooled_ms < q1 - 1.5 * iqr) | (pooled_ms > q3 + 1.5 * iqr))),
+        stddev_outliers=int(np.count_nonzero((pooled_ms < mean - stdev) | (pooled_ms > mean + stdev))),
+        ld15iqr_ms=float(inside.min()),
+        hd15iqr_ms=float(inside.max()),
     )
 
 

@@ -23,8 +23,22 @@ Shape = tuple[int, ...]
 ProfileShapes = dict[str, tuple[Shape, Shape, Shape]]
 
 
-def profile_shapes(spec: ModelSpec, batch: int, batch_range: tuple[int, int] | None) -> ProfileShapes:
-    """min/opt/max shape per input: opt is the case's batch, min/max the range (default 1..max_batch)."""
+def profile_shapes(spec: ModelSpec, batch: int, batch_range: tuple[int, int] | None,
+                   dims: Mapping[str, int] | None = None) -> ProfileShapes:
+    """min/opt/max shape per input: opt is the case's batch and named-axis values ``dims``; min/max
+    the batch range (default 1..max_batch) and each named axis's declared min..max, so one profile
+    covers every declared value."""
+    dims = dict(dims or {})
+    missing = sorted(set(spec.dims) - set(dims))
+    if missing:
+        raise BuildError(f"model {spec.name!r}: no value for named axes {missing} of the optimization profile")
+    for axis, value in dims.items():
+        lo, hi = spec.dim_range(axis)
+        if not lo <= value <= hi:
+            raise BuildError(f"model {spec.name!r}: {axis}={value} lies outside the declared range {lo}..{hi}; "
+                             f"declare it in dims= of the model")
+    smallest = {axis: spec.dim_range(axis)[0] for axis in spec.dims}
+    largest = {axis: spec.dim_range(axis)[1] for axis in spec.dims}
     low, high = batch_range if batch_range is not None else (1, spec.max_batch)
     if not low <= batch <= high:
         raise BuildError(
@@ -32,7 +46,8 @@ def profile_shapes(spec: ModelSpec, batch: int, batch_range: tuple[int, int] | N
             f"{low}..{high}; widen --trtperf-trt-batch-range (e.g. '{min(low, batch)}:{max(high, batch)}')."
         )
     return {
-        item.name: (item.concrete_shape(low), item.concrete_shape(batch), item.concrete_shape(high))
+        item.name: (item.concrete_shape(low, smallest), item.concrete_shape(batch, dims),
+                    item.concrete_shape(high, largest))
         for item in spec.inputs
     }
 
@@ -130,6 +145,10 @@ def _parse_hint(issues: Sequence[ParserIssue], logged: Sequence[str] = ()) -> st
         return ("A DequantizeLinear of int32 data (a quantized bias) is not accepted: this TensorRT dequantizes "
                 "only 8-bit/4-bit/FP8 data. Quantize with the bias kept in float (ONNX Runtime's "
                 "QuantizeBias=False, as ModelOpt does) and let TensorRT fuse it.")
+    if "Non-zero zero point is not supported" in text:
+        return ("TensorRT takes symmetric quantization only (every Q/DQ zero point 0): quantize with symmetric "
+                "activations and weights (ONNX Runtime's ActivationSymmetric=True and WeightSymmetric=True with "
+                "QInt8, as ModelOpt does).")
     if "MODEL_DESERIALIZE_FAILED" in codes:
         return "The file is not a readable ONNX model: re-export it (delete the cache entry if it is stale)."
     if any(code.startswith("UNSUPPORTED") for code in codes) or "Plugin not found" in text:

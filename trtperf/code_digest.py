@@ -1,0 +1,163 @@
+"""The code a model runs, as one digest for cache keys (export, torch engines, Hypothesis database).
+
+An export is stale when any code that runs in ``forward()`` changed, not only the suite file.
+The digest covers:
+
+- user code: the source files of the declaring module, of the factory's module, and of every
+  module defining a class in the built module's tree (``type(m).__mro__`` for each submodule),
+  plus, transitively, every user module those modules reference at top level (``import helpers``,
+  ``from helpers import act``). "User code" is a module whose file lies outside the standard library,
+  site-packages and trtperf itself (an editable install of your own package counts as user code);
+- third-party code: the name and version of the distribution of every other class in the tree
+  (e.g. ``transformers 4.46.0``), since its files are fixed by its version.
+
+Only file contents are hashed, never paths or module names, so the same code gives the same digest
+from pytest and from the ``trtperf`` CLI, and in a moved checkout. Which modules happen to be
+imported elsewhere in the process does not count: the set is found from the model and its
+modules' references alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import inspect
+import sys
+import sysconfig
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+_TRTPERF_DIR = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def _library_dirs() -> tuple[Path, ...]:
+    """The standard library and installed-package folders of this interpreter."""
+    dirs = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            dirs.add(Path(sysconfig.get_paths()[key]).resolve())
+        except (KeyError, OSError):
+            continue
+    return tuple(sorted(dirs))
+
+
+def is_user_file(path: str | Path) -> bool:
+    """True for a source file of the user's own code (not stdlib, site-packages or trtperf)."""
+    resolved = Path(path).resolve()
+    if any(part in ("site-packages", "dist-packages") for part in resolved.parts):
+        return False
+    if resolved.is_relative_to(_TRTPERF_DIR):
+        return False
+    return not any(resolved.is_relative_to(root) for root in _library_dirs())
+
+
+def _source_file(module: ModuleType) -> Path | None:
+    name = getattr(module, "__file__", None)
+    if not isinstance(name, str) or not name.endswith(".py"):
+        return None
+    return Path(name)
+
+
+def _user_module(name: str | None) -> ModuleType | None:
+    module = sys.modules.get(name) if name else None
+    if module is None:
+        return None
+    path = _source_file(module)
+    return module if path is not None and is_user_file(path) else None
+
+
+def _referenced(module: ModuleType) -> Iterator[str]:
+    """Names of the modules that ``module``'s top-level names come from."""
+    for value in list(vars(module).values()):
+        try:
+            if isinstance(value, ModuleType):
+                yield value.__name__
+            elif isinstance(value, functools.partial):
+                yield getattr(value.func, "__module__", "") or ""
+            elif inspect.isclass(value) or inspect.isfunction(value):
+                yield value.__module__ or ""
+        except Exception:  # a lazy module's attribute may raise on access; it is not user code
+            continue
+
+
+def user_modules(roots: Iterable[str]) -> list[ModuleType]:
+    """The user modules among ``roots`` and every user module they reference, transitively."""
+    found: dict[str, ModuleType] = {}
+    pending = [name for name in roots if name]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        module = _user_module(name)
+        if module is None:
+            continue
+        found[name] = module
+        pending.extend(_referenced(module))
+    return [found[name] for name in sorted(found)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (memoized while its size and modification time stay the same)."""
+    stat = path.stat()
+    return _file_digest(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    return dict(importlib.metadata.packages_distributions())
+
+
+def distribution_of(module_name: str) -> str | None:
+    """``"name version"`` of the installed distribution providing a module, None for the stdlib/unknown."""
+    top = module_name.partition(".")[0]
+    if not top or top in sys.stdlib_module_names or top == "builtins":
+        return None
+    names = _distributions().get(top)
+    if not names:
+        return None
+    try:
+        return f"{names[0]} {importlib.metadata.version(names[0])}"
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _factory_modules(factory: Callable[..., Any]) -> list[str]:
+    targets: list[Any] = [factory]
+    while isinstance(targets[-1], functools.partial):
+        targets.append(targets[-1].func)
+    return [str(getattr(t, "__module__", "") or "") for t in targets]
+
+
+def model_classes(module: torch.nn.Module) -> set[type]:
+    """Every class in the module tree's MROs (the code ``forward()`` dispatches to)."""
+    return {cls for sub in module.modules() for cls in type(sub).__mro__}
+
+
+def code_digest(factory: Callable[..., Any], declared_in: str, module: torch.nn.Module | None = None) -> str:
+    """SHA-256 over the user code and third-party versions the model runs (see the module docstring)."""
+    roots = [declared_in, *_factory_modules(factory)]
+    third_party: set[str] = set()
+    if module is not None:
+        for cls in model_classes(module):
+            roots.append(cls.__module__)
+            if _user_module(cls.__module__) is None:
+                dist = distribution_of(cls.__module__)
+                if dist is not None:
+                    third_party.add(dist)
+    digests = sorted({file_digest(path) for m in user_modules(roots) if (path := _source_file(m)) is not None})
+    if not digests:  # a factory defined outside any file (e.g. in a REPL): its name is all there is
+        digests = [hashlib.sha256(repr(getattr(factory, "__qualname__", factory)).encode()).hexdigest()]
+    payload = "\n".join([*digests, "--", *sorted(third_party)])
+    return hashlib.sha256(payload.encode()).hexdigest()

@@ -1,0 +1,98 @@
+"""``trtperf baseline diff OLD NEW``: what changed between two baseline files, or between a baseline
+and a results file (a run not recorded yet), per case: medians, p99s and the change of the median."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trtperf.errors import TrtperfUsageError
+from trtperf.record.baselines import load_baseline_file
+from trtperf.record.naturalsort import natural_key
+from trtperf.record.results import read_results
+
+ADDED, REMOVED, CHANGED, SAME = "added", "removed", "changed", "same"
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    case: str
+    old_median_ms: float | None
+    new_median_ms: float | None
+    old_p99_ms: float | None
+    new_p99_ms: float | None
+    status: str
+
+    @property
+    def change(self) -> float | None:
+        if self.old_median_ms and self.new_median_ms:
+            return self.new_median_ms / self.old_median_ms - 1.0
+        return None
+
+
+def load_stats(path: Path, device_slug: str | None = None) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """``(device slug, case key -> stats)`` of a baseline file or a results file (told apart by content).
+
+    A results file may hold several devices; ``device_slug`` keeps that device's cases."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TrtperfUsageError(f"{path}: cannot read it as JSON ({exc}).") from None
+    if isinstance(document, dict) and "cases" in document:
+        results = read_results(path)
+        return device_slug, {r.case.key: r.stats for r in results
+                             if r.stats and (device_slug is None or r.device.get("slug") == device_slug)}
+    baseline = load_baseline_file(path, with_samples=False)
+    return baseline.device.get("slug"), {k: e.get("stats", {}) for k, e in baseline.entries.items()}
+
+
+def diff_files(old: Path, new: Path, substring: str | None = None, rel_same: float = 1e-9) -> list[DiffRow]:
+    """One row per case in either file, in natural order; ``changed`` when a median or p99 differs."""
+    slug, old_stats = load_stats(old)
+    _, new_stats = load_stats(new, slug)
+    rows = []
+    for key in sorted(set(old_stats) | set(new_stats), key=natural_key):
+        if substring and substring not in key:
+            continue
+        o, n = old_stats.get(key), new_stats.get(key)
+        if o is None or n is None:
+            status = ADDED if o is None else REMOVED
+        else:
+            same = all(abs(float(o.get(f) or 0) - float(n.get(f) or 0)) <= rel_same * abs(float(o.get(f) or 1))
+                       for f in ("median_ms", "p99_ms"))
+            status = SAME if same else CHANGED
+        rows.append(DiffRow(key, (o or {}).get("median_ms"), (n or {}).get("median_ms"),
+                            (o or {}).get("p99_ms"), (n or {}).get("p99_ms"), status))
+    return rows
+
+
+HEADER = ["case", "old median ms", "new median ms", "change", "old p99 ms", "new p99 ms", "status"]
+
+
+def _cells(row: DiffRow) -> list[str]:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.4g}"
+
+    return [row.case, ms(row.old_median_ms), ms(row.new_median_ms),
+            "-" if row.change is None else f"{row.change:+.1%}", ms(row.old_p99_ms), ms(row.new_p99_ms), row.status]
+
+
+def render_diff(rows: list[DiffRow], markdown: bool = False, show_same: bool = False) -> str:
+    """A plain-text or Markdown table of the rows (unchanged cases only with ``show_same``)."""
+    shown = [r for r in rows if show_same or r.status != SAME]
+    counts = {s: sum(1 for r in rows if r.status == s) for s in (CHANGED, ADDED, REMOVED, SAME)}
+    title = ", ".join(f"{n} {s}" for s, n in counts.items())
+    table = [HEADER, *(_cells(r) for r in shown)]
+    if markdown:
+        lines = [f"**baseline diff**: {title}", "", "| " + " | ".join(HEADER) + " |",
+                 "| --- | " + " | ".join("---:" for _ in HEADER[1:-1]) + " | --- |"]
+        lines += ["| " + " | ".join(f"`{c}`" if i == 0 else c for i, c in enumerate(cells)) + " |"
+                  for cells in table[1:]]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(HEADER))]
+    lines = [f"baseline diff: {title}"]
+    lines += ["  ".join(c.ljust(w) if i in (0, len(HEADER) - 1) else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip() for cells in table]
+    return "\n".join(lines) + "\n"

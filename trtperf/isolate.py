@@ -7,7 +7,7 @@ runs such a step in a child of a ``forkserver`` (started once per process, with 
 onnxruntime imported ahead, so a step costs a fork, not an interpreter start) and returns its
 result; a crash becomes an :class:`IsolatedCrash` naming the step and the signal (``SIGSEGV``).
 
-The step must be a module-level function with picklable arguments and result (paths, numbers,
+The step must be a module-level function (passed by name) with picklable arguments and result (paths, numbers,
 small dicts: artifacts travel through files, not the pipe). An exception in the child comes back
 as the same :class:`~trtperf.errors.TrtperfError` when it is one, else as :class:`IsolatedError`
 carrying the original type name and message.
@@ -120,9 +120,18 @@ def signal_name(exitcode: int) -> str:
         return f"signal {-exitcode}"
 
 
-def _child(conn: multiprocessing.connection.Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _resolve(name: tuple[str, str]) -> Callable[..., Any]:
+    import importlib
+
+    target: Any = importlib.import_module(name[0])
+    for part in name[1].split("."):
+        target = getattr(target, part)
+    return target  # type: ignore[no-any-return]
+
+
+def _child(conn: multiprocessing.connection.Connection, name: tuple[str, str], args: tuple[Any, ...]) -> None:
     try:
-        result = fn(*args)
+        result = _resolve(name)(*args)
     except BaseException as exc:  # everything goes back to the parent
         if isinstance(exc, TrtperfError):
             try:
@@ -147,7 +156,10 @@ def run_isolated(fn: Callable[..., T], *args: Any, what: str) -> T:
         return fn(*args)
     context = _get_context()
     receiver, sender = context.Pipe(duplex=False)
-    process = _process_class()(target=_child, args=(sender, fn, args), daemon=True)
+    # The step goes by name, not as a pickled function object: pickle refuses a function whose module
+    # was imported again since (pytest's pytester does that), though the child imports it afresh anyway.
+    name = (fn.__module__, fn.__qualname__)
+    process = _process_class()(target=_child, args=(sender, name, args), daemon=True)
     process.start()
     sender.close()
     message: Any = None

@@ -66,16 +66,18 @@ def optimize_to_file(source: Path, target: Path) -> None:
     _session(source, threads=1, optimize=True, save_to=target)
 
 
-def reference_to_file(onnx_path: Path, inputs: Sequence[InputSpec], batch: int, seed: int, target: Path,
+def reference_to_file(onnx_path: Path, inputs: Sequence[Mapping[str, Any]], batch: int, seed: int, target: Path,
                       dims: Mapping[str, int] | None = None) -> None:
     """The reference session's outputs on the seeded inputs (``dims``: named-axis values), saved as an
-    ``.npz`` (no pickles) to ``target``. Run in a child process (:mod:`trtperf.isolate`): the inputs are
-    drawn there."""
+    ``.npz`` (no pickles) to ``target``. ``inputs``: the declared :class:`~trtperf.spec.InputSpec`
+    fields as dicts (plain data: pickle refuses a class whose module was imported again since). Run in
+    a child process (:mod:`trtperf.isolate`): the inputs are drawn there."""
     import io
 
     from trtperf.inputs import make_input_arrays
 
-    outputs = run_session(reference_session(onnx_path), make_input_arrays(inputs, batch, seed, dims))
+    specs = [InputSpec(**fields) for fields in inputs]
+    outputs = run_session(reference_session(onnx_path), make_input_arrays(specs, batch, seed, dims))
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **outputs)
     target.write_bytes(buffer.getvalue())

@@ -16,6 +16,7 @@ on CPU-only machines, and parity and timing are skipped with that reason.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter
@@ -206,7 +207,9 @@ class TensorRTBackend(Backend):
                 stale.unlink(missing_ok=True)  # the report of a corrupt plan being rebuilt
             seed = _read_timing_cache(tc_path)
             # Parse and build in a child process: a crash in the parser or builder fails this case only.
-            output = run_isolated(build_plan_to_file, flavour.kind, request.onnx_path, options, seed, tmp,
+            # Plain data across the pipe: pickle refuses a class whose module was imported again since.
+            output = run_isolated(build_plan_to_file, flavour.kind, request.onnx_path, dataclasses.asdict(options),
+                                  seed, tmp,
                                   what=f"{flavour.label} parse and build of {request.case.key}")
             if tc_path is not None and output.timing_cache:
                 _write_timing_cache(tc_path, output.timing_cache)
@@ -276,21 +279,20 @@ class TensorRTBackend(Backend):
                          allow_host_code=settings.trt_allow_host_code, what=request.case.key)
 
 
-def build_plan_to_file(choice: str, onnx_path: Path, options: Any, timing_cache: bytes | None,
+def build_plan_to_file(choice: str, onnx_path: Path, options: dict[str, Any], timing_cache: bytes | None,
                        target: Path) -> Any:
     """Parse and build with the TensorRT ``choice`` names, write the plan to ``target`` and return the
     :class:`~trtperf.trt.build.BuildOutput` without the plan bytes. Run in a child process by
-    :meth:`TensorRTBackend.build` (:mod:`trtperf.isolate`); BuildError on a parse or build failure."""
-    import dataclasses
-
+    :meth:`TensorRTBackend.build` (:mod:`trtperf.isolate`); BuildError on a parse or build failure.
+    ``options``: the :class:`~trtperf.trt.build.BuildOptions` fields as a dict."""
     from trtperf.errors import BuildError
     from trtperf.trt.api import activate
-    from trtperf.trt.build import build_plan
+    from trtperf.trt.build import BuildOptions, build_plan
 
     flavour = activate(choice)
     if isinstance(flavour, str):
         raise BuildError(flavour)
-    output = build_plan(flavour, onnx_path, options, timing_cache=timing_cache)
+    output = build_plan(flavour, onnx_path, BuildOptions(**options), timing_cache=timing_cache)
     target.write_bytes(output.plan)
     return dataclasses.replace(output, plan=b"")
 

@@ -9,6 +9,7 @@ and comparators apart). The pipeline, the precision stage and the Hypothesis mod
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cac
 
     def produce(tmp: Path) -> None:
         # In a child process: a crash of ONNX Runtime on this model fails the case, not the session.
-        run_isolated(reference_to_file, onnx.path, spec.inputs, batch, seed, tmp, dims,
+        run_isolated(reference_to_file, onnx.path, [dataclasses.asdict(i) for i in spec.inputs], batch, seed, tmp,
+                     dims,
                      what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch}{_dims_text(dims)})")
 
     entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")

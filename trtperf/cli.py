@@ -8,6 +8,7 @@
     trtperf results show RESULTS.json
     trtperf history [--dir DIR] [-k CASE] [--min-change 5%]
     trtperf results merge A.json B.json ... -o MERGED.json
+    trtperf results report RESULTS.json [--markdown PATH] [--html PATH] [--benchmark-json PATH] [--history DIR]
 """
 
 from __future__ import annotations
@@ -127,6 +128,26 @@ def cmd_results_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_results_report(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from trtperf.config import Settings
+    from trtperf.record.reports import write_reports
+
+    if not (args.markdown or args.html or args.benchmark_json):
+        raise TrtperfError("results report needs --markdown, --html and/or --benchmark-json")
+    settings = dataclasses.replace(Settings(), markdown=args.markdown, html=args.html,
+                                   benchmark_json=args.benchmark_json)
+    history = None
+    if args.history is not None:
+        from trtperf.record.history import HistoryStore
+
+        history = HistoryStore(args.history)
+    for line in write_reports(settings, read_results(args.path), {}, {}, environ={}, history=history):
+        print(line)
+    return 0
+
+
 def cmd_baseline_diff(args: argparse.Namespace) -> int:
     from trtperf.record.diff import diff_files, render_diff
 
@@ -135,10 +156,20 @@ def cmd_baseline_diff(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> ArtifactCache:
+    """The cache of --cache-dir, else TRTPERF_CACHE_DIR, else the default: the one pytest runs use."""
+    import os
+
     from trtperf.cache import ArtifactCache
     from trtperf.config import default_cache_dir
 
-    return ArtifactCache(args.cache_dir or default_cache_dir())
+    option = OPTIONS_BY_FIELD["cache_dir"]
+    if args.cache_dir is not None:
+        directory = Path(args.cache_dir)
+    elif os.environ.get(option.env):
+        directory = Path(option.parse(os.environ[option.env]))
+    else:
+        directory = default_cache_dir()
+    return ArtifactCache(directory)
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:
@@ -221,6 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("paths", type=Path, nargs="+")
     merge.add_argument("-o", "--output", type=Path, required=True)
     merge.set_defaults(func=cmd_results_merge)
+    report = results_cmds.add_parser("report", help="write the Markdown, HTML or pytest-benchmark report of a "
+                                     "saved (or merged) results file")
+    report.add_argument("path", type=Path)
+    report.add_argument("--markdown", type=Path, metavar="PATH")
+    report.add_argument("--html", type=Path, metavar="PATH")
+    report.add_argument("--benchmark-json", type=Path, metavar="PATH")
+    report.add_argument("--history", type=Path, metavar="DIR", help="a history directory to plot (not appended to)")
+    report.set_defaults(func=cmd_results_report)
     diff = baseline_cmds.add_parser("diff", help="compare two baseline files, or a results file against a baseline")
     diff.add_argument("old", type=Path, help="a baseline file")
     diff.add_argument("new", type=Path, help="a baseline file, or a results JSON (a run not recorded yet)")

@@ -6,8 +6,11 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 import trtperf
 from trtperf.backends import get_backend
@@ -21,11 +24,13 @@ from trtperf.inputs import make_inputs
 from trtperf.onnx_model import describe_source
 from trtperf.parity.reference import ReferenceRunner
 from trtperf.prepare import prepare
+from trtperf.progress import DONE, PARITY, TIMING, ProgressCallback, ProgressEvent
 from trtperf.record.baselines import BaselineStore, record_results
 from trtperf.record.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
 from trtperf.timing.gpu import record_clocks, watch_clocks
 from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.stats import RunSamples
 from trtperf.verdict.gate import Gate, StatisticalGate
 from trtperf.verdict.judging import TimingHook, judge_case
 
@@ -115,6 +120,8 @@ class CaseRunner:
         self.gate: Gate = gate or StatisticalGate()
         self.family_size = 1
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
+        self.progress: ProgressCallback | None = None
+        """Called at each stage boundary of a case (trtperf.progress); None: silent."""
         self._exports: dict[str, tuple[CacheEntry, str]] = {}
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
@@ -136,11 +143,25 @@ class CaseRunner:
             if spec.is_onnx:
                 source = describe_source(spec)
                 result.message += "" if source in result.message else f"\n(model {spec.name!r}: {source})"
+        finally:
+            self._emit(case, DONE)
         return result
+
+    def _emit(self, case: Case, stage: str, detail: str = "", runs: Sequence[RunSamples] = (),
+              planned: int = 0) -> None:
+        if self.progress is None:
+            return
+        median = float(np.median([np.median(r.latencies) for r in runs])) * 1e3 if runs else None
+        self.progress(ProgressEvent(case.key, stage, detail, len(runs), planned, median))
+
+    def _stage_detail(self, spec: ModelSpec, case: Case, stage: str) -> str:
+        return {"export": "cached" if spec.name in self._exports else "", "precision": case.precision,
+                "build": case.backend}.get(stage, "")
 
     def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, stage: Stage) -> None:
         def enter(name: str) -> None:
             stage.name = name
+            self._emit(case, name, self._stage_detail(spec, case, name))
 
         prepared = prepare(spec, case, settings, self.cache, exports=self._exports, on_stage=enter)
         spec = prepared.spec  # an ONNX-file model's inputs and outputs come from its graph
@@ -153,6 +174,7 @@ class CaseRunner:
             result.notes.append("build only")
             return
         stage.name = "reference"
+        self._emit(case, PARITY, "cache hit" if built.cache_hit else f"built in {built.build_s:.1f} s")
         inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
@@ -189,7 +211,8 @@ class CaseRunner:
             stage.name = "timing"
             plan = TimingPlan.from_settings(settings)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
-                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
+                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
+                               on_run=lambda so_far: self._emit(case, TIMING, runs=so_far, planned=plan.runs))
             record_clocks(clocks, result.environment, result.notes)
             result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
             result.notes.extend(n for n in getattr(engine, "notes", []) if n not in result.notes)

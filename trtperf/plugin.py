@@ -6,6 +6,7 @@ Thin on purpose: every stage lives in the library (``trtperf.pipeline``). Heavy 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,6 +21,7 @@ import pytest
 from trtperf.cases import Case, expand_cases, why_no_cases
 from trtperf.config import OPTIONS, Settings, default_cache_dir, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
+from trtperf.progress import ProgressCallback
 from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
 from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
@@ -39,7 +41,7 @@ class SessionState:
     runner: CaseRunner | None = None
     results: list[CaseResult] = field(default_factory=list)
     baselines_written: dict[str, int] = field(default_factory=dict)
-    error: str = ""
+    errors: list[str] = field(default_factory=list)
     results_error: str = ""
     notes: list[str] = field(default_factory=list)
     """Checked before any timing: new directories, missing baseline directory."""
@@ -54,6 +56,7 @@ class SessionState:
     nodeids: dict[str, str] = field(default_factory=dict)
     """Case key -> pytest node id, for the reproduce commands of the reports."""
     reports_written: list[str] = field(default_factory=list)
+    progress: ProgressCallback | None = None
 
     def get_runner(self) -> CaseRunner:
         if self.runner_error:
@@ -63,6 +66,7 @@ class SessionState:
 
             self.runner = CaseRunner(self.settings, self.baseline_dir)
             self.runner.family_size = self.timed_cases
+            self.runner.progress = self.progress
         return self.runner
 
 
@@ -121,13 +125,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> list[str]:
     """Before any case runs: backend names, results path, baseline directory. Returns notes for the
     header; TrtperfUsageError for what would otherwise fail after minutes of timing."""
-    from trtperf.backends import known_backends
+    from trtperf.backends import check_backend_names
     from trtperf.fsutil import check_writable
 
-    unknown = [name for name in settings.backend or () if name not in known_backends()]
-    if unknown:
-        raise TrtperfUsageError(f"--trtperf-backend: unknown backend(s) {', '.join(unknown)}; known backends: "
-                                f"{', '.join(known_backends())}")
+    try:
+        check_backend_names(settings.backend or ())
+    except TrtperfUsageError as exc:
+        raise TrtperfUsageError(f"--trtperf-backend: {exc}") from None
     notes = []
     cache_dir = settings.cache_dir or default_cache_dir()
     if not cache_dir.exists():  # an existing read-only cache is fine: it serves its hits
@@ -143,6 +147,40 @@ def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> 
         notes.append(f"baselines: {baseline_dir} does not exist: no case is gated (a typo in "
                      f"--trtperf-baseline-dir? record baselines with --trtperf-update-baselines)")
     return notes
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:  # the terminal reporter exists from here on
+        state.progress = _progress_reporter(session.config, state.settings.progress)
+
+
+def _progress_reporter(config: pytest.Config, mode: str) -> ProgressCallback | None:
+    """rich on a terminal, log lines otherwise, none in quiet mode (``auto``) or with ``off``; xdist
+    workers stay silent (their output is not the user's terminal)."""
+    if mode == "off" or _is_worker(config) or (mode == "auto" and config.option.verbose < 0):
+        return None
+    capman = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if reporter is None:  # -p no:terminal
+        return None
+    writer = config.get_terminal_writer()
+    # The live line shares pytest's line "path/test_x.py ..."; with -v that line is a long node id: log lines.
+    if mode == "rich" or (mode == "auto" and writer.hasmarkup and config.option.verbose <= 0):
+        from trtperf.progress import RichProgress, open_terminal
+
+        console = open_terminal()
+        if console is not None:
+            return RichProgress(console)
+    from trtperf.progress import LogProgress
+
+    def write(line: str) -> None:
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            if writer.width_of_current_line:  # pytest's "path/test_x.py ..": start a line of our own
+                writer.line()
+            writer.line(line)
+
+    return LogProgress(write)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -331,13 +369,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     try:
         state.reports_written = write_reports(state.settings, state.results, state.nodeids, meta)
     except (OSError, TrtperfError) as exc:
-        state.error = f"writing a report failed: {exc}"
+        state.errors.append(f"writing a report failed: {exc}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if state.settings.update_baselines and state.results:
         try:
             state.baselines_written = state.get_runner().update_baselines(state.results)
         except (TrtperfError, OSError) as exc:
-            state.error = f"baseline update failed: {exc}"
+            state.errors.append(f"baseline update failed: {exc}")
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -365,5 +403,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(line)
     for path, count in sorted(state.baselines_written.items()):
         terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")
-    if state.error:
-        terminalreporter.write_line(f"trtperf: {state.error}", red=True)
+    for error in state.errors:
+        terminalreporter.write_line(f"trtperf: {error}", red=True)

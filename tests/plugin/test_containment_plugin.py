@@ -99,7 +99,7 @@ def test_an_unknown_backend_is_a_usage_error(pytester: pytest.Pytester, args: li
     tiny_suite()
     result = pytester.runpytest(*args, "--trtperf-backend", "onnxruntime,tensort")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--trtperf-backend: unknown backend(s) tensort; known backends: onnxruntime, "
+    result.stderr.fnmatch_lines(["*--trtperf-backend: unknown backend 'tensort'; known backends: onnxruntime, "
                                  "tensorrt, torch, torch_compile"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 

@@ -158,12 +158,20 @@ def test_xdist_workers_report_to_the_controller_which_writes_baselines(pytester:
                                                                      tmp_path: Path,
                                                                      tiny_suite: Callable[..., None]) -> None:
     tiny_suite(batches="(1, 4)", streams="(1, 2)")
-    result = pytester.runpytest_subprocess(*suite, "-n", "2", "-p", "no:benchmark", "--trtperf-update-baselines")
+    result = pytester.runpytest_subprocess(*suite, "-n", "2", "-p", "no:benchmark", "--trtperf-update-baselines",
+                                           f"--junitxml={tmp_path / 'junit.xml'}",
+                                           f"--trtperf-benchmark-json={tmp_path / 'bench.json'}")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*baseline updated: *cpu-*.json (4 cases written, other entries kept)*"])
     (path,) = _baseline_files(tmp_path)
     assert len(json.loads(path.read_text())["entries"]) == 4
     assert len(json.loads((tmp_path / "results.json").read_text())["cases"]) == 4
+    # The reports see every worker's cases; JUnit gets the numbers, not the results blob the workers send.
+    assert [b["name"] for b in json.loads((tmp_path / "bench.json").read_text())["benchmarks"]] == [
+        "tiny[onnxruntime-fp32-b1-s1]", "tiny[onnxruntime-fp32-b1-s2]", "tiny[onnxruntime-fp32-b4-s1]",
+        "tiny[onnxruntime-fp32-b4-s2]"]
+    junit = (tmp_path / "junit.xml").read_text()
+    assert junit.count('<property name="median_ms"') == 4 and 'name="trtperf"' not in junit
 
 
 def test_a_baseline_from_another_timing_mode_fails_instead_of_being_compared(

@@ -50,3 +50,26 @@ def test_one_run_writes_every_report(pytester: pytest.Pytester, tmp_path: Path, 
         assert list(values) == ["median_ms", "p99_ms", "baseline_ms", "change", "verdict", "parity_max_abs_err"]
         assert float(values["median_ms"]) > 0 and values["verdict"] == "no baseline" and values["baseline_ms"] == ""
         assert float(values["parity_max_abs_err"]) < 1e-4
+    # Progress: not a terminal here, so plain log lines; -q adds nothing.
+    result.stdout.fnmatch_lines(["trtperf tiny[[]onnxruntime-fp32-b2-s1[]]: build (onnxruntime)",
+                                 "trtperf tiny[[]onnxruntime-fp32-b2-s1[]]: timing run 3 of 3, median so far *ms"])
+    quiet = pytester.runpytest(*args, "-q")
+    quiet.assert_outcomes(passed=2)
+    assert not [line for line in quiet.stdout.lines if line.startswith("trtperf tiny[")]
+
+
+def test_a_report_that_cannot_be_written_fails_the_run_with_the_reason(
+    pytester: pytest.Pytester, tmp_path: Path, tiny_suite: Callable[..., None]
+) -> None:
+    tiny_suite()
+    pytester.makeini("[pytest]\n")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a directory is needed")
+    result = pytester.runpytest(*FAST, f"--trtperf-cache-dir={tmp_path / 'cache'}",
+                                f"--trtperf-baseline-dir={tmp_path / 'baselines'}",
+                                f"--trtperf-results={tmp_path / 'results.json'}",
+                                f"--trtperf-markdown={blocker / 'summary.md'}", "--trtperf-progress=off")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["trtperf: writing a report failed: *not-a-dir*"])
+    assert (tmp_path / "results.json").exists(), "the results are written first"
+    assert not [line for line in result.stdout.lines if line.startswith("trtperf tiny[")], "progress off"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -116,3 +117,16 @@ def test_prune_plan_deletes_old_then_oldest_until_under_the_size() -> None:
     assert prune_plan(items, None, 0.9, now) == items[:2]
     assert prune_plan(items, 30, 0.9, now) == items[:2]
     assert prune_plan(items, None, None, now) == []
+
+
+def test_results_report_writes_reports_of_a_saved_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results_path = tmp_path / "results.json"
+    write_results(results_path, [_result("m[onnxruntime-fp32-b16-s1]", 2.0), _result("m[onnxruntime-fp32-b2-s1]", 1.0)],
+                  {})
+    md, bench = tmp_path / "s.md", tmp_path / "b.json"
+    assert main(["results", "report", str(results_path), "--markdown", str(md), "--benchmark-json", str(bench)]) == 0
+    assert "Markdown summary written to" in capsys.readouterr().out
+    assert md.read_text().index("b2-s1") < md.read_text().index("b16-s1")
+    assert [b["name"] for b in json.loads(bench.read_text())["benchmarks"]] == ["m[onnxruntime-fp32-b2-s1]",
+                                                                               "m[onnxruntime-fp32-b16-s1]"]
+    assert main(["results", "report", str(results_path)]) == 1

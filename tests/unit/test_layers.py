@@ -11,10 +11,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "trtperf"
 
 # Lower layers first; a module may import from its own layer or lower ones only.
 LAYERS: list[set[str]] = [
-    {"errors", "fsutil", "precisions", "device", "isolate"},
+    {"errors", "fsutil", "precisions", "device", "isolate", "progress"},  # progress: stage events (issue 15)
     {"timing.mode", "config"},
     {"onnx_io", "code_digest"},  # reading an ONNX graph; the digest of the code a model runs
-    {"spec", "cases", "inputs", "cache", "cachectl", "engine"},
+    {"spec", "cases", "inputs", "cache", "cachectl", "engine"},  # cachectl: `trtperf cache ls/verify/prune`
     {"timing"},  # the timing loop, CUDA events, GPU facts, run statistics
     {"export", "onnx_model", "precision"},  # stages 1-2 (an ONNX-file model's file is its stage 1)
     {"trt", "backends"},  # stage 3

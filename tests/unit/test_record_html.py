@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from trtperf.cases import Case
+from trtperf.record.history import HistoryStore
+from trtperf.record.html import render_html, write_html
 from trtperf.record.results import CaseResult
 from trtperf.timing.stats import RunSamples, summarize
 
 pytest.importorskip("matplotlib", reason="pip install -e '.[report]'")
 
-from trtperf.record.history import HistoryStore
-from trtperf.record.html import render_html, write_html
 
 
 def _result(key: str, median_ms: float, baseline_ms: float | None = None, seed: int = 0) -> CaseResult:

@@ -66,12 +66,12 @@ def optimize_to_file(source: Path, target: Path) -> None:
     _session(source, threads=1, optimize=True, save_to=target)
 
 
-def reference_to_file(onnx_path: Path, inputs: Sequence[Mapping[str, Any]], batch: int, seed: int, target: Path,
-                      dims: Mapping[str, int] | None = None) -> None:
+def reference_to_file(onnx_path: Path, inputs: Sequence[Mapping[str, Any]], batch: int, seed: int,
+                      target: Path, dims: Mapping[str, int] | None = None) -> None:
     """The reference session's outputs on the seeded inputs (``dims``: named-axis values), saved as an
-    ``.npz`` (no pickles) to ``target``. ``inputs``: the declared :class:`~trtperf.spec.InputSpec`
-    fields as dicts (plain data: pickle refuses a class whose module was imported again since). Run in
-    a child process (:mod:`trtperf.isolate`): the inputs are drawn there."""
+    ``.npz`` (no pickles) to ``target``. ``inputs``: the declared :class:`~trtperf.spec.InputSpec` fields
+    as dicts (plain data for the pipe). Run in a child process (:mod:`trtperf.isolate`): the inputs are
+    drawn there."""
     import io
 
     from trtperf.inputs import make_input_arrays

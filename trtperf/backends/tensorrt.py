@@ -207,7 +207,6 @@ class TensorRTBackend(Backend):
                 stale.unlink(missing_ok=True)  # the report of a corrupt plan being rebuilt
             seed = _read_timing_cache(tc_path)
             # Parse and build in a child process: a crash in the parser or builder fails this case only.
-            # Plain data across the pipe: pickle refuses a class whose module was imported again since.
             output = run_isolated(build_plan_to_file, flavour.kind, request.onnx_path, dataclasses.asdict(options),
                                   seed, tmp,
                                   what=f"{flavour.label} parse and build of {request.case.key}")
@@ -283,8 +282,7 @@ def build_plan_to_file(choice: str, onnx_path: Path, options: dict[str, Any], ti
                        target: Path) -> Any:
     """Parse and build with the TensorRT ``choice`` names, write the plan to ``target`` and return the
     :class:`~trtperf.trt.build.BuildOutput` without the plan bytes. Run in a child process by
-    :meth:`TensorRTBackend.build` (:mod:`trtperf.isolate`); BuildError on a parse or build failure.
-    ``options``: the :class:`~trtperf.trt.build.BuildOptions` fields as a dict."""
+    :meth:`TensorRTBackend.build` (:mod:`trtperf.isolate`); BuildError on a parse or build failure."""
     from trtperf.errors import BuildError
     from trtperf.trt.api import activate
     from trtperf.trt.build import BuildOptions, build_plan

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from trtperf.cache import ArtifactCache, CacheEntry
+from trtperf.isolate import run_isolated
 from trtperf.parity.compare import TwoWayParity, two_way_parity
 from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for
 from trtperf.spec import ModelSpec
@@ -36,7 +37,6 @@ def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cac
     import onnxruntime
 
     from trtperf.backends.onnxruntime import reference_to_file
-    from trtperf.isolate import run_isolated
 
     parts = {
         "onnx": onnx.meta["sha256"],
@@ -49,10 +49,9 @@ def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cac
     }
 
     def produce(tmp: Path) -> None:
-        # In a child process: a crash of ONNX Runtime on this model fails the case, not the session.
+        # In a child process (issue 12): a crash of ONNX Runtime on this model fails the case, not the session.
         run_isolated(reference_to_file, onnx.path, [dataclasses.asdict(i) for i in spec.inputs], batch, seed, tmp,
-                     dims,
-                     what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch}{_dims_text(dims)})")
+                     dims, what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch}{_dims_text(dims)})")
 
     entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
     with np.load(entry.path) as data:

@@ -8,7 +8,7 @@ Sections (each only when the run has the data):
   ``ratio_low``/``ratio_high``), and the run medians of candidate and baseline side by side;
 * each backend's speed-up over torch eager (same model, precision, batch, streams);
 * per model, backend and stream count: a precision x batch grid of median latency and of the
-  largest parity error;
+  largest parity error (log10, one fixed scale 1e-9..1 for every grid);
 * the history of each case (``--trtperf-history``), change points marked.
 
 Needs matplotlib (``pip install 'trtperf[report]'``); drawn with ``matplotlib.figure.Figure`` (no
@@ -80,9 +80,15 @@ def ratio_plot(results: Sequence[CaseResult]) -> Figure | None:
         colour = {"regressed": "tab:red", "improved": "tab:green"}.get(str(v.get("status")), "tab:blue")
         ax.errorbar([ratio], [y], xerr=[[ratio - low], [high - ratio]], fmt="o", color=colour, capsize=3)
     ax.axvline(1.0, color="grey", linewidth=1)
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xscale("log")  # x0.5 and x2 equally far from 1
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"x{v:.3g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"x{v:.2g}"))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_yticks(range(len(rows)), [r.case.key for r in rows], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("candidate median / baseline median (confidence interval of the ratio)")
+    ax.set_xlabel("candidate median / baseline median, log scale (confidence interval of the ratio)")
     ax.set_title("Change against the baseline")
     return fig
 
@@ -157,12 +163,17 @@ def grid_plots(results: Sequence[CaseResult]) -> list[tuple[str, Figure]]:
             err = facts.parity_max_abs_err(r)
             if err is not None:
                 error[i, j] = err
-        fig = _figure(3.2 + 1.6 * len(batches), 1.4 + 0.45 * len(precisions))
+        fig = _figure(4.2 + 1.6 * len(batches), 1.6 + 0.45 * len(precisions))
         for k, (values, title, fmt) in enumerate(((latency, "median latency, ms", "{:.3g}"),
                                                   (error, "max abs parity error", "{:.1e}"))):
             ax = fig.add_subplot(1, 2, k + 1)
-            shown = np.log10(np.maximum(values, 1e-12)) if k == 1 else values
-            ax.imshow(np.ma.masked_invalid(shown), cmap="viridis" if k == 0 else "magma_r", aspect="auto")
+            if k == 1:  # one fixed scale for every grid: 1e-9 (light) .. 1 (dark), zero shown as 1e-9
+                image = ax.imshow(np.ma.masked_invalid(np.log10(np.maximum(values, 1e-9))), cmap="magma_r",
+                                  aspect="auto", vmin=-9, vmax=0)
+                fig.colorbar(image, ax=ax, label="log10", shrink=0.8)
+            else:
+                image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
+                fig.colorbar(image, ax=ax, label="ms", shrink=0.8)
             for i in range(len(precisions)):
                 for j in range(len(batches)):
                     if not math.isnan(values[i, j]):

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trtperf.config import Settings
 from trtperf.record.results import CaseResult
 
+if TYPE_CHECKING:
+    from trtperf.record.history import HistoryStore
+
 
 def write_reports(settings: Settings, results: Sequence[CaseResult], nodeids: Mapping[str, str],
-                  meta: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> list[str]:
-    """Write every report ``settings`` asks for; returns one line per file written, for the terminal."""
+                  meta: Mapping[str, Any], environ: Mapping[str, str] = os.environ,
+                  history: HistoryStore | None = None) -> list[str]:
+    """Write every report ``settings`` asks for; returns one line per file written, for the terminal.
+
+    ``settings.history`` appends this run to that directory; ``history`` (read only) is plotted instead
+    when given."""
     written: list[str] = []
     if settings.benchmark_json is not None:
         from trtperf.record.benchmark_json import write_benchmark_json
@@ -28,7 +35,7 @@ def write_reports(settings: Settings, results: Sequence[CaseResult], nodeids: Ma
 
         for path in write_markdown(settings.markdown, results, nodeids, environ):
             written.append(f"Markdown summary written to {path}")
-    history_runs = None
+    history_runs = history
     if settings.history is not None:
         from trtperf.record.history import HistoryStore
 

@@ -126,8 +126,10 @@ def measure_run(workers: Sequence[Worker], plan: TimingPlan) -> RunSamples:
                       enqueue=enqueue)
 
 
-def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan: TimingPlan) -> list[RunSamples]:
-    """``plan.runs`` runs, each with fresh workers from ``make_workers(streams)``."""
+def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan: TimingPlan,
+            on_run: Callable[[list[RunSamples]], None] | None = None) -> list[RunSamples]:
+    """``plan.runs`` runs, each with fresh workers from ``make_workers(streams)``; ``on_run(runs so far)``
+    after each (progress reporting)."""
     runs: list[RunSamples] = []
     for _ in range(plan.runs):
         with ExitStack() as stack:
@@ -135,6 +137,8 @@ def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan:
             for worker in workers:
                 stack.callback(worker.close)
             runs.append(measure_run(workers, plan))
+        if on_run is not None:
+            on_run(runs)
     return runs
 
 

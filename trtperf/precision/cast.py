@@ -46,10 +46,24 @@ def _block_list(extra: frozenset[str] = frozenset()) -> list[str]:
     return sorted(set(DEFAULT_OP_BLOCK_LIST) | set(FP32_OPS) | extra)
 
 
-def to_fp16(model: Any, extra_fp32_ops: frozenset[str] = frozenset()) -> tuple[Any, dict[str, Any]]:
-    """An fp16 copy of ``model`` (onnx.ModelProto) with fp32 I/O; returns it and notes for the cache meta."""
+def _kept_nodes(model: Any, ops: list[str], nodes: frozenset[str]) -> set[str]:
+    return {n.name for n in model.graph.node if n.op_type in ops or n.name in nodes}
+
+
+def to_fp16(model: Any, extra_fp32_ops: frozenset[str] = frozenset(), fp32_nodes: frozenset[str] = frozenset(),
+            low: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """An fp16 copy of ``model`` (onnx.ModelProto) with fp32 I/O; returns it and notes for the cache meta.
+
+    ``extra_fp32_ops`` (op types) and ``fp32_nodes`` (node names) stay float32 besides :data:`FP32_OPS`.
+    The converter's output is made type-consistent by :func:`trtperf.precision.retype.repair_types`
+    (``low``: the element type it repairs towards; default FLOAT16; :func:`to_bf16` repairs after retyping).
+    """
     from onnxconverter_common.float16 import convert_float_to_float16
 
+    from trtperf.precision.retype import repair_types
+
+    blocked = _block_list(extra_fp32_ops)
+    kept = _kept_nodes(model, blocked, fp32_nodes)
     with warnings.catch_warnings(record=True) as caught:
         # The converter warns once per weight it clamps into fp16's range; count them instead.
         warnings.simplefilter("always")
@@ -58,11 +72,17 @@ def to_fp16(model: Any, extra_fp32_ops: frozenset[str] = frozenset()) -> tuple[A
             min_positive_val=float(np.finfo(np.float16).smallest_subnormal),
             max_finite_val=float(np.finfo(np.float16).max),
             keep_io_types=True,
-            op_block_list=_block_list(extra_fp32_ops),
+            check_fp16_ready=False,
+            op_block_list=blocked,
+            node_block_list=sorted(fp32_nodes),
         )
-    return converted, {"tool": "onnxconverter-common convert_float_to_float16",
-                       "fp32_ops": sorted(set(FP32_OPS) | extra_fp32_ops),
-                       "clamped_weight_warnings": len(caught)}
+    notes: dict[str, Any] = {"tool": "onnxconverter-common convert_float_to_float16, types repaired by trtperf",
+                             "fp32_ops": sorted(set(FP32_OPS) | extra_fp32_ops),
+                             "fp32_nodes": sorted(fp32_nodes),
+                             "clamped_weight_warnings": len(caught), "kept_fp32": sorted(kept)}
+    if low is None:
+        notes["repair"] = repair_types(converted, _onnx().TensorProto.FLOAT16, kept).to_json()
+    return converted, notes
 
 
 def _lacks_bf16(op_type: str, opset: int) -> bool:
@@ -120,9 +140,12 @@ def retype_fp16_to_bf16(fp16: Any, fp32_originals: dict[str, np.ndarray]) -> Any
     return fp16
 
 
-def to_bf16(model: Any) -> tuple[Any, dict[str, Any]]:
-    """A bf16 copy of ``model`` with fp32 I/O and :data:`FP32_OPS` kept fp32."""
+def to_bf16(model: Any, extra_fp32_ops: frozenset[str] = frozenset(),
+            fp32_nodes: frozenset[str] = frozenset()) -> tuple[Any, dict[str, Any]]:
+    """A bf16 copy of ``model`` with fp32 I/O and :data:`FP32_OPS` (and the extra ops/nodes) kept fp32."""
     from onnx import numpy_helper, version_converter
+
+    from trtperf.precision.retype import repair_types
 
     notes: dict[str, Any] = {}
     target = bf16_needs_opset(model)
@@ -134,7 +157,9 @@ def to_bf16(model: Any) -> tuple[Any, dict[str, Any]]:
     no_bf16 = frozenset(n.op_type for n in model.graph.node if _lacks_bf16(n.op_type, opset))
     originals = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer
                  if i.data_type == _onnx().TensorProto.FLOAT}
-    fp16, fp16_notes = to_fp16(model, no_bf16)
-    notes.update({"tool": "onnxconverter-common fp16 graph retyped to bfloat16 by trtperf",
-                  "fp32_ops": fp16_notes["fp32_ops"]})
-    return retype_fp16_to_bf16(fp16, originals), notes
+    fp16, fp16_notes = to_fp16(model, no_bf16 | extra_fp32_ops, fp32_nodes, low=_onnx().TensorProto.BFLOAT16)
+    bf16 = retype_fp16_to_bf16(fp16, originals)
+    notes.update({"tool": "onnxconverter-common fp16 graph retyped to bfloat16 and types repaired by trtperf",
+                  "fp32_ops": fp16_notes["fp32_ops"], "fp32_nodes": fp16_notes["fp32_nodes"],
+                  "repair": repair_types(bf16, _onnx().TensorProto.BFLOAT16, fp16_notes["kept_fp32"]).to_json()})
+    return bf16, notes

@@ -115,6 +115,8 @@ class ModelSpec:
     seed: int = 0
     opset: int = 18
     settings: Mapping[str, Any] = field(default_factory=dict)
+    keep_fp32: tuple[str, ...] = ()
+    """ONNX op types or node names kept in float32 in the fp16/bf16 variants (besides trtperf's own list)."""
 
     def source_digest(self) -> str:
         """Digest of the code that defines the model (its whole module), for cache keys."""
@@ -165,13 +167,16 @@ def model(
     seed: int = 0,
     opset: int = 18,
     name: str | None = None,
+    keep_fp32: Iterable[str] = (),
     **settings: Any,
 ) -> Callable[[Callable[[], torch.nn.Module]], ModelSpec]:
     """Declare a model for trtperf; decorate a zero-argument factory returning a ``torch.nn.Module``.
 
     Defaults: batches (1, 8), precision fp32, 1 stream, every backend, dynamic batch up to 64,
     opset 18. ``tolerances`` maps ``"output"``, ``"precision:output"``, ``"precision:"`` or
-    ``""`` to a :class:`Tolerance`. Extra keyword arguments are per-model settings that override
+    ``""`` to a :class:`Tolerance`. ``keep_fp32`` lists ONNX op types (``"ReduceMean"``) or node
+    names of the exported ONNX that the fp16/bf16 variants keep in float32 (the fix the precision
+    stage suggests for an overflow or an invalid conversion). Extra keyword arguments are per-model settings that override
     options and ini values (for example ``runs=3`` or ``threshold=0.1``).
     """
 
@@ -205,6 +210,11 @@ def model(
             raise TrtperfUsageError(
                 f"model {spec_name!r}: batch {max(batch_values)} exceeds max_batch {max_batch}"
             )
+        kept = tuple(keep_fp32)
+        if isinstance(keep_fp32, str) or any(not isinstance(k, str) or not k for k in kept):
+            raise TrtperfUsageError(
+                f"model {spec_name!r}: keep_fp32 must be a list of ONNX op types or node names, got {keep_fp32!r}"
+            )
         from trtperf.config import validate_model_settings
 
         validate_model_settings(spec_name, settings)
@@ -222,6 +232,7 @@ def model(
             seed=seed,
             opset=opset,
             settings=dict(settings),
+            keep_fp32=kept,
         )
 
     return decorate

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,14 @@ from trtperf.spec import ModelSpec
 PASS_THROUGH = frozenset({"fp32", "tf32"})
 CAST = frozenset({"fp16", "bf16"})
 QUANTIZED = frozenset({"int8", "fp8"})
-RECIPE_VERSION = 1
-"""Bump when a change here changes the variants produced from the same inputs."""
+RECIPE_VERSION = 2
+"""Bump when a change here changes the variants produced from the same inputs.
 
-__all__ = ["CAST", "PASS_THROUGH", "QUANTIZED", "carried_qdq", "precision_variant", "tool_versions"]
+2: fp16/bf16 types repaired after conversion (:mod:`trtperf.precision.retype`), ``keep_fp32``,
+every variant checked with ``full_check``."""
+
+__all__ = ["CAST", "PASS_THROUGH", "QUANTIZED", "carried_qdq", "invalid_variant_error", "keep_fp32_split",
+           "precision_variant", "tool_versions", "validate_variant"]
 
 
 def tool_versions() -> dict[str, str]:
@@ -77,7 +82,58 @@ def _failed(spec: ModelSpec, precision: str, fp32: CacheEntry, exc: Exception) -
     )
 
 
-def _make_cast(precision: str, source: Path, target: Path) -> dict[str, Any]:
+_NODE_IN_ERROR = re.compile(r"op_type:\s*(?P<op>[\w.]+),\s*node name:\s*(?P<node>[^)]*)\)")
+
+
+def invalid_variant_error(spec: ModelSpec, precision: str, exc: Exception) -> BuildError:
+    """The error for a variant that fails ``check_model(full_check=True)``: trtperf's fault, with the workaround."""
+    text = str(exc).strip()
+    first = next((line.strip() for line in text.splitlines() if "node name" in line), text.splitlines()[0] if text
+                 else type(exc).__name__)
+    found = _NODE_IN_ERROR.search(text)
+    if found:
+        op, node = found["op"], found["node"].strip()
+        where = f"at node {node!r} ({op})"
+        fix = (f"keep that node in fp32: @trtperf.model(..., keep_fp32=[{op!r}]) (every {op}) or "
+               f"keep_fp32=[{node!r}] (this node)")
+    else:
+        where = "(no node named by the checker)"
+        fix = "keep the op types around the failure in fp32 with @trtperf.model(..., keep_fp32=[...])"
+    return BuildError(
+        f"model {spec.name!r}: trtperf's {precision} conversion produced an invalid ONNX variant {where} "
+        f"(a trtperf fault, not your model's): {first[:400]}. Workaround: {fix}, or declare precisions= without "
+        f"{precision}; please report the model to trtperf."
+    )
+
+
+def validate_variant(spec: ModelSpec, precision: str, model: Any) -> None:
+    """``onnx.checker.check_model(full_check=True)`` (strict type and shape inference) on a variant.
+
+    Raises :class:`BuildError` from :func:`invalid_variant_error` when the variant is invalid.
+    """
+    import onnx
+
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise invalid_variant_error(spec, precision, exc) from exc
+
+
+def keep_fp32_split(spec: ModelSpec, model: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """``spec.keep_fp32`` as (op types, node names) of ``model``; a usage error for an entry naming neither."""
+    ops = {n.op_type for n in model.graph.node}
+    nodes = {n.name for n in model.graph.node}
+    unknown = [k for k in spec.keep_fp32 if k not in ops and k not in nodes]
+    if unknown:
+        examples = sorted(nodes)[:5]
+        raise TrtperfUsageError(
+            f"model {spec.name!r}: keep_fp32 entries {unknown} name no op type or node of its ONNX; op types there: "
+            f"{sorted(ops)}; node names look like {examples}"
+        )
+    return frozenset(k for k in spec.keep_fp32 if k in ops), frozenset(k for k in spec.keep_fp32 if k in nodes)
+
+
+def _make_cast(spec: ModelSpec, precision: str, source: Path, target: Path) -> dict[str, Any]:
     import onnx
 
     try:
@@ -85,26 +141,29 @@ def _make_cast(precision: str, source: Path, target: Path) -> dict[str, Any]:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise _missing_tool(precision, exc) from None
     model = onnx.load(str(source))
+    ops, nodes = keep_fp32_split(spec, model)
     try:
-        variant, notes = (to_fp16 if precision == "fp16" else to_bf16)(model)
+        variant, notes = (to_fp16 if precision == "fp16" else to_bf16)(model, ops, nodes)
     except ImportError as exc:
         raise _missing_tool(precision, exc) from None
-    onnx.checker.check_model(variant)
+    validate_variant(spec, precision, variant)
     onnx.save(variant, str(target))
     return notes
 
 
-def _make_quantized(precision: str, source: Path, target: Path, calib: CalibrationSet) -> dict[str, Any]:
+def _make_quantized(spec: ModelSpec, precision: str, source: Path, target: Path,
+                    calib: CalibrationSet) -> dict[str, Any]:
     import onnx
 
     from trtperf.precision.quantize import quantize_int8, retarget_int8_to_fp8
 
     notes = quantize_int8(source, target, calib)
+    model = onnx.load(str(target))
     if precision == "fp8":
-        model = retarget_int8_to_fp8(onnx.load(str(target)))
-        onnx.checker.check_model(model)
-        onnx.save(model, str(target))
+        model = retarget_int8_to_fp8(model)
         notes["tool"] += "; int8 scales retargeted to fp8 E4M3 (x127/448)"
+    validate_variant(spec, precision, model)
+    onnx.save(model, str(target))
     return notes
 
 
@@ -144,6 +203,7 @@ def precision_variant(
         "precision": precision,
         "recipe": RECIPE_VERSION,
         "tools": tool_versions(),
+        "keep_fp32": sorted(spec.keep_fp32),
     }
     calib = calibration_set(spec, calibration_data) if precision in QUANTIZED else None
     if calib is not None:
@@ -152,8 +212,8 @@ def precision_variant(
     def produce(tmp: Path) -> dict[str, Any]:
         try:
             if calib is None:
-                return _make_cast(precision, fp32.path, tmp)
-            return _make_quantized(precision, fp32.path, tmp, calib)
+                return _make_cast(spec, precision, fp32.path, tmp)
+            return _make_quantized(spec, precision, fp32.path, tmp, calib)
         except (TrtperfUsageError, BuildError):
             raise
         except Exception as exc:

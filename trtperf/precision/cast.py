@@ -46,6 +46,19 @@ def _block_list(extra: frozenset[str] = frozenset()) -> list[str]:
     return sorted(set(DEFAULT_OP_BLOCK_LIST) | set(FP32_OPS) | extra)
 
 
+def _name_nodes(model: Any) -> None:
+    """Give unnamed nodes unique names: the converter names its Cast outputs after nodes, and two
+    unnamed consumers of one input would produce the same Cast output twice (invalid SSA)."""
+    taken = {n.name for n in model.graph.node}
+    for index, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{index}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
+
+
 def _kept_nodes(model: Any, ops: list[str], nodes: frozenset[str]) -> set[str]:
     return {n.name for n in model.graph.node if n.op_type in ops or n.name in nodes}
 
@@ -63,6 +76,7 @@ def to_fp16(model: Any, extra_fp32_ops: frozenset[str] = frozenset(), fp32_nodes
     from trtperf.precision.retype import repair_types
 
     blocked = _block_list(extra_fp32_ops)
+    _name_nodes(model)
     kept = _kept_nodes(model, blocked, fp32_nodes)
     with warnings.catch_warnings(record=True) as caught:
         # The converter warns once per weight it clamps into fp16's range; count them instead.

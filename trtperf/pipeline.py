@@ -25,7 +25,7 @@ from trtperf.inputs import make_inputs
 from trtperf.judging import TimingHook, judge_case
 from trtperf.paired import find_cached_artifact
 from trtperf.parity import two_way_parity
-from trtperf.precision import precision_variant
+from trtperf.precision import precision_variant, preflight_range
 from trtperf.precision.reference import variant_reference
 from trtperf.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
@@ -124,6 +124,13 @@ class CaseRunner:
             builder_flags=settings.trt_precision_flags and backend.builder_precision_flags,
         )
         result.artifact = {"onnx_sha256": fp32.meta["sha256"], "variant_sha256": variant.meta["sha256"]}
+        # Pre-flight (issue 11): fp16/bf16 values out of range, found on the CPU on the parity inputs.
+        range_note = preflight_range(
+            spec, fp32, variant, case.precision, make_inputs(spec, case.batch, settings.seed),
+            {"batch": case.batch, "seed": settings.seed,
+             "inputs": [[i.name, list(i.shape), i.dtype, i.low, i.high] for i in spec.inputs]}, self.cache)
+        if range_note:
+            result.notes.append(range_note)
         request = BuildRequest(
             spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
             settings=settings, cache=self.cache,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from trtperf.cache import ArtifactCache, CacheEntry
-from trtperf.errors import BuildError, TrtperfUsageError
+from trtperf.errors import BuildError, PrecisionError, TrtperfUsageError
 from trtperf.precision.calibration import CalibrationSet, calibration_set
 from trtperf.spec import ModelSpec
 
@@ -41,7 +41,7 @@ RECIPE_VERSION = 2
 every variant checked with ``full_check``."""
 
 __all__ = ["CAST", "PASS_THROUGH", "QUANTIZED", "carried_qdq", "invalid_variant_error", "keep_fp32_split",
-           "precision_variant", "tool_versions", "validate_variant"]
+           "precision_variant", "preflight_range", "tool_versions", "validate_variant"]
 
 
 def tool_versions() -> dict[str, str]:
@@ -221,3 +221,92 @@ def precision_variant(
 
     return cache.get_or_create("onnx-variant", parts, produce, suffix=".onnx",
                                describe=f"{precision} variant of {spec.name}")
+
+
+OVERFLOW_RECIPE = 1
+"""Bump when :mod:`trtperf.precision.overflow` changes what it reports for the same variant and inputs."""
+FIX_ROUNDS = 4
+"""Rounds of keep_fp32 suggestions tried (each re-converts and re-probes) before suggesting what was found."""
+
+
+def _range_report(variant: Path, fp32: Path, precision: str, inputs: dict[str, Any]) -> Any:
+    from trtperf.precision.overflow import overflow_report
+
+    return overflow_report(variant, fp32, precision, inputs)
+
+
+def suggest_keep_fp32(spec: ModelSpec, fp32: CacheEntry, precision: str, inputs: dict[str, Any],
+                      first: list[str]) -> tuple[list[str], bool]:
+    """keep_fp32 entries that bring the variant back into range: (entries, verified).
+
+    Adds the report's :meth:`~trtperf.precision.overflow.OverflowReport.fix` to ``spec.keep_fp32`` and
+    re-checks, up to :data:`FIX_ROUNDS` times (keeping a node in fp32 can move the overflow to the next
+    node that reads its output). ``verified`` False: the last round still overflowed.
+    """
+    import tempfile
+
+    import onnx
+
+    from trtperf.precision.cast import to_bf16, to_fp16
+
+    keep = list(spec.keep_fp32) + [f for f in first if f not in spec.keep_fp32]
+    model = onnx.load(str(fp32.path))
+    with tempfile.TemporaryDirectory(prefix="trtperf-range-") as tmp:
+        path = Path(tmp) / "variant.onnx"
+        for _ in range(FIX_ROUNDS):
+            ops = frozenset(k for k in keep if k in {n.op_type for n in model.graph.node})
+            nodes = frozenset(k for k in keep if k in {n.name for n in model.graph.node})
+            variant, _ = (to_fp16 if precision == "fp16" else to_bf16)(onnx.load(str(fp32.path)), ops, nodes)
+            onnx.save(variant, str(path))
+            report = _range_report(path, fp32.path, precision, inputs)
+            if report.passed:
+                return keep, True
+            keep += [f for f in report.fix() if f not in keep]
+    return keep, False
+
+
+def preflight_range(spec: ModelSpec, fp32: CacheEntry, variant: CacheEntry, precision: str,
+                    inputs: dict[str, Any], input_key: dict[str, Any], cache: ArtifactCache) -> str | None:
+    """The pre-flight range report of an fp16/bf16 variant on the case's inputs (cached).
+
+    Raises :class:`PrecisionError` naming the nodes and outputs whose values leave the format's
+    range, with keep_fp32 entries that fix it; returns a note on values that flush to zero (or on a
+    report that could not run), else None. ``input_key``: what identifies ``inputs`` (batch, seed, specs).
+    """
+    import json
+
+    import onnxruntime
+
+    from trtperf.precision.overflow import OverflowReport
+
+    if precision not in CAST or variant.meta["sha256"] == fp32.meta["sha256"]:
+        return None
+    parts = {"variant": variant.meta["sha256"], "precision": precision, "recipe": OVERFLOW_RECIPE,
+             "onnxruntime": onnxruntime.__version__, **input_key}
+
+    def produce(tmp: Path) -> None:
+        try:
+            data = _range_report(variant.path, fp32.path, precision, inputs).to_json()
+        except Exception as exc:  # ONNX Runtime cannot run the probe: say so, do not fail the case for it
+            data = {"error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]}
+        tmp.write_text(json.dumps(data))
+
+    entry = cache.get_or_create("range-report", parts, produce, suffix=".json",
+                                describe=f"{precision} range report of {spec.name}")
+    data = json.loads(entry.path.read_text())
+    if "error" in data:
+        return f"{precision} range pre-flight could not run on ONNX Runtime (CPU): {data['error']}"
+    report = OverflowReport.from_json(data)
+    if report.passed:
+        return report.flush_note()
+    keep, verified = suggest_keep_fp32(spec, fp32, precision, inputs, report.fix())
+    how = ("with them the variant stays in range on these inputs" if verified else
+           f"after {FIX_ROUNDS} rounds some values still overflow: also consider the op types involved")
+    raise PrecisionError(
+        f"model {spec.name!r}: values of its {precision} variant leave {precision}'s range (found before any engine "
+        f"ran, by ONNX Runtime on the CPU with every {precision} tensor checked; ONNX Runtime's own {precision} "
+        f"arithmetic runs in fp32 and would not show it, while a GPU engine computing the variant gives inf/NaN):\n"
+        f"{report.describe()}\n"
+        f"Fix: keep them in float32 with @trtperf.model(..., keep_fp32={keep!r}) ({how}), "
+        f"or declare precisions= without {precision}."
+    )

@@ -1,0 +1,231 @@
+"""fp16/bf16 variants are valid ONNX (strict checker) for the graph patterns that broke the converter.
+
+Each pattern here made onnxconverter-common's ``convert_float_to_float16`` emit a graph that
+``onnx.checker.check_model(full_check=True)`` rejects (and ONNX Runtime refuses to load); the
+repair pass (:mod:`trtperf.precision.retype`) makes it valid. The right values: the strict check
+passes, ONNX Runtime runs the fp16 variant, and its outputs stay within fp16's error of fp32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+import trtperf
+from trtperf import InputSpec, ModelSpec, TrtperfUsageError
+from trtperf.backends.onnxruntime import reference_session, run_session
+from trtperf.cache import ArtifactCache
+from trtperf.errors import BuildError
+from trtperf.export import export_cached
+from trtperf.inputs import make_inputs
+from trtperf.precision import cast, precision_variant
+
+pytest.importorskip("onnxconverter_common")
+
+X = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4])
+
+
+def _f32(name: str, value: Any) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(value, np.float32), name)
+
+
+def _graph(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], out_shape: list[Any] | None = None,
+           opset: int = 18) -> onnx.ModelProto:
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape or ["b", 4])
+    model = helper.make_model(helper.make_graph(nodes, "g", [X], [out], inits),
+                              opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _int_to_float_cast() -> onnx.ModelProto:
+    """x * float(int(x > 0)): Cast(to=FLOAT) of an integer, the converter types its output fp16."""
+    return _graph([
+        helper.make_node("Greater", ["x", "zero"], ["pos"], name="gt"),
+        helper.make_node("Cast", ["pos"], ["pos_i"], name="to_int", to=TensorProto.INT64),
+        helper.make_node("Cast", ["pos_i"], ["pos_f"], name="to_float", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["x", "pos_f"], ["y"], name="mul"),
+    ], [_f32("zero", 0.0)])
+
+
+def _range_from_shape() -> onnx.ModelProto:
+    """x + arange(float(x.shape[1])): Range's schema has no float16, and its limit is an int-to-float Cast."""
+    return _graph([
+        helper.make_node("Shape", ["x"], ["s"], name="shape", start=1),
+        helper.make_node("Squeeze", ["s"], ["n"], name="squeeze"),
+        helper.make_node("Cast", ["n"], ["nf"], name="cast", to=TensorProto.FLOAT),
+        helper.make_node("Range", ["start", "nf", "step"], ["r"], name="range"),
+        helper.make_node("Add", ["x", "r"], ["y"], name="add"),
+    ], [_f32("start", 0.0), _f32("step", 1.0)])
+
+
+def _eye_like() -> onnx.ModelProto:
+    """(x @ W) @ EyeLike(W, dtype=FLOAT): an op whose output type comes from an attribute."""
+    return _graph([
+        helper.make_node("MatMul", ["x", "W"], ["m"], name="mm"),
+        helper.make_node("EyeLike", ["W"], ["e"], name="eye", dtype=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["m", "e"], ["y"], name="mm2"),
+    ], [_f32("W", np.arange(16).reshape(4, 4) / 16)])
+
+
+def _shared_initializer() -> onnx.ModelProto:
+    """One zero initializer feeding a kept-fp32 LayerNormalization and a converted Add (the dynamo
+    exporter merges equal initializers: every zero bias of a randomly initialized transformer)."""
+    return _graph([
+        helper.make_node("LayerNormalization", ["x", "g", "zb"], ["ln"], name="ln", axis=-1),
+        helper.make_node("MatMul", ["ln", "W"], ["m"], name="mm"),
+        helper.make_node("Add", ["m", "zb"], ["y"], name="add"),
+    ], [_f32("g", np.ones(4)), _f32("zb", np.zeros(4)), _f32("W", np.eye(4))])
+
+
+def _unnamed_nodes() -> onnx.ModelProto:
+    """Two unnamed nodes reading the input: the converter names both Casts 'x_cast_to_' (not SSA)."""
+    return _graph([
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("ConstantOfShape", ["s"], ["c"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])),
+        helper.make_node("Mul", ["x", "c"], ["y"]),
+    ], [])
+
+
+PATTERNS: dict[str, Callable[[], onnx.ModelProto]] = {
+    "int_to_float_cast": _int_to_float_cast,
+    "range_from_shape": _range_from_shape,
+    "eye_like": _eye_like,
+    "shared_initializer": _shared_initializer,
+    "unnamed_nodes": _unnamed_nodes,
+}
+
+
+def _run(model: onnx.ModelProto, path: Path, x: np.ndarray) -> np.ndarray:
+    onnx.save(model, str(path))
+    return np.asarray(reference_session(path).run(["y"], {"x": x})[0])
+
+
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+@pytest.mark.parametrize("convert", [cast.to_fp16, cast.to_bf16], ids=["fp16", "bf16"])
+def test_converted_pattern_passes_the_strict_checker(pattern: str, convert: Any, tmp_path: Path) -> None:
+    variant, notes = convert(PATTERNS[pattern]())
+    onnx.checker.check_model(variant, full_check=True)
+    assert notes["repair"]["inserted_casts"] >= 0
+    if convert is cast.to_fp16:  # ONNX Runtime's CPU has no bf16 kernels; fp16 it runs
+        x = np.random.default_rng(0).uniform(-2, 2, (3, 4)).astype(np.float32)
+        want, got = _run(PATTERNS[pattern](), tmp_path / "fp32.onnx", x), _run(variant, tmp_path / "v.onnx", x)
+        np.testing.assert_allclose(got, want, atol=1e-2, rtol=1e-2)
+
+
+def test_the_int_to_float_cast_stays_float32_and_its_consumer_gets_a_cast() -> None:
+    variant, notes = cast.to_fp16(_int_to_float_cast())
+    nodes = {n.name: n for n in variant.graph.node}
+    assert helper.get_attribute_value(next(a for a in nodes["to_float"].attribute if a.name == "to")) == TensorProto.FLOAT
+    assert notes["repair"]["inserted_casts"] == 1
+    assert "pos_f float->float16" in notes["repair"]["examples"][0]
+    assert nodes["mul"].input[1] == "pos_f__trtperf_as_float16"
+
+
+# ---- exported torch models -----------------------------------------------------------------
+
+
+class _MaskedMean(nn.Module):
+    """The patterns users write around masks: int/bool masks cast to float, a float32-min additive mask,
+    a count turned into a float divisor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        h = self.proj(x)
+        scores = h @ h.transpose(-1, -2) + (1.0 - keep.to(torch.float32))[:, None, :] * -1e4
+        attended = torch.softmax(scores, -1) @ h
+        weights = keep.to(torch.float32)[..., None] * (h > 0).float()
+        return (attended * weights).sum(1) / (keep.sum(-1, keepdim=True).to(h.dtype) + 1.0)
+
+
+def _masked_spec() -> ModelSpec:
+    return trtperf.model(
+        inputs=[InputSpec("x", ("batch", 6, 16)), InputSpec("keep", ("batch", 6), "int64", 0, 2)],
+        outputs=["y"], batches=(2,), precisions=("fp32", "fp16", "bf16"),
+    )(_MaskedMean)
+
+
+@pytest.fixture(scope="module")
+def masked(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelSpec, ArtifactCache, Any]:
+    cache = ArtifactCache(tmp_path_factory.mktemp("masked") / "cache")
+    spec = _masked_spec()
+    return spec, cache, export_cached(spec, cache)
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_exported_int_to_float_casts_give_a_valid_variant(masked: tuple[ModelSpec, ArtifactCache, Any],
+                                                          precision: str) -> None:
+    spec, cache, fp32 = masked
+    variant = precision_variant(spec, fp32, precision, cache)
+    model = onnx.load(str(variant.path))
+    onnx.checker.check_model(model, full_check=True)
+    assert variant.meta["extra"]["repair"]["inserted_casts"] >= 2  # the two mask casts feed fp16 arithmetic
+    if precision == "fp16":
+        inputs = make_inputs(spec, 2, seed=0)
+        got = run_session(reference_session(variant.path), inputs)["y"]
+        want = run_session(reference_session(fp32.path), inputs)["y"]
+        assert np.linalg.norm(got - want) / np.linalg.norm(want) < 1e-2
+
+
+def test_an_invalid_variant_fails_at_the_precision_stage_as_trtperfs_fault(
+        masked: tuple[ModelSpec, ArtifactCache, Any], monkeypatch: pytest.MonkeyPatch, cache: ArtifactCache) -> None:
+    """Without the repair (the converter's raw output) the variant must not reach the cache."""
+    spec, _, fp32 = masked
+    from trtperf.precision import retype
+
+    monkeypatch.setattr(retype, "repair_types", lambda *a, **k: retype.RepairNotes())
+    with pytest.raises(BuildError) as info:
+        precision_variant(spec, fp32, "fp16", cache)
+    message = str(info.value)
+    assert "trtperf's fp16 conversion produced an invalid ONNX variant" in message
+    assert "at node 'node__to_copy' (Cast)" in message
+    assert "keep_fp32=['Cast']" in message and "keep_fp32=['node__to_copy']" in message
+    assert not list(cache.root.rglob("*.onnx")), "an invalid variant was cached"
+
+
+def test_keep_fp32_by_op_type_and_by_node_name(masked: tuple[ModelSpec, ArtifactCache, Any]) -> None:
+    spec, cache, fp32 = masked
+    source = onnx.load(str(fp32.path))
+    softmax = next(n.name for n in source.graph.node if n.op_type == "Softmax")
+    matmul = next(n.name for n in source.graph.node if n.op_type == "MatMul")
+    plain = precision_variant(spec, fp32, "fp16", cache)
+    kept = precision_variant(dataclasses.replace(spec, keep_fp32=("MatMul",)), fp32, "fp16", cache)
+    one = precision_variant(dataclasses.replace(spec, keep_fp32=(matmul,)), fp32, "fp16", cache)
+    assert len({plain.path, kept.path, one.path}) == 3, "keep_fp32 must be part of the variant's cache key"
+
+    def float32_matmuls(entry: Any) -> set[str]:
+        model = onnx.shape_inference.infer_shapes(onnx.load(str(entry.path)))
+        types = {v.name: v.type.tensor_type.elem_type for v in (*model.graph.value_info, *model.graph.output)}
+        return {n.name for n in model.graph.node if n.op_type == "MatMul" and types.get(n.output[0]) == TensorProto.FLOAT}
+
+    all_matmuls = {n.name for n in source.graph.node if n.op_type == "MatMul"}
+    assert float32_matmuls(plain) == set()
+    assert float32_matmuls(kept) == all_matmuls
+    assert float32_matmuls(one) == {matmul}
+    assert softmax in kept.meta["extra"]["kept_fp32"]
+
+
+def test_keep_fp32_entry_naming_nothing_is_a_usage_error(masked: tuple[ModelSpec, ArtifactCache, Any]) -> None:
+    spec, cache, fp32 = masked
+    bad = dataclasses.replace(spec, keep_fp32=("Softmaxx",))
+    with pytest.raises(TrtperfUsageError, match=r"keep_fp32 entries \['Softmaxx'\] name no op type or node"):
+        precision_variant(bad, fp32, "fp16", cache)
+
+
+@pytest.mark.parametrize("value", ["ReduceMean", [""], [3]])
+def test_keep_fp32_declaration_is_checked(value: Any) -> None:
+    with pytest.raises(TrtperfUsageError, match="keep_fp32 must be a list"):
+        trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], keep_fp32=value)(nn.Identity)

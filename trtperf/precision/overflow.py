@@ -19,7 +19,8 @@ its smallest subnormal (2**-24 / 2) round to zero. bf16: largest finite 3.3895e3
 3.3961e38 (2**128 - 2**119) round to inf; smallest subnormal 2**-133 (9.18e-41).
 
 An overflow fails the case (the engine cannot compute the variant's model); flushing to zero is
-reported as a note (it is common and usually harmless: softmax tails, tiny gradients of activations).
+reported as a note when at least :data:`FLUSH_NOTE_FRACTION` of a tensor's non-zero values would
+flush (a few tiny products are common and harmless).
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ FORMATS: dict[str, FormatRange] = {
                         2.0 ** -134),
 }
 
-_SUFFIXES = ("max", "min_nonzero", "over", "flush", "nonfinite")
+_SUFFIXES = ("max", "min_nonzero", "over", "flush", "nonfinite", "nonzero")
+
+FLUSH_NOTE_FRACTION = 0.01
+"""A tensor is noted for flushing to zero when at least this fraction of its non-zero values would
+(a few tiny products are normal; a tensor that largely vanishes is worth a look)."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,15 @@ class TensorRange:
     """Non-zero elements that would flush to zero."""
     nonfinite: int
     """Elements already inf/NaN in fp32 arithmetic (not the format's doing)."""
+    nonzero: int = 0
+    """Finite non-zero elements."""
     cast_to: tuple[str, ...] = ()
     """For a conversion Cast: the nodes that read the narrowed value (keep those in fp32 to fix it)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"tensor": self.tensor, "node": self.node, "op_type": self.op_type, "max_abs": self.max_abs,
                 "min_nonzero_abs": self.min_nonzero_abs, "overflow": self.overflow, "flushed": self.flushed,
-                "nonfinite": self.nonfinite, "cast_to": list(self.cast_to)}
+                "nonfinite": self.nonfinite, "nonzero": self.nonzero, "cast_to": list(self.cast_to)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TensorRange:
@@ -121,8 +128,8 @@ class OverflowReport:
         if not self.flushes:
             return None
         worst = max(self.flushes, key=lambda t: t.flushed)
-        return (f"{self.precision} range: {len(self.flushes)} tensor(s) have non-zero values that flush to zero "
-                f"(most: {worst.flushed} in node {worst.node!r} ({worst.op_type}), smallest |x| "
+        return (f"{self.precision} range: {len(self.flushes)} tensor(s) have >= {FLUSH_NOTE_FRACTION:.0%} of their "
+                f"non-zero values flushing to zero (most: {worst.flushed} of {worst.nonzero} in node {worst.node!r} ({worst.op_type}), smallest |x| "
                 f"{worst.min_nonzero_abs:.3g}); keep_fp32=[{worst.node!r}] keeps them if they matter")
 
     def to_json(self) -> dict[str, Any]:
@@ -200,7 +207,7 @@ def probe_model(variant: Any, low: int, original_nodes: Collection[str]) -> tupl
     return probe, names
 
 
-_STAT_TYPES = {"max": 1, "min_nonzero": 1, "over": 7, "flush": 7, "nonfinite": 7}
+_STAT_TYPES = {"max": 1, "min_nonzero": 1, "over": 7, "flush": 7, "nonfinite": 7, "nonzero": 7}
 
 
 def _thresholds(low: int) -> tuple[float, float]:
@@ -234,6 +241,7 @@ def _stats_nodes(tensor: str, key: str, overflow_at: float, flush_below: float) 
         helper.make_node("GreaterOrEqual", [f"{k}finite", f"{k}over_at"], [f"{k}is_over"]),
         *count(f"{k}is_over", f"{key}_over"),
         helper.make_node("Greater", [f"{k}finite", f"{k}zero"], [f"{k}nonzero"]),
+        *count(f"{k}nonzero", f"{key}_nonzero"),
         helper.make_node("Less", [f"{k}finite", f"{k}flush_at"], [f"{k}tiny"]),
         helper.make_node("And", [f"{k}nonzero", f"{k}tiny"], [f"{k}is_flush"]),
         *count(f"{k}is_flush", f"{key}_flush"),
@@ -268,10 +276,10 @@ def overflow_report(variant_path: Path, fp32_path: Path, precision: str,
             tensor=who["tensor"], node=who["node"], op_type=who["op_type"], cast_to=tuple(who["cast_to"]),
             max_abs=float(values[f"{key}_max"]), min_nonzero_abs=float(values[f"{key}_min_nonzero"]),
             overflow=int(values[f"{key}_over"]), flushed=int(values[f"{key}_flush"]),
-            nonfinite=int(values[f"{key}_nonfinite"]),
+            nonfinite=int(values[f"{key}_nonfinite"]), nonzero=int(values[f"{key}_nonzero"]),
         )
         if item.overflow:
             report.overflows.append(item)
-        elif item.flushed:
+        elif item.flushed and item.flushed >= FLUSH_NOTE_FRACTION * item.nonzero:
             report.flushes.append(item)
     return report

@@ -176,8 +176,8 @@ def model(
     opset 18. ``tolerances`` maps ``"output"``, ``"precision:output"``, ``"precision:"`` or
     ``""`` to a :class:`Tolerance`. ``keep_fp32`` lists ONNX op types (``"ReduceMean"``) or node
     names of the exported ONNX that the fp16/bf16 variants keep in float32 (the fix the precision
-    stage suggests for an overflow or an invalid conversion). Extra keyword arguments are per-model settings that override
-    options and ini values (for example ``runs=3`` or ``threshold=0.1``).
+    stage suggests for an overflow or an invalid conversion). Extra keyword arguments are
+    per-model settings that override options and ini values (for example ``runs=3`` or ``threshold=0.1``).
     """
 
     def decorate(factory: Callable[[], torch.nn.Module]) -> ModelSpec:

@@ -53,7 +53,8 @@ def _square_scale(scale: float, opset: int = 18) -> onnx.ModelProto:
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 64])
     nodes = [helper.make_node("Mul", ["x", "x"], ["sq"], name="sq"),
              helper.make_node("Mul", ["sq", "s"], ["y"], name="scale")]
-    return helper.make_model(helper.make_graph(nodes, "g", [x], [y], [numpy_helper.from_array(np.float32(scale), "s")]),
+    scale_init = numpy_helper.from_array(np.array(scale, np.float32), "s")
+    return helper.make_model(helper.make_graph(nodes, "g", [x], [y], [scale_init]),
                              opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -104,7 +105,7 @@ def test_bf16_has_fp32_range_but_flushes_below_its_subnormals(tmp_path: Path) ->
 
 
 def test_report_round_trips_through_json() -> None:
-    item = TensorRange("t", "n", "Mul", 1e5, 1e-3, 3, 0, 0, ("reader",))
+    item = TensorRange("t", "n", "Mul", 1e5, 1e-3, 3, 0, 0, 9, ("reader",))
     report = OverflowReport("fp16", 7, [item], [dataclasses.replace(item, overflow=0, flushed=2)])
     assert OverflowReport.from_json(report.to_json()) == report
 
@@ -123,7 +124,8 @@ class _HandLayerNorm(nn.Module):
         x = hidden + self.proj(hidden)
         centred = x - x.mean(-1, keepdim=True)
         sq = centred.pow(2) if self.use_pow else centred * centred
-        return self.head(centred / torch.sqrt(sq.mean(-1, keepdim=True) + 1e-5))
+        out: torch.Tensor = self.head(centred / torch.sqrt(sq.mean(-1, keepdim=True) + 1e-5))
+        return out
 
 
 def _ln_spec(use_pow: bool, high: float) -> ModelSpec:
@@ -156,6 +158,7 @@ def test_hand_layernorm_overflow_is_found_naming_node_output_and_range(
     assert f"node {square.name!r} (Mul) output {square.output[0]!r}" in message
     # The right maximum: torch's fp32 (x - mean)**2 on the same inputs (the probe uses fp16 weights: 1e-2).
     module = spec.build_module()
+    assert isinstance(module, _HandLayerNorm)
     hidden = torch.from_numpy(make_inputs(spec, 2, 0)["hidden"])
     with torch.no_grad():
         x = hidden + module.proj(hidden)

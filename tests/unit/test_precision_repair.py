@@ -9,7 +9,6 @@ passes, ONNX Runtime runs the fp16 variant, and its outputs stay within fp16's e
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,7 +125,8 @@ def test_converted_pattern_passes_the_strict_checker(pattern: str, convert: Any,
 def test_the_int_to_float_cast_stays_float32_and_its_consumer_gets_a_cast() -> None:
     variant, notes = cast.to_fp16(_int_to_float_cast())
     nodes = {n.name: n for n in variant.graph.node}
-    assert helper.get_attribute_value(next(a for a in nodes["to_float"].attribute if a.name == "to")) == TensorProto.FLOAT
+    to = next(a for a in nodes["to_float"].attribute if a.name == "to")
+    assert helper.get_attribute_value(to) == TensorProto.FLOAT
     assert notes["repair"]["inserted_casts"] == 1
     assert "pos_f float->float16" in notes["repair"]["examples"][0]
     assert nodes["mul"].input[1] == "pos_f__trtperf_as_float16"
@@ -148,7 +148,8 @@ class _MaskedMean(nn.Module):
         scores = h @ h.transpose(-1, -2) + (1.0 - keep.to(torch.float32))[:, None, :] * -1e4
         attended = torch.softmax(scores, -1) @ h
         weights = keep.to(torch.float32)[..., None] * (h > 0).float()
-        return (attended * weights).sum(1) / (keep.sum(-1, keepdim=True).to(h.dtype) + 1.0)
+        out: torch.Tensor = (attended * weights).sum(1) / (keep.sum(-1, keepdim=True).to(h.dtype) + 1.0)
+        return out
 
 
 def _masked_spec() -> ModelSpec:
@@ -209,7 +210,8 @@ def test_keep_fp32_by_op_type_and_by_node_name(masked: tuple[ModelSpec, Artifact
     def float32_matmuls(entry: Any) -> set[str]:
         model = onnx.shape_inference.infer_shapes(onnx.load(str(entry.path)))
         types = {v.name: v.type.tensor_type.elem_type for v in (*model.graph.value_info, *model.graph.output)}
-        return {n.name for n in model.graph.node if n.op_type == "MatMul" and types.get(n.output[0]) == TensorProto.FLOAT}
+        return {n.name for n in model.graph.node
+                if n.op_type == "MatMul" and types.get(n.output[0]) == TensorProto.FLOAT}
 
     all_matmuls = {n.name for n in source.graph.node if n.op_type == "MatMul"}
     assert float32_matmuls(plain) == set()

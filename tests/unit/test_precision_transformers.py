@@ -34,7 +34,9 @@ class _Text(nn.Module):
         self.model, self.output = model, output
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)[self.output]
+        out: torch.Tensor = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                       return_dict=True)[self.output]
+        return out
 
 
 class _Image(nn.Module):
@@ -43,7 +45,8 @@ class _Image(nn.Module):
         self.model, self.output = model, output
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=pixel_values, return_dict=True)[self.output]
+        out: torch.Tensor = self.model(pixel_values=pixel_values, return_dict=True)[self.output]
+        return out
 
 
 def _text(vocab: int) -> list[InputSpec]:

@@ -129,7 +129,8 @@ class OverflowReport:
             return None
         worst = max(self.flushes, key=lambda t: t.flushed)
         return (f"{self.precision} range: {len(self.flushes)} tensor(s) have >= {FLUSH_NOTE_FRACTION:.0%} of their "
-                f"non-zero values flushing to zero (most: {worst.flushed} of {worst.nonzero} in node {worst.node!r} ({worst.op_type}), smallest |x| "
+                f"non-zero values flushing to zero (most: {worst.flushed} of {worst.nonzero} in node {worst.node!r} "
+                f"({worst.op_type}), smallest |x| "
                 f"{worst.min_nonzero_abs:.3g}); keep_fp32=[{worst.node!r}] keeps them if they matter")
 
     def to_json(self) -> dict[str, Any]:

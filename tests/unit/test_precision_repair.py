@@ -231,3 +231,32 @@ def test_keep_fp32_entry_naming_nothing_is_a_usage_error(masked: tuple[ModelSpec
 def test_keep_fp32_declaration_is_checked(value: Any) -> None:
     with pytest.raises(TrtperfUsageError, match="keep_fp32 must be a list"):
         trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], keep_fp32=value)(nn.Identity)
+
+
+def _constant_mask() -> onnx.ModelProto:
+    """y = x + c, with c a Constant holding float32's minimum (an additive mask) and 1.0."""
+    value = helper.make_tensor("c", TensorProto.FLOAT, [4], [float(np.finfo(np.float32).min), 1.0, 0.0, 1.0])
+    return _graph([helper.make_node("Constant", [], ["c"], name="mask", value=value),
+                   helper.make_node("Add", ["x", "c"], ["y"], name="add")], [])
+
+
+def test_fp16_records_the_constants_it_clamps_and_bf16_keeps_their_range() -> None:
+    _, fp16_notes = cast.to_fp16(_constant_mask())
+    assert fp16_notes["clamped_count"] == 1
+    assert fp16_notes["clamped"][0] == {"name": "c", "min": float(np.finfo(np.float32).min), "max": 1.0}
+    bf16, _ = cast.to_bf16(_constant_mask())
+    const = next(n for n in bf16.graph.node if n.op_type == "Constant")
+    values = numpy_helper.to_array(const.attribute[0].t).astype(np.float32)
+    # float32's minimum saturates at bf16's largest finite value: not fp16's -65504, and not -inf
+    # (round-to-nearest would give -inf, and an inf mask makes a fully masked softmax row NaN).
+    assert values[0] == pytest.approx(-3.3895e38, rel=1e-4) and values[1] == 1.0
+
+
+def test_the_precision_stage_notes_clamped_constants(cache: ArtifactCache) -> None:
+    from trtperf.precision import clamp_note
+
+    spec = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], precisions=("fp16",))(nn.Identity)
+    assert clamp_note({}, "fp16") is None
+    note = clamp_note(cast.to_fp16(_constant_mask())[1], "fp16")
+    assert note is not None and "clamped 1 constant(s) to +-65504 (e.g. 'c': [-3.403e+38, 1])" in note
+    del spec, cache

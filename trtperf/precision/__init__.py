@@ -38,7 +38,8 @@ RECIPE_VERSION = 2
 """Bump when a change here changes the variants produced from the same inputs.
 
 2: fp16/bf16 types repaired after conversion (:mod:`trtperf.precision.retype`), ``keep_fp32``,
-every variant checked with ``full_check``."""
+every variant checked with ``full_check``, bf16 Constant values re-rounded from fp32 (not from the
+fp16 values the converter clamped)."""
 
 __all__ = ["CAST", "PASS_THROUGH", "QUANTIZED", "carried_qdq", "invalid_variant_error", "keep_fp32_split",
            "precision_variant", "preflight_range", "tool_versions", "validate_variant"]
@@ -223,6 +224,17 @@ def precision_variant(
                                describe=f"{precision} variant of {spec.name}")
 
 
+def clamp_note(extra: dict[str, Any], precision: str) -> str | None:
+    """A note on constants the conversion clamped into the format's range (from the variant's cache meta)."""
+    clamped = extra.get("clamped") or []
+    if not clamped:
+        return None
+    first = clamped[0]
+    return (f"the {precision} conversion clamped {extra.get('clamped_count', len(clamped))} constant(s) to "
+            f"+-65504 (e.g. {first['name']!r}: [{first['min']:.4g}, {first['max']:.4g}]); the variant computes with "
+            f"the clamped values (a mask of float32's minimum becomes -65504), which the cost check then sees")
+
+
 OVERFLOW_RECIPE = 1
 """Bump when :mod:`trtperf.precision.overflow` changes what it reports for the same variant and inputs."""
 FIX_ROUNDS = 4
@@ -298,7 +310,8 @@ def preflight_range(spec: ModelSpec, fp32: CacheEntry, variant: CacheEntry, prec
         return f"{precision} range pre-flight could not run on ONNX Runtime (CPU): {data['error']}"
     report = OverflowReport.from_json(data)
     if report.passed:
-        return report.flush_note()
+        notes = [n for n in (clamp_note(variant.meta.get("extra", {}), precision), report.flush_note()) if n]
+        return "; ".join(notes) or None
     keep, verified = suggest_keep_fp32(spec, fp32, precision, inputs, report.fix())
     how = ("with them the variant stays in range on these inputs" if verified else
            f"after {FIX_ROUNDS} rounds some values still overflow: also consider the op types involved")

@@ -77,6 +77,7 @@ def to_fp16(model: Any, extra_fp32_ops: frozenset[str] = frozenset(), fp32_nodes
 
     blocked = _block_list(extra_fp32_ops)
     _name_nodes(model)
+    clamped = clamped_constants(model) if low is None else []  # bf16 re-rounds from the fp32 originals
     kept = _kept_nodes(model, blocked, fp32_nodes)
     with warnings.catch_warnings(record=True) as caught:
         # The converter warns once per weight it clamps into fp16's range; count them instead.
@@ -93,7 +94,8 @@ def to_fp16(model: Any, extra_fp32_ops: frozenset[str] = frozenset(), fp32_nodes
     notes: dict[str, Any] = {"tool": "onnxconverter-common convert_float_to_float16, types repaired by trtperf",
                              "fp32_ops": sorted(set(FP32_OPS) | extra_fp32_ops),
                              "fp32_nodes": sorted(fp32_nodes),
-                             "clamped_weight_warnings": len(caught), "kept_fp32": sorted(kept)}
+                             "clamped_weight_warnings": len(caught), "kept_fp32": sorted(kept),
+                             "clamped": clamped[:10], "clamped_count": len(clamped)}
     if low is None:
         notes["repair"] = repair_types(converted, _onnx().TensorProto.FLOAT16, kept).to_json()
     return converted, notes
@@ -127,12 +129,49 @@ def _bf16_tensor(name: str, values: np.ndarray) -> Any:
     import ml_dtypes
 
     onnx = _onnx()
-    raw = np.ascontiguousarray(values.astype(np.float32).astype(ml_dtypes.bfloat16)).view(np.uint16).tobytes()
+    # Saturate finite values at bf16's largest finite value: float32's extremes (float32's minimum in an
+    # attention mask) would round to inf, and an inf mask turns a fully masked softmax row into NaN.
+    top = float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
+    wide = values.astype(np.float32)
+    wide = np.where(np.isfinite(wide), np.clip(wide, -top, top), wide)
+    raw = np.ascontiguousarray(wide.astype(ml_dtypes.bfloat16)).view(np.uint16).tobytes()
     return onnx.helper.make_tensor(name, onnx.TensorProto.BFLOAT16, values.shape, raw, raw=True)
 
 
-def retype_fp16_to_bf16(fp16: Any, fp32_originals: dict[str, np.ndarray]) -> Any:
-    """Turn an fp16 variant into a bf16 one in place: casts, value types, initializers, constants."""
+def clamped_constants(model: Any, limit: float = float(np.finfo(np.float16).max)) -> list[dict[str, Any]]:
+    """float32 initializers and Constant values of ``model`` with finite magnitudes above ``limit``.
+
+    The fp16 conversion clamps them to +-``limit`` (float32's minimum in an attention mask becomes
+    -65504), so the variant computes with other values: [{"name", "min", "max"}], initializers first.
+    """
+    from onnx import numpy_helper
+
+    FLOAT = _onnx().TensorProto.FLOAT
+    found = [(i.name, numpy_helper.to_array(i)) for i in model.graph.initializer if i.data_type == FLOAT]
+    found += [(n.output[0], numpy_helper.to_array(a.t)) for n in model.graph.node if n.op_type == "Constant"
+              for a in n.attribute if a.name == "value" and a.t.data_type == FLOAT]
+    out = []
+    for name, values in found:
+        finite = values[np.isfinite(values)]
+        if finite.size and float(np.max(np.abs(finite))) > limit:
+            out.append({"name": name, "min": float(finite.min()), "max": float(finite.max())})
+    return out
+
+
+def _constant_originals(model: Any) -> dict[str, np.ndarray]:
+    from onnx import numpy_helper
+
+    return {n.output[0]: numpy_helper.to_array(a.t) for n in model.graph.node if n.op_type == "Constant"
+            for a in n.attribute if a.name == "value" and a.t.data_type == _onnx().TensorProto.FLOAT}
+
+
+def retype_fp16_to_bf16(fp16: Any, fp32_originals: dict[str, np.ndarray],
+                        constant_originals: dict[str, np.ndarray] | None = None) -> Any:
+    """Turn an fp16 variant into a bf16 one in place: casts, value types, initializers, constants.
+
+    ``fp32_originals``: float32 initializers by name; ``constant_originals``: float32 Constant values by
+    output name (both re-rounded to bf16 from float32, not from the fp16 values the converter clamped).
+    """
     onnx = _onnx()
     from onnx import numpy_helper
 
@@ -147,7 +186,9 @@ def retype_fp16_to_bf16(fp16: Any, fp32_originals: dict[str, np.ndarray]) -> Any
             if node.op_type == "Cast" and attr.name == "to" and attr.i == FLOAT16:
                 attr.i = BFLOAT16
             elif attr.type == onnx.AttributeProto.TENSOR and attr.t.data_type == FLOAT16:
-                attr.t.CopyFrom(_bf16_tensor(attr.t.name, numpy_helper.to_array(attr.t)))
+                original = (constant_originals or {}).get(node.output[0]) if node.op_type == "Constant" else None
+                values = original if original is not None else numpy_helper.to_array(attr.t)
+                attr.t.CopyFrom(_bf16_tensor(attr.t.name, values))
     for info in (*fp16.graph.value_info, *fp16.graph.input, *fp16.graph.output):
         if info.type.tensor_type.elem_type == FLOAT16:
             info.type.tensor_type.elem_type = BFLOAT16
@@ -172,7 +213,7 @@ def to_bf16(model: Any, extra_fp32_ops: frozenset[str] = frozenset(),
     originals = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer
                  if i.data_type == _onnx().TensorProto.FLOAT}
     fp16, fp16_notes = to_fp16(model, no_bf16 | extra_fp32_ops, fp32_nodes, low=_onnx().TensorProto.BFLOAT16)
-    bf16 = retype_fp16_to_bf16(fp16, originals)
+    bf16 = retype_fp16_to_bf16(fp16, originals, _constant_originals(model))
     notes.update({"tool": "onnxconverter-common fp16 graph retyped to bfloat16 and types repaired by trtperf",
                   "fp32_ops": fp16_notes["fp32_ops"], "fp32_nodes": fp16_notes["fp32_nodes"],
                   "repair": repair_types(bf16, _onnx().TensorProto.BFLOAT16, fp16_notes["kept_fp32"]).to_json()})

@@ -163,7 +163,7 @@ class CaseRunner:
                     f"{case.key}: {what} (batch {case.batch}, seed {settings.seed}):\n{report.describe_failures()}\n"
                     f"If the difference is expected for this precision, set tolerances= in the model "
                     f"declaration of {spec.name!r}."
-                )
+                ) + (f"\nPrecision stage: {range_note}" if range_note else "")
                 return
             if settings.hypothesis_examples:
                 from trtperf.hypothesis_parity import check_property

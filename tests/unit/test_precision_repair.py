@@ -260,3 +260,36 @@ def test_the_precision_stage_notes_clamped_constants(cache: ArtifactCache) -> No
     note = clamp_note(cast.to_fp16(_constant_mask())[1], "fp16")
     assert note is not None and "clamped 1 constant(s) to +-65504 (e.g. 'c': [-3.403e+38, 1])" in note
     del spec, cache
+
+
+class _Float32MinMask(nn.Module):
+    """Attention with an additive mask of float32's minimum (shared/cases/fp16_int_to_float_cast.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(x).chunk(3, -1)
+        bias = (1.0 - keep.to(x.dtype))[:, None, :] * torch.finfo(torch.float32).min
+        out: torch.Tensor = torch.softmax(q @ k.transpose(-1, -2) + bias, -1) @ v
+        return out
+
+
+def test_a_cost_failure_from_a_clamped_mask_says_so(tmp_path: Path) -> None:
+    from trtperf.cases import Case
+    from trtperf.config import Settings
+    from trtperf.pipeline import CaseRunner
+    from trtperf.results import FAILED
+
+    spec = trtperf.model(
+        inputs=[InputSpec("x", ("batch", 3, 8), low=-3, high=3), InputSpec("keep", ("batch", 3), "int64", 0, 2)],
+        outputs=["y"], batches=(8,), precisions=("fp16",),
+    )(_Float32MinMask)
+    runner = CaseRunner(Settings(no_timing=True, cache_dir=tmp_path / "cache"), tmp_path / "baselines")
+    result = runner.run(spec, Case(spec.name, "onnxruntime", "fp16", 8, 1))
+    # Fully masked rows: fp32 adds -3.4e38 (every score equal, uniform weights); the fp16 variant adds -65504,
+    # which keeps the scores' differences. The variant is valid; the cost check sees the changed function.
+    assert result.outcome == FAILED, result.message
+    assert "cost check failed" in result.message
+    assert "Precision stage: the fp16 conversion clamped 1 constant(s) to +-65504" in result.message

@@ -17,6 +17,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
@@ -293,3 +295,70 @@ def test_a_cost_failure_from_a_clamped_mask_says_so(tmp_path: Path) -> None:
     assert result.outcome == FAILED, result.message
     assert "cost check failed" in result.message
     assert "Precision stage: the fp16 conversion clamped 1 constant(s) to +-65504" in result.message
+
+
+# ---- property: whatever types the converter leaves, the repair makes the graph consistent ----------
+
+_OPS = ("Add", "Mul", "Sub", "Relu", "Cast16", "Cast32", "CastInt", "Sqrt")
+
+
+@st.composite
+def _mistyped_graphs(draw: st.DrawFn) -> tuple[onnx.ModelProto, set[str]]:
+    """Random elementwise DAGs over x, valid in float32, then mis-typed as the converter does: float
+    initializers and Casts of fp16 or fp32, int64 tensors read only by Casts, declared float types random."""
+    floats: dict[str, int] = {"x": TensorProto.FLOAT}
+    ints: list[str] = []
+    inits = []
+    for i, elem in enumerate(draw(st.lists(st.sampled_from([TensorProto.FLOAT, TensorProto.FLOAT16]), max_size=3))):
+        dtype = np.float32 if elem == TensorProto.FLOAT else np.float16
+        inits.append(numpy_helper.from_array(np.full(4, 0.5 + i, dtype), f"w{i}"))
+        floats[f"w{i}"] = elem
+    nodes, value_info, kept = [], [], set()
+    for n in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(_OPS))
+        out, name = f"t{n}", f"n{n}"
+        if op in ("Cast16", "Cast32"):
+            source = draw(st.sampled_from(sorted(floats) + ints))
+            to = TensorProto.FLOAT16 if op == "Cast16" else TensorProto.FLOAT
+            nodes.append(helper.make_node("Cast", [source], [out], name=name, to=to))
+        elif op == "CastInt":
+            nodes.append(helper.make_node("Cast", [draw(st.sampled_from(sorted(floats)))], [out], name=name,
+                                          to=TensorProto.INT64))
+            ints.append(out)
+            continue
+        elif op in ("Relu", "Sqrt"):
+            nodes.append(helper.make_node(op, [draw(st.sampled_from(sorted(floats)))], [out], name=name))
+        else:
+            pair = [draw(st.sampled_from(sorted(floats))), draw(st.sampled_from(sorted(floats)))]
+            nodes.append(helper.make_node(op, pair, [out], name=name))
+        if draw(st.booleans()):
+            kept.add(name)
+        declared = draw(st.sampled_from([TensorProto.FLOAT, TensorProto.FLOAT16]))  # possibly wrong, as converted
+        value_info.append(helper.make_tensor_value_info(out, declared, None))
+        floats[out] = declared
+    last = next((n.output[0] for n in reversed(nodes) if n.output[0] in floats), "x")
+    nodes.append(helper.make_node("Add", [last, "x"], ["y"], name="out"))  # (b, 4) whatever `last` is
+    graph = helper.make_graph(nodes, "g", [X], [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 4])],
+                              inits, value_info=value_info)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), kept
+
+
+@settings(max_examples=60, deadline=None)
+@given(_mistyped_graphs())
+def test_repair_makes_any_mistyped_graph_pass_the_strict_checker(case: tuple[onnx.ModelProto, set[str]]) -> None:
+    from trtperf.precision.retype import repair_types
+
+    model, kept = case
+    repair_types(model, TensorProto.FLOAT16, kept)
+    onnx.checker.check_model(model, full_check=True)
+    session = reference_session_from_model(model)
+    (y,) = session.run(["y"], {"x": np.linspace(0.1, 1.0, 8, dtype=np.float32).reshape(2, 4)})
+    assert y.dtype == np.float32 and y.shape == (2, 4)
+
+
+def reference_session_from_model(model: onnx.ModelProto) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

@@ -59,8 +59,7 @@ def _allowed(schema: Any, type_str: str) -> set[int] | None:
     out: set[int] = set()
     for s in strings:
         if s.startswith("tensor(") and s.endswith(")"):
-            name = s[len("tensor("):-1].upper()
-            name = {"FLOAT": "FLOAT", "FLOAT16": "FLOAT16", "BFLOAT16": "BFLOAT16"}.get(name, name)
+            name = s[len("tensor("):-1].upper()  # tensor(float16) -> FLOAT16, the TensorProto name
             try:
                 out.add(int(onnx.TensorProto.DataType.Value(name)))  # type: ignore[attr-defined]
             except ValueError:
@@ -68,7 +67,8 @@ def _allowed(schema: Any, type_str: str) -> set[int] | None:
     return out or None
 
 
-def _formal(schema: Any, params: Any, index: int) -> Any | None:
+def _formal(params: Any, index: int) -> Any | None:
+    """The formal parameter of input/output ``index`` (the last one when it is variadic)."""
     if index < len(params):
         return params[index]
     if params and params[-1].option == params[-1].option.Variadic:
@@ -79,8 +79,8 @@ def _formal(schema: Any, params: Any, index: int) -> Any | None:
 def _schema(node: Any, opsets: dict[str, int]) -> Any | None:
     import onnx
 
-    domain = node.domain or ""
-    version = opsets.get(domain if domain else "", opsets.get("ai.onnx", 0)) if domain else opsets.get("", 0)
+    domain = "" if node.domain in ("", "ai.onnx") else node.domain
+    version = opsets.get(domain, opsets.get("ai.onnx", 0) if domain == "" else 0)
     try:
         return onnx.defs.get_schema(node.op_type, version, domain)
     except Exception:  # custom domain or unknown op
@@ -162,7 +162,7 @@ def repair_types(model: Any, low: int, keep_fp32: Collection[str]) -> RepairNote
         target_of_param: dict[str, int] = {}
         by_param: dict[str, list[int]] = {}
         for index, name in enumerate(node.input):
-            formal = _formal(schema, schema.inputs, index)
+            formal = _formal(schema.inputs, index)
             if name and formal is not None and types.get(name) in FLOAT_TYPES:
                 by_param.setdefault(formal.type_str, []).append(index)
         for param, indices in by_param.items():
@@ -186,11 +186,11 @@ def repair_types(model: Any, low: int, keep_fp32: Collection[str]) -> RepairNote
         for index, name in enumerate(node.output):
             if not name:
                 continue
-            formal = _formal(schema, schema.outputs, index)
+            formal = _formal(schema.outputs, index)
             elem = target_of_param.get(formal.type_str) if formal is not None else None
             if elem is None and formal is not None:
                 bound = [types[node.input[i]] for i, _ in enumerate(node.input)
-                         if node.input[i] and (f := _formal(schema, schema.inputs, i)) is not None
+                         if node.input[i] and (f := _formal(schema.inputs, i)) is not None
                          and f.type_str == formal.type_str and node.input[i] in types]
                 elem = bound[0] if bound else None
             if elem is None:

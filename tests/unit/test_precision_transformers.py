@@ -109,9 +109,11 @@ def test_variant_is_valid_runs_close_and_stays_in_range(
     variant = precision_variant(spec, fp32, precision, cache)
     onnx.checker.check_model(onnx.load(str(variant.path)), full_check=True)
     inputs = make_inputs(spec, 2, seed=0)
-    # No false alarm: masks built from float32's minimum are clamped to fp16's by the converter.
+    # No false alarm (no PrecisionError): masks built from float32's minimum are clamped to fp16's by the
+    # converter, which the precision stage notes for BERT (its additive mask) and ViT.
     note = preflight_range(spec, fp32, variant, precision, inputs, {"batch": 2, "seed": 0}, cache)
-    assert note is None or "flushing to zero" in note
+    for part in note.split(" | ") if note else []:
+        assert "flushing to zero" in part or "conversion clamped" in part, part
     if precision == "fp16":
         got = run_session(reference_session(variant.path), inputs)[spec.outputs[0]]
         want = run_session(reference_session(fp32.path), inputs)[spec.outputs[0]]

@@ -231,7 +231,7 @@ def clamp_note(extra: dict[str, Any], precision: str) -> str | None:
         return None
     first = clamped[0]
     return (f"the {precision} conversion clamped {extra.get('clamped_count', len(clamped))} constant(s) to "
-            f"+-65504 (e.g. {first['name']!r}: [{first['min']:.4g}, {first['max']:.4g}]); the variant computes with "
+            f"+-65504 (e.g. {first['name']!r}: [{first['min']:.4g}, {first['max']:.4g}]): the variant computes with "
             f"the clamped values (a mask of float32's minimum becomes -65504), which the cost check then sees")
 
 
@@ -311,7 +311,7 @@ def preflight_range(spec: ModelSpec, fp32: CacheEntry, variant: CacheEntry, prec
     report = OverflowReport.from_json(data)
     if report.passed:
         notes = [n for n in (clamp_note(variant.meta.get("extra", {}), precision), report.flush_note()) if n]
-        return "; ".join(notes) or None
+        return " | ".join(notes) or None
     keep, verified = suggest_keep_fp32(spec, fp32, precision, inputs, report.fix())
     how = ("with them the variant stays in range on these inputs" if verified else
            f"after {FIX_ROUNDS} rounds some values still overflow: also consider the op types involved")

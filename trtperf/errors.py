@@ -25,3 +25,7 @@ class ExportError(TrtperfError):
 
 class BuildError(TrtperfError):
     """A backend failed to build an engine for a case."""
+
+
+class PrecisionError(TrtperfError):
+    """A precision variant cannot compute its model faithfully (for example, values leave fp16's range)."""

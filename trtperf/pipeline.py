@@ -165,6 +165,7 @@ class CaseRunner:
         backend, built, request = prepared.backend, prepared.built, prepared.request
         result.artifact = {"onnx_sha256": prepared.fp32.meta["sha256"],
                            "variant_sha256": prepared.variant.meta["sha256"], "engine_key": built.cache_key}
+        result.notes.extend(prepared.notes)
         result.build = {"cache_hit": built.cache_hit, "build_s": built.build_s, "cache_key": built.cache_key,
                         **dict(built.info)}
         if settings.build_only:
@@ -190,7 +191,7 @@ class CaseRunner:
                     f"{case.key}: {what} (batch {case.batch}, seed {settings.seed}):\n{report.describe_failures()}\n"
                     f"If the difference is expected for this precision, set tolerances= in the model "
                     f"declaration of {spec.name!r}."
-                )
+                ) + "".join(f"\nPrecision stage: {note}" for note in prepared.notes)
                 return
             if settings.hypothesis_examples:
                 from trtperf.parity.hypothesis import check_property

@@ -18,8 +18,9 @@ from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.engine import BuiltEngine, Engine
 from trtperf.export import export_cached
+from trtperf.inputs import make_inputs
 from trtperf.onnx_model import load_graph, onnx_file_cached, resolve_spec
-from trtperf.precision import precision_variant
+from trtperf.precision import precision_variant, preflight_range
 from trtperf.spec import ModelSpec
 
 STAGES = ("export", "precision", "build")
@@ -39,6 +40,8 @@ class Prepared:
     variant: CacheEntry
     request: BuildRequest
     built: BuiltEngine
+    notes: tuple[str, ...] = ()
+    """What the stages found that a reader must see (e.g. fp16 values that flush to zero)."""
 
     def load(self) -> Engine:
         """The loaded engine (a context manager: close it when done)."""
@@ -93,9 +96,14 @@ def prepare(
     variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
                                 builder_flags=backend.uses_builder_flags(case.precision, settings),
                                 dims=case.dim_values)
+    # Pre-flight (issue 11): fp16/bf16 values out of range, found on the CPU on the parity inputs.
+    input_key = {"batch": case.batch, "seed": settings.seed, "inputs": [i.describe() for i in spec.inputs],
+                 **({"dims": dict(sorted(case.dim_values.items()))} if case.dim_values else {})}
+    range_note = preflight_range(spec, fp32, variant, case.precision,
+                                 make_inputs(spec, case.batch, settings.seed, case.dim_values), input_key, cache)
     request = BuildRequest(spec=spec, case=case, onnx_path=variant.path, onnx_sha256=variant.meta["sha256"],
                            settings=settings, cache=cache)
     stage("build")
     built = backend.build(request)
     return Prepared(spec=spec, backend=backend, settings=settings, fp32=fp32, variant=variant, request=request,
-                    built=built)
+                    built=built, notes=(range_note,) if range_note else ())

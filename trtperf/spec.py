@@ -192,6 +192,8 @@ class ModelSpec:
     onnx: Any = None
     """An ONNX model as it is (see :func:`model`): an absolute path, or a factory returning a path or
     an ``onnx.ModelProto``; None for a torch model, which trtperf exports."""
+    keep_fp32: tuple[str, ...] = ()
+    """ONNX op types or node names kept in float32 in the fp16/bf16 variants (besides trtperf's own list)."""
 
     @property
     def is_onnx(self) -> bool:
@@ -275,6 +277,7 @@ def model(
     opset: int = 18,
     name: str | None = None,
     dims: Mapping[str, Iterable[int]] | None = None,
+    keep_fp32: Iterable[str] = (),
     **settings: Any,
 ) -> ModelSpec: ...
 
@@ -294,6 +297,7 @@ def model(
     opset: int = 18,
     name: str | None = None,
     dims: Mapping[str, Iterable[int]] | None = None,
+    keep_fp32: Iterable[str] = (),
     onnx: None = None,
     **settings: Any,
 ) -> Callable[[Callable[[], Any]], ModelSpec]: ...
@@ -313,6 +317,7 @@ def model(
     opset: int = 18,
     name: str | None = None,
     dims: Mapping[str, Iterable[int]] | None = None,
+    keep_fp32: Iterable[str] = (),
     onnx: OnnxSource | None = None,
     **settings: Any,
 ) -> ModelSpec | Callable[[Callable[[], Any]], ModelSpec]:
@@ -334,8 +339,10 @@ def model(
     opset 18. ``tolerances`` maps ``"output"``, ``"precision:output"``, ``"precision:"`` or
     ``""`` to a :class:`Tolerance`. ``dims`` maps each named axis of the inputs' shapes (beyond
     ``"batch"``) to the values to make cases of, e.g. ``{"seq": (128, 512)}``: one export and engine
-    profile cover ``min..max``. Extra keyword arguments are per-model settings that override
-    options and ini values (for example ``runs=3`` or ``threshold=0.1``).
+    profile cover ``min..max``. ``keep_fp32`` lists ONNX op types (``"ReduceMean"``) or node
+    names of the exported ONNX that the fp16/bf16 variants keep in float32 (the fix the precision
+    stage suggests for an overflow or an invalid conversion). Extra keyword arguments are
+    per-model settings that override options and ini values (for example ``runs=3`` or ``threshold=0.1``).
 
     The declaration belongs to the module that applies it (the suite that collects it), wherever
     the factory is defined. Raises :class:`TrtperfUsageError` naming the model and the fix.
@@ -396,6 +403,11 @@ def model(
             raise TrtperfUsageError(
                 f"model {spec_name!r}: batch {max(batch_values)} exceeds max_batch {max_batch}"
             )
+        kept = tuple(keep_fp32)
+        if isinstance(keep_fp32, str) or any(not isinstance(k, str) or not k for k in kept):
+            raise TrtperfUsageError(
+                f"model {spec_name!r}: keep_fp32 must be a list of ONNX op types or node names, got {keep_fp32!r}"
+            )
         from trtperf.config import validate_model_settings
 
         validate_model_settings(spec_name, settings)
@@ -420,6 +432,7 @@ def model(
             declared_in=declared_in,
             declared_file=declared_file,
             onnx=onnx_path if onnx_path is not None else source,
+            keep_fp32=kept,
         )
 
     if onnx is not None:

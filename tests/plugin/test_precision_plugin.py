@@ -135,3 +135,41 @@ def test_hypothesis_mode_finds_a_batch_dependent_fault_shrinks_it_and_reproduces
                             text=True, timeout=300, cwd=tmp_path)
     assert replay.returncode == 1, replay.stdout + replay.stderr
     assert "still fails" in replay.stdout and "output 'y' [2, 8]" in replay.stdout
+
+
+HAND_LN = '''
+import torch
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+class HandLN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(64, 64)
+
+    def forward(self, hidden):
+        x = hidden + self.proj(hidden)
+        centred = x - x.mean(-1, keepdim=True)
+        return centred / torch.sqrt((centred * centred).mean(-1, keepdim=True) + 1e-5)
+
+@trtperf.model(inputs=[InputSpec("hidden", ("batch", 8, 64), low=-600.0, high=600.0)], outputs=["out"],
+               batches=(2,), precisions=("fp32", "fp16"), keep_fp32=KEEP)
+def hand_ln():
+    return HandLN()
+'''
+
+
+def test_fp16_overflow_fails_the_case_on_the_cpu_and_the_suggested_keep_fp32_fixes_it(
+        pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_ln=HAND_LN.replace("KEEP", "()"))
+    pytester.makeini("[pytest]\n")
+    args = [*FAST, "--trtperf-backend", "onnxruntime", "--trtperf-cache-dir", str(tmp_path / "cache"),
+            "--trtperf-baseline-dir", str(tmp_path / "baselines"), "--trtperf-results", str(tmp_path / "results.json")]
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*values of its fp16 variant leave fp16's range*",
+                                 "*node 'node_mul_*' (Mul) output 'mul_*': max |x| = *> 65504*"])
+    keep = next(line for line in result.stdout.lines if "keep_fp32=[" in line).split("keep_fp32=")[1].split(")")[0]
+    pytester.makepyfile(test_ln=HAND_LN.replace("KEEP", keep))
+    pytester.runpytest(*args).assert_outcomes(passed=2)

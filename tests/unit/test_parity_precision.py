@@ -120,6 +120,9 @@ def test_an_unfaithful_engine_fails_the_faithful_check_even_within_the_cost_budg
     text = report.describe_failures()
     assert "faithful check failed" in text and "same int8 ONNX" in text and "faithful:int8:<output>" in text
     assert "cost check failed" not in text
+    # The reference is not computed in int8 arithmetic: the verdict names both explanations, not "the engine".
+    assert "dequantizes and computes in fp32" in text and "either the engine computes another model" in text
+    assert "does not compute its model" not in text
 
 
 def test_a_costly_precision_fails_the_cost_check_while_faithful() -> None:

@@ -172,6 +172,15 @@ def compare_outputs(
     return ParityReport(tuple(results))
 
 
+REFERENCE_ARITHMETIC = {
+    "fp16": "its CPU provider runs most fp16 ops in fp32 between Casts",
+    "bf16": "its CPU provider has no bf16 kernels",
+    "int8": "it dequantizes and computes in fp32 where the engine uses int8 kernels",
+    "fp8": "it dequantizes and computes in fp32 where the engine uses fp8 kernels",
+}
+"""How ONNX Runtime's CPU reference computes each variant (why a faithful failure does not prove an engine fault)."""
+
+
 @dataclass(frozen=True)
 class TwoWayParity:
     """Parity both ways (see :mod:`trtperf.parity.tolerance`): both checks gate when both exist.
@@ -214,7 +223,10 @@ class TwoWayParity:
         if self.faithful is not None and not self.faithful.passed:
             sections.append(
                 f"faithful check failed: outputs differ from ONNX Runtime running the same {self.precision} ONNX "
-                f"(the engine does not compute its model; tolerance key 'faithful:{self.precision}:<output>'):\n"
+                f"(tolerance key 'faithful:{self.precision}:<output>'). ONNX Runtime's CPU does not compute "
+                f"{self.precision} arithmetic as the engine does ({REFERENCE_ARITHMETIC.get(self.precision, 'fp32')}), "
+                f"so either the engine computes another model or {self.precision} arithmetic itself differs this much "
+                f"(overflow was ruled out by the range pre-flight for fp16/bf16):\n"
                 f"{self.faithful.describe_failures()}"
             )
         if not self.cost.passed:

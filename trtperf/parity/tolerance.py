@@ -8,8 +8,10 @@ Every case is compared twice (see :mod:`trtperf.parity.compare`):
 - **cost**: the engine vs ONNX Runtime running the *fp32* ONNX. The difference is what the
   precision costs plus the engine's own error.
 
-Both gate. Faithful failing means the engine does not compute its model; cost failing means the
-precision (or its calibration) damages the model more than allowed. Where ONNX Runtime cannot
+Both gate. Faithful failing means the engine computes another model, or the precision's own
+arithmetic differs from ONNX Runtime's CPU reference, which computes fp16 mostly in fp32 (overflow
+is ruled out first by the range pre-flight); cost failing means the precision (or its
+calibration) damages the model more than allowed. Where ONNX Runtime cannot
 run the variant (bf16 on the CPU), only the cost check exists and it alone gates.
 
 Cost tolerances (engine vs fp32; declared ``tolerances=`` keys override them):

@@ -50,6 +50,9 @@ class BuildOptions:
     precision_flag: str | None = None
     """TensorRT 10 opt-in (``trt_precision_flags``): a weakly typed network built from the fp32 ONNX
     with this BuilderFlag (FP16 or BF16) instead of the precision's ONNX variant."""
+    require_user_allocation: bool = False
+    """TensorRT-RTX ``BuilderFlag.REQUIRE_USER_ALLOCATION``: the engine uses application memory where
+    possible, which RTX requires for CUDA stream capture (``is_stream_capturable`` says False otherwise)."""
 
     def key_parts(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class BuildOptions:
             "workspace_bytes": self.workspace_bytes,
             "tf32": self.tf32,
             "detailed_profiling": self.detailed_profiling,
+            **({"require_user_allocation": True} if self.require_user_allocation else {}),
         }
 
 
@@ -239,6 +243,8 @@ def build_plan(
             config.set_flag(trt.BuilderFlag.TF32)
         else:
             config.clear_flag(trt.BuilderFlag.TF32)  # on by default; off gives IEEE fp32 math
+        if options.require_user_allocation:
+            config.set_flag(trt.BuilderFlag.REQUIRE_USER_ALLOCATION)
         if options.detailed_profiling:
             config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
         _add_profile(builder, network, config, options.profile, onnx_path)

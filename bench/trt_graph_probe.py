@@ -47,7 +47,7 @@ def main() -> None:
     # PROBE_TINY=1: a 2-stage ResNet for a dry run of this script (e.g. on a CPU, up to the first GPU call).
     config = ResNetConfig(depths=[1, 1], hidden_sizes=[16, 32], embedding_size=16) if os.environ.get(
         "PROBE_TINY") else ResNetConfig()
-    model = ResNetForImageClassification(config).eval()
+    model = ResNetForImageClassification(config).eval()  # type: ignore[no-untyped-call]
 
     class Logits(torch.nn.Module):
         def __init__(self) -> None:

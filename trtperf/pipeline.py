@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 import trtperf
 from trtperf.backends import get_backend
 from trtperf.backends.base import Backend, BuildRequest
@@ -17,12 +19,13 @@ from trtperf.engine import BuiltEngine, Engine
 from trtperf.errors import TrtperfError
 from trtperf.inputs import make_inputs
 from trtperf.parity.reference import ReferenceRunner
+from trtperf.parity.timed_path import check_timed_path, describe_timed_path_failure
 from trtperf.prepare import prepare
 from trtperf.record.baselines import BaselineStore, record_results
 from trtperf.record.results import FAILED, CaseResult
 from trtperf.spec import ModelSpec
 from trtperf.timing.gpu import record_clocks, watch_clocks
-from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.loop import TimingPlan, measure, timed_outputs
 from trtperf.verdict.gate import Gate, StatisticalGate
 from trtperf.verdict.judging import TimingHook, judge_case
 
@@ -111,10 +114,20 @@ class CaseRunner:
                 result.notes.append("no timing")
                 return
             plan = TimingPlan.from_settings(settings)
+            timed: list[list[dict[str, np.ndarray]] | None] = []  # parity through the timed path (issue 14)
             with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
-                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan)
+                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
+                               after_run=lambda workers: timed.append(timed_outputs(workers)))
             record_clocks(clocks, result.environment, result.notes)
             result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
+            path = check_timed_path(timed, lambda got: reference.check(got, case.batch, settings.seed))
+            result.parity["timed_path"] = path.to_json()
+            if path.failure is not None:
+                result.outcome = FAILED
+                why = describe_timed_path_failure(path.failure, case.streams, result.timing_mode)
+                result.message = (f"{case.key}: {why}\nIf the difference is expected for this precision, "
+                                  f"set tolerances= in the model declaration of {spec.name!r}.")
+                return
             result.notes.extend(n for n in getattr(engine, "notes", []) if n not in result.notes)
             extra = engine.measurements()
             if extra:

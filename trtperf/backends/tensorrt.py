@@ -265,7 +265,8 @@ class TensorRTBackend(Backend):
         _select_gpu()
         settings = request.settings
         return TrtEngine(flavour, built.path.read_bytes(), mode=settings.measurement,
-                         allow_host_code=settings.trt_allow_host_code, what=request.case.key)
+                         allow_host_code=settings.trt_allow_host_code, what=request.case.key,
+                         kernel_specialization=settings.trt_kernel_specialization)
 
 
 def inspect_plan(flavour: Flavour, plan: bytes, what: str) -> str:

@@ -46,7 +46,7 @@ import numpy as np
 
 from trtperf.backends.base import Backend, BuildRequest
 from trtperf.device import DeviceInfo, cpu_device, slugify
-from trtperf.engine import BuiltEngine, Engine, Worker
+from trtperf.engine import BuiltEngine, Engine, OutputProbe, Worker
 from trtperf.errors import BuildError
 from trtperf.precisions import TABLE, precisions_where
 from trtperf.timing.loop import CallableWorker
@@ -165,6 +165,18 @@ def engine_key_parts(
     }
 
 
+def _tensors(value: Any) -> list[Any]:
+    """The tensors of a module's result (a tensor, or a sequence of them); [] for None."""
+    import torch
+
+    if value is None:
+        return []
+    if isinstance(value, torch.Tensor):
+        return [value]
+    items = value.values() if isinstance(value, Mapping) else value
+    return [v for v in items if isinstance(v, torch.Tensor)]
+
+
 def _bind(module: Callable[..., Any], tensors: Sequence[Any]) -> Callable[[], object]:
     return lambda: module(*tensors)
 
@@ -209,9 +221,12 @@ class TorchEngine(Engine):
             workers: list[Worker] = []
             for _ in range(streams):
                 tensors = to_tensors(inputs, self.input_names, self.precision, self.device)
-                workers.append(CallableWorker(_bind(self.module, tensors)))
+                workers.append(CallableWorker(_bind(self.module, tensors), read_outputs=self._numpy_outputs))
             return workers
         return [self._gpu_worker(inputs) for _ in range(streams)]
+
+    def _numpy_outputs(self, result: object) -> dict[str, np.ndarray]:
+        return outputs_to_numpy(result, self.output_names, self.what)
 
     def _gpu_worker(self, inputs: Mapping[str, np.ndarray]) -> Worker:
         import torch
@@ -225,9 +240,9 @@ class TorchEngine(Engine):
         stream.synchronize()
         held: dict[str, Any] = {}  # keeps outputs (and, with a graph, their captured memory) alive
 
+        host_outputs: list[torch.Tensor] = []
         if self.mode.transfers:
             host_inputs = [t.cpu().pin_memory() for t in device_inputs]
-            host_outputs: list[torch.Tensor] = []
 
             def launch() -> None:
                 for dst, src in zip(device_inputs, host_inputs, strict=True):
@@ -265,7 +280,19 @@ class TorchEngine(Engine):
             with torch.cuda.device(self.device), torch.cuda.stream(stream):
                 launch()  # first call outside the timing: lazy cuBLAS/cuDNN setup, pinned buffers
             stream.synchronize()
-        return event_worker(timed, stream, self.mode, held.clear)
+        def poison() -> None:
+            # A graph replays into the captured output tensors: NaN them so the replay must rewrite them.
+            latest = host_outputs if self.mode.transfers else held.get("out")
+            with torch.cuda.device(self.device), torch.cuda.stream(stream):
+                for tensor in _tensors(latest):
+                    tensor.fill_(float("nan") if tensor.is_floating_point() else 0)
+
+        def read() -> dict[str, np.ndarray]:
+            stream.synchronize()
+            latest = list(host_outputs) if self.mode.transfers else held["out"]
+            return outputs_to_numpy(latest, self.output_names, self.what)
+
+        return event_worker(timed, stream, self.mode, held.clear, OutputProbe(poison=poison, read=read))
 
     def timing_mode(self) -> dict[str, Any]:
         if not self.on_gpu:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trtperf.engine import Engine, Worker
+from trtperf.engine import Engine, OutputProbe, Worker
 from trtperf.errors import BuildError
 from trtperf.timing.cuda import CudaEventWorker, event_worker
 from trtperf.timing.mode import MeasurementMode
@@ -94,7 +94,17 @@ class Binding:
         else:
             self.enqueue()
 
+    def poison(self) -> None:
+        """NaN (zeros for integer types) into every output buffer, in order on ``stream``."""
+        import torch
+
+        with torch.cuda.stream(self.stream):
+            for tensor in (*self.device_outputs.values(), *self.host_outputs.values()):
+                tensor.fill_(float("nan") if tensor.is_floating_point() else 0)
+
     def outputs(self) -> dict[str, np.ndarray]:
+        """The outputs of the last launch (waits for the stream)."""
+        self.stream.synchronize()
         source = self.host_outputs or self.device_outputs
         out = {}
         for name, tensor in source.items():
@@ -116,7 +126,11 @@ class TrtEngine(Engine):
         mode: MeasurementMode,
         allow_host_code: bool = False,
         what: str = "engine",
+        kernel_specialization: str = "eager",
     ) -> None:
+        """``kernel_specialization`` (TensorRT-RTX only; ``eager``, ``lazy`` or ``none``): when its
+        execution contexts compile shape-specialized kernels (``IRuntimeConfig.
+        dynamic_shapes_kernel_specialization_strategy``)."""
         import torch
 
         self._torch = torch
@@ -125,6 +139,7 @@ class TrtEngine(Engine):
         self.transfers = mode.transfers
         self.what = what
         self.notes: list[str] = []
+        self.kernel_specialization = kernel_specialization if flavour.kind == "tensorrt_rtx" else None
         self.graph_captured: bool | None = None
         """Whether the last binding's launches are graph replays (``cuda_graph`` auto decides per case)."""
         with capture_errors() as captured:
@@ -158,7 +173,7 @@ class TrtEngine(Engine):
         if missing:
             raise BuildError(f"{self.what}: no data for engine inputs {missing}")
         with capture_errors() as captured:
-            context = self.engine.create_execution_context()
+            context = self._create_context()
         if context is None:
             detail = captured.detail()
             hint = int8_hint(self.flavour, captured.errors) or (
@@ -171,7 +186,7 @@ class TrtEngine(Engine):
             if not context.set_input_shape(name, tuple(array.shape)):
                 raise BuildError(
                     f"{self.what}: input {name!r} shape {tuple(array.shape)} is outside the engine's profile "
-                    f"{[tuple(s) for s in self.engine.get_tensor_profile_shape(name, 0)]}"
+                    f"{[dims(s) for s in self.engine.get_tensor_profile_shape(name, 0)]}"
                 )
             source = torch.from_numpy(array).to(getattr(torch, self.dtypes[name]))
             device_inputs[name] = source.to(device)
@@ -199,6 +214,21 @@ class TrtEngine(Engine):
             binding.graph = self._capture(binding)
         self.graph_captured = binding.graph is not None
         return binding
+
+    def _create_context(self) -> Any:
+        """An execution context; on TensorRT-RTX with the kernel-specialization strategy asked for.
+
+        RTX's default (LAZY) runs fallback kernels first and swaps in shape-specialized ones compiled
+        in the background, so early and late samples would time different kernels, and parity of the
+        first inference would check other kernels than the timed ones. EAGER compiles them at the
+        first inference, which :meth:`bind` runs before capture and timing.
+        """
+        if self.kernel_specialization is None:
+            return self.engine.create_execution_context()
+        config = self.engine.create_runtime_config()
+        strategy = trt.DynamicShapesKernelSpecializationStrategy
+        config.dynamic_shapes_kernel_specialization_strategy = getattr(strategy, self.kernel_specialization.upper())
+        return self.engine.create_execution_context(config)
 
     def _capture(self, binding: Binding) -> Any:
         """The captured graph, or None when ``cuda_graph`` is ``auto`` and capture failed (noted)."""
@@ -234,13 +264,11 @@ class TrtEngine(Engine):
         stream = torch.cuda.Stream()
         binding = self.bind(inputs, stream)
         try:
+            # bind() already ran one inference into these buffers: poison them, so the outputs
+            # compared are the launch's own (an empty CUDA graph would otherwise pass parity).
+            binding.poison()
             with torch.cuda.stream(stream):
-                # bind() already ran one inference into these buffers: clear them, so the outputs
-                # compared are the launch's own (an empty CUDA graph would otherwise pass parity).
-                for tensor in (*binding.device_outputs.values(), *binding.host_outputs.values()):
-                    tensor.zero_()
                 binding.launch()
-            stream.synchronize()
             return binding.outputs()
         finally:
             self.release(binding)
@@ -251,7 +279,8 @@ class TrtEngine(Engine):
         workers: list[Worker] = []
         for _ in range(streams):
             binding = self.bind(inputs, torch.cuda.Stream())
-            workers.append(event_worker(binding.launch, binding.stream, self.mode, _closer(self.release, binding)))
+            workers.append(event_worker(binding.launch, binding.stream, self.mode, _closer(self.release, binding),
+                                        OutputProbe(poison=binding.poison, read=binding.outputs)))
         return workers
 
     def measurements(self) -> dict[str, Any]:
@@ -261,7 +290,10 @@ class TrtEngine(Engine):
         return self.probe_host_latency(self._timed_inputs)
 
     def timing_mode(self) -> dict[str, Any]:
-        return self.mode.to_json("cuda_event", self.graph_captured, contexts="one per stream")
+        extra: dict[str, Any] = {"contexts": "one per stream"}
+        if self.kernel_specialization is not None:
+            extra["kernel_specialization"] = self.kernel_specialization
+        return self.mode.to_json("cuda_event", self.graph_captured, **extra)
 
     def probe_host_latency(self, inputs: Mapping[str, np.ndarray], iterations: int = 50) -> dict[str, Any]:
         """Host latency from enqueue to completion (one synchronize per inference), on one stream.

@@ -2,17 +2,15 @@
 
 Exports a transformers ResNet-50 (``ResNetForImageClassification(ResNetConfig())``, random weights,
 seed 0) with trtperf's exporter, builds fp32 TensorRT-RTX plans (profile 1..32, opt = the batch), with
-and without ``BuilderFlag.REQUIRE_USER_ALLOCATION``, and runs each batch through several launch paths:
+and without internal auxiliary streams (``max_aux_streams = 0``), and runs each batch with each
+kernel-specialization strategy (``lazy``: RTX's default, ``eager``, ``none``), launched plain
+(``execute_async_v3``) or as a torch-captured CUDA graph.
 
-- ``stream``: plain ``execute_async_v3`` (no graph);
-- ``capture_now``: torch CUDA-graph capture right after the first enqueue (trtperf <= issue 14);
-- ``capture_warm``: capture after 20 enqueues and a 2 s pause (lazy kernel specialization done);
-- ``capture_eager``: runtime config with ``dynamic_shapes_kernel_specialization_strategy = EAGER``;
-- ``capture_user_alloc``: plan built with REQUIRE_USER_ALLOCATION (``is_stream_capturable`` printed);
-- ``rtx_whole_graph``: runtime config ``cuda_graph_strategy = WHOLE_GRAPH_CAPTURE`` (RTX's own graphs).
-
-Each path's outputs (after 1 and after 10 launches, outputs poisoned with NaN first) are compared with
-ONNX Runtime on the same ONNX; its GPU time is the median of 200 launches (CUDA events). Prints a table
+Each path's outputs (after 1, 10 and 300 launches, outputs poisoned with NaN first, and once more
+after a 2 s pause and 200 timed launches) are compared with ONNX Runtime on the same ONNX; its GPU
+time is the median of those 200 launches (CUDA events). The first run of this script (before
+issue 14's fix; bench/results/trt_graph_probe_h200_1.json) compared REQUIRE_USER_ALLOCATION (needs
+a USER_MANAGED context) and ``cuda_graph_strategy = WHOLE_GRAPH_CAPTURE`` too. Prints a table
 and writes JSON to ``$OUT/trt_graph_probe.json`` (or the path given as the first argument).
 """
 
@@ -73,35 +71,39 @@ def main() -> None:
         x = rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)
         ref = session.run(None, {"x": x})[0]
         plans = {}
-        for user_alloc in (False, True):
-            options = BuildOptions(profile=profile_shapes(spec, batch, None), require_user_allocation=user_alloc)
+        for variant in ("default", "no_aux_streams"):
+            options = BuildOptions(profile=profile_shapes(spec, batch, None),
+                                   max_aux_streams=0 if variant == "no_aux_streams" else None)
             t0 = time.perf_counter()
-            plans[user_alloc] = build_plan(flavour, onnx_path, options).plan
-            print(f"b{batch} build user_alloc={user_alloc} {time.perf_counter() - t0:.1f} s", flush=True)
-        for path in ("stream", "capture_now", "capture_warm", "capture_eager", "capture_user_alloc",
-                     "rtx_whole_graph"):
+            plans[variant] = build_plan(flavour, onnx_path, options).plan
+            print(f"b{batch} build {variant} {time.perf_counter() - t0:.1f} s", flush=True)
+        paths = [(spec_, graph, "default") for spec_ in ("lazy", "eager", "none") for graph in (False, True)]
+        paths += [("lazy", False, "no_aux_streams"), ("eager", True, "no_aux_streams")]
+        for strategy, graph, variant in paths:
             with capture_errors() as captured:
-                row = run_path(torch, trt, runtime, plans[path == "capture_user_alloc"], path, x, ref)
-            row.update(batch=batch, path=path, trt_errors=captured.errors[-3:])
+                row = run_path(torch, trt, runtime, plans[variant], strategy, graph, x, ref)
+            row.update(batch=batch, strategy=strategy, graph=graph, plan=variant, trt_errors=captured.errors[-3:])
             results.append(row)
             print(json.dumps(row), flush=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps({"device": torch.cuda.get_device_name(), "trt": flavour.version,
                                     "torch": torch.__version__, "rows": results}, indent=1))
-    print(f"{'batch':>5} {'path':<20} {'capturable':>10} {'err@1':>10} {'err@10':>10} {'gpu_ms':>8}")
+    print(f"{'batch':>5} {'strategy':<8} {'graph':<6} {'plan':<15} {'err@1':>9} {'err@10':>9} {'err@300':>9} "
+          f"{'after':>9} {'gpu_ms':>8}")
     for r in results:
-        print(f"{r['batch']:>5} {r['path']:<20} {r.get('capturable')!s:>10} {r.get('max_abs_1', 'n/a')!s:>10.8} "
-              f"{r.get('max_abs_10', 'n/a')!s:>10.8} {r.get('gpu_ms', 'n/a')!s:>8.6}")
+        cells = [f"{r.get(k, float('nan')):>9.4g}" if isinstance(r.get(k), float) else f"{r.get(k)!s:>9}"
+                 for k in ("max_abs_1", "max_abs_10", "max_abs_300", "max_abs_after_timing")]
+        print(f"{r['batch']:>5} {r['strategy']:<8} {r['graph']!s:<6} {r['plan']:<15} {' '.join(cells)} "
+              f"{r.get('gpu_ms', 'n/a')!s:>8}")
 
 
-def run_path(torch: Any, trt: Any, runtime: Any, plan: bytes, path: str, x: np.ndarray,
+def run_path(torch: Any, trt: Any, runtime: Any, plan: bytes, strategy: str, graph: bool, x: np.ndarray,
              ref: np.ndarray) -> dict[str, Any]:
+    """One context with ``strategy`` kernel specialization; launches plain or as a captured graph."""
     engine = runtime.deserialize_cuda_engine(plan)
     config = engine.create_runtime_config()
-    if path == "capture_eager":
-        config.dynamic_shapes_kernel_specialization_strategy = trt.DynamicShapesKernelSpecializationStrategy.EAGER
-    if path == "rtx_whole_graph":
-        config.cuda_graph_strategy = trt.CudaGraphStrategy.WHOLE_GRAPH_CAPTURE
+    config.dynamic_shapes_kernel_specialization_strategy = getattr(
+        trt.DynamicShapesKernelSpecializationStrategy, strategy.upper())
     context = engine.create_execution_context(config)
     if context is None:
         return {"error": "no context"}
@@ -116,37 +118,36 @@ def run_path(torch: Any, trt: Any, runtime: Any, plan: bytes, path: str, x: np.n
     def enqueue() -> None:
         assert context.execute_async_v3(stream.cuda_stream)
 
+    t0 = time.perf_counter()
     with torch.cuda.stream(stream):
         enqueue()
     stream.synchronize()
+    row["first_inference_s"] = round(time.perf_counter() - t0, 3)
     launch = enqueue
-    if path.startswith("capture"):
-        if path == "capture_warm":
-            with torch.cuda.stream(stream):
-                for _ in range(20):
-                    enqueue()
-            stream.synchronize()
-            time.sleep(2.0)
-        graph = torch.cuda.CUDAGraph()
+    if graph:
+        cuda_graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
+            with torch.cuda.graph(cuda_graph, stream=stream, capture_error_mode="thread_local"):
                 enqueue()
         except RuntimeError as exc:
             row["error"] = f"capture failed: {str(exc).splitlines()[0][:200]}"
             return row
-        launch = graph.replay
-    for count in (1, 10):
+        launch = cuda_graph.replay
+
+    def error_after(count: int) -> float | str:
         with torch.cuda.stream(stream):
             out.fill_(float("nan"))
             for _ in range(count):
                 launch()
         stream.synchronize()
         got = out.cpu().numpy()
-        row[f"max_abs_{count}"] = float(np.nanmax(np.abs(got - ref))) if not np.isnan(got).all() else "all NaN"
-        row[f"nan_{count}"] = int(np.isnan(got).sum())
+        return "all NaN" if np.isnan(got).all() else float(np.nanmax(np.abs(got - ref)))
+
+    row["max_abs_1"] = error_after(1)
+    row["max_abs_10"] = error_after(10)
+    row["max_abs_300"] = error_after(300)
+    time.sleep(2.0)
     with torch.cuda.stream(stream):
-        for _ in range(20):
-            launch()
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(200)]
         ends = [torch.cuda.Event(enable_timing=True) for _ in range(200)]
         for s, e in zip(starts, ends, strict=True):
@@ -155,11 +156,7 @@ def run_path(torch: Any, trt: Any, runtime: Any, plan: bytes, path: str, x: np.n
             e.record(stream)
     stream.synchronize()
     row["gpu_ms"] = round(statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)), 5)
-    with torch.cuda.stream(stream):
-        out.fill_(float("nan"))
-        launch()
-    stream.synchronize()
-    row["max_abs_after_timing"] = float(np.nanmax(np.abs(out.cpu().numpy() - ref)))
+    row["max_abs_after_timing"] = error_after(1)
     return row
 
 

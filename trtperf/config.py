@@ -241,6 +241,9 @@ OPTIONS: tuple[Option, ...] = (
            "are compiled: 'eager' (at the first inference, before timing: the timed and checked kernels are the "
            "same from the start), 'lazy' (RTX's default: in the background, swapped in while running), 'none' "
            "(fallback kernels only) (default eager).", "eager|lazy|none"),
+    Option("fresh_contexts", _bool, "GPU backends: every timed run of a case creates new execution contexts "
+           "and CUDA graphs (default off: they are kept across the runs of a case, so TensorRT-RTX compiles "
+           "its kernels once per case).", "BOOL"),
     Option("trt_allow_host_code", _bool, "Let TensorRT deserialize plans that carry host code "
            "(version-compatible plans); only for plans you trust (default off).", "BOOL"),
 )
@@ -291,6 +294,7 @@ class Settings:
     trt_tf32: str = "auto"
     trt_batch_range: tuple[int, int] | None = None
     trt_kernel_specialization: str = "eager"
+    fresh_contexts: bool = False
     trt_allow_host_code: bool = False
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
 

@@ -25,3 +25,8 @@ class ExportError(TrtperfError):
 
 class BuildError(TrtperfError):
     """A backend failed to build an engine for a case."""
+
+
+class CaseSkipped(TrtperfError):
+    """This case cannot run here for a known reason (e.g. a precision the flavour cannot run for this
+    model's layers); reported as a skip with the reason, never a failure or a pass."""

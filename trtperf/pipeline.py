@@ -16,13 +16,13 @@ from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
 from trtperf.engine import BuiltEngine, Engine
-from trtperf.errors import TrtperfError
+from trtperf.errors import CaseSkipped, TrtperfError
 from trtperf.inputs import make_inputs
 from trtperf.parity.reference import ReferenceRunner
 from trtperf.parity.timed_path import check_timed_path, describe_timed_path_failure
 from trtperf.prepare import prepare
 from trtperf.record.baselines import BaselineStore, record_results
-from trtperf.record.results import FAILED, CaseResult
+from trtperf.record.results import FAILED, SKIPPED, CaseResult
 from trtperf.spec import ModelSpec
 from trtperf.timing.gpu import record_clocks, watch_clocks
 from trtperf.timing.loop import TimingPlan, measure, timed_outputs
@@ -69,6 +69,9 @@ class CaseRunner:
         result = CaseResult(case=case, device=device.to_json(), environment=backend.environment())
         try:
             self._run_stages(spec, case, settings, result)
+        except CaseSkipped as exc:
+            result.outcome = SKIPPED
+            result.message = str(exc)
         except TrtperfError as exc:
             result.outcome = FAILED
             result.message = str(exc)

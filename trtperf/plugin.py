@@ -19,7 +19,7 @@ import pytest
 from trtperf.cases import Case, expand_cases
 from trtperf.config import OPTIONS, Settings, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
-from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
+from trtperf.record.results import FAILED, SKIPPED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -125,6 +125,8 @@ class CaseItem(pytest.Item):
         self.user_properties.append((PROPERTY, json.dumps(result.to_json())))
         if result.outcome == FAILED:
             raise CaseFailed(result.message)
+        if result.outcome == SKIPPED:
+            pytest.skip(result.message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, (CaseFailed, TrtperfError)):

@@ -16,6 +16,7 @@ from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.engine import BuiltEngine, Engine
+from trtperf.errors import CaseSkipped
 from trtperf.export import export_cached
 from trtperf.precision import precision_variant
 from trtperf.spec import ModelSpec
@@ -54,7 +55,8 @@ def prepare(
     ``exports`` memoizes the fp32 export per model within a process (building a module to hash
     its weights costs seconds for large models). ``on_stage`` is called with each stage's name
     (:data:`STAGES`) before it starts (progress, and the stage named in a failure). Raises the
-    stages' own :class:`~trtperf.errors.TrtperfError` subclasses.
+    stages' own :class:`~trtperf.errors.TrtperfError` subclasses, and :class:`~trtperf.errors.CaseSkipped`
+    when the backend cannot run the precision for this model's ONNX op types (decided before the build).
     """
     stage = on_stage or (lambda name: None)
     settings = settings.with_model_overrides(spec.settings)
@@ -65,6 +67,11 @@ def prepare(
         fp32 = export_cached(spec, cache)
         if exports is not None:
             exports[spec.name] = fp32
+    from trtperf.precision.support import onnx_op_types
+
+    reason = backend.precision_unsupported_for(case.precision, onnx_op_types(fp32.path))
+    if reason:
+        raise CaseSkipped(f"{case.key}: {reason}")
     stage("variant")
     variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
                                 builder_flags=backend.uses_builder_flags(case.precision, settings))

@@ -54,6 +54,9 @@ class BuildOptions:
     """TensorRT-RTX ``BuilderFlag.REQUIRE_USER_ALLOCATION``: the engine uses application memory where
     possible, which RTX requires for CUDA stream capture (``is_stream_capturable`` says False otherwise)."""
 
+    max_aux_streams: int | None = None
+    """``IBuilderConfig.max_aux_streams`` (None: TensorRT's choice); 0 runs every layer on the enqueue stream."""
+
     def key_parts(self) -> dict[str, Any]:
         return {
             "precision_flag": self.precision_flag,
@@ -63,6 +66,7 @@ class BuildOptions:
             "tf32": self.tf32,
             "detailed_profiling": self.detailed_profiling,
             **({"require_user_allocation": True} if self.require_user_allocation else {}),
+            **({"max_aux_streams": self.max_aux_streams} if self.max_aux_streams is not None else {}),
         }
 
 
@@ -243,6 +247,8 @@ def build_plan(
             config.set_flag(trt.BuilderFlag.TF32)
         else:
             config.clear_flag(trt.BuilderFlag.TF32)  # on by default; off gives IEEE fp32 math
+        if options.max_aux_streams is not None:
+            config.max_aux_streams = options.max_aux_streams
         if options.require_user_allocation:
             config.set_flag(trt.BuilderFlag.REQUIRE_USER_ALLOCATION)
         if options.detailed_profiling:

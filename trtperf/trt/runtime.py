@@ -127,10 +127,14 @@ class TrtEngine(Engine):
         allow_host_code: bool = False,
         what: str = "engine",
         kernel_specialization: str = "eager",
+        fresh_contexts: bool = False,
     ) -> None:
         """``kernel_specialization`` (TensorRT-RTX only; ``eager``, ``lazy`` or ``none``): when its
         execution contexts compile shape-specialized kernels (``IRuntimeConfig.
-        dynamic_shapes_kernel_specialization_strategy``)."""
+        dynamic_shapes_kernel_specialization_strategy``). ``fresh_contexts``: every ``make_workers``
+        creates new execution contexts (and graphs); by default they are kept for the next call with
+        the same inputs, so the runs of a case pay TensorRT-RTX's context creation and kernel
+        compilation once."""
         import torch
 
         self._torch = torch
@@ -164,6 +168,10 @@ class TrtEngine(Engine):
             (self.inputs if is_input else self.outputs).append(name)
             self.dtypes[name] = torch_dtype_name(engine.get_tensor_dtype(name).name, name)
         self._timed_inputs: Mapping[str, np.ndarray] | None = None
+        self.fresh_contexts = fresh_contexts
+        self._idle: list[Binding] = []
+        """Bindings of finished runs, kept for the next run on the same inputs (``fresh_contexts`` off)."""
+        self._idle_inputs: Mapping[str, np.ndarray] | None = None
 
     # -- bindings ---------------------------------------------------------------------------
     def bind(self, inputs: Mapping[str, np.ndarray], stream: Any) -> Binding:
@@ -274,14 +282,33 @@ class TrtEngine(Engine):
             self.release(binding)
 
     def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
+        """``streams`` workers, each on its own binding (context, stream, buffers, graph).
+
+        Bindings of earlier runs on the same ``inputs`` object are reused unless ``fresh_contexts``;
+        a closed worker hands its binding back for the next run.
+        """
         torch = self._torch
         self._timed_inputs = inputs
+        if self.fresh_contexts or inputs is not self._idle_inputs:
+            self._release_idle()
         workers: list[Worker] = []
         for _ in range(streams):
-            binding = self.bind(inputs, torch.cuda.Stream())
-            workers.append(event_worker(binding.launch, binding.stream, self.mode, _closer(self.release, binding),
+            binding = self._idle.pop() if self._idle else self.bind(inputs, torch.cuda.Stream())
+            done = _closer(self.release, binding) if self.fresh_contexts else _closer(self._keep, binding)
+            workers.append(event_worker(binding.launch, binding.stream, self.mode, done,
                                         OutputProbe(poison=binding.poison, read=binding.outputs)))
+        if not self.fresh_contexts:
+            self._idle_inputs = inputs
         return workers
+
+    def _keep(self, binding: Binding) -> None:
+        binding.stream.synchronize()
+        self._idle.append(binding)
+
+    def _release_idle(self) -> None:
+        while self._idle:
+            self.release(self._idle.pop())
+        self._idle_inputs = None
 
     def measurements(self) -> dict[str, Any]:
         """Host latency (enqueue to completion) of the timed launch, probed after the timed runs."""
@@ -319,7 +346,8 @@ class TrtEngine(Engine):
         }
 
     def close(self) -> None:
-        # The contexts went with their workers; the engine and runtime go with this object.
+        # Kept contexts go now; the engine and runtime go with this object.
+        self._release_idle()
         self._timed_inputs = None
 
 

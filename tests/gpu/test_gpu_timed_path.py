@@ -41,6 +41,18 @@ def _tensorrt_or_skip() -> None:
         pytest.skip(str(get_backend("tensorrt").unavailable_reason()))
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One artifact cache for this module: ResNet-50 is exported once."""
+    return tmp_path_factory.mktemp("gpu-cache")
+
+
+@pytest.fixture
+def tmp_path(tmp_path: Path, shared_cache: Path) -> Path:
+    (tmp_path / "cache").symlink_to(shared_cache)
+    return tmp_path
+
+
 def _settings(tmp_path: Path, **extra: Any) -> Settings:
     return Settings(**{**QUICK, **extra}, cache_dir=tmp_path / "cache", update_baselines=True)  # type: ignore[arg-type]
 
@@ -166,3 +178,25 @@ def test_default_settings_time_graph_replays_where_capture_works(tmp_path: Path)
     assert result.outcome == PASSED, result.message
     assert result.timing_mode is not None and result.timing_mode["cuda_graph"] is True
     assert result.parity is not None and result.parity["timed_path"]["passed"]
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_tensorrt_contexts_are_kept_across_runs_unless_fresh(tmp_path: Path, fresh: bool,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _tensorrt_or_skip()
+    from trtperf.trt.runtime import TrtEngine
+
+    binds: list[int] = []
+    real = TrtEngine.bind
+
+    def counting(self: TrtEngine, inputs: Any, stream: Any) -> Any:
+        binds.append(1)
+        return real(self, inputs, stream)
+
+    monkeypatch.setattr(TrtEngine, "bind", counting)
+    spec = find_model(SUITES, "cnn")
+    settings = _settings(tmp_path, fresh_contexts=fresh, runs=3)
+    result = CaseRunner(settings, tmp_path / "b").run(spec, Case("cnn", "tensorrt", "fp32", 8, 2))
+    assert result.outcome == PASSED, result.message
+    timed_binds = len(binds) - 2  # infer() and the host-latency probe bind once each
+    assert timed_binds == (3 * 2 if fresh else 2)

@@ -17,6 +17,25 @@ STEPS=${STEPS:-probe gputests tensorrt}
 LIMIT=${LIMIT:-280}
 CACHE=${CACHE:-/tmp/trtperf-cache}
 LOG="$OUT/job.log"
+merge() {  # merge results JSONs (cases appended) into $1, removing the parts
+  target=$1; shift
+  python3 - "$target" "$@" <<'PY'
+import json, os, sys
+merged = None
+for part in sys.argv[2:]:
+    if not os.path.exists(part):
+        continue
+    doc = json.load(open(part))
+    if merged is None:
+        merged = doc
+    else:
+        merged["cases"].extend(doc["cases"])
+    os.remove(part)
+if merged is not None:
+    json.dump(merged, open(sys.argv[1], "w"), indent=1)
+    print(f"{sys.argv[1]}: {len(merged['cases'])} cases")
+PY
+}
 step() { echo "=== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
 if ls "$WHL"/*.whl >/dev/null 2>&1 && ! python3 -c "import onnxconverter_common" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$WHL"/*.whl
@@ -38,20 +57,27 @@ for s in $STEPS; do
       timeout "$LIMIT" python3 -m pytest tests/gpu -p no:cacheprovider -q -s -rA > "$OUT/gputests.log" 2>&1
       grep -E "resnet50 b1|bert torch|passed|failed|PASSED|FAILED|Error" "$OUT/gputests.log" | tail -40 | tee -a "$LOG" ;;
     tensorrt|torch)
-      step "record: pytest suites --trtperf-backend $s --trtperf-update-baselines"
-      start=$(date +%s)
-      timeout "$LIMIT" python3 -m pytest suites "${SUITE[@]}" --trtperf-backend "$s" --trtperf-update-baselines \
-        --trtperf-results "$OUT/results-$s.json" --durations=0 > "$OUT/record-$s.log" 2>&1
-      echo "exit $? after $(( $(date +%s) - start )) s" | tee -a "$LOG"
-      grep -E "passed|failed|skipped|launch-bound|baseline updated" "$OUT/record-$s.log" | tail -8 | tee -a "$LOG" ;;
+      # One pytest session per suite file: a file cut off by $LIMIT loses only its own cases.
+      for f in suites/test_*.py; do
+        step "record: pytest $f --trtperf-backend $s --trtperf-update-baselines"
+        start=$(date +%s)
+        timeout "$LIMIT" python3 -m pytest "$f" "${SUITE[@]}" --trtperf-backend "$s" --trtperf-update-baselines \
+          --trtperf-results "$OUT/part-$s-$(basename "$f" .py).json" --durations=0 >> "$OUT/record-$s.log" 2>&1
+        echo "exit $? after $(( $(date +%s) - start )) s" | tee -a "$LOG"
+        grep -E "passed|failed|skipped|baseline updated" "$OUT/record-$s.log" | tail -3 | tee -a "$LOG"
+      done
+      merge "$OUT/results-$s.json" "$OUT"/part-$s-*.json ;;
     gate)
       for b in ${GATE_BACKENDS:-tensorrt torch}; do
-        step "gate: pytest suites --trtperf-backend $b against the baselines just recorded"
-        start=$(date +%s)
-        timeout "$LIMIT" python3 -m pytest suites "${SUITE[@]}" --trtperf-backend "$b" \
-          --trtperf-results "$OUT/results-gate-$b.json" --durations=0 > "$OUT/gate-$b.log" 2>&1
-        echo "exit $? after $(( $(date +%s) - start )) s" | tee -a "$LOG"
-        grep -E "passed|failed|skipped" "$OUT/gate-$b.log" | tail -3 | tee -a "$LOG"
+        for f in suites/test_*.py; do
+          step "gate: pytest $f --trtperf-backend $b against the baselines just recorded"
+          start=$(date +%s)
+          timeout "$LIMIT" python3 -m pytest "$f" "${SUITE[@]}" --trtperf-backend "$b" \
+            --trtperf-results "$OUT/part-gate-$b-$(basename "$f" .py).json" --durations=0 >> "$OUT/gate-$b.log" 2>&1
+          echo "exit $? after $(( $(date +%s) - start )) s" | tee -a "$LOG"
+          grep -E "passed|failed|skipped" "$OUT/gate-$b.log" | tail -1 | tee -a "$LOG"
+        done
+        merge "$OUT/results-gate-$b.json" "$OUT"/part-gate-$b-*.json
       done ;;
   esac
 done

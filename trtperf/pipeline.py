@@ -91,7 +91,8 @@ class CaseRunner:
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
         reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
         with prepared.load() as engine:
-            report = reference.check(engine.infer(inputs), case.batch, settings.seed)
+            first = engine.infer(inputs)
+            report = reference.check(first, case.batch, settings.seed)
             result.timing_mode = engine.timing_mode()
             result.parity = report.to_json()
             if not report.passed:
@@ -127,7 +128,7 @@ class CaseRunner:
             result.parity["timed_path"] = path.to_json()
             if path.failure is not None:
                 result.outcome = FAILED
-                why = describe_timed_path_failure(path.failure, case.streams, result.timing_mode)
+                why = describe_timed_path_failure(path.failure, case.streams, result.timing_mode, first)
                 result.message = (f"{case.key}: {why}\nIf the difference is expected for this precision, "
                                   f"set tolerances= in the model declaration of {spec.name!r}.")
                 return

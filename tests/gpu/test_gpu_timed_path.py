@@ -172,6 +172,35 @@ def test_torch_bert_that_cannot_be_captured_falls_back_on_auto(tmp_path: Path) -
         assert strict.outcome == FAILED and "--trtperf-cuda-graph auto or off" in strict.message
 
 
+def host_copy_spec() -> ModelSpec:
+    """A module that copies a host tensor to the GPU in forward(): CUDA-graph capture fails."""
+
+    def host_copy() -> torch.nn.Module:
+        class HostCopy(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.linear = torch.nn.Linear(16, 16)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.linear(x) + torch.tensor([1.0]).to(x.device)  # type: ignore[no-any-return]
+
+        return HostCopy()
+
+    return trtperf.model(inputs=[InputSpec("x", ("batch", 16))], outputs=["y"], name="host_copy",
+                         batches=(4,), max_batch=8)(host_copy)
+
+
+def test_torch_module_that_copies_from_the_host_falls_back_on_auto_and_fails_on_on(tmp_path: Path) -> None:
+    spec = host_copy_spec()
+    case = Case("host_copy", "torch", "fp32", 4, 1)
+    result = CaseRunner(_settings(tmp_path), tmp_path / "b").run(spec, case)  # default: auto
+    assert result.outcome == PASSED, result.message
+    assert result.timing_mode is not None and result.timing_mode["cuda_graph"] is False
+    assert any(n.startswith("CUDA graph not used: capturing the module in a CUDA graph failed") for n in result.notes)
+    strict = CaseRunner(_settings(tmp_path, cuda_graph="on"), tmp_path / "b2").run(spec, case)
+    assert strict.outcome == FAILED and "--trtperf-cuda-graph auto or off" in strict.message
+
+
 def test_default_settings_time_graph_replays_where_capture_works(tmp_path: Path) -> None:
     spec = find_model(SUITES, "cnn")
     result = CaseRunner(_settings(tmp_path), tmp_path / "b").run(spec, Case("cnn", "torch", "fp32", 8, 1))

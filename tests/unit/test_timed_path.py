@@ -15,7 +15,7 @@ from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.engine import OutputProbe, Worker
 from trtperf.parity.compare import TwoWayParity, compare_outputs
-from trtperf.parity.timed_path import check_timed_path, describe_timed_path_failure
+from trtperf.parity.timed_path import check_timed_path, describe_timed_path_failure, launch_drift
 from trtperf.pipeline import CaseRunner
 from trtperf.record.results import FAILED, PASSED
 from trtperf.spec import Tolerance
@@ -96,6 +96,15 @@ def test_the_first_failing_run_and_stream_is_named() -> None:
     text = describe_timed_path_failure(parity.failure, 2, {"cuda_graph": True})
     assert "CUDA-graph replays" in text and "stream 2 of 2" in text and "timed run 2" in text
     assert "'y'" in text  # the output's own failure detail
+    drifted = describe_timed_path_failure(parity.failure, 2, {"cuda_graph": False}, first={"y": np.zeros(1)})
+    assert "differ from the first inference's by up to 1" in drifted and "not deterministic" in drifted
+
+
+def test_launch_drift() -> None:
+    assert launch_drift({"y": np.array([1.0, np.nan])}, {"y": np.array([1.5, np.nan])}) == 0.5
+    assert launch_drift({"y": np.array([1.0])}, {"y": np.array([np.nan])}) == float("inf")
+    assert launch_drift({"y": np.ones(2)}, {"y": np.ones(3)}) == float("inf")
+    assert launch_drift({"y": np.ones(2)}, {"y": np.ones(2)}) == 0.0
 
 
 class DriftingWorker:

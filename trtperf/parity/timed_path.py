@@ -28,6 +28,7 @@ class TimedPathFailure:
     run: int
     stream: int
     report: TwoWayParity
+    outputs: Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,39 @@ def check_timed_path(
             checked += 1
             report = check(got)
             if not report.passed:
-                return TimedPathParity(checked=checked, failure=TimedPathFailure(run, stream, report),
+                return TimedPathParity(checked=checked, failure=TimedPathFailure(run, stream, report, got),
                                        unreadable=unreadable)
     return TimedPathParity(checked=checked, unreadable=unreadable)
 
 
-def describe_timed_path_failure(failure: TimedPathFailure, streams: int, timing_mode: Mapping[str, Any]) -> str:
-    """One paragraph for the case's message: which launch path, which stream, what differed."""
+def launch_drift(first: Mapping[str, np.ndarray], later: Mapping[str, np.ndarray]) -> float:
+    """Largest absolute difference between two inferences' outputs on the same inputs (NaN-aware: a
+    NaN on one side only counts as infinite)."""
+    worst = 0.0
+    for name, a in first.items():
+        b = later.get(name)
+        if b is None or np.shape(a) != np.shape(b):
+            return float("inf")
+        x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if (np.isnan(x) != np.isnan(y)).any():
+            return float("inf")
+        diff = np.abs(np.where(np.isnan(x), 0.0, x - y))
+        worst = max(worst, float(diff.max(initial=0.0)))
+    return worst
+
+
+def describe_timed_path_failure(failure: TimedPathFailure, streams: int, timing_mode: Mapping[str, Any],
+                                first: Mapping[str, np.ndarray] | None = None) -> str:
+    """One paragraph for the case's message: which launch path, which stream, what differed, and
+    (given ``first``, the first inference's outputs) how far the launches drifted apart."""
     path = "CUDA-graph replays" if timing_mode.get("cuda_graph") else "stream launches"
     where = f"stream {failure.stream + 1} of {streams}" if streams > 1 else "its stream"
+    drift = ""
+    if first is not None:
+        value = launch_drift(first, failure.outputs)
+        drift = (f" On the same inputs, this launch's outputs differ from the first inference's by up to {value:.3g}"
+                 f"{': the engine is not deterministic (a race, or kernels swapped in at run time)' if value else ''}.")
     return (f"the timed path ({path}, {where}, after timed run {failure.run + 1}) gave outputs that differ from "
             f"the reference, although the first inference passed:\n{failure.report.describe_failures()}\n"
             f"The latency measured outputs that are wrong: the engine changes behaviour while it runs (graph "
-            f"capture, several contexts, or kernels swapped in at run time).")
+            f"capture, several contexts, or kernels swapped in at run time).{drift}")

@@ -24,6 +24,7 @@ from trtperf.prepare import prepare
 from trtperf.record.baselines import BaselineStore, record_results
 from trtperf.record.results import FAILED, SKIPPED, CaseResult
 from trtperf.spec import ModelSpec
+from trtperf.timing.device_lock import device_timing_lock
 from trtperf.timing.gpu import record_clocks, watch_clocks
 from trtperf.timing.loop import TimingPlan, measure, timed_outputs
 from trtperf.verdict.gate import Gate, StatisticalGate
@@ -117,30 +118,42 @@ class CaseRunner:
             if settings.no_timing:
                 result.notes.append("no timing")
                 return
-            plan = TimingPlan.from_settings(settings)
-            timed: list[list[dict[str, np.ndarray]] | None] = []  # parity through the timed path (issue 14)
-            with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
-                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
-                               after_run=lambda workers: timed.append(timed_outputs(workers)))
-            record_clocks(clocks, result.environment, result.notes)
-            result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
-            path = check_timed_path(timed, lambda got: reference.check(got, case.batch, settings.seed))
-            result.parity["timed_path"] = path.to_json()
-            if path.failure is not None:
-                result.outcome = FAILED
-                why = describe_timed_path_failure(path.failure, case.streams, result.timing_mode, first)
-                result.message = (f"{case.key}: {why}\nIf the difference is expected for this precision, "
-                                  f"set tolerances= in the model declaration of {spec.name!r}.")
-                return
-            result.notes.extend(n for n in getattr(engine, "notes", []) if n not in result.notes)
-            extra = engine.measurements()
-            if extra:
-                result.build["runtime"] = extra
-            # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
-            hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
-                              plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,
-                              open_engine=lambda key: self._open_cached_engine(backend, request, key))
-            judge_case(result, settings, self.store, self.gate, self.family_size, hook)
+            # One timing at a time per device, machine-wide (xdist workers, other sessions): issue 14.
+            with device_timing_lock(result.device) as lock:
+                self._time_and_judge(spec, case, settings, result, engine, inputs, reference, first, backend, request)
+            result.environment["device_lock"] = lock.to_json()
+            waited = lock.note()
+            if waited:
+                result.notes.append(waited)
+
+    def _time_and_judge(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, engine: Engine,
+                        inputs: dict[str, np.ndarray], reference: ReferenceRunner, first: dict[str, np.ndarray],
+                        backend: Backend, request: BuildRequest) -> None:
+        """Timing, parity of the timed path, and the verdict: the part that holds the device lock."""
+        plan = TimingPlan.from_settings(settings)
+        timed: list[list[dict[str, np.ndarray]] | None] = []  # parity through the timed path (issue 14)
+        with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
+            runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
+                           after_run=lambda workers: timed.append(timed_outputs(workers)))
+        record_clocks(clocks, result.environment, result.notes)
+        result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
+        path = check_timed_path(timed, lambda got: reference.check(got, case.batch, settings.seed))
+        result.parity = {**(result.parity or {}), "timed_path": path.to_json()}
+        if path.failure is not None:
+            result.outcome = FAILED
+            why = describe_timed_path_failure(path.failure, case.streams, result.timing_mode, first)
+            result.message = (f"{case.key}: {why}\nIf the difference is expected for this precision, "
+                              f"set tolerances= in the model declaration of {spec.name!r}.")
+            return
+        result.notes.extend(n for n in getattr(engine, "notes", []) if n not in result.notes)
+        extra = engine.measurements()
+        if extra:
+            result.build["runtime"] = extra
+        # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
+        hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
+                          plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,
+                          open_engine=lambda key: self._open_cached_engine(backend, request, key))
+        judge_case(result, settings, self.store, self.gate, self.family_size, hook)
 
     def _open_cached_engine(self, backend: Backend, request: BuildRequest, key: str) -> Engine | None:
         """Load the engine artifact ``key`` (e.g. the baseline's) when it is still in the cache."""

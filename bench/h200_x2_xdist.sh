@@ -15,9 +15,21 @@ step() { echo "=== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
 step environment
 nvidia-smi -L | tee -a "$LOG"
 python3 -c "import torch; print('torch', torch.__version__, 'gpus', torch.cuda.device_count())" | tee -a "$LOG"
-step "torch graphs on two streams"
-timeout 200 python3 bench/torch_graph_streams_probe.py 2>&1 | grep '^{' | tee "$OUT/streams_probe.log" | tee -a "$LOG"
-ARGS=(-p trtperf.plugin -p no:cacheprovider --trtperf-cache-dir /tmp/c --trtperf-baseline-dir /tmp/b -q
+if [ -n "${PROBE:-}" ]; then
+  step "torch graphs on two streams"
+  timeout 200 python3 bench/torch_graph_streams_probe.py 2>&1 | grep '^{' | tee "$OUT/streams_probe.log" | tee -a "$LOG"
+fi
+if [ -n "${CNN:-}" ]; then
+  for g in off auto; do
+    step "cnn torch fp32 b1 s2, cuda_graph $g, CUDA_LAUNCH_BLOCKING=1"
+    CUDA_LAUNCH_BLOCKING=1 timeout 90 python3 -m pytest suites/test_cnn.py -p trtperf.plugin -p no:cacheprovider \
+      -p no:benchmark --trtperf-cache-dir /tmp/c --trtperf-baseline-dir /tmp/b -q --trtperf-backend torch \
+      --trtperf-precision fp32 --trtperf-batch 1 --trtperf-streams 2 --trtperf-cuda-graph $g --trtperf-runs 2 \
+      --trtperf-results /tmp/r.json > "$OUT/cnn-s2-$g.log" 2>&1
+    echo "exit $?" | tee -a "$LOG"; grep -E "^E |passed|failed|^trtperf/|torch_backend.py:[0-9]+" "$OUT/cnn-s2-$g.log" | head -20 | tee -a "$LOG"
+  done
+fi
+ARGS=(-p trtperf.plugin -p no:cacheprovider -p no:benchmark --trtperf-cache-dir /tmp/c --trtperf-baseline-dir /tmp/b -q
       --trtperf-backend torch --trtperf-precision fp32)
 for n in 2 4; do
   step "pytest -n $n suites/test_mlp.py suites/test_transformer.py (torch fp32, 8 cases)"

@@ -53,9 +53,13 @@ class LockRecord:
     waited_s: float = 0.0
     worker: str | None = None
     """The pytest-xdist worker (``gw0``...) that timed, when there is one."""
+    held_from: float = 0.0
+    held_until: float = 0.0
+    """Wall-clock seconds (``time.time()``) between which the lock was held: timings of one device never overlap."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": self.path, "waited_s": round(self.waited_s, 3), "worker": self.worker}
+        return {"name": self.name, "path": self.path, "waited_s": round(self.waited_s, 3), "worker": self.worker,
+                "held_from": round(self.held_from, 4), "held_until": round(self.held_until, 4)}
 
     def note(self) -> str | None:
         if self.waited_s < WAIT_NOTE_S:
@@ -78,4 +82,8 @@ def device_timing_lock(device: Mapping[str, Any], directory: Path | None = None)
     started = time.perf_counter()
     with lock:
         record.waited_s = time.perf_counter() - started
-        yield record
+        record.held_from = time.time()
+        try:
+            yield record
+        finally:
+            record.held_until = time.time()

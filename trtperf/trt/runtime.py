@@ -242,8 +242,10 @@ class TrtEngine(Engine):
         """The captured graph, or None when ``cuda_graph`` is ``auto`` and capture failed (noted)."""
         torch = self._torch
         # TensorRT-RTX's is_stream_capturable() says False unless the engine was built with
-        # REQUIRE_USER_ALLOCATION, yet capture works (seen on an H100); parity runs the replayed
-        # graph, so a capture that recorded the wrong work fails the case instead of passing.
+        # REQUIRE_USER_ALLOCATION (which then needs USER_MANAGED context memory), yet capture works
+        # (H100; H200: replays matched plain launches at b32, bench/trt_graph_probe.py). Parity checks
+        # the replayed graph after every timed run (parity/timed_path.py), so a capture that recorded
+        # the wrong work, or an engine whose results change between launches, fails the case.
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph, stream=binding.stream, capture_error_mode="thread_local"):

@@ -195,3 +195,20 @@ def test_ini_lists_from_pyproject_are_parsed_and_validated() -> None:
     assert settings.backend == ("onnxruntime", "torch")
     with pytest.raises(TrtperfUsageError, match="Invalid precision 'fp64' from ini trtperf_precision"):
         resolve({}, {}, {"precision": ["fp64"]})
+
+
+def test_gpu_defaults_follow_trtexec_11() -> None:
+    """Issue 14: CUDA graphs 'auto' by default; RTX compiles specialized kernels before timing; contexts kept."""
+    settings = resolve({}, {}, {})
+    assert settings.cuda_graph == "auto" and settings.measurement.cuda_graph == "auto"
+    assert settings.trt_kernel_specialization == "eager" and settings.fresh_contexts is False
+
+
+@pytest.mark.parametrize(("text", "value"), [("EAGER", "eager"), ("lazy", "lazy"), (" none ", "none")])
+def test_kernel_specialization_values(text: str, value: str) -> None:
+    assert resolve({}, {"TRTPERF_TRT_KERNEL_SPECIALIZATION": text}, {}).trt_kernel_specialization == value
+
+
+def test_bad_kernel_specialization_is_a_usage_error() -> None:
+    with pytest.raises(TrtperfUsageError, match="TRTPERF_TRT_KERNEL_SPECIALIZATION"):
+        resolve({}, {"TRTPERF_TRT_KERNEL_SPECIALIZATION": "sometimes"}, {})

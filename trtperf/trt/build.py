@@ -250,7 +250,11 @@ def build_plan(
         if options.max_aux_streams is not None:
             config.max_aux_streams = options.max_aux_streams
         if options.require_user_allocation:
-            config.set_flag(trt.BuilderFlag.REQUIRE_USER_ALLOCATION)
+            user_allocation = getattr(trt.BuilderFlag, "REQUIRE_USER_ALLOCATION", None)  # TensorRT-RTX only
+            if user_allocation is None:
+                raise BuildError(f"{flavour.label} {flavour.version} has no BuilderFlag.REQUIRE_USER_ALLOCATION "
+                                 f"(a TensorRT-RTX flag)")
+            config.set_flag(user_allocation)
         if options.detailed_profiling:
             config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
         _add_profile(builder, network, config, options.profile, onnx_path)

@@ -233,9 +233,12 @@ class TrtEngine(Engine):
         """
         if self.kernel_specialization is None:
             return self.engine.create_execution_context()
+        strategies = getattr(trt, "DynamicShapesKernelSpecializationStrategy", None)  # RTX only
+        if strategies is None:
+            return self.engine.create_execution_context()
         config = self.engine.create_runtime_config()
-        strategy = trt.DynamicShapesKernelSpecializationStrategy
-        config.dynamic_shapes_kernel_specialization_strategy = getattr(strategy, self.kernel_specialization.upper())
+        setattr(config, "dynamic_shapes_kernel_specialization_strategy",  # noqa: B010 - RTX-only name
+                getattr(strategies, self.kernel_specialization.upper()))
         return self.engine.create_execution_context(config)
 
     def _capture(self, binding: Binding) -> Any:

@@ -167,6 +167,7 @@ def test_malformed_case_entry_is_a_clear_error(tmp_path: Path) -> None:
      "CUDA graph not used"),
     ("high within-run spread: IQR/median 27.3% (> 10%)", "high within-run spread"),
     ("build only", "build only"),
+    ("warm-up did not settle in 3 of 10 runs", "warm-up did not settle"),
 ])
 def test_note_kind(note: str, kind: str) -> None:
     assert note_kind(note) == kind
@@ -176,8 +177,9 @@ def test_summary_groups_notes_by_kind_one_line_each() -> None:
     """Issue 14: one paragraph per case made ~250 lines for 84 cases; now one line per kind of note."""
     results = [
         _row(f"m[torch-fp32-b{b}-s1]", stats={"median_ms": 0.3, "p99_ms": 0.4},
-             verdict={"status": "no baseline", "note": f"no baseline; launch-bound: the host took 0.{b} ms; "
-                                                       f"high within-run spread: IQR/median {b}%"},
+             verdict={"status": "no baseline", "note": f"no baseline; launch-bound: the host took 0.{b} ms; even "
+                                                       f"with CUDA-graph replay; high within-run spread: IQR/median "
+                                                       f"{b}%; a noisy machine: pin cores"},
              notes=["CUDA graph not used: capture failed (why); timed as stream launches"] if b == 2 else [])
         for b in (1, 2, 4)
     ]

@@ -172,7 +172,13 @@ def note_kind(note: str) -> str:
     digit = re.search(r"\d", head)
     if digit:
         head = head[:digit.start()]
-    return head.strip(" ;,.") or note[:40]
+    head = re.sub(r"(\s+(in|of|for|at|by|on))+\s*$", "", head.strip(" ;,."))
+    return head or note[:40]
+
+
+CONTINUATIONS = ("--", "even ", "a noisy machine", "raise ")
+"""Starts of the advice that some notes carry after "; " (verdict notes are "; "-joined): such a
+fragment belongs to the note before it, not to a kind of its own."""
 
 
 def case_notes(r: CaseResult) -> list[str]:
@@ -181,7 +187,11 @@ def case_notes(r: CaseResult) -> list[str]:
     verdict = r.verdict or {}
     note = verdict.get("note")
     if note and note != verdict.get("status"):
-        notes.extend(part.strip() for part in str(note).split("; ") if part.strip())
+        for part in (p.strip() for p in str(note).split("; ")):
+            if part and notes and part.startswith(CONTINUATIONS):
+                notes[-1] = f"{notes[-1]}; {part}"
+            elif part:
+                notes.append(part)
     notes.extend(n for n in r.notes if n not in notes)
     return notes
 

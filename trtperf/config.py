@@ -95,6 +95,16 @@ def _cuda_graph(text: str) -> str:
         raise ValueError(f"expected 'off', 'on' or 'auto', got {text!r}") from None
 
 
+KERNEL_SPECIALIZATIONS = ("eager", "lazy", "none")
+
+
+def _kernel_specialization(text: str) -> str:
+    lowered = text.strip().lower()
+    if lowered not in KERNEL_SPECIALIZATIONS:
+        raise ValueError(f"expected one of {', '.join(KERNEL_SPECIALIZATIONS)}, got {text!r}")
+    return lowered
+
+
 def _timing_mode(text: str) -> str:
     if text not in ("compute", "e2e"):
         raise ValueError(f"expected 'compute' or 'e2e', got {text!r}")
@@ -208,9 +218,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("timing_mode", _timing_mode,
            "What GPU latency covers: 'compute' (engine only, trtexec --noDataTransfers) or 'e2e' "
            "(host-to-device copies included). CPU backends always time the whole call (default compute).", "MODE"),
-    Option("cuda_graph", _cuda_graph, "GPU backends: time CUDA-graph replays: 'on' (a capture failure fails the "
-           "case), 'auto' (captured where capture works, else stream launches with a note), 'off' (default off).",
-           "off|on|auto"),
+    # trtexec 11's default: a graph replay per inference, so the GPU, not the host's launches, is timed.
+    Option("cuda_graph", _cuda_graph, "GPU backends: time CUDA-graph replays: 'auto' (captured where capture "
+           "works, else stream launches with the reason in the notes), 'on' (a capture failure fails the case), "
+           "'off' (stream launches) (default auto).", "off|on|auto"),
     Option("l2_flush", _bool, "Flush the GPU's L2 cache before each timed inference, for cold-cache "
            "latency; the flush itself is not timed. GPU backends only (default off: warm cache).", "BOOL"),
     Option("iterations_per_sample", _positive_int, "GPU backends: inferences timed between one pair of CUDA "
@@ -262,6 +273,13 @@ OPTIONS: tuple[Option, ...] = (
            "fp32 builds use IEEE fp32), 'on' or 'off' (default auto).", "MODE"),
     Option("trt_batch_range", _batch_range, "Batch range MIN:MAX of the TensorRT optimization profile; "
            "opt is the case's batch (default 1:<model max_batch>).", "MIN:MAX"),
+    Option("trt_kernel_specialization", _kernel_specialization, "TensorRT-RTX: when shape-specialized kernels "
+           "are compiled: 'eager' (at the first inference, before timing: the timed and checked kernels are the "
+           "same from the start), 'lazy' (RTX's default: in the background, swapped in while running), 'none' "
+           "(fallback kernels only) (default eager).", "eager|lazy|none"),
+    Option("fresh_contexts", _bool, "GPU backends: every timed run of a case creates new execution contexts "
+           "and CUDA graphs (default off: they are kept across the runs of a case, so TensorRT-RTX compiles "
+           "its kernels once per case).", "BOOL"),
     Option("trt_allow_host_code", _bool, "Let TensorRT deserialize plans that carry host code "
            "(version-compatible plans); only for plans you trust (default off).", "BOOL"),
 )
@@ -272,7 +290,8 @@ OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
 MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "effect_floor", "confidence",
                             "remeasure", "paired", "cv_warn", "timing_mode", "cuda_graph",
                             "l2_flush", "iterations_per_sample", "calibration_data", "hypothesis_examples",
-                            "trt_opt_level", "trt_workspace", "trt_tf32", "trt_batch_range"})
+                            "trt_opt_level", "trt_workspace", "trt_tf32", "trt_batch_range",
+                            "trt_kernel_specialization"})
 
 
 @dataclass(frozen=True)
@@ -293,7 +312,7 @@ class Settings:
     paired: bool = True
     cv_warn: float = 0.10
     timing_mode: str = "compute"
-    cuda_graph: str = "off"
+    cuda_graph: str = "auto"
     l2_flush: bool = False
     iterations_per_sample: int = 1
     update_baselines: bool = False
@@ -317,6 +336,8 @@ class Settings:
     trt_workspace: int | None = None
     trt_tf32: str = "auto"
     trt_batch_range: tuple[int, int] | None = None
+    trt_kernel_specialization: str = "eager"
+    fresh_contexts: bool = False
     trt_allow_host_code: bool = False
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
 

@@ -4,7 +4,7 @@ its timing workers. Imports only the measurement mode."""
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -29,6 +29,19 @@ class EnqueueTimed(Protocol):
     """A worker that also records the host's enqueue time per inference (GPU workers)."""
 
     enqueue_samples: list[float]
+
+
+@dataclass(frozen=True)
+class OutputProbe:
+    """Reads back what a worker's timed launch wrote, for parity through the timed path (issue 14).
+
+    ``poison()`` marks the outputs (NaN for floating point, zeros otherwise) in order with the
+    worker's launches (on its stream); ``read()`` waits for the worker's work and returns the
+    outputs of its last inference as numpy arrays by output name.
+    """
+
+    poison: Callable[[], None]
+    read: Callable[[], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)

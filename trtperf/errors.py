@@ -29,3 +29,8 @@ class BuildError(TrtperfError):
 
 class PrecisionError(TrtperfError):
     """A precision variant cannot compute its model faithfully (for example, values leave fp16's range)."""
+
+
+class CaseSkipped(TrtperfError):
+    """This case cannot run here for a known reason (e.g. a precision the flavour cannot run for this
+    model's layers); reported as a skip with the reason, never a failure or a pass."""

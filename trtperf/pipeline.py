@@ -6,7 +6,7 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +19,19 @@ from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings, default_cache_dir
 from trtperf.engine import BuiltEngine, Engine
-from trtperf.errors import TrtperfError, TrtperfUsageError
+from trtperf.errors import CaseSkipped, TrtperfError, TrtperfUsageError
 from trtperf.inputs import make_inputs
 from trtperf.onnx_model import describe_source
 from trtperf.parity.reference import ReferenceRunner
+from trtperf.parity.timed_path import check_timed_path, describe_timed_path_failure
 from trtperf.prepare import prepare
 from trtperf.progress import DONE, TIMING, ProgressCallback, ProgressEvent
 from trtperf.record.baselines import BaselineStore, record_results
-from trtperf.record.results import FAILED, CaseResult
+from trtperf.record.results import FAILED, SKIPPED, CaseResult
 from trtperf.spec import ModelSpec
+from trtperf.timing.device_lock import device_timing_lock
 from trtperf.timing.gpu import record_clocks, watch_clocks
-from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.loop import TimingPlan, measure, timed_outputs
 from trtperf.timing.stats import RunSamples
 from trtperf.verdict.gate import Gate, StatisticalGate
 from trtperf.verdict.judging import TimingHook, judge_case
@@ -138,6 +140,9 @@ class CaseRunner:
             if spec.is_onnx and not backend.runs_onnx_models:
                 raise TrtperfUsageError(skip_reason(spec, case) or "")
             self._run_stages(spec, case, settings, result, stage)
+        except CaseSkipped as exc:  # known not to run here (e.g. a precision this flavour cannot run)
+            result.outcome = SKIPPED
+            result.message = str(exc)
         except Exception as exc:  # containment: one case fails, the session goes on
             fail(result, stage.name, exc)
             if spec.is_onnx:
@@ -180,7 +185,8 @@ class CaseRunner:
         reference.variant_outputs(case.batch, settings.seed, case.dim_values)
         enter("parity")
         with prepared.load() as engine:
-            report = reference.check(engine.infer(inputs), case.batch, settings.seed, case.dim_values)
+            first = engine.infer(inputs)
+            report = reference.check(first, case.batch, settings.seed, case.dim_values)
             result.timing_mode = engine.timing_mode()
             result.parity = report.to_json()
             if not report.passed:
@@ -206,22 +212,45 @@ class CaseRunner:
                 result.notes.append("no timing")
                 return
             enter("timing", f"{settings.runs} runs")
-            plan = TimingPlan.from_settings(settings)
-            with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
-                runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
-                               on_run=lambda so_far: self._emit(case, TIMING, runs=so_far, planned=plan.runs))
-            record_clocks(clocks, result.environment, result.notes)
-            result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
-            result.notes.extend(n for n in getattr(engine, "notes", []) if n not in result.notes)
-            extra = engine.measurements()
-            if extra:
-                result.build["runtime"] = extra
-            enter("verdict")
-            # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
-            hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
-                              plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,
-                              open_engine=lambda key: self._open_cached_engine(backend, request, key))
-            judge_case(result, settings, self.store, self.gate, self.family_size, hook)
+            # One timing at a time per device, machine-wide (xdist workers, other sessions): issue 14.
+            with device_timing_lock(result.device) as lock:
+                self._time_and_judge(spec, case, settings, result, engine, inputs, reference, first, backend, request,
+                                     enter)
+            result.environment["device_lock"] = lock.to_json()
+            waited = lock.note()
+            if waited:
+                result.notes.append(waited)
+
+    def _time_and_judge(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, engine: Engine,
+                        inputs: dict[str, np.ndarray], reference: ReferenceRunner, first: dict[str, np.ndarray],
+                        backend: Backend, request: BuildRequest, enter: Callable[..., None]) -> None:
+        """Timing, parity of the timed path, and the verdict: the part that holds the device lock."""
+        plan = TimingPlan.from_settings(settings)
+        timed: list[list[dict[str, np.ndarray]] | None] = []  # parity through the timed path (issue 14)
+        with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
+            runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
+                           on_run=lambda so_far: self._emit(case, TIMING, runs=so_far, planned=plan.runs),
+                           after_run=lambda workers: timed.append(timed_outputs(workers)))
+        record_clocks(clocks, result.environment, result.notes)
+        result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
+        path = check_timed_path(timed, lambda got: reference.check(got, case.batch, settings.seed, case.dim_values))
+        result.parity = {**(result.parity or {}), "timed_path": path.to_json()}
+        if path.failure is not None:
+            result.outcome = FAILED
+            why = describe_timed_path_failure(path.failure, case.streams, result.timing_mode, first)
+            result.message = (f"{case.key}: {why}\nIf the difference is expected for this precision, "
+                              f"set tolerances= in the model declaration of {spec.name!r}.")
+            return
+        result.notes.extend(n for n in getattr(engine, "notes", []) if n not in result.notes)
+        extra = engine.measurements()
+        if extra:
+            result.build["runtime"] = extra
+        enter("verdict")
+        # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
+        hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
+                          plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,
+                          open_engine=lambda key: self._open_cached_engine(backend, request, key))
+        judge_case(result, settings, self.store, self.gate, self.family_size, hook)
 
     def _open_cached_engine(self, backend: Backend, request: BuildRequest, key: str) -> Engine | None:
         """Load the engine artifact ``key`` (e.g. the baseline's) when it is still in the cache."""

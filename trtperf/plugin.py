@@ -24,7 +24,7 @@ from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.progress import ProgressCallback
 from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
-from trtperf.record.results import FAILED, CaseResult, render_summary, write_results
+from trtperf.record.results import FAILED, SKIPPED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec, collected_by, unbound_declarations
 
 if TYPE_CHECKING:
@@ -233,6 +233,8 @@ class CaseItem(pytest.Item):
         self.user_properties.extend(junit_properties(result))
         if result.outcome == FAILED:
             raise CaseFailed(result.message)
+        if result.outcome == SKIPPED:
+            pytest.skip(result.message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, (CaseFailed, TrtperfError)):

@@ -17,6 +17,7 @@ from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.engine import BuiltEngine, Engine
+from trtperf.errors import CaseSkipped
 from trtperf.export import export_cached
 from trtperf.inputs import make_inputs
 from trtperf.onnx_model import load_graph, onnx_file_cached, resolve_spec
@@ -85,13 +86,19 @@ def prepare(
     ``exports`` memoizes the fp32 export per model within a process (building a module to hash
     its weights costs seconds for large models). ``on_stage`` is called with each stage's name
     (:data:`STAGES`) before it starts (progress, and the stage named in a failure). Raises the
-    stages' own :class:`~trtperf.errors.TrtperfError` subclasses.
+    stages' own :class:`~trtperf.errors.TrtperfError` subclasses, and :class:`~trtperf.errors.CaseSkipped`
+    when the backend cannot run the precision for this model's ONNX op types (decided before the build).
     """
     stage = on_stage or (lambda name: None)
     settings = settings.with_model_overrides(spec.settings)
     backend = get_backend(case.backend, settings)
     stage("export")
     spec, fp32 = prepare_model(spec, cache, case.batch, exports)
+    from trtperf.precision.support import onnx_op_types
+
+    reason = backend.precision_unsupported_for(case.precision, onnx_op_types(fp32.path))
+    if reason:
+        raise CaseSkipped(f"{case.key}: {reason}")
     stage("precision")
     variant = precision_variant(spec, fp32, case.precision, cache, calibration_data=settings.calibration_data,
                                 builder_flags=backend.uses_builder_flags(case.precision, settings),

@@ -174,6 +174,43 @@ def test_xdist_workers_report_to_the_controller_which_writes_baselines(pytester:
     assert junit.count('<property name="median_ms"') == 4 and 'name="trtperf"' not in junit
 
 
+XDIST_CPU_SUITE = '''
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+def _mlp():
+    return nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 10))
+
+@trtperf.model(inputs=[InputSpec("x", ("batch", 256))], outputs=["y"], batches=(16,), backends=["onnxruntime"])
+def mlp_a():
+    return _mlp()
+
+@trtperf.model(inputs=[InputSpec("x", ("batch", 256))], outputs=["y"], batches=(16,), backends=["onnxruntime"])
+def mlp_b():
+    return _mlp()
+'''
+
+
+def test_xdist_workers_on_one_cpu_take_turns_timing(pytester: pytest.Pytester, suite: list[str], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14 / ../shared/cases/xdist_cpu_timing.py: two workers timing ONNX Runtime on one CPU measured each
+    other. The timed parts now hold the machine-wide 'cpu' lock: their windows never overlap."""
+    pytester.makepyfile(test_pair=XDIST_CPU_SUITE)
+    monkeypatch.setenv("TRTPERF_LOCK_DIR", str(tmp_path / "locks"))
+    result = pytester.runpytest_subprocess(*suite, "-n", "2", "-p", "no:benchmark", "--trtperf-runs", "5",
+                                           "--trtperf-min-time", "0.2", "test_pair.py")
+    result.assert_outcomes(passed=2)
+    cases = json.loads((tmp_path / "results.json").read_text())["cases"]
+    locks = [c["environment"]["device_lock"] for c in cases]
+    assert {lock["name"] for lock in locks} == {"cpu"} and {lock["worker"] for lock in locks} == {"gw0", "gw1"}
+    first, second = sorted(locks, key=lambda lock: lock["held_from"])
+    assert first["held_until"] <= second["held_from"]  # serialized, not concurrent
+    # Both were ready at about the same time, so the second waited for the first, and says so.
+    waited = [n for c in cases for n in c["notes"] if n.startswith("timing waited")]
+    assert second["waited_s"] > 0.05 and len(waited) == 1 and "another process timing on this device (cpu)" in waited[0]
+
+
 def test_a_baseline_from_another_timing_mode_fails_instead_of_being_compared(
     pytester: pytest.Pytester, suite: list[str], tmp_path: Path
 ) -> None:
@@ -186,5 +223,6 @@ def test_a_baseline_from_another_timing_mode_fails_instead_of_being_compared(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*tiny[[]onnxruntime-fp32-b4-s1[]]: the baseline in *cpu-*.json was measured in another timing mode "
-        "(cuda_graph: baseline True, this run False); rerun in the baseline's mode, or record a new baseline*",
+        "(cuda_graph: baseline True, this run False); the baseline was timed as CUDA-graph replays*"
+        "--trtperf-update-baselines*",
     ])

@@ -60,3 +60,38 @@ def test_build_only_builds_caches_and_reports(pytester: pytest.Pytester, suite: 
     again.assert_outcomes(passed=1)
     (case2,) = json.loads((tmp_path / "results.json").read_text())["cases"]
     assert case2["build"]["cache_hit"] is True and case2["build"]["cache_key"] == case["build"]["cache_key"]
+
+
+def test_rtx_int8_of_a_convnet_is_a_skip_with_the_reason_in_build_only_runs(
+        pytester: pytest.Pytester, suite: list[str], tmp_path: Path) -> None:
+    """Issue 14 item 8: RTX builds int8 Q/DQ convolutions that cannot run; decided from the ONNX's op types."""
+    pytester.makepyfile(test_convnet=SUITE.replace("streams=(1,),", 'streams=(1,), precisions=("fp16", "int8"),'))
+    result = pytester.runpytest(*suite, "--trtperf-build-only", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*convnet[[]tensorrt-int8-b2-s1[]]: TensorRT-RTX has no int8 convolution*(the "
+                                 "model has Conv)*"])
+    outcomes = sorted(c["outcome"] for c in json.loads((tmp_path / "results.json").read_text())["cases"])
+    assert outcomes == ["passed", "skipped"]  # the skip is recorded in results.json too
+
+
+def test_rtx_int8_of_a_convnet_is_skipped_before_building_in_full_runs_too(tmp_path: Path) -> None:
+    """The full run's pipeline takes the same decision at the same stage (before the build), GPU or not."""
+    from torch import nn
+
+    import trtperf
+    from trtperf import InputSpec
+    from trtperf.cases import Case
+    from trtperf.config import Settings
+    from trtperf.pipeline import CaseRunner
+    from trtperf.record.results import SKIPPED
+
+    def convnet() -> nn.Module:
+        return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+
+    spec = trtperf.model(inputs=[InputSpec("image", ("batch", 3, 16, 16))], outputs=["out"], name="convnet",
+                         batches=(2,), max_batch=8)(convnet)
+    for build_only in (False, True):
+        settings = Settings(build_only=build_only, trt_opt_level=0, cache_dir=tmp_path / "cache")
+        result = CaseRunner(settings, tmp_path / "b").run(spec, Case("convnet", "tensorrt", "int8", 2, 1))
+        assert result.outcome == SKIPPED, (build_only, result.message)
+        assert "no int8 convolution" in result.message and not result.build

@@ -205,3 +205,20 @@ def test_dim_values_parse_per_axis() -> None:
         resolve({"dim": "seq=0"}, {}, {})
     with pytest.raises(TrtperfUsageError, match="expected AXIS=V1,V2"):
         resolve({"dim": "128,512"}, {}, {})
+
+
+def test_gpu_defaults_follow_trtexec_11() -> None:
+    """Issue 14: CUDA graphs 'auto' by default; RTX compiles specialized kernels before timing; contexts kept."""
+    settings = resolve({}, {}, {})
+    assert settings.cuda_graph == "auto" and settings.measurement.cuda_graph == "auto"
+    assert settings.trt_kernel_specialization == "eager" and settings.fresh_contexts is False
+
+
+@pytest.mark.parametrize(("text", "value"), [("EAGER", "eager"), ("lazy", "lazy"), (" none ", "none")])
+def test_kernel_specialization_values(text: str, value: str) -> None:
+    assert resolve({}, {"TRTPERF_TRT_KERNEL_SPECIALIZATION": text}, {}).trt_kernel_specialization == value
+
+
+def test_bad_kernel_specialization_is_a_usage_error() -> None:
+    with pytest.raises(TrtperfUsageError, match="TRTPERF_TRT_KERNEL_SPECIALIZATION"):
+        resolve({}, {"TRTPERF_TRT_KERNEL_SPECIALIZATION": "sometimes"}, {})

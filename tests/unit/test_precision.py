@@ -366,3 +366,28 @@ def test_gpu_precision_support_table(precision: str, cc: tuple[int, int] | None,
 
     reason = gpu_precision_unsupported(precision, cc, flavour, has_conv)
     assert (reason is None) == (fragment is None) and (fragment is None or fragment in (reason or ""))
+
+
+@pytest.mark.parametrize(("precision", "flavour", "ops", "skipped"), [
+    ("int8", "tensorrt_rtx", {"Conv", "Relu"}, True),
+    ("int8", "tensorrt_rtx", {"ConvTranspose"}, True),
+    ("int8", "tensorrt_rtx", {"MatMul", "Gemm"}, False),  # RTX's int8 is weight-only GEMM: runs
+    ("int8", "tensorrt", {"Conv"}, False),  # full TensorRT has int8 convolutions
+    ("fp16", "tensorrt_rtx", {"Conv"}, False),
+])
+def test_flavour_graph_support(precision: str, flavour: str, ops: set[str], skipped: bool) -> None:
+    from trtperf.precision.support import flavour_graph_unsupported
+
+    reason = flavour_graph_unsupported(precision, flavour, frozenset(ops))
+    assert (reason is not None) == skipped
+    if reason:
+        assert "int8 convolution" in reason and sorted(ops & {"Conv", "ConvTranspose"})[0] in reason
+
+
+def test_op_types_are_read_from_the_exported_graph(tiny_onnx: tuple[Any, Any]) -> None:
+    from trtperf.precision.support import onnx_op_types
+
+    _, entry = tiny_onnx
+    ops = onnx_op_types(entry.path)
+    assert "Gemm" in ops or "MatMul" in ops
+    assert "Conv" not in ops

@@ -20,6 +20,8 @@ from trtperf.record.results import (
     SKIPPED,
     SUMMARY_HEADER,
     CaseResult,
+    grouped_notes,
+    note_kind,
     read_results,
     render_summary,
     summary_rows,
@@ -167,3 +169,40 @@ def test_malformed_case_entry_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text('{"schema_version": 1, "cases": [{"outcome": "passed"}]}')
     with pytest.raises(TrtperfUsageError, match="a case entry is malformed"):
         read_results(path)
+
+
+@pytest.mark.parametrize(("note", "kind"), [
+    ("launch-bound: the host took 0.3100 ms to enqueue each inference", "launch-bound"),
+    ("short inference (12.3 us): each CUDA-event pair adds ~2-3 us", "short inference"),
+    ("timing waited 2.0 s for another process timing on this device (cpu); timed alone", "timing waited"),
+    ("CUDA graph not used: capturing the module in a CUDA graph failed (x: y); timed as stream launches",
+     "CUDA graph not used"),
+    ("high within-run spread: IQR/median 27.3% (> 10%)", "high within-run spread"),
+    ("build only", "build only"),
+    ("warm-up did not settle in 3 of 10 runs", "warm-up did not settle"),
+])
+def test_note_kind(note: str, kind: str) -> None:
+    assert note_kind(note) == kind
+
+
+def test_summary_groups_notes_by_kind_one_line_each() -> None:
+    """Issue 14: one paragraph per case made ~250 lines for 84 cases; now one line per kind of note."""
+    results = [
+        _row(f"m[torch-fp32-b{b}-s1]", stats={"median_ms": 0.3, "p99_ms": 0.4},
+             verdict={"status": "no baseline", "note": f"no baseline; launch-bound: the host took 0.{b} ms; even "
+                                                       f"with CUDA-graph replay; high within-run spread: IQR/median "
+                                                       f"{b}%; a noisy machine: pin cores"},
+             notes=["CUDA graph not used: capture failed (why); timed as stream launches"] if b == 2 else [])
+        for b in (1, 2, 4)
+    ]
+    assert grouped_notes(results) == {
+        "launch-bound": ["m[torch-fp32-b1-s1]", "m[torch-fp32-b2-s1]", "m[torch-fp32-b4-s1]"],
+        "high within-run spread": ["m[torch-fp32-b1-s1]", "m[torch-fp32-b2-s1]", "m[torch-fp32-b4-s1]"],
+        "CUDA graph not used": ["m[torch-fp32-b2-s1]"],
+    }
+    text = render_summary(results, width=200)
+    lines = [line for line in text.splitlines() if "(3): " in line or "(1): " in line]
+    assert lines == ["launch-bound (3): m[torch-fp32-b1-s1], m[torch-fp32-b2-s1], m[torch-fp32-b4-s1]",
+                     "high within-run spread (3): m[torch-fp32-b1-s1], m[torch-fp32-b2-s1], m[torch-fp32-b4-s1]",
+                     "CUDA graph not used (1): m[torch-fp32-b2-s1]"]
+    assert "0.1 ms" not in text  # the details stay in results.json

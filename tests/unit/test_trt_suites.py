@@ -14,7 +14,7 @@ from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.pipeline import CaseRunner
 from trtperf.precisions import PRECISIONS
-from trtperf.record.results import PASSED
+from trtperf.record.results import PASSED, SKIPPED
 from trtperf.spec import ModelSpec, load_suite
 
 pytest.importorskip("tensorrt_rtx_bindings")
@@ -44,6 +44,10 @@ def test_every_suite_model_is_here() -> None:
 def test_suite_model_builds(runner: CaseRunner, model: ModelSpec, precision: str) -> None:
     case = Case(model.name, "tensorrt", precision, model.batches[-1], 1)
     result = runner.run(model, case)
+    if precision == "int8" and model.name == "cnn":  # RTX has no int8 convolution: a skip with the reason
+        assert result.outcome == SKIPPED and "no int8 convolution" in result.message and "Conv" in result.message
+        assert not result.build  # decided from the ONNX's op types before building, as in a full run
+        return
     assert result.outcome == PASSED, result.message
     assert "build only" in result.notes and result.stats is None and result.parity is None
     build = result.build

@@ -57,6 +57,11 @@ class Backend(abc.ABC):
         """Why this backend's cases are skipped under ``settings`` (e.g. build-only mode needs no GPU)."""
         return self.unavailable_reason()
 
+    def precision_unsupported_for(self, precision: str, op_types: frozenset[str]) -> str | None:
+        """Why this backend cannot run ``precision`` for a model whose ONNX graph has ``op_types``
+        (None: it can). Decided after export, before the build, in build-only and full runs alike."""
+        return None
+
     def precision_unsupported(self, precision: str) -> str | None:
         """None when this backend can run ``precision`` on this device, else why not."""
         return None

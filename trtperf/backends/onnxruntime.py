@@ -89,6 +89,11 @@ def run_session(session: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np.
     return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
 
 
+def _named(names: Sequence[str], values: Any) -> dict[str, np.ndarray]:
+    """``session.run``'s list of outputs by name."""
+    return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
 class OnnxRuntimeEngine(Engine):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -104,7 +109,8 @@ class OnnxRuntimeEngine(Engine):
             session = _session(self.path, threads, optimize=False)
             feeds = {k: np.ascontiguousarray(v) for k, v in inputs.items()}
             names = [o.name for o in session.get_outputs()]
-            workers.append(CallableWorker(functools.partial(session.run, names, feeds)))
+            workers.append(CallableWorker(functools.partial(session.run, names, feeds),
+                                          read_outputs=functools.partial(_named, names)))
         return workers
 
     def timing_mode(self) -> dict[str, Any]:

@@ -130,9 +130,18 @@ class TensorRTBackend(Backend):
 
         cc = self.device().facts.get("compute_capability")
         capability = tuple(int(part) for part in str(cc).split(".")[:2]) if cc else None
-        # The model's layers are not known here: RTX's int8-convolution limit is reported when the
-        # context cannot be created (runtime.int8_hint).
+        # The model's layers are not known here: RTX's int8-convolution limit is decided from the
+        # exported ONNX's op types (precision_unsupported_for, before the build).
         return gpu_precision_unsupported(precision, capability, flavour.kind)  # type: ignore[arg-type]
+
+    def precision_unsupported_for(self, precision: str, op_types: frozenset[str]) -> str | None:
+        """TensorRT-RTX's int8 is weight-only GEMM: int8 Q/DQ convolutions build but cannot run."""
+        from trtperf.precision.support import flavour_graph_unsupported
+
+        flavour = self.flavour()
+        if isinstance(flavour, str):
+            return None
+        return flavour_graph_unsupported(precision, flavour.kind, op_types)
 
     def version(self) -> str:
         flavour = self.flavour()
@@ -275,7 +284,9 @@ class TensorRTBackend(Backend):
         _select_gpu()
         settings = request.settings
         return TrtEngine(flavour, built.path.read_bytes(), mode=settings.measurement,
-                         allow_host_code=settings.trt_allow_host_code, what=request.case.key)
+                         allow_host_code=settings.trt_allow_host_code, what=request.case.key,
+                         kernel_specialization=settings.trt_kernel_specialization,
+                         fresh_contexts=settings.fresh_contexts)
 
 
 def build_plan_to_file(choice: str, onnx_path: Path, options: dict[str, Any], timing_cache: bytes | None,

@@ -46,7 +46,7 @@ import numpy as np
 
 from trtperf.backends.base import Backend, BuildRequest
 from trtperf.device import DeviceInfo, cpu_device, slugify
-from trtperf.engine import BuiltEngine, Engine, Worker
+from trtperf.engine import BuiltEngine, Engine, OutputProbe, Worker
 from trtperf.errors import BuildError
 from trtperf.precisions import TABLE, precisions_where
 from trtperf.timing.loop import CallableWorker
@@ -168,6 +168,24 @@ def engine_key_parts(
     }
 
 
+CONCURRENT_GRAPHS = (
+    "several streams of one torch module replaying CUDA graphs at once gave wrong outputs and illegal memory "
+    "accesses on an H200 (torch 2.11, cnn and transformer at 2 streams; cause not established, see "
+    "docs/VERIFICATION.md), so torch cases with more than one stream are not captured")
+
+
+def _tensors(value: Any) -> list[Any]:
+    """The tensors of a module's result (a tensor, or a sequence of them); [] for None."""
+    import torch
+
+    if value is None:
+        return []
+    if isinstance(value, torch.Tensor):
+        return [value]
+    items = value.values() if isinstance(value, Mapping) else value
+    return [v for v in items if isinstance(v, torch.Tensor)]
+
+
 def _bind(module: Callable[..., Any], tensors: Sequence[Any]) -> Callable[[], object]:
     return lambda: module(*tensors)
 
@@ -212,11 +230,23 @@ class TorchEngine(Engine):
             workers: list[Worker] = []
             for _ in range(streams):
                 tensors = to_tensors(inputs, self.input_names, self.precision, self.device)
-                workers.append(CallableWorker(_bind(self.module, tensors)))
+                workers.append(CallableWorker(_bind(self.module, tensors), read_outputs=self._numpy_outputs))
             return workers
+        if streams > 1 and self.mode.wants_graph:
+            if self.mode.cuda_graph == "on":
+                raise BuildError(f"{self.what}: {CONCURRENT_GRAPHS}; run it with --trtperf-cuda-graph auto or off, "
+                                 f"or with one stream.")
+            note = f"CUDA graph not used: {CONCURRENT_GRAPHS}; timed as stream launches"
+            if note not in self.notes:
+                self.notes.append(note)
+            self.graph_captured = False
+            return [self._gpu_worker(inputs, graph=False) for _ in range(streams)]
         return [self._gpu_worker(inputs) for _ in range(streams)]
 
-    def _gpu_worker(self, inputs: Mapping[str, np.ndarray]) -> Worker:
+    def _numpy_outputs(self, result: object) -> dict[str, np.ndarray]:
+        return outputs_to_numpy(result, self.output_names, self.what)
+
+    def _gpu_worker(self, inputs: Mapping[str, np.ndarray], graph: bool = True) -> Worker:
         import torch
 
         from trtperf.timing.cuda import capture_cuda_graph, event_worker
@@ -228,9 +258,9 @@ class TorchEngine(Engine):
         stream.synchronize()
         held: dict[str, Any] = {}  # keeps outputs (and, with a graph, their captured memory) alive
 
+        host_outputs: list[torch.Tensor] = []
         if self.mode.transfers:
             host_inputs = [t.cpu().pin_memory() for t in device_inputs]
-            host_outputs: list[torch.Tensor] = []
 
             def launch() -> None:
                 for dst, src in zip(device_inputs, host_inputs, strict=True):
@@ -247,10 +277,10 @@ class TorchEngine(Engine):
                 held["out"] = module(*device_inputs)
 
         timed: Callable[[], None] = launch
-        graph = None
-        if self.mode.wants_graph:
+        captured = None
+        if self.mode.wants_graph and graph:
             try:
-                graph = capture_cuda_graph(launch, stream)
+                captured = capture_cuda_graph(launch, stream)
             except RuntimeError as exc:
                 why = (f"capturing the module in a CUDA graph failed ({str(exc).splitlines()[0][:200]}); it may "
                        f"synchronize or copy from the host during capture")
@@ -260,15 +290,27 @@ class TorchEngine(Engine):
                 if note not in self.notes:
                     self.notes.append(note)
                 torch.cuda.synchronize(self.device)
-        self.graph_captured = graph is not None
-        if graph is not None:
-            held["graph"] = graph
-            timed = graph.replay
+        self.graph_captured = captured is not None
+        if captured is not None:
+            held["graph"] = captured
+            timed = captured.replay
         else:
             with torch.cuda.device(self.device), torch.cuda.stream(stream):
                 launch()  # first call outside the timing: lazy cuBLAS/cuDNN setup, pinned buffers
             stream.synchronize()
-        return event_worker(timed, stream, self.mode, held.clear)
+        def poison() -> None:
+            # A graph replays into the captured output tensors: NaN them so the replay must rewrite them.
+            latest = host_outputs if self.mode.transfers else held.get("out")
+            with torch.cuda.device(self.device), torch.cuda.stream(stream):
+                for tensor in _tensors(latest):
+                    tensor.fill_(float("nan") if tensor.is_floating_point() else 0)
+
+        def read() -> dict[str, np.ndarray]:
+            stream.synchronize()
+            latest = list(host_outputs) if self.mode.transfers else held["out"]
+            return outputs_to_numpy(latest, self.output_names, self.what)
+
+        return event_worker(timed, stream, self.mode, held.clear, OutputProbe(poison=poison, read=read))
 
     def timing_mode(self) -> dict[str, Any]:
         if not self.on_gpu:

@@ -8,7 +8,16 @@ context creation fails: RTX's int8 is weight-only GEMM).
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 from trtperf.precisions import TABLE
+
+CONVOLUTIONS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "DeformConv"})
+"""ONNX op types that are convolutions."""
+
+RTX_INT8_CONV = ("TensorRT-RTX has no int8 convolution kernels (its int8 is weight-only GEMM): int8 Q/DQ "
+                 "convolutions build but the execution context cannot be created; use full TensorRT for int8 CNNs")
 
 MIN_COMPUTE_CAPABILITY: dict[str, tuple[int, int]] = {p.name: p.min_compute_capability for p in TABLE.values()}
 
@@ -27,6 +36,39 @@ def gpu_precision_unsupported(precision: str, compute_capability: tuple[int, int
         cc = ".".join(map(str, compute_capability))
         return (f"{precision} needs compute capability {needed[0]}.{needed[1]} or newer; this GPU has {cc}")
     if flavour == "tensorrt_rtx" and precision == "int8" and has_conv:
-        return ("TensorRT-RTX has no int8 convolution kernels (its int8 is weight-only GEMM): int8 Q/DQ convolutions "
-                "build but the execution context cannot be created; use full TensorRT for int8 CNNs")
+        return RTX_INT8_CONV
     return None
+
+
+def flavour_graph_unsupported(precision: str, flavour: str, op_types: frozenset[str]) -> str | None:
+    """Why ``flavour`` ("tensorrt", "tensorrt_rtx") cannot run ``precision`` for a graph of ``op_types``.
+
+    TensorRT-RTX int8 with any convolution (:data:`CONVOLUTIONS`): seen on an H100 and an H200
+    (RTX 1.7.1): "ixn_conv_cudnn_graph_t ... Myelin type has not implementation" at context creation.
+    """
+    if flavour == "tensorrt_rtx" and precision == "int8" and op_types & CONVOLUTIONS:
+        found = ", ".join(sorted(op_types & CONVOLUTIONS))
+        return f"{RTX_INT8_CONV} (the model has {found})"
+    return None
+
+
+@lru_cache(maxsize=64)
+def _op_types(path: str, mtime_ns: int) -> frozenset[str]:
+    import onnx
+
+    model = onnx.load(path, load_external_data=False)
+    found: set[str] = set()
+    graphs = [model.graph, *(f for f in model.functions)]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            found.add(node.op_type)
+            for attribute in node.attribute:  # If/Loop/Scan bodies
+                graphs.extend([attribute.g] if attribute.HasField("g") else [])
+                graphs.extend(attribute.graphs)
+    return frozenset(found)
+
+
+def onnx_op_types(path: Path) -> frozenset[str]:
+    """Every op type in the ONNX file's graph, its subgraphs and local functions (cached per file version)."""
+    return _op_types(str(path), path.stat().st_mtime_ns)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -107,15 +108,21 @@ def _ms(value: float | None) -> str:
 TORCH_EAGER = "torch"
 
 
+def _device_of(r: CaseResult) -> str:
+    return str((r.device or {}).get("slug", ""))
+
+
 def speedups_vs_torch(results: Iterable[CaseResult]) -> dict[str, float]:
     """Case key -> torch eager's median / this case's median, for cases of this run that have a torch
-    eager result of the same model, precision, batch and streams (2.0: twice as fast as eager)."""
+    eager result of the same model, precision, batch and streams ON THE SAME DEVICE (2.0: twice as
+    fast as eager). onnxruntime on the CPU is never compared with torch on a GPU (issue 14)."""
     results = list(results)
-    eager = {(r.case.model, r.case.precision, r.case.batch, r.case.dims, r.case.streams): r.stats["median_ms"]
+    eager = {(r.case.model, r.case.precision, r.case.batch, r.case.dims, r.case.streams, _device_of(r)):
+             r.stats["median_ms"]
              for r in results if r.case.backend == TORCH_EAGER and r.stats and r.stats.get("median_ms")}
     out = {}
     for r in results:
-        base = eager.get((r.case.model, r.case.precision, r.case.batch, r.case.dims, r.case.streams))
+        base = eager.get((r.case.model, r.case.precision, r.case.batch, r.case.dims, r.case.streams, _device_of(r)))
         if base and r.stats and r.stats.get("median_ms"):
             out[r.case.key] = base / r.stats["median_ms"]
     return out
@@ -160,7 +167,55 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
     return rows
 
 
-SUMMARY_HEADER = ["case", "median ms", "p99 ms", "vs torch", "baseline ms", "change", "parity err", "verdict"]
+VS_TORCH = "vs torch (same device)"
+"""Speed-up over torch eager of the same model, precision, batch and streams on the same device."""
+SUMMARY_HEADER = ["case", "median ms", "p99 ms", VS_TORCH, "baseline ms", "change", "parity err", "verdict"]
+
+
+def note_kind(note: str) -> str:
+    """The kind of a note, for grouping: its text before the first ':' without numbers or
+    parentheses ("launch-bound: the host took 0.31 ms ..." -> "launch-bound"; "short inference
+    (12.3 us): ..." -> "short inference"; "timing waited 2.0 s for ..." -> "timing waited")."""
+    head = re.sub(r"\s*\([^)]*\)", "", note.split(":", 1)[0])
+    digit = re.search(r"\d", head)
+    if digit:
+        head = head[:digit.start()]
+    head = re.sub(r"(\s+(in|of|for|at|by|on))+\s*$", "", head.strip(" ;,."))
+    return head or note[:40]
+
+
+CONTINUATIONS = ("--", "even ", "a noisy machine", "raise ")
+"""Starts of the advice that some notes carry after "; " (verdict notes are "; "-joined): such a
+fragment belongs to the note before it, not to a kind of its own."""
+
+
+def case_notes(r: CaseResult) -> list[str]:
+    """Every note of a case: the verdict's ("; "-joined) and the result's own, without repeats."""
+    notes: list[str] = []
+    verdict = r.verdict or {}
+    note = verdict.get("note")
+    if note and note != verdict.get("status"):
+        for part in (p.strip() for p in str(note).split("; ")):
+            if part and notes and part.startswith(CONTINUATIONS):
+                notes[-1] = f"{notes[-1]}; {part}"
+            elif part:
+                notes.append(part)
+    notes.extend(n for n in r.notes if n not in notes)
+    return notes
+
+
+def grouped_notes(results: Iterable[CaseResult]) -> dict[str, list[str]]:
+    """Note kind -> the case keys with such a note, in case order; "no baseline" (in the table) left out."""
+    groups: dict[str, list[str]] = {}
+    for r in sorted(results, key=lambda r: r.case.key):
+        for note in case_notes(r):
+            kind = note_kind(note)
+            if kind == "no baseline":
+                continue
+            keys = groups.setdefault(kind, [])
+            if r.case.key not in keys:
+                keys.append(r.case.key)
+    return groups
 
 
 def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
@@ -173,14 +228,16 @@ def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
     table = Table(title="trtperf summary", title_justify="left")
     for name in SUMMARY_HEADER:
         table.add_column(name, justify="left" if name in ("case", "verdict") else "right",
-                         no_wrap=name in ("case", "verdict"), overflow="fold")
+                         no_wrap=name in ("case", "verdict", VS_TORCH), overflow="fold")
     for row in summary_rows(results):
         table.add_row(*(Text(cell) for cell in row))  # Text: case ids hold [brackets], not markup
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, no_color=True, color_system=None, legacy_windows=False)
     console.print(table)
-    for r in sorted(results, key=case_order):
-        note = (r.verdict or {}).get("note")
-        if note and note != (r.verdict or {}).get("status"):  # "no baseline" alone is in the table already
-            console.print(Text(f"{r.case.key}: {note}"))
+    # One line per kind of note, listing its cases; each note's full text is in results.json (issue 14).
+    groups = grouped_notes(results)
+    for kind, keys in groups.items():
+        console.print(Text(f"{kind} ({len(keys)}): {', '.join(keys)}"))
+    if groups:
+        console.print(Text("(each note in full: the case's verdict.note and notes in results.json)"))
     return buffer.getvalue()

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from trtperf.engine import OutputProbe
 from trtperf.timing.mode import MeasurementMode
 
 L2_FLUSH_MIN_BYTES = 64 << 20
@@ -61,6 +62,7 @@ class CudaEventWorker:
         on_close: Callable[[], None] | None = None,
         l2_flush: bool = False,
         iterations_per_sample: int = 1,
+        output_probe: OutputProbe | None = None,
     ) -> None:
         import torch
 
@@ -75,6 +77,8 @@ class CudaEventWorker:
         self.stream = stream
         self.host_latency = host_latency
         self._on_close = on_close
+        self.output_probe = output_probe
+        """Reads back the outputs of the last launch (parity through the timed path); None: cannot."""
         self.host_samples: list[float] = []
         self.enqueue_samples: list[float] = []
         """Host seconds from before the start event to after the end event, per inference."""
@@ -147,11 +151,13 @@ class CudaEventWorker:
 
 
 def event_worker(launch: Callable[[], None], stream: Any, mode: MeasurementMode,
-                 on_close: Callable[[], None] | None = None) -> CudaEventWorker:
+                 on_close: Callable[[], None] | None = None,
+                 output_probe: OutputProbe | None = None) -> CudaEventWorker:
     """The timed worker of a GPU engine for ``mode``: every GPU backend makes its workers here, so
-    no engine can drop a field of the measurement mode."""
+    no engine can drop a field of the measurement mode. ``output_probe`` lets parity read what the
+    timed launch (a graph replay, on this worker's stream) wrote."""
     return CudaEventWorker(launch, stream, on_close=on_close, l2_flush=mode.l2_flush,
-                           iterations_per_sample=mode.iterations_per_sample)
+                           iterations_per_sample=mode.iterations_per_sample, output_probe=output_probe)
 
 
 def capture_cuda_graph(launch: Callable[[], None], stream: Any, warmup: int = 3) -> Any:

@@ -16,8 +16,10 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 
+import numpy as np
+
 from trtperf.config import Settings
-from trtperf.engine import EnqueueTimed, Worker
+from trtperf.engine import EnqueueTimed, OutputProbe, Worker
 from trtperf.timing.stats import RunSamples
 
 
@@ -127,9 +129,14 @@ def measure_run(workers: Sequence[Worker], plan: TimingPlan) -> RunSamples:
 
 
 def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan: TimingPlan,
-            on_run: Callable[[list[RunSamples]], None] | None = None) -> list[RunSamples]:
-    """``plan.runs`` runs, each with fresh workers from ``make_workers(streams)``; ``on_run(runs so far)``
-    after each (progress reporting)."""
+            on_run: Callable[[list[RunSamples]], None] | None = None,
+            after_run: Callable[[Sequence[Worker]], None] | None = None) -> list[RunSamples]:
+    """``plan.runs`` runs, each with fresh workers from ``make_workers(streams)``.
+
+    ``after_run(workers)`` is called after each run, before its workers close (e.g.
+    :func:`timed_outputs` for parity through the timed path); ``on_run(runs so far)`` after each
+    (progress reporting).
+    """
     runs: list[RunSamples] = []
     for _ in range(plan.runs):
         with ExitStack() as stack:
@@ -137,26 +144,81 @@ def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan:
             for worker in workers:
                 stack.callback(worker.close)
             runs.append(measure_run(workers, plan))
+            if after_run is not None:
+                after_run(workers)
         if on_run is not None:
             on_run(runs)
     return runs
 
 
+def timed_outputs(workers: Sequence[Worker]) -> list[dict[str, np.ndarray]] | None:
+    """One more inference on every worker, all at once, and what each one's launch wrote.
+
+    The outputs are poisoned first (:class:`OutputProbe`), so a launch that writes nothing (an
+    empty CUDA graph) or only part of them fails parity instead of passing on stale data. None when
+    a worker cannot read its outputs back (``output_probe`` missing).
+    """
+    probes: list[OutputProbe] = []
+    for worker in workers:
+        probe = getattr(worker, "output_probe", None)
+        if probe is None:
+            return None
+        probes.append(probe)
+    for probe in probes:
+        probe.poison()
+    errors: list[BaseException] = []
+
+    def one(worker: Worker) -> None:
+        try:
+            worker.run(1)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(w,), daemon=True) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [probe.read() for probe in probes]
+
+
 class CallableWorker:
     """A CPU worker timing a Python callable with ``perf_counter`` (one inference per call)."""
 
-    def __init__(self, infer: Callable[[], object], on_close: Callable[[], None] | None = None) -> None:
+    def __init__(self, infer: Callable[[], object], on_close: Callable[[], None] | None = None,
+                 read_outputs: Callable[[object], dict[str, np.ndarray]] | None = None) -> None:
+        """``read_outputs(result)`` turns ``infer()``'s return value into named outputs; given, the
+        worker keeps its last result and has an ``output_probe`` (parity through the timed path)."""
         self._infer = infer
         self._on_close = on_close
+        self._last: object = None
+        self.output_probe: OutputProbe | None = None
+        if read_outputs is not None:
+            reader = read_outputs
+
+            def poison() -> None:
+                self._last = None
+
+            def read() -> dict[str, np.ndarray]:
+                if self._last is None:
+                    raise RuntimeError("no inference ran since the outputs were poisoned")
+                return reader(self._last)
+
+            self.output_probe = OutputProbe(poison=poison, read=read)
 
     def run(self, iterations: int) -> list[float]:
         clock = time.perf_counter
         infer = self._infer
         out = []
+        result: object = None
         for _ in range(iterations):
             t0 = clock()
-            infer()
+            result = infer()
             out.append(clock() - t0)
+        if self.output_probe is not None:
+            self._last = result
         return out
 
     def close(self) -> None:

@@ -96,3 +96,21 @@ def normalize_timing_mode(mode: Mapping[str, Any]) -> dict[str, Any]:
     out.setdefault("l2_flush", False)
     out.setdefault("iterations_per_sample", 1)
     return out
+
+
+def mismatch_advice(baseline_mode: Mapping[str, Any], candidate_mode: Mapping[str, Any]) -> str:
+    """How to compare with a baseline from another timing mode, or replace it (one sentence).
+
+    The common case: baselines recorded before CUDA graphs became the default (``auto``, issue 14)
+    were timed as stream launches (``cuda_graph: false``), so a default run no longer compares with
+    them; ``--trtperf-cuda-graph off`` reproduces their mode.
+    """
+    if bool(baseline_mode.get("cuda_graph")) != bool(candidate_mode.get("cuda_graph")):
+        if not baseline_mode.get("cuda_graph"):
+            return ("the baseline was timed as stream launches (trtperf's default before CUDA graphs became "
+                    "'auto'): compare with it using --trtperf-cuda-graph off, or re-record it in today's default "
+                    "mode with --trtperf-update-baselines")
+        return ("the baseline was timed as CUDA-graph replays, this run as stream launches (capture was off or "
+                "failed; see the notes): rerun with --trtperf-cuda-graph on to see why capture fails, or re-record "
+                "with --trtperf-update-baselines")
+    return "rerun in the baseline's mode, or record a new baseline with --trtperf-update-baselines"

@@ -65,6 +65,12 @@ class BuildOptions:
     precision_flag: str | None = None
     """TensorRT 10 opt-in (``trt_precision_flags``): a weakly typed network built from the fp32 ONNX
     with this BuilderFlag (FP16 or BF16) instead of the precision's ONNX variant."""
+    require_user_allocation: bool = False
+    """TensorRT-RTX ``BuilderFlag.REQUIRE_USER_ALLOCATION``: the engine uses application memory where
+    possible, which RTX requires for CUDA stream capture (``is_stream_capturable`` says False otherwise)."""
+
+    max_aux_streams: int | None = None
+    """``IBuilderConfig.max_aux_streams`` (None: TensorRT's choice); 0 runs every layer on the enqueue stream."""
 
     def key_parts(self) -> dict[str, Any]:
         return {
@@ -74,6 +80,8 @@ class BuildOptions:
             "workspace_bytes": self.workspace_bytes,
             "tf32": self.tf32,
             "detailed_profiling": self.detailed_profiling,
+            **({"require_user_allocation": True} if self.require_user_allocation else {}),
+            **({"max_aux_streams": self.max_aux_streams} if self.max_aux_streams is not None else {}),
         }
 
 
@@ -258,6 +266,14 @@ def build_plan(
             config.set_flag(trt.BuilderFlag.TF32)
         else:
             config.clear_flag(trt.BuilderFlag.TF32)  # on by default; off gives IEEE fp32 math
+        if options.max_aux_streams is not None:
+            config.max_aux_streams = options.max_aux_streams
+        if options.require_user_allocation:
+            user_allocation = getattr(trt.BuilderFlag, "REQUIRE_USER_ALLOCATION", None)  # TensorRT-RTX only
+            if user_allocation is None:
+                raise BuildError(f"{flavour.label} {flavour.version} has no BuilderFlag.REQUIRE_USER_ALLOCATION "
+                                 f"(a TensorRT-RTX flag)")
+            config.set_flag(user_allocation)
         if options.detailed_profiling:
             config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
         _add_profile(builder, network, config, options.profile, onnx_path)

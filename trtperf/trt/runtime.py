@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trtperf.engine import Engine, Worker
+from trtperf.engine import Engine, OutputProbe, Worker
 from trtperf.errors import BuildError
 from trtperf.timing.cuda import CudaEventWorker, event_worker
 from trtperf.timing.mode import MeasurementMode
@@ -94,7 +94,17 @@ class Binding:
         else:
             self.enqueue()
 
+    def poison(self) -> None:
+        """NaN (zeros for integer types) into every output buffer, in order on ``stream``."""
+        import torch
+
+        with torch.cuda.stream(self.stream):
+            for tensor in (*self.device_outputs.values(), *self.host_outputs.values()):
+                tensor.fill_(float("nan") if tensor.is_floating_point() else 0)
+
     def outputs(self) -> dict[str, np.ndarray]:
+        """The outputs of the last launch (waits for the stream)."""
+        self.stream.synchronize()
         source = self.host_outputs or self.device_outputs
         out = {}
         for name, tensor in source.items():
@@ -116,7 +126,15 @@ class TrtEngine(Engine):
         mode: MeasurementMode,
         allow_host_code: bool = False,
         what: str = "engine",
+        kernel_specialization: str = "eager",
+        fresh_contexts: bool = False,
     ) -> None:
+        """``kernel_specialization`` (TensorRT-RTX only; ``eager``, ``lazy`` or ``none``): when its
+        execution contexts compile shape-specialized kernels (``IRuntimeConfig.
+        dynamic_shapes_kernel_specialization_strategy``). ``fresh_contexts``: every ``make_workers``
+        creates new execution contexts (and graphs); by default they are kept for the next call with
+        the same inputs, so the runs of a case pay TensorRT-RTX's context creation and kernel
+        compilation once."""
         import torch
 
         self._torch = torch
@@ -125,6 +143,7 @@ class TrtEngine(Engine):
         self.transfers = mode.transfers
         self.what = what
         self.notes: list[str] = []
+        self.kernel_specialization = kernel_specialization if flavour.kind == "tensorrt_rtx" else None
         self.graph_captured: bool | None = None
         """Whether the last binding's launches are graph replays (``cuda_graph`` auto decides per case)."""
         with capture_errors() as captured:
@@ -149,6 +168,10 @@ class TrtEngine(Engine):
             (self.inputs if is_input else self.outputs).append(name)
             self.dtypes[name] = torch_dtype_name(engine.get_tensor_dtype(name).name, name)
         self._timed_inputs: Mapping[str, np.ndarray] | None = None
+        self.fresh_contexts = fresh_contexts
+        self._idle: list[Binding] = []
+        """Bindings of finished runs, kept for the next run on the same inputs (``fresh_contexts`` off)."""
+        self._idle_inputs: Mapping[str, np.ndarray] | None = None
 
     # -- bindings ---------------------------------------------------------------------------
     def bind(self, inputs: Mapping[str, np.ndarray], stream: Any) -> Binding:
@@ -158,7 +181,7 @@ class TrtEngine(Engine):
         if missing:
             raise BuildError(f"{self.what}: no data for engine inputs {missing}")
         with capture_errors() as captured:
-            context = self.engine.create_execution_context()
+            context = self._create_context()
         if context is None:
             detail = captured.detail()
             hint = int8_hint(self.flavour, captured.errors) or (
@@ -171,7 +194,7 @@ class TrtEngine(Engine):
             if not context.set_input_shape(name, tuple(array.shape)):
                 raise BuildError(
                     f"{self.what}: input {name!r} shape {tuple(array.shape)} is outside the engine's profile "
-                    f"{[tuple(s) for s in self.engine.get_tensor_profile_shape(name, 0)]}"
+                    f"{[dims(s) for s in self.engine.get_tensor_profile_shape(name, 0)]}"
                 )
             source = torch.from_numpy(array).to(getattr(torch, self.dtypes[name]))
             device_inputs[name] = source.to(device)
@@ -200,12 +223,32 @@ class TrtEngine(Engine):
         self.graph_captured = binding.graph is not None
         return binding
 
+    def _create_context(self) -> Any:
+        """An execution context; on TensorRT-RTX with the kernel-specialization strategy asked for.
+
+        RTX's default (LAZY) runs fallback kernels first and swaps in shape-specialized ones compiled
+        in the background, so early and late samples would time different kernels, and parity of the
+        first inference would check other kernels than the timed ones. EAGER compiles them at the
+        first inference, which :meth:`bind` runs before capture and timing.
+        """
+        if self.kernel_specialization is None:
+            return self.engine.create_execution_context()
+        strategies = getattr(trt, "DynamicShapesKernelSpecializationStrategy", None)  # RTX only
+        if strategies is None:
+            return self.engine.create_execution_context()
+        config = self.engine.create_runtime_config()
+        setattr(config, "dynamic_shapes_kernel_specialization_strategy",  # noqa: B010 - RTX-only name
+                getattr(strategies, self.kernel_specialization.upper()))
+        return self.engine.create_execution_context(config)
+
     def _capture(self, binding: Binding) -> Any:
         """The captured graph, or None when ``cuda_graph`` is ``auto`` and capture failed (noted)."""
         torch = self._torch
         # TensorRT-RTX's is_stream_capturable() says False unless the engine was built with
-        # REQUIRE_USER_ALLOCATION, yet capture works (seen on an H100); parity runs the replayed
-        # graph, so a capture that recorded the wrong work fails the case instead of passing.
+        # REQUIRE_USER_ALLOCATION (which then needs USER_MANAGED context memory), yet capture works
+        # (H100; H200: replays matched plain launches at b32, bench/trt_graph_probe.py). Parity checks
+        # the replayed graph after every timed run (parity/timed_path.py), so a capture that recorded
+        # the wrong work, or an engine whose results change between launches, fails the case.
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph, stream=binding.stream, capture_error_mode="thread_local"):
@@ -234,25 +277,43 @@ class TrtEngine(Engine):
         stream = torch.cuda.Stream()
         binding = self.bind(inputs, stream)
         try:
+            # bind() already ran one inference into these buffers: poison them, so the outputs
+            # compared are the launch's own (an empty CUDA graph would otherwise pass parity).
+            binding.poison()
             with torch.cuda.stream(stream):
-                # bind() already ran one inference into these buffers: clear them, so the outputs
-                # compared are the launch's own (an empty CUDA graph would otherwise pass parity).
-                for tensor in (*binding.device_outputs.values(), *binding.host_outputs.values()):
-                    tensor.zero_()
                 binding.launch()
-            stream.synchronize()
             return binding.outputs()
         finally:
             self.release(binding)
 
     def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
+        """``streams`` workers, each on its own binding (context, stream, buffers, graph).
+
+        Bindings of earlier runs on the same ``inputs`` object are reused unless ``fresh_contexts``;
+        a closed worker hands its binding back for the next run.
+        """
         torch = self._torch
         self._timed_inputs = inputs
+        if self.fresh_contexts or inputs is not self._idle_inputs:
+            self._release_idle()
         workers: list[Worker] = []
         for _ in range(streams):
-            binding = self.bind(inputs, torch.cuda.Stream())
-            workers.append(event_worker(binding.launch, binding.stream, self.mode, _closer(self.release, binding)))
+            binding = self._idle.pop() if self._idle else self.bind(inputs, torch.cuda.Stream())
+            done = _closer(self.release, binding) if self.fresh_contexts else _closer(self._keep, binding)
+            workers.append(event_worker(binding.launch, binding.stream, self.mode, done,
+                                        OutputProbe(poison=binding.poison, read=binding.outputs)))
+        if not self.fresh_contexts:
+            self._idle_inputs = inputs
         return workers
+
+    def _keep(self, binding: Binding) -> None:
+        binding.stream.synchronize()
+        self._idle.append(binding)
+
+    def _release_idle(self) -> None:
+        while self._idle:
+            self.release(self._idle.pop())
+        self._idle_inputs = None
 
     def measurements(self) -> dict[str, Any]:
         """Host latency (enqueue to completion) of the timed launch, probed after the timed runs."""
@@ -261,7 +322,10 @@ class TrtEngine(Engine):
         return self.probe_host_latency(self._timed_inputs)
 
     def timing_mode(self) -> dict[str, Any]:
-        return self.mode.to_json("cuda_event", self.graph_captured, contexts="one per stream")
+        extra: dict[str, Any] = {"contexts": "one per stream"}
+        if self.kernel_specialization is not None:
+            extra["kernel_specialization"] = self.kernel_specialization
+        return self.mode.to_json("cuda_event", self.graph_captured, **extra)
 
     def probe_host_latency(self, inputs: Mapping[str, np.ndarray], iterations: int = 50) -> dict[str, Any]:
         """Host latency from enqueue to completion (one synchronize per inference), on one stream.
@@ -269,7 +333,8 @@ class TrtEngine(Engine):
         Kept apart from the timed samples, which keep the stream fed without per-inference syncs.
         """
         torch = self._torch
-        binding = self.bind(inputs, torch.cuda.Stream())
+        kept = bool(self._idle) and inputs is self._idle_inputs  # a timed run's binding: no new context
+        binding = self._idle.pop() if kept else self.bind(inputs, torch.cuda.Stream())
         worker = CudaEventWorker(binding.launch, binding.stream, host_latency=True)
         try:
             worker.run(5)
@@ -278,7 +343,10 @@ class TrtEngine(Engine):
             host = list(worker.host_samples)
         finally:
             worker.close()
-            self.release(binding)
+            if kept:
+                self._keep(binding)
+            else:
+                self.release(binding)
         host_ms = sorted(v * 1e3 for v in host)
         return {
             "host_latency_ms": {"median": statistics.median(host_ms), "p99": host_ms[int(0.99 * (len(host_ms) - 1))],
@@ -287,7 +355,8 @@ class TrtEngine(Engine):
         }
 
     def close(self) -> None:
-        # The contexts went with their workers; the engine and runtime go with this object.
+        # Kept contexts go now; the engine and runtime go with this object.
+        self._release_idle()
         self._timed_inputs = None
 
 

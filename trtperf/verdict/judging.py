@@ -20,6 +20,7 @@ from trtperf.errors import TrtperfError
 from trtperf.record.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore, entry_problem
 from trtperf.record.results import FAILED, PASSED, CaseResult
 from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.mode import mismatch_advice
 from trtperf.timing.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
 from trtperf.verdict.gate import (
     Gate,
@@ -182,7 +183,7 @@ def judge_case(
             result.outcome = FAILED
             result.message = (
                 f"{case.key}: the baseline in {path} was measured in another timing mode ({difference}); "
-                f"rerun in the baseline's mode, or record a new baseline with --trtperf-update-baselines."
+                f"{mismatch_advice(entry.get('timing_mode', {}), result.timing_mode)}."
             )
         return
     params = params_from_settings(settings, family_size)

@@ -150,13 +150,11 @@ class CaseRunner:
             result.parity = report.to_json()
             if not report.passed:
                 result.outcome = FAILED
-                what = ("outputs differ from the ONNX Runtime fp32 reference" if report.same_reference
-                        else f"{case.precision} parity failed")
-                result.message = (
-                    f"{case.key}: {what} (batch {case.batch}, seed {settings.seed}):\n{report.describe_failures()}\n"
-                    f"If the difference is expected for this precision, set tolerances= in the model "
-                    f"declaration of {spec.name!r}."
-                )
+                advice = ("" if report.cost.reference_not_finite else
+                          f"\nIf the difference is expected for this precision, set tolerances= in the model "
+                          f"declaration of {spec.name!r}.")
+                result.message = (f"{case.key}: {report.headline()} (batch {case.batch}, seed {settings.seed}):\n"
+                                  f"{report.describe_failures()}{advice}")
                 return
             if settings.hypothesis_examples:
                 from trtperf.hypothesis_parity import check_property

@@ -73,12 +73,24 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Elementwise closeness: ``|got - ref| <= atol + rtol * |ref|``.
+    """How closely an engine output must match its reference (see :mod:`trtperf.parity`).
 
-    ``max_mismatch`` is the fraction of elements allowed outside that bound (default 0).
+    Floating-point outputs, elementwise: ``|got - ref| <= atol + rtol * |ref| + rms_atol * rms(ref)``,
+    where ``rms(ref)`` is the root mean square of the reference's finite elements (so ``rms_atol``
+    scales the absolute tolerance with the output's own magnitude). ``max_mismatch`` is the fraction
+    of elements allowed outside that bound (default 0).
+    ``max_rel_l2``, when set, requires the relative L2 error ``||got - ref|| / ||ref||``.
     ``min_cosine``, when set, also requires the cosine similarity of the flattened tensors.
     ``top_k``, when set, treats the last axis as class scores: the mean overlap of the engine's
     and the reference's top-k classes per row must reach ``min_top_k_agreement`` (default 1.0).
+
+    Non-finite values: a NaN or Inf in the reference fails the output (the model computes garbage
+    on its declared inputs) unless ``allow_nonfinite`` is set; then the same non-finite value on
+    both sides agrees. NaN or Inf in the engine output where the reference is finite always fails.
+
+    Integer and boolean outputs (the reference's dtype) are compared exactly: at least a
+    ``min_agreement`` fraction of elements must be equal (default 1.0: all of them); the float
+    fields do not apply to them.
     """
 
     atol: float = 1e-5
@@ -87,15 +99,25 @@ class Tolerance:
     min_cosine: float | None = None
     top_k: int | None = None
     min_top_k_agreement: float = 1.0
+    rms_atol: float = 0.0
+    max_rel_l2: float | None = None
+    allow_nonfinite: bool = False
+    min_agreement: float = 1.0
 
     def __post_init__(self) -> None:
         if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k < 1):
             raise TrtperfUsageError(f"Tolerance top_k must be a positive int, got {self.top_k!r}")
-        if not 0.0 <= self.min_top_k_agreement <= 1.0 or not 0.0 <= self.max_mismatch <= 1.0:
+        fractions = (self.min_top_k_agreement, self.max_mismatch, self.min_agreement)
+        if not all(0.0 <= f <= 1.0 for f in fractions):
             raise TrtperfUsageError(
-                f"Tolerance min_top_k_agreement and max_mismatch are fractions in [0, 1], got "
-                f"{self.min_top_k_agreement!r} and {self.max_mismatch!r}"
+                f"Tolerance min_top_k_agreement, max_mismatch and min_agreement are fractions in [0, 1], got "
+                f"{self.min_top_k_agreement!r}, {self.max_mismatch!r} and {self.min_agreement!r}"
             )
+        bounds = {"atol": self.atol, "rtol": self.rtol, "rms_atol": self.rms_atol,
+                  "max_rel_l2": 0.0 if self.max_rel_l2 is None else self.max_rel_l2}
+        bad = {k: v for k, v in bounds.items() if not (isinstance(v, (int, float)) and v >= 0)}
+        if bad:
+            raise TrtperfUsageError(f"Tolerance bounds must be non-negative numbers, got {bad}")
 
 
 @dataclass(frozen=True)
@@ -115,6 +137,8 @@ class ModelSpec:
     seed: int = 0
     opset: int = 18
     settings: Mapping[str, Any] = field(default_factory=dict)
+    allow_nonfinite: tuple[str, ...] = ()
+    """Outputs whose reference may hold NaN/Inf by design (``Tolerance.allow_nonfinite`` for them)."""
 
     def source_digest(self) -> str:
         """Digest of the code that defines the model (its whole module), for cache keys."""
@@ -165,13 +189,16 @@ def model(
     seed: int = 0,
     opset: int = 18,
     name: str | None = None,
+    allow_nonfinite: bool | Iterable[str] = False,
     **settings: Any,
 ) -> Callable[[Callable[[], torch.nn.Module]], ModelSpec]:
     """Declare a model for trtperf; decorate a zero-argument factory returning a ``torch.nn.Module``.
 
     Defaults: batches (1, 8), precision fp32, 1 stream, every backend, dynamic batch up to 64,
     opset 18. ``tolerances`` maps ``"output"``, ``"precision:output"``, ``"precision:"`` or
-    ``""`` to a :class:`Tolerance`. Extra keyword arguments are per-model settings that override
+    ``""`` to a :class:`Tolerance`. ``allow_nonfinite`` (True: every output, or output names)
+    declares that the model's reference may hold NaN/Inf there (otherwise a non-finite reference
+    fails the case: see :class:`Tolerance`). Extra keyword arguments are per-model settings that override
     options and ini values (for example ``runs=3`` or ``threshold=0.1``).
     """
 
@@ -200,6 +227,13 @@ def model(
                     f"'output', 'precision:output', 'precision:', '', or 'faithful:precision:[output]' with "
                     f"outputs {list(outputs)} and precisions {list(PRECISIONS)}"
                 )
+        nonfinite = tuple(outputs) if allow_nonfinite is True else tuple(allow_nonfinite or ())
+        unknown = [o for o in nonfinite if o not in outputs]
+        if unknown or isinstance(allow_nonfinite, str):
+            raise TrtperfUsageError(
+                f"model {spec_name!r}: allow_nonfinite must be True or a list of declared outputs "
+                f"{list(outputs)}, got {allow_nonfinite!r}"
+            )
         batch_values = _tuple_of_ints(spec_name, "batches", batches)
         if max(batch_values) > max_batch:
             raise TrtperfUsageError(
@@ -222,6 +256,7 @@ def model(
             seed=seed,
             opset=opset,
             settings=dict(settings),
+            allow_nonfinite=nonfinite,
         )
 
     return decorate

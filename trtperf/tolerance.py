@@ -98,14 +98,21 @@ def classifier_tolerance(precision: str, top_k: int = 1, min_agreement: float = 
                                min_top_k_agreement=min_agreement)
 
 
+def _with_model_options(spec: ModelSpec, output: str, tolerance: Tolerance) -> Tolerance:
+    """The model-level ``allow_nonfinite=`` declaration applies on top of any tolerance."""
+    if output in spec.allow_nonfinite and not tolerance.allow_nonfinite:
+        return dataclasses.replace(tolerance, allow_nonfinite=True)
+    return tolerance
+
+
 def cost_tolerance_for(spec: ModelSpec, precision: str, output: str) -> Tolerance:
     """Declared ``"int8:out"``, ``"int8:"``, ``"out"``, ``""`` (in that order), else the default."""
-    return spec.tolerance_for(precision, output, COST_TOLERANCES[precision])
+    return _with_model_options(spec, output, spec.tolerance_for(precision, output, COST_TOLERANCES[precision]))
 
 
 def faithful_tolerance_for(spec: ModelSpec, precision: str, output: str) -> Tolerance:
     """Declared ``"faithful:int8:out"``, ``"faithful:int8:"`` (in that order), else the default."""
     for key in (f"{FAITHFUL_PREFIX}{precision}:{output}", f"{FAITHFUL_PREFIX}{precision}:"):
         if key in spec.tolerances:
-            return spec.tolerances[key]
-    return FAITHFUL_TOLERANCES[precision]
+            return _with_model_options(spec, output, spec.tolerances[key])
+    return _with_model_options(spec, output, FAITHFUL_TOLERANCES[precision])

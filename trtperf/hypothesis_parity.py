@@ -130,9 +130,10 @@ class Comparer(Protocol):
 class ReferenceRunner:
     """ONNX Runtime sessions (CPU, unoptimized) on the fp32 ONNX and, where it can, on the variant."""
 
-    def __init__(self, fp32_path: Path, variant_path: Path | None) -> None:
+    def __init__(self, fp32_path: Path, variant_path: Path | None, backend: str | None = None) -> None:
         from trtperf.backends.onnxruntime import reference_session
 
+        self.backend = backend  # picks the default tolerances (fp32 on TensorRT: TF32's)
         self.fp32 = reference_session(fp32_path)
         self.variant: Any = None
         self.unavailable = ""
@@ -148,8 +149,9 @@ class ReferenceRunner:
 
         expected = run_session(self.fp32, inputs)
         variant = expected if self.same else (run_session(self.variant, inputs) if self.variant is not None else None)
-        return two_way_parity(got, expected, lambda n: cost_tolerance_for(spec, precision, n), variant,
-                              lambda n: faithful_tolerance_for(spec, precision, n), precision, self.unavailable)
+        return two_way_parity(got, expected, lambda n: cost_tolerance_for(spec, precision, n, self.backend), variant,
+                              lambda n: faithful_tolerance_for(spec, precision, n, self.backend), precision,
+                              self.unavailable)
 
 
 def _slug(key: str) -> str:
@@ -235,7 +237,7 @@ def check_property(
     built: BuiltEngine,
 ) -> PropertyResult:
     """The pipeline's entry: ``settings.hypothesis_examples`` drawn examples through ``engine``."""
-    references = ReferenceRunner(fp32.path, variant.path)
+    references = ReferenceRunner(fp32.path, variant.path, case.backend)
     directory = hypothesis_dir(settings)
     batches = batch_range(spec, case, settings)
     ran, recipe, message = search(spec, case, engine.infer, references, batches, settings.hypothesis_examples,
@@ -301,7 +303,7 @@ def replay(path: Path) -> tuple[bool, str]:
     recipe = Recipe.from_json(data["recipe"])
     inputs = recipe_inputs(spec, recipe)
     with backend.load(built, request) as engine:
-        report = ReferenceRunner(fp32.path, variant.path).compare(spec, case.precision, engine.infer(inputs), inputs)
+        report = ReferenceRunner(fp32.path, variant.path, case.backend).compare(spec, case.precision, engine.infer(inputs), inputs)
     return report.passed, report.describe_failures()
 
 

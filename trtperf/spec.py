@@ -80,6 +80,10 @@ class Tolerance:
     scales the absolute tolerance with the output's own magnitude). ``max_mismatch`` is the fraction
     of elements allowed outside that bound (default 0).
     ``max_rel_l2``, when set, requires the relative L2 error ``||got - ref|| / ||ref||``.
+    ``precision_error_factor``, when set (faithful checks of reduced-precision variants), raises that
+    bound to ``precision_error_factor * eps`` where ``eps`` is the relative L2 distance of the
+    variant's ONNX Runtime reference from the fp32 reference: the precision's own error on this
+    model and input, measured, so deep models that lose more to fp16 are allowed more.
     ``min_cosine``, when set, also requires the cosine similarity of the flattened tensors.
     ``top_k``, when set, treats the last axis as class scores: the mean overlap of the engine's
     and the reference's top-k classes per row must reach ``min_top_k_agreement`` (default 1.0).
@@ -101,6 +105,7 @@ class Tolerance:
     min_top_k_agreement: float = 1.0
     rms_atol: float = 0.0
     max_rel_l2: float | None = None
+    precision_error_factor: float | None = None
     allow_nonfinite: bool = False
     min_agreement: float = 1.0
 
@@ -114,7 +119,8 @@ class Tolerance:
                 f"{self.min_top_k_agreement!r}, {self.max_mismatch!r} and {self.min_agreement!r}"
             )
         bounds = {"atol": self.atol, "rtol": self.rtol, "rms_atol": self.rms_atol,
-                  "max_rel_l2": 0.0 if self.max_rel_l2 is None else self.max_rel_l2}
+                  "max_rel_l2": 0.0 if self.max_rel_l2 is None else self.max_rel_l2,
+                  "precision_error_factor": self.precision_error_factor or 0.0}
         bad = {k: v for k, v in bounds.items() if not (isinstance(v, (int, float)) and v >= 0)}
         if bad:
             raise TrtperfUsageError(f"Tolerance bounds must be non-negative numbers, got {bad}")

@@ -59,6 +59,23 @@ class Outputs(nn.Module):
         return tuple(getattr(result, name) for name in self.output_names)
 
 
+def spread_constant_parameters(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every parameter that ``transformers`` initializes to a constant (biases and normalization
+    shifts at 0, normalization scales at 1) a seeded spread: N(0, 0.02) around 0, N(1, 0.05) around 1.
+
+    Trained networks have no such constants; with them, faults such as a zeroed bias or a mis-applied
+    normalization scale would change nothing, and parity would never be tested on them.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            first = parameter.reshape(-1)[:1]
+            if parameter.numel() > 1 and bool((parameter == first).all()) and float(first) in (0.0, 1.0):
+                noise = torch.randn(parameter.shape, generator=generator)
+                parameter.copy_(noise * 0.02 if float(first) == 0.0 else 1.0 + noise * 0.05)
+    return model
+
+
 def calibrate_batch_norm(model: nn.Module, shape: tuple[int, ...], low: float = -2.0, high: float = 2.0) -> nn.Module:
     """Set every batch norm's running mean and variance to the statistics of its input over one seeded
     batch of ``shape`` drawn from [low, high), as training would have, and return the model in eval mode.
@@ -66,8 +83,10 @@ def calibrate_batch_norm(model: nn.Module, shape: tuple[int, ...], low: float = 
     With random weights and the initial running statistics (mean 0, variance 1) a batch norm in eval
     mode normalizes nothing: activations shrink or grow by a constant factor at every block (MobileNetV2's
     logits come out ~1e-9, where every parity check is vacuous). Calibrated, every normalized activation
-    has unit scale, as in a trained network.
+    has unit scale, as in a trained network. Constant parameters are spread first
+    (:func:`spread_constant_parameters`).
     """
+    spread_constant_parameters(model)
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for norm in norms:
         norm.reset_running_stats()
@@ -109,7 +128,8 @@ def mobilenet_v2() -> nn.Module:
 def vit_b16() -> nn.Module:
     """ViT-B/16: 12 layers, width 768, 12 heads, 16x16 patches, 1000 classes."""
     config = transformers.ViTConfig(image_size=IMAGE, patch_size=16, num_labels=1000, attn_implementation="eager")
-    return Outputs(transformers.ViTForImageClassification(config), "pixel_values", ("logits",))
+    model = spread_constant_parameters(transformers.ViTForImageClassification(config))
+    return Outputs(model, "pixel_values", ("logits",))
 
 
 @trtperf.model(inputs=_image(size=SEGMENT_IMAGE), outputs=["logits"], batches=VISION_BATCHES[:1] if FULL else (2,),
@@ -126,11 +146,13 @@ def segformer_b0() -> nn.Module:
 def bert_base() -> nn.Module:
     """BERT-base encoder: 12 layers, width 768, 12 heads, vocabulary 30522; no attention mask (all tokens)."""
     config = transformers.BertConfig(attn_implementation="eager")
-    return Outputs(transformers.BertModel(config), "input_ids", ("last_hidden_state", "pooler_output"))
+    model = spread_constant_parameters(transformers.BertModel(config))
+    return Outputs(model, "input_ids", ("last_hidden_state", "pooler_output"))
 
 
 @trtperf.model(inputs=_tokens(50257), outputs=["logits"], batches=TEXT_BATCHES, **COMMON)
 def gpt2() -> nn.Module:
     """GPT-2 small decoder: 12 causal layers, width 768, vocabulary 50257; next-token logits, no KV cache."""
     config = transformers.GPT2Config(use_cache=False, attn_implementation="eager")
-    return Outputs(transformers.GPT2LMHeadModel(config), "input_ids", ("logits",))
+    model = spread_constant_parameters(transformers.GPT2LMHeadModel(config))
+    return Outputs(model, "input_ids", ("logits",))

@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from trtperf.backends import get_backend  # noqa: E402
-from trtperf.backends.onnxruntime import reference_session, run_session  # noqa: E402
 from trtperf.backends.base import BuildRequest  # noqa: E402
+from trtperf.backends.onnxruntime import reference_session, run_session  # noqa: E402
 from trtperf.cache import ArtifactCache, CacheEntry  # noqa: E402
 from trtperf.cases import Case  # noqa: E402
 from trtperf.config import Settings  # noqa: E402
@@ -119,7 +119,7 @@ def round_to_tf32(x: Any) -> Any:
 def tf32_emulation() -> Iterator[None]:
     """Inside: the inputs of torch's matmul, linear, convolution and attention ops are rounded to TF32."""
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
 
     ops = {torch.matmul, torch.bmm, torch.mm, torch.baddbmm, torch.addmm, torch.einsum, F.linear, F.conv1d,
@@ -339,12 +339,13 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
             if reason:
                 log(f"  {name} {precision}: skipped ({reason[:90]})")
                 continue
-            engines.append((name, lambda n=name: run_backend(n, spec, precision, batch, variant.path, inputs,
-                                                              cache, settings)))
+            engines.append((name, lambda n=name, p=precision, v=variant.path: run_backend(  # type: ignore[misc]
+                n, spec, p, batch, v, inputs, cache, settings)))
         if "torch" in backends and precision in ("fp32", "tf32"):
             engines.append(("torch-tf32emu", lambda: torch_cpu_engine(spec, inputs, "tf32emu")))
         if "torch" in backends and precision in ("fp16", "bf16"):
-            engines.append((f"torch-cast-{precision}", lambda: torch_cpu_engine(spec, inputs, precision)))
+            engines.append((f"torch-cast-{precision}",
+                            lambda p=precision: torch_cpu_engine(spec, inputs, p)))  # type: ignore[misc]
         own_error = 0.0
         eps = max(precision_errors(variant_ref, fp32_ref).values(), default=0.0) if variant_ref is not None else 0.0
         for name, run in engines:
@@ -353,7 +354,8 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
             cost = case_metrics(got, fp32_ref)["worst"]
             faithful = case_metrics(got, variant_ref)["worst"] if variant_ref is not None else None
             passed = judge(spec, precision, name, got, fp32_ref, variant_ref)
-            own_error = max(own_error, cost["rel_l2"])
+            if error_class(name, precision) == precision:
+                own_error = max(own_error, cost["rel_l2"])
             rows.append(Row(spec.name, precision, name, "", "", passed, cost, faithful, precision_error=eps,
                             seconds=time.perf_counter() - started))
             log(f"  {precision:5} {name:18} {'pass' if passed else 'FAIL'}  rel_l2 {cost['rel_l2']:.2e}  "
@@ -396,6 +398,12 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
 
 # ---- summary -----------------------------------------------------------------------------------
 
+def error_class(engine: str, precision: str) -> str:
+    """Engines judged by the same default tolerances share an own error: fp32 on TensorRT (TF32 may be on)
+    and its CPU stand-in are one class, exact fp32 engines another; each lower precision is one class."""
+    return "tf32" if precision == "fp32" and engine in ("tensorrt", "torch-tf32emu") else precision
+
+
 def summarize(rows: list[Row]) -> str:
     lines = ["False failures of correct engines (default tolerances):",
              f"{'model':14} {'prec':5} {'engine':18} {'verdict':7} {'rel_l2':>9} {'max_norm':>9} {'cosine':>10} "
@@ -414,21 +422,35 @@ def summarize(rows: list[Row]) -> str:
                  f"{'of detectable':>13} {'undetectable caught':>19}")
     own: dict[tuple[str, str], float] = {}
     for r in correct:
-        key = (r.model, r.precision)
+        key = (r.model, error_class(r.engine, r.precision))
         own[key] = max(own.get(key, 0.0), r.cost["rel_l2"])
+
+    def own_error(r: Row) -> float:
+        return own.get((r.model, error_class(r.engine, r.precision)), 0.0)
+
     faulty = [r for r in rows if r.fault]
     groups: dict[tuple[str, str, str], list[Row]] = {}
     for r in faulty:
         groups.setdefault((r.precision, r.engine, r.fault), []).append(r)
         groups.setdefault((r.precision, r.engine, "all"), []).append(r)
     for (precision, engine, fault), items in sorted(groups.items()):
-        detectable = [r for r in items if (r.effect_rel_l2 or 0.0) > own[(r.model, r.precision)]]
+        detectable = [r for r in items if (r.effect_rel_l2 or 0.0) > own_error(r)]
         caught = sum(not r.passed for r in detectable)
         small = [r for r in items if r not in detectable]
         lines.append(f"{precision:9} {engine:12} {fault:28} {len(items):6} {len(detectable):10} {caught:8} "
                      f"{(caught / len(detectable) if detectable else float('nan')):13.1%} "
                      f"{sum(not r.passed for r in small):>9} of {len(small):<7}")
-    missed = [r for r in faulty if r.passed and (r.effect_rel_l2 or 0.0) > own[(r.model, r.precision)]]
+    lines.append("")
+    lines.append("Detection by the fault's effect in units of the precision's own error (all engines):")
+    bins = [(0.0, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 10.0), (10.0, float("inf"))]
+    for precision in sorted({r.precision for r in faulty}):
+        cells = []
+        for low, high in bins:
+            inside = [r for r in faulty if r.precision == precision
+                      and low < (r.effect_rel_l2 or 0.0) / max(own_error(r), 1e-300) <= high]
+            cells.append(f"({low:g}, {high:g}]x: {sum(not r.passed for r in inside)}/{len(inside)}")
+        lines.append(f"  {precision}: " + "  ".join(cells))
+    missed = [r for r in faulty if r.passed and (r.effect_rel_l2 or 0.0) > own_error(r)]
     if missed:
         lines.append("missed detectable faults:")
         lines += [f"  {r.model} {r.precision} {r.engine} {r.fault} @ {r.site}: effect {r.effect_rel_l2:.2e}, "

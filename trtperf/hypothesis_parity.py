@@ -303,7 +303,8 @@ def replay(path: Path) -> tuple[bool, str]:
     recipe = Recipe.from_json(data["recipe"])
     inputs = recipe_inputs(spec, recipe)
     with backend.load(built, request) as engine:
-        report = ReferenceRunner(fp32.path, variant.path, case.backend).compare(spec, case.precision, engine.infer(inputs), inputs)
+        references = ReferenceRunner(fp32.path, variant.path, case.backend)
+        report = references.compare(spec, case.precision, engine.infer(inputs), inputs)
     return report.passed, report.describe_failures()
 
 

@@ -143,7 +143,8 @@ class CaseRunner:
         with backend.load(built, request) as engine:
             result.timing_mode = engine.timing_mode()
             report = two_way_parity(
-                engine.infer(inputs), expected, lambda name: cost_tolerance_for(spec, case.precision, name, case.backend),
+                engine.infer(inputs), expected,
+                lambda name: cost_tolerance_for(spec, case.precision, name, case.backend),
                 faithful_ref, lambda name: faithful_tolerance_for(spec, case.precision, name, case.backend),
                 case.precision,
                 unavailable,

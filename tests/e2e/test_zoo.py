@@ -33,7 +33,8 @@ def test_the_zoo_passes_parity_at_small_size_on_the_cpu(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     cases = {c["case"]["key"]: c for c in json.loads((tmp_path / "results.json").read_text())["cases"]}
     for model in MODELS:
-        for key in (f"{model}[onnxruntime-fp32-b2-s1]", f"{model}[onnxruntime-fp16-b2-s1]", f"{model}[torch-fp32-b2-s1]"):
+        for case in ("onnxruntime-fp32", "onnxruntime-fp16", "torch-fp32"):
+            key = f"{model}[{case}-b2-s1]"
             assert cases[key]["parity"]["passed"], key
             # Every output is a real signal (not vacuously small) and finite.
             for output in cases[key]["parity"]["cost"]["outputs"]:

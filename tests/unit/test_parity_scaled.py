@@ -105,14 +105,14 @@ def test_the_faithful_fp16_bound_follows_the_precisions_own_error_on_the_model()
         assert precision_error == pytest.approx(eps, rel=0.05)
         faithful = faithful_tolerance("fp16")
 
-        def engine(deviation: float, seed: int) -> dict[str, np.ndarray]:
+        def engine(deviation: float, seed: int, base: np.ndarray = variant["y"]) -> dict[str, np.ndarray]:
             noise = np.random.default_rng(seed).standard_normal((16, 512)) * deviation
-            return {"y": variant["y"] + noise.astype(np.float32)}
+            return {"y": base + noise.astype(np.float32)}
 
         # A correct engine deviating from the variant by up to 2 eps passes; a fault of 4 eps fails.
         for deviation, passes in ((0.1 * eps, True), (2 * eps, True), (4 * eps, False)):
             report = two_way_parity(engine(deviation, 5), fp32, lambda n: COST_TOLERANCES["fp16"], variant,
-                                    lambda n: faithful, "fp16")
+                                    lambda n, f=faithful: f, "fp16")  # type: ignore[misc]
             assert report.faithful is not None
             assert report.faithful.passed is passes, (eps, deviation, report.describe_failures())
             comparison = report.faithful.outputs[0]

@@ -68,3 +68,41 @@ def test_a_model_that_declares_nan_outputs_passes_fp32(pytester: pytest.Pytester
     fp32 = cases["log_features[onnxruntime-fp32-b4-s1]"]
     assert fp32["outcome"] != "failed", fp32["message"]
     assert fp32["parity"]["outputs"][0]["reference_nonfinite"] == 39
+
+
+INT_SUITE = '''
+import torch
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        scores = self.fc(x)
+        return scores, torch.argmax(scores, dim=-1), torch.topk(scores, 3, dim=-1).indices
+
+@trtperf.model(inputs=[InputSpec("x", ("batch", 16))], outputs=["scores", "label", "top3"], batches=(4,),
+               precisions=("fp32",), max_batch=8)
+def classifier():
+    return Classifier()
+'''
+
+
+def test_integer_outputs_of_a_real_model_are_compared_exactly(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_classifier=INT_SUITE)
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--trtperf-no-timing", "--trtperf-backend", "onnxruntime,torch",
+        "--trtperf-cache-dir", str(tmp_path / "cache"), "--trtperf-baseline-dir", str(tmp_path / "baselines"),
+        "--trtperf-results", str(tmp_path / "results.json"),
+    )
+    result.assert_outcomes(passed=2)
+    cases = {c["case"]["key"]: c for c in json.loads((tmp_path / "results.json").read_text())["cases"]}
+    for key in ("classifier[onnxruntime-fp32-b4-s1]", "classifier[torch-fp32-b4-s1]"):
+        outputs = {o["name"]: o for o in cases[key]["parity"]["outputs"]}
+        assert [outputs[n]["kind"] for n in ("scores", "label", "top3")] == ["float", "exact", "exact"]
+        assert outputs["label"]["mismatch_fraction"] == 0.0 and outputs["top3"]["shape"] == [4, 3]

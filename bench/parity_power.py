@@ -379,7 +379,9 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
                     if fault not in effects:
                         faulty32 = path if precision == "fp32" else Path(tmp) / "faulty32.onnx"
                         if precision != "fp32":
-                            onnx.save(inject(fp32_model, fault), str(faulty32))
+                            faulty_fp32 = inject(fp32_model, fault)
+                            assert faulty_fp32 is not None  # every fault's site comes from the fp32 model
+                            onnx.save(faulty_fp32, str(faulty32))
                         exact = run_session(reference_session(faulty32), inputs)
                         effects[fault] = case_metrics(exact, fp32_ref)["worst"]["rel_l2"]
                     got = run_backend(name, spec, precision, batch, path, inputs, ArtifactCache(Path(tmp) / "c"),

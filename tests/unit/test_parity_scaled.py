@@ -30,7 +30,8 @@ def _logits(shape: tuple[int, ...], seed: int = 0, scale: float = 1.0) -> np.nda
 def _noise(shape: tuple[int, ...], peak: float, seed: int = 1) -> np.ndarray:
     """Gaussian noise scaled so that its largest magnitude is exactly ``peak``."""
     noise = np.random.default_rng(seed).standard_normal(shape)
-    return (noise * (peak / np.abs(noise).max())).astype(np.float32)
+    scaled: np.ndarray = (noise * (peak / np.abs(noise).max())).astype(np.float32)
+    return scaled
 
 
 def test_the_elementwise_bound_scales_with_the_output_rms() -> None:

@@ -38,8 +38,9 @@ Numbers (measured maxima of correct engines on the zoo at small size, CPU, unles
 is what the bound leaves above them):
 
 fp32 (engines with IEEE fp32 arithmetic: onnxruntime, torch): ONNX Runtime's optimized engine and
-  torch eager vs the reference: relative L2 <= 4.4e-5, max |err|/rms <= 1.4e-4 (ResNet-50).
-  Bound: relative L2 1e-3, elementwise 2e-3 * (rms + |ref|), no element may exceed it.
+  torch eager vs the reference: relative L2 <= 4.4e-5, max |err|/rms <= 1.4e-4 (ResNet-50; ViT-B/16:
+  1.2e-6 and 4.2e-6). Bound: relative L2 3e-4, elementwise 1e-3 * (rms + |ref|), no element may
+  exceed it (7x the worst measured: GPU fp32 kernels reorder sums differently; not yet measured there).
 tf32, and fp32 on the tensorrt backend ("fp32 where TF32 may be on": TensorRT builds with TF32 by
   default, and TensorRT-RTX's fp32 engines showed TF32-sized errors on the H200 even with the flag
   cleared): torch eager with every matmul/convolution input rounded to TF32 (``torch-tf32emu`` in the
@@ -86,7 +87,7 @@ def _scaled(c: float, max_rel_l2: float, max_mismatch: float, min_cosine: float 
 TF32 = _scaled(0.25, 0.1, 1e-3)
 
 COST_TOLERANCES: dict[str, Tolerance] = {
-    "fp32": _scaled(2e-3, 1e-3, 0.0),
+    "fp32": _scaled(1e-3, 3e-4, 0.0),
     "tf32": TF32,
     "fp16": _scaled(0.5, 0.15, 1e-2),
     "bf16": _scaled(1.5, 0.5, 5e-2, min_cosine=0.9),

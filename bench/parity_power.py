@@ -69,6 +69,7 @@ from trtperf.tolerance import cost_tolerance_for, faithful_tolerance_for  # noqa
 Outputs = dict[str, np.ndarray]
 ONNX_BACKENDS = ("onnxruntime", "tensorrt")
 SITES = 3
+"""Sites per fault kind (first, middle, last candidate); ``--sites`` lowers it for the large models."""
 
 
 # ---- metrics ---------------------------------------------------------------------------------
@@ -175,7 +176,9 @@ def _float_init(init: Any) -> bool:
 
 
 def _spread(items: list[str]) -> list[str]:
-    """First, middle and last of ``items`` (fewer when there are fewer)."""
+    """First, middle and last of ``items`` (fewer when there are fewer; the middle alone for one site)."""
+    if SITES == 1 and items:
+        return [items[len(items) // 2]]
     if len(items) <= SITES:
         return items
     return list(dict.fromkeys([items[0], items[len(items) // 2], items[-1]]))
@@ -280,6 +283,17 @@ def run_backend(backend_name: str, spec: ModelSpec, precision: str, batch: int, 
         return engine.infer(inputs)
 
 
+def optimized_session(path: Path) -> Any:
+    """ONNX Runtime on the CPU with every graph optimization (what the onnxruntime backend builds), in memory."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
 def judge(spec: ModelSpec, precision: str, backend: str, got: Outputs, fp32_ref: Outputs,
           variant_ref: Outputs | None) -> bool:
     """trtperf's verdict with the default tolerances for ``backend`` (``spec`` declares none).
@@ -311,7 +325,8 @@ class Row:
 
 
 def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], cache: ArtifactCache,
-                  settings: Settings, batch: int, faults_on: bool, log: Callable[[str], None]) -> list[Row]:
+                  settings: Settings, batch: int, faults_on: bool, log: Callable[[str], None],
+                  sink: Callable[[Row], None] = lambda row: None) -> list[Row]:
     import onnx
 
     rows: list[Row] = []
@@ -358,6 +373,7 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
                 own_error = max(own_error, cost["rel_l2"])
             rows.append(Row(spec.name, precision, name, "", "", passed, cost, faithful, precision_error=eps,
                             seconds=time.perf_counter() - started))
+            sink(rows[-1])
             log(f"  {precision:5} {name:18} {'pass' if passed else 'FAIL'}  rel_l2 {cost['rel_l2']:.2e}  "
                 f"max_norm {cost['max_norm']:.2e}  cos {cost['cosine']:.6f}"
                 + (f"  faithful rel_l2 {faithful['rel_l2']:.2e} max_norm {faithful['max_norm']:.2e}" if faithful
@@ -384,14 +400,20 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
                             onnx.save(faulty_fp32, str(faulty32))
                         exact = run_session(reference_session(faulty32), inputs)
                         effects[fault] = case_metrics(exact, fp32_ref)["worst"]["rel_l2"]
-                    got = run_backend(name, spec, precision, batch, path, inputs, ArtifactCache(Path(tmp) / "c"),
-                                      settings)
+                    if name == "onnxruntime":
+                        # The backend's engine is this graph optimized (ORT_ENABLE_ALL), saved and reloaded; an
+                        # in-memory optimized session computes the same kernels without writing the model twice.
+                        got = run_session(optimized_session(path), inputs)
+                    else:
+                        got = run_backend(name, spec, precision, batch, path, inputs, ArtifactCache(Path(tmp) / "c"),
+                                          settings)
                 cost = case_metrics(got, fp32_ref)["worst"]
                 faithful = case_metrics(got, variant_ref)["worst"] if variant_ref is not None else None
                 passed = judge(spec, precision, name, got, fp32_ref, variant_ref)
                 rows.append(Row(spec.name, precision, name, fault.kind, fault.site, passed, cost, faithful,
                                 effect_rel_l2=effects[fault], precision_error=eps,
                                 seconds=time.perf_counter() - started))
+                sink(rows[-1])
                 detectable = effects[fault] > own_error
                 log(f"  {precision:5} {name:12} {fault.kind:28} effect {effects[fault]:.2e} "
                     f"(own {own_error:.1e}) {'detected' if not passed else 'MISSED' if detectable else 'missed'}")
@@ -461,6 +483,7 @@ def summarize(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SITES
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", default="onnxruntime,torch",
                         help="comma-separated trtperf backends (onnxruntime, torch, tensorrt)")
@@ -469,8 +492,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=0, help="batch (default: the model's first declared)")
     parser.add_argument("--no-faults", action="store_true", help="correct engines only")
     parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.txt")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write OUT.json and OUT.txt at the end, and OUT.jsonl (one row per line) as rows finish")
+    parser.add_argument("--sites", type=int, default=SITES, help="sites per fault kind: 1 (the middle) or 3")
+    parser.add_argument("--summarize", type=Path, nargs="*", default=None,
+                        help="only print (and with --out write) the summary of saved OUT.jsonl files")
     args = parser.parse_args(argv)
+    SITES = args.sites
+    if args.summarize is not None:
+        rows_from = [Row(**json.loads(line)) for path in args.summarize for line in path.read_text().splitlines()
+                     if line.strip()]
+        text = summarize(rows_from)
+        print(text)
+        if args.out is not None:
+            meta = {"summarized": [str(p) for p in args.summarize], "rows": len(rows_from)}
+            args.out.with_suffix(".json").write_text(json.dumps(
+                {"meta": meta, "rows": [dataclasses.asdict(r) for r in rows_from]}, indent=1, default=str) + "\n")
+            args.out.with_suffix(".txt").write_text(f"{json.dumps(meta)}\n{text}\n")
+        return 0
     specs = load_suite(ROOT / "suites" / "zoo" / "test_zoo.py")
     wanted = [m for m in args.models.split(",") if m]
     specs = [s for s in specs if not wanted or s.name in wanted]
@@ -480,16 +519,27 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b for b in args.backends.split(",") if b]
     rows: list[Row] = []
     started = time.time()
+    sink: Callable[[Row], None] = lambda row: None  # noqa: E731
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        jsonl = args.out.with_suffix(".jsonl")
+        jsonl.write_text("")
+
+        def sink(row: Row) -> None:
+            with jsonl.open("a") as handle:
+                handle.write(json.dumps(dataclasses.asdict(row), default=str) + "\n")
+
     for spec in specs:
         print(f"{spec.name} (inputs {[list(i.shape) for i in spec.inputs]})", flush=True)
         rows += measure_model(spec, args.precisions.split(","), backends, cache, settings,
-                              args.batch or spec.batches[0], not args.no_faults, lambda s: print(s, flush=True))
+                              args.batch or spec.batches[0], not args.no_faults, lambda s: print(s, flush=True), sink)
     text = summarize(rows)
     print(text)
     if args.out is not None:
         zoo_size = sys.modules[specs[0].factory.__module__].zoo_size
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"argv": sys.argv[1:], "zoo_size": zoo_size(), "machine": platform.processor() or platform.machine(),
+        meta = {"argv": sys.argv[1:], "zoo_size": zoo_size(), "sites": SITES,
+                "machine": platform.processor() or platform.machine(),
                 "cpus": os.cpu_count(), "seconds": round(time.time() - started, 1)}
         args.out.with_suffix(".json").write_text(json.dumps(
             {"meta": meta, "rows": [dataclasses.asdict(r) for r in rows]}, indent=1, default=str) + "\n")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up trtperf in ./.venv on a fresh machine. Idempotent; sourced by suites.sh and test.sh.
-#   EXTRAS         pip extras to install (default "torch"; test.sh adds dev and tensorrt-rtx)
+#   EXTRAS         pip extras to install (default "torch"; test.sh adds dev, tensorrt-rtx and zoo)
 #   TRTPERF_TORCH  torch requirement installed when torch is missing (default torch==2.13.0, the CPU
 #                  build; on a GPU runner install your CUDA build of torch first and it is kept)
 #   CONSTRAINTS    a pip constraints file (CI pins its versions in .ci/constraints.txt)

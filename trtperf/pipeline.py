@@ -179,7 +179,7 @@ class CaseRunner:
         enter("reference", "engine from the cache" if built.cache_hit else f"engine built in {built.build_s:.1f} s")
         inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
         # Parity two ways (issue 4): vs ORT on the same variant (faithful) and vs the fp32 reference (cost).
-        reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache)
+        reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, self.cache, case.backend)
         # Both references run (and are cached) here, so a failure names this stage.
         reference.fp32_outputs(case.batch, settings.seed, case.dim_values)
         reference.variant_outputs(case.batch, settings.seed, case.dim_values)
@@ -191,13 +191,12 @@ class CaseRunner:
             result.parity = report.to_json()
             if not report.passed:
                 result.outcome = FAILED
-                what = ("outputs differ from the ONNX Runtime fp32 reference" if report.same_reference
-                        else f"{case.precision} parity failed")
-                result.message = (
-                    f"{case.key}: {what} (batch {case.batch}, seed {settings.seed}):\n{report.describe_failures()}\n"
-                    f"If the difference is expected for this precision, set tolerances= in the model "
-                    f"declaration of {spec.name!r}."
-                ) + "".join(f"\nPrecision stage: {note}" for note in prepared.notes)
+                advice = ("" if report.cost.reference_not_finite else
+                          f"\nIf the difference is expected for this precision, set tolerances= in the model "
+                          f"declaration of {spec.name!r}.")
+                result.message = (f"{case.key}: {report.headline()} (batch {case.batch}, seed {settings.seed}):\n"
+                                  f"{report.describe_failures()}{advice}"
+                                  + "".join(f"\nPrecision stage: {note}" for note in prepared.notes))
                 return
             if settings.hypothesis_examples:
                 from trtperf.parity.hypothesis import check_property

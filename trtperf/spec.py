@@ -141,12 +141,28 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Elementwise closeness: ``|got - ref| <= atol + rtol * |ref|``.
+    """How closely an engine output must match its reference (see :mod:`trtperf.parity.compare`).
 
-    ``max_mismatch`` is the fraction of elements allowed outside that bound (default 0).
+    Floating-point outputs, elementwise: ``|got - ref| <= atol + rtol * |ref| + rms_atol * rms(ref)``,
+    where ``rms(ref)`` is the root mean square of the reference's finite elements (so ``rms_atol``
+    scales the absolute tolerance with the output's own magnitude). ``max_mismatch`` is the fraction
+    of elements allowed outside that bound (default 0).
+    ``max_rel_l2``, when set, requires the relative L2 error ``||got - ref|| / ||ref||``.
+    ``precision_error_factor``, when set (faithful checks of reduced-precision variants), raises that
+    bound to ``precision_error_factor * eps`` where ``eps`` is the relative L2 distance of the
+    variant's ONNX Runtime reference from the fp32 reference: the precision's own error on this
+    model and input, measured, so deep models that lose more to fp16 are allowed more.
     ``min_cosine``, when set, also requires the cosine similarity of the flattened tensors.
     ``top_k``, when set, treats the last axis as class scores: the mean overlap of the engine's
     and the reference's top-k classes per row must reach ``min_top_k_agreement`` (default 1.0).
+
+    Non-finite values: a NaN or Inf in the reference fails the output (the model computes garbage
+    on its declared inputs) unless ``allow_nonfinite`` is set; then the same non-finite value on
+    both sides agrees. NaN or Inf in the engine output where the reference is finite always fails.
+
+    Integer and boolean outputs (the reference's dtype) are compared exactly: at least a
+    ``min_agreement`` fraction of elements must be equal (default 1.0: all of them); the float
+    fields do not apply to them.
     """
 
     atol: float = 1e-5
@@ -155,15 +171,27 @@ class Tolerance:
     min_cosine: float | None = None
     top_k: int | None = None
     min_top_k_agreement: float = 1.0
+    rms_atol: float = 0.0
+    max_rel_l2: float | None = None
+    precision_error_factor: float | None = None
+    allow_nonfinite: bool = False
+    min_agreement: float = 1.0
 
     def __post_init__(self) -> None:
         if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k < 1):
             raise TrtperfUsageError(f"Tolerance top_k must be a positive int, got {self.top_k!r}")
-        if not 0.0 <= self.min_top_k_agreement <= 1.0 or not 0.0 <= self.max_mismatch <= 1.0:
+        fractions = (self.min_top_k_agreement, self.max_mismatch, self.min_agreement)
+        if not all(0.0 <= f <= 1.0 for f in fractions):
             raise TrtperfUsageError(
-                f"Tolerance min_top_k_agreement and max_mismatch are fractions in [0, 1], got "
-                f"{self.min_top_k_agreement!r} and {self.max_mismatch!r}"
+                f"Tolerance min_top_k_agreement, max_mismatch and min_agreement are fractions in [0, 1], got "
+                f"{self.min_top_k_agreement!r}, {self.max_mismatch!r} and {self.min_agreement!r}"
             )
+        bounds = {"atol": self.atol, "rtol": self.rtol, "rms_atol": self.rms_atol,
+                  "max_rel_l2": 0.0 if self.max_rel_l2 is None else self.max_rel_l2,
+                  "precision_error_factor": self.precision_error_factor or 0.0}
+        bad = {k: v for k, v in bounds.items() if not (isinstance(v, (int, float)) and v >= 0)}
+        if bad:
+            raise TrtperfUsageError(f"Tolerance bounds must be non-negative numbers, got {bad}")
 
 
 @dataclass(frozen=True)
@@ -194,6 +222,8 @@ class ModelSpec:
     an ``onnx.ModelProto``; None for a torch model, which trtperf exports."""
     keep_fp32: tuple[str, ...] = ()
     """ONNX op types or node names kept in float32 in the fp16/bf16 variants (besides trtperf's own list)."""
+    allow_nonfinite: tuple[str, ...] = ()
+    """Outputs whose reference may hold NaN/Inf by design (``Tolerance.allow_nonfinite`` for them)."""
 
     @property
     def is_onnx(self) -> bool:
@@ -278,6 +308,7 @@ def model(
     name: str | None = None,
     dims: Mapping[str, Iterable[int]] | None = None,
     keep_fp32: Iterable[str] = (),
+    allow_nonfinite: bool | Iterable[str] = False,
     **settings: Any,
 ) -> ModelSpec: ...
 
@@ -298,6 +329,7 @@ def model(
     name: str | None = None,
     dims: Mapping[str, Iterable[int]] | None = None,
     keep_fp32: Iterable[str] = (),
+    allow_nonfinite: bool | Iterable[str] = False,
     onnx: None = None,
     **settings: Any,
 ) -> Callable[[Callable[[], Any]], ModelSpec]: ...
@@ -318,6 +350,7 @@ def model(
     name: str | None = None,
     dims: Mapping[str, Iterable[int]] | None = None,
     keep_fp32: Iterable[str] = (),
+    allow_nonfinite: bool | Iterable[str] = False,
     onnx: OnnxSource | None = None,
     **settings: Any,
 ) -> ModelSpec | Callable[[Callable[[], Any]], ModelSpec]:
@@ -341,7 +374,9 @@ def model(
     ``"batch"``) to the values to make cases of, e.g. ``{"seq": (128, 512)}``: one export and engine
     profile cover ``min..max``. ``keep_fp32`` lists ONNX op types (``"ReduceMean"``) or node
     names of the exported ONNX that the fp16/bf16 variants keep in float32 (the fix the precision
-    stage suggests for an overflow or an invalid conversion). Extra keyword arguments are
+    stage suggests for an overflow or an invalid conversion). ``allow_nonfinite`` (True: every output,
+    or output names) declares that the model's reference may hold NaN/Inf there (otherwise a
+    non-finite reference fails the case: see :class:`Tolerance`). Extra keyword arguments are
     per-model settings that override options and ini values (for example ``runs=3`` or ``threshold=0.1``).
 
     The declaration belongs to the module that applies it (the suite that collects it), wherever
@@ -398,6 +433,13 @@ def model(
                     f"'output', 'precision:output', 'precision:', '', or 'faithful:precision:[output]' with "
                     f"outputs {list(outputs)} and precisions {list(PRECISIONS)}"
                 )
+        nonfinite = tuple(outputs) if allow_nonfinite is True else tuple(allow_nonfinite or ())
+        unknown = [o for o in nonfinite if o not in outputs]
+        if unknown or isinstance(allow_nonfinite, str):
+            raise TrtperfUsageError(
+                f"model {spec_name!r}: allow_nonfinite must be True or a list of declared outputs "
+                f"{list(outputs)}, got {allow_nonfinite!r}"
+            )
         batch_values = _tuple_of_ints(spec_name, "batches", batches)
         if max(batch_values) > max_batch:
             raise TrtperfUsageError(
@@ -433,6 +475,7 @@ def model(
             declared_file=declared_file,
             onnx=onnx_path if onnx_path is not None else source,
             keep_fp32=kept,
+            allow_nonfinite=nonfinite,
         )
 
     if onnx is not None:

@@ -13,7 +13,8 @@ FAST = ["--trtperf-runs", "2", "--trtperf-min-time", "0.02", "--trtperf-min-iter
 
 def _run_suites(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     command = [
-        sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q",
+        # The zoo (suites/zoo) has its own test: tests/e2e/test_zoo.py.
+        sys.executable, "-m", "pytest", "suites", "--ignore=suites/zoo", "-p", "no:cacheprovider", "-q",
         "--trtperf-backend", "onnxruntime", "--trtperf-precision", "fp32",
         "--trtperf-cache-dir", str(tmp_path / "cache"),
         "--trtperf-baseline-dir", str(tmp_path / "baselines"),

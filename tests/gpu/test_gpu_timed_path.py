@@ -121,7 +121,7 @@ def _steady_state_right(spec: ModelSpec, case: Case, settings: Settings) -> bool
     cache = ArtifactCache(settings.cache_dir or Path("."))
     prepared = prepare(spec, case, settings, cache)
     inputs = make_inputs(spec, case.batch, settings.seed)
-    reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, cache)
+    reference = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, cache, case.backend)
     with prepared.load() as engine:
         workers = list(engine.make_workers(inputs, case.streams))
         try:

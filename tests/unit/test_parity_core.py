@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import asdict
@@ -96,16 +97,20 @@ def test_min_cosine_alone_can_fail() -> None:
     assert not result.passed and result.cosine < 0.99 and result.mismatch_fraction == 0.0
 
 
-def test_nan_where_the_reference_has_nan_matches() -> None:
+FP32_NONFINITE = Tolerance(atol=1e-4, rtol=1e-3, allow_nonfinite=True)
+
+
+def test_nan_where_the_reference_has_nan_matches_when_declared() -> None:
     ref = np.array([1.0, np.nan, 2.0], dtype=np.float32)
-    result = compare_output("y", ref.copy(), ref, FP32)
+    result = compare_output("y", ref.copy(), ref, FP32_NONFINITE)
     assert result.passed and result.max_abs == 0.0 and result.mismatch_fraction == 0.0
+    assert result.reference_nonfinite == 1 and result.first_nonfinite == (1,)
 
 
-def test_inf_where_the_reference_has_the_same_inf_matches() -> None:
+def test_inf_where_the_reference_has_the_same_inf_matches_when_declared() -> None:
     ref = np.array([1.0, np.inf, -np.inf], dtype=np.float32)
     with np.errstate(all="ignore"):  # see test_comparison_emits_no_numpy_warnings
-        result = compare_output("y", ref.copy(), ref, FP32)
+        result = compare_output("y", ref.copy(), ref, FP32_NONFINITE)
     assert result.passed and result.max_abs == 0.0
 
 
@@ -144,9 +149,10 @@ def test_comparison_emits_no_numpy_warnings(got: list[float], ref: list[float]) 
 
 
 
-def test_identical_outputs_with_nan_pass_a_cosine_tolerance() -> None:
+def test_identical_outputs_with_declared_nan_pass_a_cosine_tolerance() -> None:
     ref = np.array([1.0, np.nan, 2.0], dtype=np.float32)
-    assert compare_output("y", ref.copy(), ref, DEFAULT_TOLERANCES["bf16"]).passed
+    tolerance = dataclasses.replace(DEFAULT_TOLERANCES["bf16"], allow_nonfinite=True)
+    assert compare_output("y", ref.copy(), ref, tolerance).passed
 
 
 def test_shape_mismatch_fails_with_both_shapes() -> None:
@@ -217,7 +223,8 @@ outputs_finite = hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3,
 def test_an_output_always_matches_itself_elementwise(x: np.ndarray, precision: str) -> None:
     tolerance = DEFAULT_TOLERANCES[precision]
     with np.errstate(all="ignore"):  # see test_comparison_emits_no_numpy_warnings
-        result = compare_output("y", x.copy(), x, Tolerance(tolerance.atol, tolerance.rtol, tolerance.max_mismatch))
+        result = compare_output("y", x.copy(), x, Tolerance(tolerance.atol, tolerance.rtol, tolerance.max_mismatch,
+                                                            allow_nonfinite=True))
     assert result.passed
     assert result.mismatch_fraction == 0.0
 

@@ -71,11 +71,14 @@ def test_tolerance_rejects_nonsense(kwargs: dict[str, object]) -> None:
         Tolerance(**kwargs)  # type: ignore[arg-type]
 
 
-def test_every_precision_has_both_default_tolerances_and_low_precisions_judge_by_cosine() -> None:
+def test_every_precision_has_both_default_tolerances_and_low_precisions_judge_by_scale() -> None:
     assert set(COST_TOLERANCES) == set(FAITHFUL_TOLERANCES) == set(PRECISIONS)
     for precision in ("bf16", "int8", "fp8"):
         assert COST_TOLERANCES[precision].min_cosine is not None
-        assert FAITHFUL_TOLERANCES[precision].min_cosine is not None
+    for precision in ("fp16", "bf16"):
+        # Faithful fp16/bf16 bounds scale with the precision's own error on the model (issue 11).
+        assert FAITHFUL_TOLERANCES[precision].precision_error_factor is not None
+        assert FAITHFUL_TOLERANCES[precision].max_rel_l2 is not None
     for precision in ("int8", "fp8"):
         # The faithful check compares the same graph: it must be the stricter one.
         faithful, cost = FAITHFUL_TOLERANCES[precision], COST_TOLERANCES[precision]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -13,6 +14,17 @@ from trtperf.spec import Tolerance
 
 @dataclass(frozen=True)
 class OutputComparison:
+    """One output's comparison. Errors are absolute unless named otherwise; indices are into ``shape``.
+
+    ``kind`` is ``"float"`` or ``"exact"`` (integer/boolean reference: ``mismatch_fraction`` is the
+    fraction of unequal elements, ``first_mismatches`` their first indices). ``rel_l2`` is
+    ``||got - ref|| / ||ref||`` over the elements finite on both sides, ``scale`` the reference's RMS
+    over its finite elements. ``reference_nonfinite`` / ``engine_nonfinite`` count NaN/Inf elements
+    (the engine's only where the reference is finite), ``first_nonfinite`` the first such index.
+    ``precision_error`` is the precision's own relative L2 error on this output (0 when not given),
+    ``rel_l2_bound`` the relative L2 bound applied (None: none).
+    """
+
     name: str
     shape: tuple[int, ...]
     max_abs: float
@@ -27,13 +39,56 @@ class OutputComparison:
     passed: bool
     problem: str = ""
     top_k_agreement: float | None = None
+    kind: str = "float"
+    rel_l2: float = 0.0
+    scale: float = 0.0
+    reference_nonfinite: int = 0
+    engine_nonfinite: int = 0
+    first_nonfinite: tuple[int, ...] = ()
+    first_mismatches: tuple[tuple[int, ...], ...] = ()
+    nonfinite_message: str = ""
+    precision_error: float = 0.0
+    rel_l2_bound: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["tolerance"] = asdict(self.tolerance)
         data["shape"] = list(self.shape)
         data["worst_index"] = list(self.worst_index)
+        data["first_nonfinite"] = list(self.first_nonfinite)
+        data["first_mismatches"] = [list(i) for i in self.first_mismatches]
         return data
+
+    def describe(self) -> str:
+        """One line on why this output failed (or how it compares), with the numbers."""
+        if self.problem:
+            return f"output {self.name!r}: {self.problem}"
+        t = self.tolerance
+        if self.kind == "exact":
+            differing = round(self.mismatch_fraction * math.prod(self.shape))
+            return (
+                f"output {self.name!r} {list(self.shape)} (integer/boolean, compared exactly): {differing} of "
+                f"{math.prod(self.shape)} elements differ ({self.mismatch_fraction:.2%}; at least "
+                f"{t.min_agreement:.2%} must agree), first at {[list(i) for i in self.first_mismatches]} "
+                f"(got {self.worst_got:.6g}, expected {self.worst_expected:.6g}); max abs difference {self.max_abs:.6g}"
+            )
+        rms_atol = element_rms_atol(t, self.precision_error)
+        bound = f"atol={t.atol:g} + rtol={t.rtol:g}*|expected|" + (
+            f" + {rms_atol:.3g}*rms(expected) [rms {self.scale:.3g}]" if rms_atol else "")
+        prefix = f"{self.nonfinite_message}; " if self.nonfinite_message else ""
+        return (
+            f"output {self.name!r} {list(self.shape)}: {prefix}max abs error {self.max_abs:.3g}, max rel error "
+            f"{self.max_rel:.3g}, worst at index {list(self.worst_index)} (got {self.worst_got:.6g}, expected "
+            f"{self.worst_expected:.6g}); {self.mismatch_fraction:.2%} of elements outside {bound} "
+            f"(allowed {t.max_mismatch:.2%})"
+            + (f"; relative L2 error {self.rel_l2:.3g} (max {self.rel_l2_bound:.3g}"
+               + (f" = {t.precision_error_factor:g} x the precision's own error {self.precision_error:.3g} on this "
+                  f"output" if self.rel_l2_bound != t.max_rel_l2 else "") + ")"
+               if self.rel_l2_bound is not None else "")
+            + (f"; cosine {self.cosine:.6f} (min {t.min_cosine})" if t.min_cosine is not None else "")
+            + (f"; top-{t.top_k} agreement {self.top_k_agreement:.1%} (min {t.min_top_k_agreement:.1%})"
+               if t.top_k is not None and self.top_k_agreement is not None else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -52,31 +107,85 @@ class ParityReport:
     def max_rel(self) -> float:
         return max((o.max_rel for o in self.outputs), default=0.0)
 
+    @property
+    def reference_not_finite(self) -> bool:
+        """Some output failed because its reference holds NaN/Inf (the model, not the engine)."""
+        return any(o.reference_nonfinite and not o.tolerance.allow_nonfinite for o in self.outputs)
+
     def to_json(self) -> dict[str, Any]:
         return {"passed": self.passed, "outputs": [o.to_json() for o in self.outputs]}
 
     def describe_failures(self) -> str:
-        lines = []
-        for o in self.outputs:
-            if o.passed:
-                continue
-            if o.problem:
-                lines.append(f"output {o.name!r}: {o.problem}")
-                continue
-            t = o.tolerance
-            lines.append(
-                f"output {o.name!r} {list(o.shape)}: max abs error {o.max_abs:.3g}, max rel error {o.max_rel:.3g}, "
-                f"worst at index {list(o.worst_index)} (got {o.worst_got:.6g}, expected {o.worst_expected:.6g}); "
-                f"{o.mismatch_fraction:.2%} of elements outside atol={t.atol:g} + rtol={t.rtol:g}*|expected| "
-                f"(allowed {t.max_mismatch:.2%})"
-                + (f"; cosine {o.cosine:.6f} (min {t.min_cosine})" if t.min_cosine is not None else "")
-                + (f"; top-{t.top_k} agreement {o.top_k_agreement:.1%} (min {t.min_top_k_agreement:.1%})"
-                   if t.top_k is not None and o.top_k_agreement is not None else "")
-            )
-        return "\n".join(lines)
+        return "\n".join(o.describe() for o in self.outputs if not o.passed)
 
 
-def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> OutputComparison:
+def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+
+
+def _is_exact_dtype(dtype: np.dtype[Any]) -> bool:
+    return bool(np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_))
+
+
+def _compare_exact(name: str, got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> OutputComparison:
+    """Integer/boolean outputs: equal or not, elementwise (class ids, top-k indices, masks)."""
+    with np.errstate(all="ignore"):
+        g = got.astype(np.float64) if not _is_exact_dtype(got.dtype) else got.astype(np.int64)
+        e = expected.astype(np.int64)
+        differs = g != e
+        diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
+    mismatch = float(differs.mean()) if differs.size else 0.0
+    flat = np.flatnonzero(differs)
+    first = tuple(_index(int(i), e.shape) for i in flat[:5])
+    worst_flat = int(flat[0]) if flat.size else 0
+    return OutputComparison(
+        name=name, shape=tuple(e.shape), max_abs=float(np.nanmax(diff, initial=0.0)) if diff.size else 0.0,
+        max_rel=float("nan"), mean_abs=float(np.nanmean(diff)) if diff.size else 0.0, mismatch_fraction=mismatch,
+        worst_index=first[0] if first else (), worst_got=float(g.flat[worst_flat]) if g.size else 0.0,
+        worst_expected=float(e.flat[worst_flat]) if e.size else 0.0, cosine=float("nan"), tolerance=tolerance,
+        passed=bool(1.0 - mismatch >= tolerance.min_agreement - 1e-12), kind="exact", first_mismatches=first,
+    )
+
+
+def _count_nonfinite(values: np.ndarray) -> str:
+    nan = int(np.isnan(values).sum())
+    inf = int(np.isinf(values).sum())
+    return " and ".join(part for part in (f"{nan} NaN" if nan else "", f"{inf} Inf" if inf else "") if part)
+
+
+PEAK_TO_RMS = 5.0
+"""The largest of N rounding errors is about 4-5 times their RMS (Gaussian tail for N up to 1e6;
+measured 3.6-4.6 on the zoo, bench/parity_power.py): the elementwise bound allowed per unit of
+relative L2 error when the bound scales with the precision's own error."""
+
+
+def element_rms_atol(tolerance: Tolerance, precision_error: float) -> float:
+    """The elementwise bound's multiple of rms(expected): ``rms_atol``, raised to
+    ``PEAK_TO_RMS * precision_error_factor * precision_error`` when the tolerance scales with the precision."""
+    if tolerance.precision_error_factor is None or not math.isfinite(precision_error):
+        return tolerance.rms_atol
+    return max(tolerance.rms_atol, PEAK_TO_RMS * tolerance.precision_error_factor * precision_error)
+
+
+def rel_l2_bound(tolerance: Tolerance, precision_error: float) -> float | None:
+    """The relative L2 bound of ``tolerance`` given the precision's own error on the output (None: none)."""
+    bounds = [b for b in (tolerance.max_rel_l2,
+                          None if tolerance.precision_error_factor is None or not math.isfinite(precision_error)
+                          else tolerance.precision_error_factor * precision_error) if b is not None]
+    return max(bounds) if bounds else None
+
+
+def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: Tolerance,
+                   precision_error: float = 0.0) -> OutputComparison:
+    """Compare one engine output with its reference under ``tolerance`` (see :class:`Tolerance`).
+
+    ``precision_error``: the precision's own relative L2 error on this output (see
+    ``Tolerance.precision_error_factor``; 0 for fp32).
+
+    Shapes must match. Integer/boolean references are compared exactly, float ones in float64.
+    A reference NaN/Inf fails unless ``tolerance.allow_nonfinite``; an engine NaN/Inf where the
+    reference is finite always fails. Both failures give the count and the first index.
+    """
     def fail(problem: str) -> OutputComparison:
         nan = float("nan")
         return OutputComparison(name, tuple(expected.shape), nan, nan, nan, 1.0, (), nan, nan, nan, tolerance,
@@ -84,24 +193,28 @@ def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
 
     if got.shape != expected.shape:
         return fail(f"shape {list(got.shape)} differs from the reference's {list(expected.shape)}")
+    if _is_exact_dtype(expected.dtype):
+        return _compare_exact(name, got, expected, tolerance)
     g = got.astype(np.float64, copy=False)
     e = expected.astype(np.float64, copy=False)
     if g.size == 0:
         return OutputComparison(name, tuple(e.shape), 0.0, 0.0, 0.0, 0.0, (), 0.0, 0.0, 1.0, tolerance, True)
     with np.errstate(all="ignore"):  # inf - inf, x / tiny: handled below, not warnings
+        ref_finite = np.isfinite(e)
         # The same non-finite value on both sides (NaN and NaN, +inf and +inf) agrees;
         # any other non-finite value on either side is an infinite error.
-        same_non_finite = ~np.isfinite(e) & ((np.isnan(g) & np.isnan(e)) | (g == e))
-        bad_non_finite = (~np.isfinite(g) | ~np.isfinite(e)) & ~same_non_finite
+        same_non_finite = ~ref_finite & ((np.isnan(g) & np.isnan(e)) | (g == e))
+        bad_non_finite = (~np.isfinite(g) | ~ref_finite) & ~same_non_finite
         diff = np.where(same_non_finite, 0.0, np.where(bad_non_finite, np.inf, np.abs(g - e)))
-        magnitude = np.where(np.isfinite(e), np.abs(e), 0.0)
+        magnitude = np.where(ref_finite, np.abs(e), 0.0)
+        finite_ref = e[ref_finite]
+        scale = float(np.sqrt(np.mean(np.square(finite_ref)))) if finite_ref.size else 0.0
         rel = diff / np.maximum(magnitude, np.finfo(np.float64).tiny)
-        bound = tolerance.atol + tolerance.rtol * magnitude
+        bound = tolerance.atol + tolerance.rtol * magnitude + element_rms_atol(tolerance, precision_error) * scale
         outside = diff > bound
         mismatch = float(outside.mean())
         worst_flat = int(np.argmax(diff - bound))
-        worst = tuple(int(i) for i in np.unravel_index(worst_flat, e.shape))
-        both_finite = np.isfinite(g) & np.isfinite(e)
+        both_finite = np.isfinite(g) & ref_finite
         gf, ef = g[both_finite], e[both_finite]
         norm = float(np.linalg.norm(gf) * np.linalg.norm(ef))
         if bad_non_finite.any():
@@ -110,11 +223,38 @@ def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
             cosine = float(np.dot(gf, ef) / norm)
         else:
             cosine = 1.0 if np.array_equal(gf, ef) else 0.0
-    passed = mismatch <= tolerance.max_mismatch and (tolerance.min_cosine is None or cosine >= tolerance.min_cosine)
+        ref_norm = float(np.linalg.norm(ef))
+        err_norm = float(np.linalg.norm(gf - ef))
+        rel_l2 = err_norm / ref_norm if ref_norm > 0 else (0.0 if err_norm == 0 else math.inf)
+        if bad_non_finite.any():
+            rel_l2 = math.inf
+    l2_bound = rel_l2_bound(tolerance, precision_error)
+    passed = (mismatch <= tolerance.max_mismatch
+              and (tolerance.min_cosine is None or cosine >= tolerance.min_cosine)
+              and (l2_bound is None or rel_l2 <= l2_bound))
     agreement = None
     if tolerance.top_k is not None:
         agreement = top_k_agreement(g, e, tolerance.top_k)
         passed = passed and agreement >= tolerance.min_top_k_agreement
+    reference_nonfinite = int((~ref_finite).sum())
+    engine_bad = ~np.isfinite(g) & ref_finite
+    engine_nonfinite = int(engine_bad.sum())
+    first_nonfinite: tuple[int, ...] = ()
+    problem = nonfinite_message = ""
+    if reference_nonfinite:
+        first_nonfinite = _index(int(np.argmax(~ref_finite)), e.shape)
+        if not tolerance.allow_nonfinite:
+            passed = False
+            problem = (f"the reference is not finite: {_count_nonfinite(e)} of {e.size} elements (first at index "
+                       f"{list(first_nonfinite)}), so no engine output can be judged against it")
+    if engine_nonfinite:
+        flat = int(np.argmax(engine_bad))
+        first_nonfinite = first_nonfinite or _index(flat, e.shape)
+        nonfinite_message = (
+            f"the engine output has {_count_nonfinite(g[engine_bad])} where the reference is finite "
+            f"({engine_nonfinite} of {e.size} elements, first at index {list(_index(flat, e.shape))})"
+        )
+        passed = False
     return OutputComparison(
         name=name,
         shape=tuple(e.shape),
@@ -122,13 +262,22 @@ def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
         max_rel=float(rel.max()),
         mean_abs=float(diff.mean()),
         mismatch_fraction=mismatch,
-        worst_index=worst,
+        worst_index=_index(worst_flat, e.shape),
         worst_got=float(g.flat[worst_flat]),
         worst_expected=float(e.flat[worst_flat]),
         cosine=cosine,
         tolerance=tolerance,
         passed=bool(passed),
+        problem=problem,
         top_k_agreement=agreement,
+        rel_l2=rel_l2,
+        scale=scale,
+        reference_nonfinite=reference_nonfinite,
+        engine_nonfinite=engine_nonfinite,
+        first_nonfinite=first_nonfinite,
+        nonfinite_message=nonfinite_message,
+        precision_error=precision_error,
+        rel_l2_bound=l2_bound,
     )
 
 
@@ -159,8 +308,12 @@ def compare_outputs(
     got: Mapping[str, np.ndarray],
     expected: Mapping[str, np.ndarray],
     tolerance_for: Callable[[str], Tolerance],
+    precision_errors: Mapping[str, float] | None = None,
 ) -> ParityReport:
-    """Compare every reference output; a missing output is a failure, never skipped."""
+    """Compare every reference output; a missing output is a failure, never skipped.
+
+    ``precision_errors``: per output, the precision's own relative L2 error (see :func:`precision_errors`).
+    """
     results = []
     for name, ref in expected.items():
         if name not in got:
@@ -168,7 +321,8 @@ def compare_outputs(
             results.append(OutputComparison(name, tuple(np.shape(ref)), nan, nan, nan, 1.0, (), nan, nan, nan,
                                             tolerance_for(name), False, "missing from the engine's outputs"))
             continue
-        results.append(compare_output(name, np.asarray(got[name]), np.asarray(ref), tolerance_for(name)))
+        results.append(compare_output(name, np.asarray(got[name]), np.asarray(ref), tolerance_for(name),
+                                      (precision_errors or {}).get(name, 0.0)))
     return ParityReport(tuple(results))
 
 
@@ -179,6 +333,33 @@ REFERENCE_ARITHMETIC = {
     "fp8": "it dequantizes and computes in fp32 where the engine uses fp8 kernels",
 }
 """How ONNX Runtime's CPU reference computes each variant (why a faithful failure does not prove an engine fault)."""
+
+
+def relative_l2(got: np.ndarray, expected: np.ndarray) -> float:
+    """``||got - expected|| / ||expected||`` over the elements finite on both sides (float64); inf for a
+    non-finite element in ``got`` where ``expected`` is finite, 0 for two zero tensors."""
+    g = np.asarray(got, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        return math.inf
+    ref_finite = np.isfinite(e)
+    if (~np.isfinite(g) & ref_finite).any():
+        return math.inf
+    both = np.isfinite(g) & ref_finite
+    err = float(np.linalg.norm(g[both] - e[both]))
+    norm = float(np.linalg.norm(e[both]))
+    return err / norm if norm > 0 else (0.0 if err == 0 else math.inf)
+
+
+def precision_errors(variant_reference: Mapping[str, np.ndarray],
+                     fp32_reference: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Per float output: the relative L2 distance of the variant's reference from the fp32 reference,
+    i.e. what the precision itself costs on this model and input (both computed by ONNX Runtime)."""
+    errors = {}
+    for name, ref in fp32_reference.items():
+        if name in variant_reference and np.issubdtype(np.asarray(ref).dtype, np.floating):
+            errors[name] = relative_l2(variant_reference[name], ref)
+    return errors
 
 
 @dataclass(frozen=True)
@@ -214,13 +395,38 @@ class TwoWayParity:
             "gates": ["cost"] if self.faithful is None or self.same_reference else ["faithful", "cost"],
         }
 
+    def headline(self) -> str:
+        """What failed, in a few words, for the first line of the case's message."""
+        if self.cost.reference_not_finite:
+            return "the fp32 reference is not finite (NaN/Inf in the model's own outputs)"
+        if self.faithful is not None and self.faithful.reference_not_finite:
+            return f"the {self.precision} variant computes NaN/Inf under ONNX Runtime where the fp32 model does not"
+        if self.same_reference:
+            return "outputs differ from the ONNX Runtime fp32 reference"
+        return f"{self.precision} parity failed"
+
     def describe_failures(self) -> str:
+        if self.cost.reference_not_finite:
+            # The root cause is the model itself; every other comparison inherits it.
+            return (
+                f"{self.cost.describe_failures()}\nThe fp32 model computes NaN/Inf on its declared inputs (ONNX "
+                f"Runtime, fp32 ONNX): fix the model, or narrow the declared input ranges (InputSpec low/high) to "
+                f"values it accepts. If NaN/Inf are expected there, declare allow_nonfinite=True (or the output "
+                f"names) in @trtperf.model, or Tolerance(allow_nonfinite=True) for those outputs."
+            )
         sections = []
         if self.same_reference:
             if not self.cost.passed:
                 sections.append(self.cost.describe_failures())
             return "\n".join(sections)
-        if self.faithful is not None and not self.faithful.passed:
+        if self.faithful is not None and self.faithful.reference_not_finite:
+            sections.append(
+                f"the {self.precision} variant itself computes NaN/Inf (ONNX Runtime running the {self.precision} "
+                f"ONNX), while the fp32 reference is finite: a value leaves the {self.precision} range (overflow), "
+                f"which the engine cannot be blamed for. Keep the overflowing nodes in fp32, or declare precisions= "
+                f"without {self.precision} for this model:\n{self.faithful.describe_failures()}"
+            )
+        elif self.faithful is not None and not self.faithful.passed:
             sections.append(
                 f"faithful check failed: outputs differ from ONNX Runtime running the same {self.precision} ONNX "
                 f"(tolerance key 'faithful:{self.precision}:<output>'). ONNX Runtime's CPU does not compute "
@@ -256,6 +462,7 @@ def two_way_parity(
         return TwoWayParity(cost=cost, faithful=cost, precision=precision, same_reference=True)
     faithful = None
     if variant_reference is not None:
-        faithful = compare_outputs(got, variant_reference, faithful_tolerance_for)
+        faithful = compare_outputs(got, variant_reference, faithful_tolerance_for,
+                                   precision_errors(variant_reference, fp32_reference))
     return TwoWayParity(cost=cost, faithful=faithful, precision=precision,
                         faithful_unavailable=faithful_unavailable if faithful is None else "")

@@ -263,7 +263,7 @@ def replay(path: Path) -> tuple[bool, str]:
     spec = prepared.spec  # an ONNX-file model's inputs come from its graph
     recipe = Recipe.from_json(data["recipe"])
     inputs = recipe_inputs(spec, recipe, case.dim_values)
-    references = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, cache)
+    references = ReferenceRunner(spec, prepared.fp32, prepared.variant, case.precision, cache, case.backend)
     with prepared.load() as engine:
         report = references.compare(engine.infer(inputs), inputs)
     return report.passed, report.describe_failures()

@@ -75,8 +75,10 @@ class ReferenceRunner:
     """
 
     def __init__(self, spec: ModelSpec, fp32: CacheEntry, variant: CacheEntry, precision: str,
-                 cache: ArtifactCache) -> None:
+                 cache: ArtifactCache, backend: str | None = None) -> None:
         self.spec = spec
+        self.backend = backend
+        """The engine's backend: picks the default tolerances (fp32 on TensorRT: TF32's)."""
         self.fp32 = fp32
         self.variant = variant
         self.precision = precision
@@ -135,6 +137,7 @@ class ReferenceRunner:
 
     def _compare(self, got: Mapping[str, np.ndarray], expected: Outputs, variant: Outputs | None) -> TwoWayParity:
         spec, precision = self.spec, self.precision
-        return two_way_parity(got, expected, lambda name: cost_tolerance_for(spec, precision, name), variant,
-                              lambda name: faithful_tolerance_for(spec, precision, name), precision,
+        backend = self.backend
+        return two_way_parity(got, expected, lambda name: cost_tolerance_for(spec, precision, name, backend), variant,
+                              lambda name: faithful_tolerance_for(spec, precision, name, backend), precision,
                               self.variant_unavailable if variant is None else "")

@@ -1,4 +1,4 @@
-"""Default parity tolerances per precision, for the two parity checks, and why.
+"""Default parity tolerances per precision, for the two parity checks: the rule, its numbers, and why.
 
 Every case is compared twice (see :mod:`trtperf.parity.compare`):
 
@@ -12,38 +12,65 @@ Both gate. Faithful failing means the engine computes another model, or the prec
 arithmetic differs from ONNX Runtime's CPU reference, which computes fp16 mostly in fp32 (overflow
 is ruled out first by the range pre-flight); cost failing means the precision (or its
 calibration) damages the model more than allowed. Where ONNX Runtime cannot
-run the variant (bf16 on the CPU), only the cost check exists and it alone gates.
+run the variant (bf16 on the CPU), only the cost check exists and it alone gates. For fp32 and
+tf32 the variant is the fp32 ONNX: one comparison.
 
-Cost tolerances (engine vs fp32; declared ``tolerances=`` keys override them):
+The rule (issue 11): errors are judged against the scale of each output, not raw element values.
+With ``rms`` the root mean square of the reference output, an output passes when
 
-fp32: the engine may reorder sums (fusions, other kernels); 1e-4 absolute / 1e-3 relative covers
-  that for activations of order 1 while still catching a perturbed weight.
-tf32: 10-bit mantissa in matmul/conv inputs, relative error about 1e-3 per product, growing with
-  the reduction length: 1e-2 / 1e-2.
-fp16: 10-bit mantissa (unit roundoff 4.9e-4) in weights and activations, errors growing with
-  depth and reduction length: 1e-2 / 1e-2, 0.1 % of elements may exceed it (near zero crossings).
-bf16: 7-bit mantissa (unit roundoff 3.9e-3), 8x fp16's: 5e-2 / 5e-2, 1 % of elements may exceed
-  it, and cosine >= 0.999 so a systematic drift cannot hide under the loose elementwise bound.
+1. elementwise, ``|got - ref| <= atol + rtol*|ref| + rms_atol*rms`` for all but a ``max_mismatch``
+   fraction of elements (``rtol = rms_atol`` in the defaults: the bound is ``c * (rms + |ref|)``), and
+2. its relative L2 error ``||got - ref|| / ||ref||`` is at most ``max_rel_l2``;
+3. faithful checks of fp16/bf16 scale both bounds with the precision's own error on this model and
+   input, ``eps`` = the relative L2 distance of the variant's reference from the fp32 reference
+   (``precision_error_factor``): relative L2 up to ``max(max_rel_l2, 3 eps)``, elementwise up to
+   ``max(rms_atol, 5 * 3 eps) * rms`` (:data:`trtperf.parity.PEAK_TO_RMS`: the largest of many
+   rounding errors is about 5 times their RMS).
+
+Why scaled: deep models legitimately amplify rounding. On the zoo (suites/zoo, random weights,
+bench/parity_power.py, docs/notes/issue-11.md) fp16 costs ResNet-50 a relative L2 error of 4.0e-2 and
+SegFormer-B0 1.0e-3, 40x less; TensorRT-RTX on an H200 gave ResNet-50 fp32 logits (magnitude ~1) a
+max abs error of 0.0237 with 34 % of elements outside the old atol=1e-4 + rtol=1e-3, BERT-base hidden
+states 2.5e-3, ResNet-50 fp16 1.2 % of elements outside atol=rtol=1e-2. A fixed bound either fails
+those correct engines or, raised by hand to pass ResNet-50, misses on SegFormer every fault whose
+effect is below ResNet-50's fp16 noise (a 1.1x weight: effect 7e-3). Measuring ``eps`` from the
+references makes the faithful check as tight as each model allows.
+
+Numbers (measured maxima of correct engines on the zoo at small size, CPU, unless noted; the margin
+is what the bound leaves above them):
+
+fp32 (engines with IEEE fp32 arithmetic: onnxruntime, torch): ONNX Runtime's optimized engine and
+  torch eager vs the reference: relative L2 <= 4.4e-5, max |err|/rms <= 1.4e-4 (ResNet-50; ViT-B/16:
+  1.2e-6 and 4.2e-6). Bound: relative L2 3e-4, elementwise 1e-3 * (rms + |ref|), no element may
+  exceed it (7x the worst measured: GPU fp32 kernels reorder sums differently; not yet measured there).
+tf32, and fp32 on the tensorrt backend ("fp32 where TF32 may be on": TensorRT builds with TF32 by
+  default, and TensorRT-RTX's fp32 engines showed TF32-sized errors on the H200 even with the flag
+  cleared): torch eager with every matmul/convolution input rounded to TF32 (``torch-tf32emu`` in the
+  bench) vs the reference: relative L2 up to 5.0e-2, max |err|/rms 0.18 (ResNet-50; ViT-B/16 9.8e-4).
+  Bound: relative L2 0.1, elementwise 0.25 * (rms + |ref|), 0.1 % of elements may exceed it.
+fp16 cost: ONNX Runtime on trtperf's fp16 variant, relative L2 up to 4.0e-2; the whole module cast to
+  fp16 in torch (norms and softmax too, harsher than any variant): 7.0e-2, max |err|/rms 0.33.
+  Bound: relative L2 0.15, elementwise 0.5 * (rms + |ref|), 1 % may exceed it (a sanity cap: how much
+  fp16 may cost; the faithful check catches faults).
+fp16 faithful: ONNX Runtime's optimized engine vs the variant: relative L2 <= 0.005 eps; the torch
+  fp16 cast (a different graph) up to 2.0 eps. Bound: relative L2 max(1e-3, 3 eps), elementwise
+  max(5e-3, 15 eps) * rms + 5e-3 * |ref|, 0.1 % may exceed it.
+bf16 (8 bits of mantissa: unit roundoff 3.9e-3, 8x fp16's): cost measured with the torch bf16 cast
+  only (ONNX Runtime has no CPU bf16 kernels): relative L2 up to 0.34 on ResNet-50 (cosine 0.94; norms in
+  bf16 too). Bound: relative L2 0.5 and cosine >= 0.9, elementwise 1.5 * (rms + |ref|), 5 % may exceed it.
+  Faithful (where a bf16 reference runs): relative L2 max(8e-3, 3 eps), as fp16 scaled by 8.
 int8: one quantization step is amax/127 per tensor, so elementwise error is a step or a few of
   them wherever values are small relative to amax; elementwise error says little. The check is
   cosine >= 0.99 (measured 0.9998-0.99998 on the example suites) with a loose 0.1 / 0.1 bound that
-  5 % of elements may exceed.
+  5 % of elements may exceed. Faithful: cosine >= 0.999, 5e-2 / 5e-2 for 2 % of elements. Not yet
+  measured on the zoo.
 fp8 (E4M3): 3-bit mantissa, relative step 1/16 at every quantized tensor: cosine >= 0.98
-  (measured 0.997-0.9997) and the same loose elementwise bound, 10 % may exceed it.
-
-Faithful tolerances (engine vs ONNX Runtime on the same variant; keys ``"faithful:fp16:out"``,
-``"faithful:fp16:"``):
-
-fp32/tf32: the variant *is* the fp32 ONNX, so faithful and cost are one comparison (cost's).
-fp16: both sides round the same tensors to fp16; left is accumulation order and fp16 vs fp32
-  accumulation inside kernels: 1e-2 / 1e-2, 0.1 % may exceed it.
-bf16: as its cost tolerance (ONNX Runtime's CPU cannot run it, so this rarely applies).
-int8/fp8: the same scales on both sides; an engine that requantizes a value just across a rounding
-  boundary moves it one step, and that propagates: cosine >= 0.999 / 0.995, elementwise 5e-2 / 5e-2
-  for 2 % / 5 % of elements. An engine that ignores or misplaces a Q/DQ pair fails that.
+  (measured 0.997-0.9997 on the example suites) and the same loose elementwise bound, 10 % may exceed
+  it; faithful cosine >= 0.995, 5e-2 / 5e-2 for 5 %. Not measured on the zoo (no CPU fp8 engine).
 
 Classifier outputs: use :func:`classifier_tolerance`, which adds top-k agreement (ranking is what
-a classifier's user sees; a logit moving by one int8 step is not).
+a classifier's user sees; a logit moving by one int8 step is not). Integer and boolean outputs are
+compared exactly whatever the precision (``Tolerance.min_agreement``).
 """
 
 from __future__ import annotations
@@ -53,11 +80,20 @@ import dataclasses
 from trtperf.precisions import TABLE
 from trtperf.spec import ModelSpec, Tolerance
 
+
+def _scaled(c: float, max_rel_l2: float, max_mismatch: float, min_cosine: float | None = None) -> Tolerance:
+    """``|err| <= 1e-6 + c * (rms + |ref|)`` for all but ``max_mismatch``, relative L2 <= ``max_rel_l2``."""
+    return Tolerance(atol=1e-6, rtol=c, rms_atol=c, max_mismatch=max_mismatch, max_rel_l2=max_rel_l2,
+                     min_cosine=min_cosine)
+
+
+TF32 = _scaled(0.25, 0.1, 1e-3)
+
 COST_TOLERANCES: dict[str, Tolerance] = {
-    "fp32": Tolerance(atol=1e-4, rtol=1e-3),
-    "tf32": Tolerance(atol=1e-2, rtol=1e-2),
-    "fp16": Tolerance(atol=1e-2, rtol=1e-2, max_mismatch=1e-3),
-    "bf16": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=1e-2, min_cosine=0.999),
+    "fp32": _scaled(1e-3, 3e-4, 0.0),
+    "tf32": TF32,
+    "fp16": _scaled(0.5, 0.15, 1e-2),
+    "bf16": _scaled(1.5, 0.5, 5e-2, min_cosine=0.9),
     "int8": Tolerance(atol=0.1, rtol=0.1, max_mismatch=0.05, min_cosine=0.99),
     "fp8": Tolerance(atol=0.1, rtol=0.1, max_mismatch=0.10, min_cosine=0.98),
 }
@@ -65,8 +101,10 @@ COST_TOLERANCES: dict[str, Tolerance] = {
 FAITHFUL_TOLERANCES: dict[str, Tolerance] = {
     "fp32": COST_TOLERANCES["fp32"],
     "tf32": COST_TOLERANCES["tf32"],
-    "fp16": Tolerance(atol=1e-2, rtol=1e-2, max_mismatch=1e-3),
-    "bf16": COST_TOLERANCES["bf16"],
+    "fp16": Tolerance(atol=1e-6, rtol=5e-3, rms_atol=5e-3, max_mismatch=1e-3, max_rel_l2=1e-3,
+                      precision_error_factor=3.0),
+    "bf16": Tolerance(atol=1e-6, rtol=4e-2, rms_atol=4e-2, max_mismatch=1e-3, max_rel_l2=8e-3,
+                      precision_error_factor=3.0),
     "int8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.02, min_cosine=0.999),
     "fp8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.05, min_cosine=0.995),
 }
@@ -74,17 +112,26 @@ FAITHFUL_TOLERANCES: dict[str, Tolerance] = {
 DEFAULT_TOLERANCES = COST_TOLERANCES
 """The cost tolerances under their historical name."""
 
+TF32_BACKENDS = frozenset({"tensorrt"})
+"""Backends whose fp32 engines may compute in TF32: their fp32 cases get the tf32 defaults."""
+
+
+def default_precision(precision: str, backend: str | None = None) -> str:
+    """The key of the default tolerances for ``precision`` on ``backend`` (fp32 on TensorRT: tf32)."""
+    return "tf32" if precision == "fp32" and backend in TF32_BACKENDS else precision
+
+
 FAITHFUL_PREFIX = "faithful:"
 
 
-def default_tolerance(precision: str) -> Tolerance:
-    """The cost tolerance of ``precision`` (engine vs the fp32 reference)."""
-    return COST_TOLERANCES[precision]
+def default_tolerance(precision: str, backend: str | None = None) -> Tolerance:
+    """The cost tolerance of ``precision`` (engine vs the fp32 reference) on ``backend``."""
+    return COST_TOLERANCES[default_precision(precision, backend)]
 
 
-def faithful_tolerance(precision: str) -> Tolerance:
-    """The faithful tolerance of ``precision`` (engine vs ONNX Runtime on the same variant)."""
-    return FAITHFUL_TOLERANCES[precision]
+def faithful_tolerance(precision: str, backend: str | None = None) -> Tolerance:
+    """The faithful tolerance of ``precision`` (engine vs ONNX Runtime on the same variant) on ``backend``."""
+    return FAITHFUL_TOLERANCES[default_precision(precision, backend)]
 
 
 def classifier_tolerance(precision: str, top_k: int = 1, min_agreement: float = 1.0) -> Tolerance:
@@ -101,14 +148,23 @@ def classifier_tolerance(precision: str, top_k: int = 1, min_agreement: float = 
                                min_top_k_agreement=min_agreement)
 
 
-def cost_tolerance_for(spec: ModelSpec, precision: str, output: str) -> Tolerance:
-    """Declared ``"int8:out"``, ``"int8:"``, ``"out"``, ``""`` (in that order), else the default."""
-    return spec.tolerance_for(precision, output, COST_TOLERANCES[precision])
+def _with_model_options(spec: ModelSpec, output: str, tolerance: Tolerance) -> Tolerance:
+    """The model-level ``allow_nonfinite=`` declaration applies on top of any tolerance."""
+    if output in spec.allow_nonfinite and not tolerance.allow_nonfinite:
+        return dataclasses.replace(tolerance, allow_nonfinite=True)
+    return tolerance
 
 
-def faithful_tolerance_for(spec: ModelSpec, precision: str, output: str) -> Tolerance:
+def cost_tolerance_for(spec: ModelSpec, precision: str, output: str, backend: str | None = None) -> Tolerance:
+    """Declared ``"int8:out"``, ``"int8:"``, ``"out"``, ``""`` (in that order), else the default
+    (for ``backend``: see :func:`default_precision`)."""
+    default = default_tolerance(precision, backend)
+    return _with_model_options(spec, output, spec.tolerance_for(precision, output, default))
+
+
+def faithful_tolerance_for(spec: ModelSpec, precision: str, output: str, backend: str | None = None) -> Tolerance:
     """Declared ``"faithful:int8:out"``, ``"faithful:int8:"`` (in that order), else the default."""
     for key in (f"{FAITHFUL_PREFIX}{precision}:{output}", f"{FAITHFUL_PREFIX}{precision}:"):
         if key in spec.tolerances:
-            return spec.tolerances[key]
-    return FAITHFUL_TOLERANCES[precision]
+            return _with_model_options(spec, output, spec.tolerances[key])
+    return _with_model_options(spec, output, faithful_tolerance(precision, backend))

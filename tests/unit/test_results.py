@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from trtperf.cases import Case
 from trtperf.errors import TrtperfUsageError
 from trtperf.precisions import PRECISIONS
+from trtperf.record.naturalsort import case_order
 from trtperf.record.results import (
     FAILED,
     PASSED,
@@ -85,7 +86,7 @@ def test_results_file_round_trip(tmp_path_factory: pytest.TempPathFactory, resul
     document = json.loads(path.read_text())
     assert document["schema_version"] == RESULTS_SCHEMA_VERSION
     assert document["meta"] == {"trtperf_version": "0.1.0"}
-    assert read_results(path) == sorted(results, key=lambda r: r.case.key)
+    assert read_results(path) == sorted(results, key=case_order)  # natural order (b2 before b16)
 
 
 @pytest.mark.parametrize(

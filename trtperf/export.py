@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import traceback
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,19 +105,32 @@ def _export(module: torch.nn.Module, args: tuple[torch.Tensor, ...], spec: Model
     )
 
 
+@contextmanager
+def _quiet_structured_trace() -> Iterator[None]:
+    """torch's structured-trace logger (``torch.__trace``, for tlparse) logs at DEBUG whenever it has
+    handlers; pytest's log capture gives it some, so a failed case showed hundreds of empty DEBUG
+    lines from the export. Off during the export unless ``TORCH_TRACE`` asks for the trace."""
+    trace_log = logging.getLogger("torch.__trace")
+    if os.environ.get("TORCH_TRACE"):
+        yield
+        return
+    level = trace_log.level
+    trace_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        trace_log.setLevel(level)
+
+
 def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
     """Export with torch.export (dynamo): a symbolic batch dimension shared by every input, and one
     symbolic dimension per named axis (bounded by its declared values)."""
-    # torch's structured-trace logger never propagates once torch's logging is set up (torch._logging
-    # sets this); before that, its DEBUG records reach the root logger and pytest shows hundreds of
-    # them under a failed case.
-    logging.getLogger("torch.__trace").propagate = False
     # An example batch of 2: torch.export specializes sizes 0 and 1.
     args = example_inputs(spec, 2)
     # Positional, so declared input names need not match forward()'s parameter names.
     dynamic_shapes = dynamic_shapes_for(spec)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_structured_trace():
             # The exporter's own deprecation notices are not actionable by trtperf's users.
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)

@@ -49,6 +49,10 @@ class SessionState:
     """Model name -> which selection option left it without cases, and why."""
     runner_error: str = ""
     trtperf_session: bool = False
+    header_shown: bool = False
+    deferred_header: list[str] = field(default_factory=list)
+    """The post-collection lines (notes, baseline file per device) were printed after collection; an
+    xdist controller, which collects nothing, prints them with the summary instead."""
     """A model declaration was collected (here, or by an xdist worker): the session owns the results
     file, which it rewrites at the end even when no case ran. Other sessions leave it alone."""
     timed_cases: int = 1
@@ -292,10 +296,12 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
     """After collection, in a session that collected model declarations: notes from the input checks,
     the baseline file each device is gated against, and which selection option left a model without
-    cases, and why. (Under pytest-xdist the controller collects nothing and prints none of this.)"""
+    cases, and why. (Under pytest-xdist the controller collects nothing: it prints the notes and the
+    baseline files with the summary.)"""
     state = config.stash.get(STATE_KEY, None)
     if state is None or not state.trtperf_session:
         return []
+    state.header_shown = True
     lines = [*(f"trtperf: {note}" for note in state.notes), *_baseline_lines(state)]
     if state.no_cases:
         head = ("trtperf: no case selected" if not any(isinstance(i, CaseItem) for i in items)
@@ -342,11 +348,15 @@ class _ResultCollector:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """On the xdist controller, which collects nothing itself: did a worker collect trtperf cases?"""
-        if any(_CASE_ID.search(node_id) for node_id in ids):
+        if any(_CASE_ID.search(node_id) for node_id in ids) and not self.state.trtperf_session:
             self.state.trtperf_session = True
+            # Before any case runs (xdist schedules after collection): the files gated against now.
+            self.state.deferred_header = [*(f"trtperf: {note}" for note in self.state.notes),
+                                          *_baseline_lines(self.state)]
 
 
-_CASE_ID = re.compile(r"\[[a-z_]+-[a-z0-9]+-b\d+-s\d+\]$")
+# A case's node id ends in its id: backend-precision-b<batch>[-<axis><value>...]-s<streams>.
+_CASE_ID = re.compile(r"\[[a-z_]+-[a-z0-9]+-b\d+(?:-[A-Za-z_]\w*?\d+)*-s\d+\]$")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -388,6 +398,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not (state.results or state.trtperf_session):
         return
     terminalreporter.write_sep("=", "trtperf")
+    if not state.header_shown:  # an xdist controller: the workers collected, so say it here
+        for line in state.deferred_header:
+            terminalreporter.write_line(line)
     if state.results:
         terminalreporter.write(render_summary(state.results, width=max(140, terminalreporter._tw.fullwidth)))
     else:

@@ -68,6 +68,7 @@ def test_every_failure_is_a_recorded_failed_case_and_the_session_goes_on(pyteste
     result.stdout.fnmatch_lines(["*factory_raises[[]onnxruntime-fp32-b1-s1[]]*failed (export)*",
                                  "*ids_out_of_range[[]onnxruntime-fp32-b1-s1[]]*failed (reference)*"])
     assert "Traceback" not in text and len(text.splitlines()) < 80, text  # one screen, not ~1000 lines
+    assert "torch.__trace" not in text  # torch's tlparse trace logger, given handlers by pytest's log capture
 
 
 def test_the_results_file_is_this_sessions_even_when_nothing_ran(pytester: pytest.Pytester, args: list[str],

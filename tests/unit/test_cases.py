@@ -144,3 +144,16 @@ def test_every_declarable_model_name_round_trips(name: str) -> None:
     spec = _spec(name=name, batches=(2,))
     for case in expand_cases(spec, ["onnxruntime"]):
         assert Case.from_key(case.key) == case
+
+
+@pytest.mark.parametrize(("node_id", "is_case"), [
+    ("suites/test_cnn.py::cnn[onnxruntime-fp32-b8-s2]", True),
+    ("suites/test_bert.py::bert[tensorrt-fp16-b8-seq128-s1]", True),
+    ("suites/test_bert.py::bert[tensorrt-fp16-b8-seq128-img_w64-s1]", True),
+    ("tests/unit/test_cases.py::test_case_key[1-2]", False),
+    ("tests/unit/test_x.py::test_y", False),
+])
+def test_the_xdist_controller_recognizes_case_node_ids(node_id: str, is_case: bool) -> None:
+    from trtperf.plugin import _CASE_ID
+
+    assert bool(_CASE_ID.search(node_id)) is is_case

@@ -50,7 +50,7 @@ def test_a_nan_reference_fails_every_precision_with_count_index_and_fix(pytester
         case = cases[f"log_features[onnxruntime-{precision}-b4-s1]"]
         assert case["outcome"] == "failed"
         (output,) = case["parity"]["cost"]["outputs"]
-        # The 64 inputs drawn from [-1, 1) with seed 0 hold 35 negative values (first at [0, 0]; drawn in float32): NaN there.
+        # The 64 inputs drawn (float32) from [-1, 1) with seed 0 hold 35 negative values (first at [0, 0]): NaN there.
         assert output["reference_nonfinite"] == 35
         assert output["first_nonfinite"] == [0, 0]
         assert case["message"].startswith(f"log_features[onnxruntime-{precision}-b4-s1]: the fp32 reference is not "

@@ -55,7 +55,8 @@ fp16 faithful: ONNX Runtime's optimized engine vs the variant: relative L2 0.004
   max(5e-3, 15 eps) * rms + 5e-3 * |ref|, 0.1 % may exceed it.
 bf16 (8 bits of mantissa: unit roundoff 3.9e-3, 8x fp16's): cost measured with the torch bf16 cast
   only (ONNX Runtime has no CPU bf16 kernels): relative L2 up to 0.34 on ResNet-50 (cosine 0.94; norms in
-  bf16 too), 1.1e-2 to 1.6e-2 on the transformers. Bound: relative L2 0.5 and cosine >= 0.9, elementwise 1.5 * (rms + |ref|), 5 % may exceed it.
+  bf16 too), 1.1e-2 to 1.6e-2 on the transformers. Bound: relative L2 0.5 and cosine >= 0.9,
+  elementwise 1.5 * (rms + |ref|), 5 % may exceed it.
   Faithful (where a bf16 reference runs): relative L2 max(8e-3, 3 eps), as fp16 scaled by 8.
 int8: one quantization step is amax/127 per tensor, so elementwise error is a step or a few of
   them wherever values are small relative to amax; elementwise error says little. The check is

@@ -61,11 +61,17 @@ bf16 (8 bits of mantissa: unit roundoff 3.9e-3, 8x fp16's): cost measured with t
 int8: one quantization step is amax/127 per tensor, so elementwise error is a step or a few of
   them wherever values are small relative to amax; elementwise error says little. The check is
   cosine >= 0.99 (measured 0.9998-0.99998 on the example suites) with a loose 0.1 / 0.1 bound that
-  5 % of elements may exceed. Faithful: cosine >= 0.999, 5e-2 / 5e-2 for 2 % of elements. Not yet
-  measured on the zoo.
+  5 % of elements may exceed. Faithful: relative L2 max(0.045, 3 eps) (0.045 is cosine 0.999, the
+  earlier bound), elementwise 5e-2 / 5e-2 raised to 15 eps * rms, 2 % may exceed. Measured on the zoo
+  (ONNX Runtime's optimized int8 engine, which fuses Q/DQ into integer QLinear kernels, vs its own
+  unoptimized Q/DQ graph): 0.82-0.93 eps, where eps (the int8 variant's own error) is 0.045-0.52; the
+  fixed cosine 0.999 failed ViT-B/16 (faithful relative L2 0.049). The cost check fails ResNet-50 and
+  MobileNetV2 int8 (cosine 0.87: random-weight CNNs lose that much to int8), rightly: it judges the
+  precision, not the engine.
 fp8 (E4M3): 3-bit mantissa, relative step 1/16 at every quantized tensor: cosine >= 0.98
   (measured 0.997-0.9997 on the example suites) and the same loose elementwise bound, 10 % may exceed
-  it; faithful cosine >= 0.995, 5e-2 / 5e-2 for 5 %. Not measured on the zoo (no CPU fp8 engine).
+  it; faithful relative L2 max(0.1, 3 eps) (0.1 is cosine 0.995), 5e-2 / 5e-2 for 5 %, as int8. Not
+  measured on the zoo (no CPU fp8 engine).
 
 Classifier outputs: use :func:`classifier_tolerance`, which adds top-k agreement (ranking is what
 a classifier's user sees; a logit moving by one int8 step is not). Integer and boolean outputs are
@@ -103,8 +109,8 @@ FAITHFUL_TOLERANCES: dict[str, Tolerance] = {
                       precision_error_factor=3.0),
     "bf16": Tolerance(atol=1e-6, rtol=4e-2, rms_atol=4e-2, max_mismatch=1e-3, max_rel_l2=8e-3,
                       precision_error_factor=3.0),
-    "int8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.02, min_cosine=0.999),
-    "fp8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.05, min_cosine=0.995),
+    "int8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.02, max_rel_l2=0.045, precision_error_factor=3.0),
+    "fp8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.05, max_rel_l2=0.1, precision_error_factor=3.0),
 }
 
 DEFAULT_TOLERANCES = COST_TOLERANCES

@@ -19,7 +19,7 @@ With ``rms`` the root mean square of the reference output, an output passes when
 1. elementwise, ``|got - ref| <= atol + rtol*|ref| + rms_atol*rms`` for all but a ``max_mismatch``
    fraction of elements (``rtol = rms_atol`` in the defaults: the bound is ``c * (rms + |ref|)``), and
 2. its relative L2 error ``||got - ref|| / ||ref||`` is at most ``max_rel_l2``;
-3. faithful checks of fp16/bf16 scale both bounds with the precision's own error on this model and
+3. faithful checks below fp32 scale both bounds with the precision's own error on this model and
    input, ``eps`` = the relative L2 distance of the variant's reference from the fp32 reference
    (``precision_error_factor``): relative L2 up to ``max(max_rel_l2, 3 eps)``, elementwise up to
    ``max(rms_atol, 5 * 3 eps) * rms`` (:data:`trtperf.parity.PEAK_TO_RMS`: the largest of many

@@ -21,7 +21,7 @@ With ``rms`` the root mean square of the reference output, an output passes when
 1. elementwise, ``|got - ref| <= atol + rtol*|ref| + rms_atol*rms`` for all but a ``max_mismatch``
    fraction of elements (``rtol = rms_atol`` in the defaults: the bound is ``c * (rms + |ref|)``), and
 2. its relative L2 error ``||got - ref|| / ||ref||`` is at most ``max_rel_l2``;
-3. faithful checks of fp16/bf16 scale both bounds with the precision's own error on this model and
+3. faithful checks below fp32 scale both bounds with the precision's own error on this model and
    input, ``eps`` = the relative L2 distance of the variant's reference from the fp32 reference
    (``precision_error_factor``): relative L2 up to ``max(max_rel_l2, 3 eps)``, elementwise up to
    ``max(rms_atol, 5 * 3 eps) * rms`` (:data:`trtperf.parity.PEAK_TO_RMS`: the largest of many
@@ -52,21 +52,28 @@ fp16 cost: ONNX Runtime on trtperf's fp16 variant, relative L2 up to 4.0e-2; the
   fp16 in torch (norms and softmax too, harsher than any variant): 7.0e-2, max |err|/rms 0.33.
   Bound: relative L2 0.15, elementwise 0.5 * (rms + |ref|), 1 % may exceed it (a sanity cap: how much
   fp16 may cost; the faithful check catches faults).
-fp16 faithful: ONNX Runtime's optimized engine vs the variant: relative L2 <= 0.005 eps; the torch
-  fp16 cast (a different graph) up to 2.0 eps. Bound: relative L2 max(1e-3, 3 eps), elementwise
+fp16 faithful: ONNX Runtime's optimized engine vs the variant: relative L2 0.004-0.66 eps; the torch
+  fp16 cast (norms and softmax in fp16 too) 1.2-2.0 eps. Bound: relative L2 max(1e-3, 3 eps), elementwise
   max(5e-3, 15 eps) * rms + 5e-3 * |ref|, 0.1 % may exceed it.
 bf16 (8 bits of mantissa: unit roundoff 3.9e-3, 8x fp16's): cost measured with the torch bf16 cast
   only (ONNX Runtime has no CPU bf16 kernels): relative L2 up to 0.34 on ResNet-50 (cosine 0.94; norms in
-  bf16 too). Bound: relative L2 0.5 and cosine >= 0.9, elementwise 1.5 * (rms + |ref|), 5 % may exceed it.
+  bf16 too), 1.1e-2 to 1.6e-2 on the transformers. Bound: relative L2 0.5 and cosine >= 0.9,
+  elementwise 1.5 * (rms + |ref|), 5 % may exceed it.
   Faithful (where a bf16 reference runs): relative L2 max(8e-3, 3 eps), as fp16 scaled by 8.
 int8: one quantization step is amax/127 per tensor, so elementwise error is a step or a few of
   them wherever values are small relative to amax; elementwise error says little. The check is
   cosine >= 0.99 (measured 0.9998-0.99998 on the example suites) with a loose 0.1 / 0.1 bound that
-  5 % of elements may exceed. Faithful: cosine >= 0.999, 5e-2 / 5e-2 for 2 % of elements. Not yet
-  measured on the zoo.
+  5 % of elements may exceed. Faithful: relative L2 max(0.045, 3 eps) (0.045 is cosine 0.999, the
+  earlier bound), elementwise 5e-2 / 5e-2 raised to 15 eps * rms, 2 % may exceed. Measured on the zoo
+  (ONNX Runtime's optimized int8 engine, which fuses Q/DQ into integer QLinear kernels, vs its own
+  unoptimized Q/DQ graph): 0.82-0.93 eps, where eps (the int8 variant's own error) is 0.045-0.52; the
+  fixed cosine 0.999 failed ViT-B/16 (faithful relative L2 0.049). The cost check fails ResNet-50 and
+  MobileNetV2 int8 (cosine 0.87: random-weight CNNs lose that much to int8), rightly: it judges the
+  precision, not the engine.
 fp8 (E4M3): 3-bit mantissa, relative step 1/16 at every quantized tensor: cosine >= 0.98
   (measured 0.997-0.9997 on the example suites) and the same loose elementwise bound, 10 % may exceed
-  it; faithful cosine >= 0.995, 5e-2 / 5e-2 for 5 %. Not measured on the zoo (no CPU fp8 engine).
+  it; faithful relative L2 max(0.1, 3 eps) (0.1 is cosine 0.995), 5e-2 / 5e-2 for 5 %, as int8. Not
+  measured on the zoo (no CPU fp8 engine).
 
 Classifier outputs: use :func:`classifier_tolerance`, which adds top-k agreement (ranking is what
 a classifier's user sees; a logit moving by one int8 step is not). Integer and boolean outputs are
@@ -105,8 +112,8 @@ FAITHFUL_TOLERANCES: dict[str, Tolerance] = {
                       precision_error_factor=3.0),
     "bf16": Tolerance(atol=1e-6, rtol=4e-2, rms_atol=4e-2, max_mismatch=1e-3, max_rel_l2=8e-3,
                       precision_error_factor=3.0),
-    "int8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.02, min_cosine=0.999),
-    "fp8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.05, min_cosine=0.995),
+    "int8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.02, max_rel_l2=0.045, precision_error_factor=3.0),
+    "fp8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.05, max_rel_l2=0.1, precision_error_factor=3.0),
 }
 
 DEFAULT_TOLERANCES = COST_TOLERANCES

@@ -181,6 +181,11 @@ def test_malformed_case_entry_is_a_clear_error(tmp_path: Path) -> None:
     ("high within-run spread: IQR/median 27.3% (> 10%)", "high within-run spread"),
     ("build only", "build only"),
     ("warm-up did not settle in 3 of 10 runs", "warm-up did not settle"),
+    # Seen on the H200: one group per key ("baseline engine bf", "baseline engine e", ...) before the fix.
+    ("baseline engine bf7b380bce6a is no longer in the cache: no paired A/B",
+     "baseline engine is no longer in the cache"),
+    ("baseline engine e0d2c1a9b3f4 is no longer in the cache: no paired A/B",
+     "baseline engine is no longer in the cache"),
 ])
 def test_note_kind(note: str, kind: str) -> None:
     assert note_kind(note) == kind

@@ -177,6 +177,7 @@ def note_kind(note: str) -> str:
     parentheses ("launch-bound: the host took 0.31 ms ..." -> "launch-bound"; "short inference
     (12.3 us): ..." -> "short inference"; "timing waited 2.0 s for ..." -> "timing waited")."""
     head = re.sub(r"\s*\([^)]*\)", "", note.split(":", 1)[0])
+    head = re.sub(r"\b[0-9a-f]{6,}\b\s*", "", head)  # an artifact key ("baseline engine bf7b380bce6a ...")
     digit = re.search(r"\d", head)
     if digit:
         head = head[:digit.start()]

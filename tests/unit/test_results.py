@@ -212,3 +212,14 @@ def test_summary_groups_notes_by_kind_one_line_each() -> None:
                      "high within-run spread (3): m[torch-fp32-b1-s1], m[torch-fp32-b2-s1], m[torch-fp32-b4-s1]",
                      "CUDA graph not used (1): m[torch-fp32-b2-s1]"]
     assert "0.1 ms" not in text  # the details stay in results.json
+
+
+def test_a_non_finite_reference_is_named_in_the_parity_column() -> None:
+    """A NaN reference gives max_abs 0.0 over its finite elements: '0.0e+00 FAIL' read as a near-pass."""
+    nan_ref = {"max_abs": 0.0, "reference_nonfinite": 35, "tolerance": {"allow_nonfinite": False}}
+    allowed = {"max_abs": 1e-6, "reference_nonfinite": 3, "tolerance": {"allow_nonfinite": True}}
+    results = [CaseResult(case=Case("nan", "onnxruntime", "fp32", 4, 1), outcome="failed",
+                          parity={"passed": False, "outputs": [nan_ref]}),
+               CaseResult(case=Case("ok", "onnxruntime", "fp32", 4, 1), parity={"passed": True, "outputs": [allowed]})]
+    parity = {row[0]: row[SUMMARY_HEADER.index("parity err")] for row in summary_rows(results)}
+    assert parity == {"nan[onnxruntime-fp32-b4-s1]": "NaN/Inf ref FAIL", "ok[onnxruntime-fp32-b4-s1]": "1.0e-06"}

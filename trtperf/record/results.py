@@ -141,8 +141,13 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
             change = f"{(verdict['ratio'] - 1) * 100:+.1f}%"
         parity = "-"
         if r.parity is not None:
-            worst = max((o["max_abs"] for o in r.parity["outputs"]), default=0.0)
-            parity = f"{worst:.1e}" + ("" if r.parity["passed"] else " FAIL")
+            outputs = r.parity["outputs"]
+            if any(o.get("reference_nonfinite") and not (o.get("tolerance") or {}).get("allow_nonfinite")
+                   for o in outputs):
+                parity = "NaN/Inf ref FAIL"  # the error of a non-finite reference says nothing
+            else:
+                worst = max((o["max_abs"] for o in outputs), default=0.0)
+                parity = f"{worst:.1e}" + ("" if r.parity["passed"] else " FAIL")
         status = verdict.get("status", "")
         if r.outcome == FAILED and not status:
             status = f"failed ({r.failed_stage})" if r.failed_stage else "failed"

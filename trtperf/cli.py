@@ -162,14 +162,15 @@ def _cache(args: argparse.Namespace) -> ArtifactCache:
     from trtperf.cache import ArtifactCache
     from trtperf.config import default_cache_dir
 
-    option = OPTIONS_BY_FIELD["cache_dir"]
-    if args.cache_dir is not None:
-        directory = Path(args.cache_dir)
-    elif os.environ.get(option.env):
-        directory = Path(option.parse(os.environ[option.env]))
-    else:
-        directory = default_cache_dir()
-    return ArtifactCache(directory)
+    def given(field: str) -> Path | None:
+        """--FIELD, else its TRTPERF_* variable (as a pytest run resolves it), else None."""
+        option = OPTIONS_BY_FIELD[field]
+        if getattr(args, field, None) is not None:
+            return Path(getattr(args, field))
+        return Path(option.parse(os.environ[option.env])) if os.environ.get(option.env) else None
+
+    # The key file matters: `cache verify` under another key would call every entry unsigned.
+    return ArtifactCache(given("cache_dir") or default_cache_dir(), key_file=given("cache_key_file"))
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:
@@ -276,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
                              ("prune", cmd_cache_prune, "delete old entries (only trtperf's own files)")):
         sub = cache_cmds.add_parser(name, help=text)
         sub.add_argument("--cache-dir", type=cache_option.parse, default=None, metavar="DIR", help=cache_option.help)
+        key_option = OPTIONS_BY_FIELD["cache_key_file"]
+        sub.add_argument("--cache-key-file", type=key_option.parse, default=None, metavar="PATH",
+                         help=key_option.help.replace("%", "%%"))
         sub.set_defaults(func=func)
         if name == "prune":
             sub.add_argument("--older-than", type=float, metavar="DAYS", help="delete entries last written "

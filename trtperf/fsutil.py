@@ -162,6 +162,13 @@ def check_writable(path: Path, what: str, directory: bool = False) -> str:
         raise TrtperfUsageError(f"{what} {path} cannot be created: {existing} is a file, not a directory.")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise TrtperfUsageError(f"{what} {path} cannot be created: {existing} is not writable by this user.")
-    if existing != folder:
-        return f"{folder} does not exist yet; it will be created"
-    return ""
+    if existing == folder:
+        return ""
+    # Created now, so a folder that cannot exist (/proc/x, a read-only mount; root passes os.access
+    # there) stops the session before any case runs, not after minutes of timing.
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrtperfUsageError(
+            f"{what} {path} cannot be created ({exc.strerror or exc}); choose another path.") from None
+    return f"{folder} did not exist; created it"

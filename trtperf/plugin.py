@@ -137,12 +137,12 @@ def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> 
     except TrtperfUsageError as exc:
         raise TrtperfUsageError(f"--trtperf-backend: {exc}") from None
     notes = []
+    note = check_writable(results_path, "--trtperf-results")  # first: it creates nothing when it fails
+    if note:
+        notes.append(f"results: {note}")
     cache_dir = settings.cache_dir or default_cache_dir()
     if not cache_dir.exists():  # an existing read-only cache is fine: it serves its hits
         check_writable(cache_dir, "--trtperf-cache-dir", directory=True)
-    note = check_writable(results_path, "--trtperf-results")
-    if note:
-        notes.append(f"results: {note}")
     if settings.update_baselines:
         note = check_writable(baseline_dir, "--trtperf-baseline-dir", directory=True)
         if note or not baseline_dir.exists():

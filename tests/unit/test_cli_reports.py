@@ -130,3 +130,18 @@ def test_results_report_writes_reports_of_a_saved_run(tmp_path: Path, capsys: py
     assert [b["name"] for b in json.loads(bench.read_text())["benchmarks"]] == ["m[onnxruntime-fp32-b2-s1]",
                                                                                "m[onnxruntime-fp32-b16-s1]"]
     assert main(["results", "report", str(results_path)]) == 1
+
+
+def test_cache_verify_uses_the_key_file_a_run_used(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a new-user run: with TRTPERF_CACHE_KEY_FILE set, `cache verify` checked against the default
+    key and called all 38 entries corrupt."""
+    key = tmp_path / "keys" / "cache.key"
+    _fill(ArtifactCache(tmp_path / "cache", key_file=key), "one", 100)
+    monkeypatch.setenv("TRTPERF_CACHE_KEY_FILE", str(key))
+    assert main(["cache", "verify", f"--cache-dir={tmp_path / 'cache'}"]) == 0
+    assert "1 entries checked, 0 corrupt" in capsys.readouterr().out
+    monkeypatch.delenv("TRTPERF_CACHE_KEY_FILE")
+    assert main(["cache", "verify", f"--cache-dir={tmp_path / 'cache'}", f"--cache-key-file={key}"]) == 0
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-config"))  # another user's key: unsigned for it
+    assert main(["cache", "verify", f"--cache-dir={tmp_path / 'cache'}"]) == 1

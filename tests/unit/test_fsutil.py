@@ -126,7 +126,13 @@ def test_only_trtperfs_own_temporaries_are_orphans(tmp_path: Path) -> None:
 def test_check_writable(tmp_path: Path) -> None:
     assert check_writable(tmp_path / "results.json", "--trtperf-results") == ""
     assert check_writable(tmp_path / "new" / "dir" / "results.json", "--trtperf-results") == (
-        f"{tmp_path / 'new' / 'dir'} does not exist yet; it will be created")
+        f"{tmp_path / 'new' / 'dir'} did not exist; created it")
+    assert (tmp_path / "new" / "dir").is_dir()
+    # Found by a new-user run: root passes os.access on /proc, so the path was accepted and the
+    # results write failed only after every case had run.
+    if Path("/proc").is_dir():
+        with pytest.raises(TrtperfUsageError, match=r"--trtperf-results /proc/nope/r.json cannot be created"):
+            check_writable(Path("/proc/nope/r.json"), "--trtperf-results")
     (tmp_path / "file").write_text("")
     with pytest.raises(TrtperfUsageError, match=r"--trtperf-results .* cannot be created: .*file is a file"):
         check_writable(tmp_path / "file" / "results.json", "--trtperf-results")

@@ -113,3 +113,28 @@ def test_event_worker_passes_every_field_of_the_mode() -> None:
         assert worker.l2_flush is mode.l2_flush  # l2_flush=True needs a GPU (buffer sized by its L2)
     assert [f.name for f in dataclasses.fields(MeasurementMode)] == [
         "transfers", "cuda_graph", "l2_flush", "iterations_per_sample"], "a new field: pass it in event_worker"
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_the_committed_cpu_baselines_compare_with_todays_cpu_engines(backend: str, tiny_spec: ModelSpec,
+                                                                    tmp_path: Path) -> None:
+    """Found by a new-user run of the main job: every CPU case failed 'mode mismatch' against
+    baselines/cpu-amd-epyc.json (recorded before l2_flush/iterations_per_sample were in every timing mode)."""
+    import json
+
+    from trtperf.verdict.gate import timing_mode_difference
+
+    if backend == "torch" and get_backend("torch").on_gpu():  # type: ignore[attr-defined]
+        pytest.skip("the torch backend runs on a GPU here")
+    entries = json.loads((ROOT / "baselines" / "cpu-amd-epyc.json").read_text())["entries"]
+    recorded = [e["timing_mode"] for key, e in entries.items() if f"[{backend}-" in key]
+    assert recorded, f"no {backend} entries in the committed CPU baseline"
+    settings = Settings(cache_dir=tmp_path / "cache")
+    prepared = prepare(tiny_spec, Case(tiny_spec.name, backend, "fp32", 2, 1), settings, _cache(tmp_path))
+    with prepared.load() as engine:
+        today = engine.timing_mode()
+    for mode in recorded:
+        volatile = {"intra_op_threads"}  # the torch CPU engine records this machine's thread count
+        difference = timing_mode_difference({k: v for k, v in mode.items() if k not in volatile},
+                                            {k: v for k, v in today.items() if k not in volatile})
+        assert difference == "", difference

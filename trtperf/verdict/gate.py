@@ -29,6 +29,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from trtperf.config import Settings
+from trtperf.timing.mode import normalize_timing_mode
 from trtperf.verdict.statistics import (
     RatioEstimate,
     estimate,
@@ -274,11 +275,16 @@ def _noise_note(baseline: Sequence[float], candidate: Sequence[float], params: G
 
 
 def timing_mode_difference(baseline_mode: Mapping[str, Any], candidate_mode: Mapping[str, Any]) -> str:
-    """'' when the two timing modes measure the same thing, else what differs."""
+    """'' when the two timing modes measure the same thing, else what differs (", "-joined).
+
+    Both are normalized first (:func:`trtperf.timing.mode.normalize_timing_mode`): a baseline recorded
+    before a field existed measured in that field's default.
+    """
+    baseline_mode, candidate_mode = normalize_timing_mode(baseline_mode), normalize_timing_mode(candidate_mode)
     keys = sorted(set(baseline_mode) | set(candidate_mode))
     diffs = [
         f"{k}: baseline {baseline_mode.get(k)!r}, this run {candidate_mode.get(k)!r}"
         for k in keys
         if baseline_mode.get(k) != candidate_mode.get(k)
     ]
-    return "; ".join(diffs)
+    return ", ".join(diffs)

@@ -223,3 +223,17 @@ def test_a_non_finite_reference_is_named_in_the_parity_column() -> None:
                CaseResult(case=Case("ok", "onnxruntime", "fp32", 4, 1), parity={"passed": True, "outputs": [allowed]})]
     parity = {row[0]: row[SUMMARY_HEADER.index("parity err")] for row in summary_rows(results)}
     assert parity == {"nan[onnxruntime-fp32-b4-s1]": "NaN/Inf ref FAIL", "ok[onnxruntime-fp32-b4-s1]": "1.0e-06"}
+
+
+def test_notes_group_as_whole_notes_not_fragments() -> None:
+    """Found by a new-user run: the groups read 'too few runs to decide a regression ( (6)', 'at least (6)',
+    'iterations_per_sample (12)' and 'l (12)' (a mode mismatch cut at ';' and at the '2' of 'l2_flush')."""
+    few = CaseResult(case=Case("a", "onnxruntime", "fp32", 1, 1), verdict={
+        "status": "inconclusive",
+        "note": "too few runs to decide a regression (3 baseline, 3 candidate; at least 5 each); noisy: run-to-run "
+                "CV of run medians 6.0% > half the threshold (2.5%); expect inconclusive verdicts or raise the "
+                "threshold"})
+    mismatch = CaseResult(case=Case("b", "onnxruntime", "fp32", 1, 1), verdict={
+        "status": "mode mismatch", "note": "iterations_per_sample: baseline 4, this run 1, l2_flush: baseline True, "
+                                           "this run False"})
+    assert list(grouped_notes([few, mismatch])) == ["too few runs to decide a regression", "noisy", "mode mismatch"]

@@ -190,9 +190,24 @@ def note_kind(note: str) -> str:
     return head or note[:40]
 
 
-CONTINUATIONS = ("--", "even ", "a noisy machine", "raise ")
+CONTINUATIONS = ("--", "even ", "a noisy machine", "raise ", "expect ", "more runs needed")
 """Starts of the advice that some notes carry after "; " (verdict notes are "; "-joined): such a
 fragment belongs to the note before it, not to a kind of its own."""
+
+
+def _split_outside_parentheses(text: str, sep: str = "; ") -> list[str]:
+    """``text`` split at ``sep`` except inside parentheses ("too few runs (6 baseline; at least 5)")."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        char = text[i]
+        depth += (char == "(") - (char == ")")
+        if depth <= 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i = i + len(sep)
+            continue
+        i += 1
+    parts.append(text[start:])
+    return parts
 
 
 def case_notes(r: CaseResult) -> list[str]:
@@ -200,8 +215,10 @@ def case_notes(r: CaseResult) -> list[str]:
     notes: list[str] = []
     verdict = r.verdict or {}
     note = verdict.get("note")
-    if note and note != verdict.get("status"):
-        for part in (p.strip() for p in str(note).split("; ")):
+    if note and verdict.get("status") == "mode mismatch":
+        notes.append(f"mode mismatch: {note}")  # one note: the fields that differ
+    elif note and note != verdict.get("status"):
+        for part in (p.strip() for p in _split_outside_parentheses(str(note))):
             if part and notes and part.startswith(CONTINUATIONS):
                 notes[-1] = f"{notes[-1]}; {part}"
             elif part:

@@ -99,8 +99,10 @@ def build_case(
     Raises :class:`CaseUnavailable` when this machine cannot run the backend or precision, and
     :class:`TrtperfError` subclasses when a stage fails (messages name the model and the fix).
     """
+    from trtperf.backends import check_backend_names
     from trtperf.pipeline import skip_reason
 
+    check_backend_names([backend])  # a typo is a usage error, never a skip that passes CI
     if not isinstance(model, ModelSpec):
         raise TrtperfUsageError(f"trtperf_build takes a model declaration (a trtperf.model(...) result), got "
                                 f"{type(model).__name__}; import it from your suite")

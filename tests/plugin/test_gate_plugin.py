@@ -49,7 +49,7 @@ def test_a_real_slowdown_is_judged_by_a_paired_ab_against_the_old_engine(
     result.stdout.fnmatch_lines([
         f"*{KEY.replace('[', '[[]')}: latency regressed: median * ms vs baseline * ms (x*, CI *, p *, * vs * runs, "
         "paired A/B: the baseline's engine re-measured in this job;*Wilcoxon*) in *cpu-*.json. If the slowdown "
-        "is intended, record it with `pytest suites -k 'tiny' --trtperf-update-baselines`.",
+        "is intended, record it with `pytest <your suites> -k 'tiny' --trtperf-update-baselines`*",
     ])
     result.stdout.fnmatch_lines(["*tiny*regressed (paired)*"])
     verdict = _cases(tmp_path)[KEY]["verdict"]

@@ -65,7 +65,7 @@ def test_injected_slowdown_fails_as_regression(pytester: pytest.Pytester, suite:
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*tiny[[]onnxruntime-fp32-b4-s1[]]: latency regressed: median * ms vs baseline * ms (x*) in *cpu-*.json."
-        " If the slowdown is intended, record it with `pytest suites -k 'tiny' --trtperf-update-baselines`.",
+        " If the slowdown is intended, record it with `pytest <your suites> -k 'tiny' --trtperf-update-baselines`*",
     ])
     # Accepting the intended slowdown: the update records it and keeps the run green.
     pytester.runpytest(*suite, "--trtperf-update-baselines").assert_outcomes(passed=1)

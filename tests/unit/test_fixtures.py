@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from torch import nn
 
@@ -34,3 +36,14 @@ def test_callable_names_make_valid_case_keys(test_name: str, model: str) -> None
     name = callable_name(test_name)
     assert name == model
     assert Case.from_key(Case(name, "callable", "fp32", 1, 1).key).model == model
+
+
+def test_a_typo_in_the_backend_name_is_an_error_not_a_skip(tmp_path: Path) -> None:
+    """Found by a new-user run: trtperf_build(enc, backend="onnxrt") skipped, so the test passed in CI."""
+    from trtperf.config import Settings
+    from trtperf.fixtures import build_case
+    from trtperf.pipeline import CaseRunner
+
+    runner = CaseRunner(Settings(cache_dir=tmp_path / "cache"), tmp_path / "baselines")
+    with pytest.raises(TrtperfUsageError, match="unknown backend 'onnxrt'; known backends: onnxruntime"):
+        build_case(runner, _seq_model(), backend="onnxrt")

@@ -235,7 +235,8 @@ def judge_case(
             f"{verdict.ratio_high:.3f}, p {verdict.p_value:.2g}, {verdict.runs_baseline} vs {verdict.runs_candidate} "
             f"runs, {where}; {verdict.note + '; ' if verdict.note else ''}test: {verdict.test}) in {path}. "
             f"If the slowdown is intended, record it with "
-            f"`pytest suites -k '{case.model}' --trtperf-update-baselines`."
+            f"`pytest <your suites> -k '{case.model}' --trtperf-update-baselines` (with this run's other "
+            f"--trtperf options, e.g. the same --trtperf-baseline-dir)."
         )
     elif result.outcome != FAILED:
         result.outcome = PASSED

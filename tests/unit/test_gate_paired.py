@@ -144,6 +144,9 @@ def test_same_engine_key_is_not_paired(tmp_path: Path) -> None:
     result = _result("same-key")
     judge_case(result, Settings(runs=5), store, StatisticalGate(), 1, _hook(0.002, [], 5, opened, 0.001))
     assert opened == [] and result.verdict is not None and result.verdict["paired"] is False
+    # Found by a new-user run: a machine slowdown under an unchanged engine read like a model regression.
+    assert result.verdict["status"] == "regressed"
+    assert "engine unchanged since the baseline (same artifact)" in result.verdict["note"]
 
 
 def test_update_mode_does_not_remeasure(tmp_path: Path) -> None:

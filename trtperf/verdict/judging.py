@@ -217,6 +217,11 @@ def judge_case(
                 warnings.append(f"baseline engine {base_key[:12]} is no longer in the cache: no paired A/B")
         adaptive = judge_adaptively(gate, params, baseline, _medians(hook.runs), settings.runs, more, paired)
     verdict = adaptive.verdict
+    if verdict.status == Status.REGRESSED and base_key and base_key == result.artifact.get("engine_key"):
+        # Not paired on purpose: against the same engine a same-job A/B would hide a driver, runtime or
+        # machine regression, which only the stored baseline can show. Say where the change must be.
+        warnings.append("engine unchanged since the baseline (same artifact): the slowdown comes from the machine "
+                        "or the software below the engine (driver, runtime, load, clocks), not from the model")
     # Clock/throttle facts (GPU backends): visible on every verdict, paired or not.
     env_notes = environment_differences(entry.get("environment", {}), result.environment)
     for note in [*env_notes, *warnings]:

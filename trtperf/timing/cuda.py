@@ -66,10 +66,8 @@ class CudaEventWorker:
     ) -> None:
         import torch
 
-        if iterations_per_sample < 1:
-            raise ValueError(f"iterations_per_sample must be >= 1, got {iterations_per_sample}")
-        if l2_flush and iterations_per_sample > 1:
-            raise ValueError("l2_flush times one cold inference per sample; it needs iterations_per_sample=1")
+        # The measurement mode holds the one rule for these fields (TrtperfUsageError on a conflict).
+        MeasurementMode(l2_flush=l2_flush, iterations_per_sample=iterations_per_sample)
         self.iterations_per_sample = iterations_per_sample
 
         self._torch = torch

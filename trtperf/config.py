@@ -228,6 +228,13 @@ OPTIONS: tuple[Option, ...] = (
            "events, each reported as their mean (default 1: per-inference samples). Use e.g. 20 for inferences "
            "under ~50 us, where an event pair's ~2 us of GPU time biases the result; percentiles then describe "
            "means of that many inferences. Not with l2_flush.", "N"),
+    # nvbench's blocking kernel: the host enqueues a chunk of inferences while the GPU waits behind a delay kernel,
+    # so CUDA events time the engine's GPU work, not the host's launch speed (issue 14: launch-bound cases).
+    Option("delay_kernel", _bool, "GPU backends: before each chunk of timed inferences, enqueue a short GPU delay "
+           "kernel sized to the host's enqueue time, so the GPU never waits for the host inside a timed sample and "
+           "the latency is the engine's GPU time even when Python and the driver launch slower than the GPU runs "
+           "(nvbench's blocking kernel). Off: the GPU may wait for launches, as in a host-bound production loop "
+           "(default on).", "BOOL"),
     Option("update_baselines", _bool, "Write this run's statistics into the baseline files "
            "(only the cases that ran; every other entry is kept).", flag=True),
     Option("baseline_dir", _path, "Directory of per-device baseline files (default <rootdir>/baselines).",
@@ -288,7 +295,7 @@ OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
 
 # Settings a model declaration may override for its own cases.
 MODEL_SETTINGS = frozenset({"runs", "min_time", "min_iters", "warmup", "threshold", "effect_floor", "confidence",
-                            "remeasure", "paired", "cv_warn", "timing_mode", "cuda_graph",
+                            "remeasure", "paired", "cv_warn", "timing_mode", "cuda_graph", "delay_kernel",
                             "l2_flush", "iterations_per_sample", "calibration_data", "hypothesis_examples",
                             "trt_opt_level", "trt_workspace", "trt_tf32", "trt_batch_range",
                             "trt_kernel_specialization"})
@@ -315,6 +322,7 @@ class Settings:
     cuda_graph: str = "auto"
     l2_flush: bool = False
     iterations_per_sample: int = 1
+    delay_kernel: bool = True
     update_baselines: bool = False
     baseline_dir: Path | None = None
     cache_dir: Path | None = None

@@ -196,7 +196,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"trtperf: {mode}; runs={s.runs} min_time={s.min_time}s min_iters={s.min_iters} warmup={s.warmup}s "
         f"threshold={s.threshold:.1%} timing_mode={s.timing_mode} cuda_graph={s.cuda_graph} "
-        f"l2_flush={s.l2_flush} iterations_per_sample={s.iterations_per_sample}",
+        f"l2_flush={s.l2_flush} iterations_per_sample={s.iterations_per_sample} delay_kernel={s.delay_kernel}",
         f"trtperf: baselines {state.baseline_dir}; results {state.results_path}",
     ]
 

@@ -39,3 +39,10 @@ def test_short_gpu_inferences_suggest_several_per_event_pair() -> None:
     assert not any("short inference" in n for n in stability_notes([_run(0.014, None)], Settings()))  # CPU
     assert not any("short inference" in n for n in stability_notes([_run(0.2, 0.005)], Settings()))
     assert not any("short inference" in n for n in stability_notes(short, Settings(l2_flush=True)))
+
+
+def test_behind_the_delay_kernel_a_slow_host_is_named_host_bound_not_launch_bound() -> None:
+    note = launch_bound_note([_run(0.10, 0.30)] * 3, delay_kernel=True)
+    assert note is not None and note.startswith("host-bound launches:") and "latency is still the GPU's" in note
+    assert "launch-bound" not in note
+    assert note in stability_notes([_run(0.10, 0.30)] * 3, Settings(), delay_kernel=True)

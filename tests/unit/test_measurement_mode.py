@@ -18,13 +18,15 @@ from trtperf.spec import ModelSpec
 from trtperf.timing.mode import MeasurementMode, normalize_timing_mode
 
 ROOT = Path(__file__).resolve().parents[2]
-NON_DEFAULT = {"timing_mode": "e2e", "cuda_graph": "on", "l2_flush": False, "iterations_per_sample": 20}
+NON_DEFAULT = {"timing_mode": "e2e", "cuda_graph": "on", "l2_flush": False, "iterations_per_sample": 20,
+               "delay_kernel": False}
 
 
 def test_built_once_from_the_settings() -> None:
     mode = Settings(**NON_DEFAULT).measurement  # type: ignore[arg-type]
     assert mode == MeasurementMode(transfers=True, cuda_graph="on", l2_flush=False, iterations_per_sample=20)
-    assert Settings().measurement == MeasurementMode(cuda_graph="auto")  # trtexec 11: graphs where they work
+    # trtexec 11: graphs where they work; nvbench: a delay kernel so the host's launch speed is not timed
+    assert Settings().measurement == MeasurementMode(cuda_graph="auto", delay_kernel=True)
 
 
 @pytest.mark.parametrize("where", ["env", "model"])
@@ -40,7 +42,7 @@ def test_timing_mode_is_the_modes_json() -> None:
     mode = MeasurementMode(transfers=True, cuda_graph="auto", iterations_per_sample=4)
     assert mode.to_json("cuda_event", graph_captured=False, contexts="one per stream") == {
         "clock": "cuda_event", "transfers": True, "cuda_graph": False, "l2_flush": False,
-        "iterations_per_sample": 4, "contexts": "one per stream"}
+        "iterations_per_sample": 4, "delay_kernel": False, "contexts": "one per stream"}
     assert MeasurementMode(cuda_graph="on").to_json("cuda_event")["cuda_graph"] is True
 
 
@@ -111,8 +113,10 @@ def test_event_worker_passes_every_field_of_the_mode() -> None:
         worker = event_worker(lambda: None, StreamDouble(), mode)
         assert worker.iterations_per_sample == mode.iterations_per_sample
         assert worker.l2_flush is mode.l2_flush  # l2_flush=True needs a GPU (buffer sized by its L2)
+        assert worker.delay_kernel is mode.delay_kernel  # delay_kernel=True needs a GPU (its clock rate)
     assert [f.name for f in dataclasses.fields(MeasurementMode)] == [
-        "transfers", "cuda_graph", "l2_flush", "iterations_per_sample"], "a new field: pass it in event_worker"
+        "transfers", "cuda_graph", "l2_flush", "iterations_per_sample", "delay_kernel"], \
+        "a new field: pass it in event_worker"
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "torch"])

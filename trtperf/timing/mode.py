@@ -15,6 +15,9 @@ Fields:
 - ``l2_flush``: cold-cache latency (the L2 is flushed before each inference, outside its events).
 - ``iterations_per_sample``: GPU inferences between one pair of CUDA events (for inferences
   under ~50 us, where an event pair's ~2 us biases the sample); not with ``l2_flush``.
+- ``delay_kernel``: a GPU delay kernel heads each chunk of timed inferences, sized so the host has
+  enqueued the chunk before the GPU reaches it (nvbench's blocking kernel): the events then bracket
+  GPU work only, also where the host launches slower than the GPU runs (launch-bound cases).
 
 CPU engines time with the host clock and apply none of these: their effective mode is
 :meth:`MeasurementMode.on_cpu`.
@@ -41,6 +44,8 @@ class _MeasurementSettings(Protocol):
     def l2_flush(self) -> bool: ...
     @property
     def iterations_per_sample(self) -> int: ...
+    @property
+    def delay_kernel(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class MeasurementMode:
     cuda_graph: CudaGraph = "off"
     l2_flush: bool = False
     iterations_per_sample: int = 1
+    delay_kernel: bool = False
 
     def __post_init__(self) -> None:
         if self.cuda_graph not in CUDA_GRAPH_CHOICES:
@@ -66,7 +72,8 @@ class MeasurementMode:
     def from_settings(cls, settings: _MeasurementSettings) -> MeasurementMode:
         """The mode of ``settings``; :class:`TrtperfUsageError` for a conflicting combination."""
         return cls(transfers=settings.timing_mode == "e2e", cuda_graph=settings.cuda_graph,  # type: ignore[arg-type]
-                   l2_flush=settings.l2_flush, iterations_per_sample=settings.iterations_per_sample)
+                   l2_flush=settings.l2_flush, iterations_per_sample=settings.iterations_per_sample,
+                   delay_kernel=settings.delay_kernel)
 
     @classmethod
     def on_cpu(cls) -> MeasurementMode:
@@ -83,18 +90,21 @@ class MeasurementMode:
         engine's own facts (threads, contexts)."""
         captured = self.cuda_graph == "on" if graph_captured is None else graph_captured
         return {"clock": clock, "transfers": self.transfers, "cuda_graph": bool(captured),
-                "l2_flush": self.l2_flush, "iterations_per_sample": self.iterations_per_sample, **extra}
+                "l2_flush": self.l2_flush, "iterations_per_sample": self.iterations_per_sample,
+                "delay_kernel": self.delay_kernel, **extra}
 
 
 def normalize_timing_mode(mode: Mapping[str, Any]) -> dict[str, Any]:
     """A stored ``timing_mode`` in today's keys, so baselines recorded before a field existed
     compare equal when they measured the same thing (missing ``l2_flush``/``iterations_per_sample``
-    were their defaults; the torch backend once wrote ``l2_cache: warm|flushed``)."""
+    were their defaults; missing ``delay_kernel`` was off: it did not exist; the torch backend once
+    wrote ``l2_cache: warm|flushed``)."""
     out = dict(mode)
     if "l2_cache" in out:
         out["l2_flush"] = out.pop("l2_cache") == "flushed"
     out.setdefault("l2_flush", False)
     out.setdefault("iterations_per_sample", 1)
+    out.setdefault("delay_kernel", False)
     return out
 
 
@@ -113,4 +123,10 @@ def mismatch_advice(baseline_mode: Mapping[str, Any], candidate_mode: Mapping[st
         return ("the baseline was timed as CUDA-graph replays, this run as stream launches (capture was off or "
                 "failed; see the notes): rerun with --trtperf-cuda-graph on to see why capture fails, or re-record "
                 "with --trtperf-update-baselines")
+    if bool(baseline_mode.get("delay_kernel")) != bool(candidate_mode.get("delay_kernel")):
+        if not baseline_mode.get("delay_kernel"):
+            return ("the baseline was timed without the GPU delay kernel (trtperf's default before it became 'on'): "
+                    "compare with it using --trtperf-delay-kernel off, or re-record it in today's default mode with "
+                    "--trtperf-update-baselines")
+        return "compare with --trtperf-delay-kernel on, or re-record with --trtperf-update-baselines"
     return "rerun in the baseline's mode, or record a new baseline with --trtperf-update-baselines"

@@ -90,9 +90,11 @@ SHORT_GPU_INFERENCE_S = 50e-6
 bench/results/fidelity-h100-*.txt) biases the latency by several percent."""
 
 
-def stability_notes(runs: Sequence[RunSamples], settings: Settings, graph_replays: bool = False) -> list[str]:
+def stability_notes(runs: Sequence[RunSamples], settings: Settings, graph_replays: bool = False,
+                    delay_kernel: bool = False) -> list[str]:
     """Warnings that make a measurement less trustworthy (issue 6, item 3). ``graph_replays``: the timed
-    launches were CUDA-graph replays (the result's timing mode says so)."""
+    launches were CUDA-graph replays; ``delay_kernel``: a delay kernel queued each chunk ahead of the GPU
+    (the result's timing mode says both)."""
     cv_warn = settings.cv_warn
     notes = []
     unstable = sum(1 for r in runs if not r.warmup_stable)
@@ -104,7 +106,7 @@ def stability_notes(runs: Sequence[RunSamples], settings: Settings, graph_replay
     if spreads and float(np.median(spreads)) > cv_warn:
         notes.append(f"high within-run spread: IQR/median {float(np.median(spreads)):.1%} (> {cv_warn:.0%}); "
                      f"a noisy machine: pin cores, lock clocks")
-    note = launch_bound_note(runs, graph_replays)
+    note = launch_bound_note(runs, graph_replays, delay_kernel)
     if note:
         notes.append(note)
     pooled = [v for r in runs for v in r.latencies]
@@ -117,8 +119,12 @@ def stability_notes(runs: Sequence[RunSamples], settings: Settings, graph_replay
     return notes
 
 
-def launch_bound_note(runs: Sequence[RunSamples], cuda_graph: bool = False) -> str | None:
-    """trtexec's "bound by Enqueue Time" warning: the GPU waited for the host to enqueue work."""
+def launch_bound_note(runs: Sequence[RunSamples], cuda_graph: bool = False, delay_kernel: bool = False) -> str | None:
+    """trtexec's "bound by Enqueue Time" warning: the host enqueues an inference slower than the GPU runs it.
+
+    Without the delay kernel the GPU then waits for the host inside the timed samples ("launch-bound": the
+    latency follows the host). With it (``delay_kernel``) the samples are the GPU's, and the note only says
+    that back-to-back calls from this host would be host-bound ("host-bound launches")."""
     enqueue_ms = enqueue_median_ms(runs)
     pooled = [v for r in runs for v in r.latencies]
     if enqueue_ms is None or not pooled:
@@ -128,6 +134,10 @@ def launch_bound_note(runs: Sequence[RunSamples], cuda_graph: bool = False) -> s
         return None
     advice = ("even with CUDA-graph replay" if cuda_graph
               else "--trtperf-cuda-graph on replays a captured graph instead")
+    if delay_kernel:
+        return (f"host-bound launches: the host took {enqueue_ms:.4f} ms to enqueue each inference vs {gpu_ms:.4f} "
+                f"ms on the GPU ({advice}); the latency is still the GPU's (a delay kernel queued each chunk of "
+                f"inferences ahead of the GPU), but back-to-back calls from this host would run at the host's pace")
     return (f"launch-bound: the host took {enqueue_ms:.4f} ms to enqueue each inference vs {gpu_ms:.4f} ms on "
             f"the GPU (over {LAUNCH_BOUND_RATIO:.0%}, trtexec's 'bound by Enqueue Time'): the GPU may wait for the "
             f"host, so this latency may follow the host's speed (Python, driver) more than the engine's; {advice}")
@@ -159,7 +169,8 @@ def judge_case(
     case = result.case
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
-    warnings = stability_notes(hook.runs, settings, bool(result.timing_mode.get("cuda_graph")))
+    warnings = stability_notes(hook.runs, settings, bool(result.timing_mode.get("cuda_graph")),
+                               bool(result.timing_mode.get("delay_kernel")))
     entry = store.entry(slug, case.key, lenient=settings.update_baselines)
     replaced = entry_problem(entry) if entry is not None and settings.update_baselines else None
     if entry is None or replaced:

@@ -1,0 +1,83 @@
+#!/bin/bash
+# The GPU work of issues 11 and 14 in few device calls (an H200; the tensorrt backend through the
+# TensorRT-RTX harness of ../shared/gpu/trt-rtx, whose env.sh must be sourced first). Steps ($STEPS, in order),
+# each under its own limit ($LIMIT seconds; SIGINT first, so pytest still writes its results):
+#   gputests      pytest tests/gpu ($GPUTESTS, default all of it)
+#   record-B      the main job, `pytest suites` (the example suites and the zoo, full size on a GPU), on backend B
+#                 at default settings, recording baselines into $OUT/w/baselines; one pytest session per file
+#   gate-B        the same again on backend B, gated against those baselines (warm cache: seconds per verdict)
+#   fidelity      python bench/fidelity.py $FIDELITY_ARGS
+#   gatepower     python bench/gate_power.py $GATE_POWER_ARGS
+#   paritypower   python bench/parity_power.py $PARITY_ARGS
+# Usage on the GPU machine, from the repository root: OUT=/some/dir STEPS="record-torch gate-torch" bash bench/gpu_job.sh
+# Everything lands in $OUT/w and is packed into $OUT/w.tgz after each step (a call cut off keeps what finished);
+# the log is $OUT/job.log. Wheels of missing packages (onnxconverter-common) are installed from $WHL if present.
+set -u
+export PYTHONUNBUFFERED=1
+cd "$(dirname "$0")/.."
+WHL=${WHL:-.whl}
+STEPS=${STEPS:-gputests}
+LIMIT=${LIMIT:-300}
+CACHE=${CACHE:-/tmp/trtperf-cache}
+W="$OUT/w"
+mkdir -p "$W"
+LOG="$OUT/job.log"
+step() { echo "=== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
+pack() { tar czf "$OUT/w.tgz" -C "$OUT" w; }
+run_limited() { timeout -s INT -k 30 "${STEP_LIMIT:-$LIMIT}" "$@"; }
+if ls "$WHL"/*.whl >/dev/null 2>&1 && ! python3 -c "import onnxconverter_common" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$WHL"/*.whl
+fi
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}/tmp/site:$PWD"
+SUITE_FILES=${SUITE_FILES:-suites/test_cnn.py suites/test_mlp.py suites/test_transformer.py suites/zoo/test_zoo.py}
+SUITE=(-p trtperf.plugin -p no:cacheprovider --trtperf-cache-dir "$CACHE" --trtperf-baseline-dir "$W/baselines" -q
+       --durations=0 -rfE)
+step "environment"
+{ nvidia-smi --query-gpu=index,name,driver_version,clocks.sm,clocks.max.sm,clocks.mem --format=csv
+  python3 -c "import sys, torch, onnxruntime; print(sys.version.split()[0], 'torch', torch.__version__, 'ort', onnxruntime.__version__, 'gpus', torch.cuda.device_count())"
+  python3 -c "import tensorrt_rtx_bindings as t; print('tensorrt-rtx', t.__version__)" 2>/dev/null || echo "no tensorrt-rtx"
+} 2>&1 | tee -a "$LOG"
+for s in $STEPS; do
+  start=$(date +%s)
+  case $s in
+    gputests)
+      step "pytest ${GPUTESTS:-tests/gpu}"
+      run_limited python3 -m pytest ${GPUTESTS:-tests/gpu} -p no:cacheprovider -q -rA > "$W/gputests.log" 2>&1
+      echo "exit $?" | tee -a "$LOG"
+      grep -E "passed|failed|PASSED|FAILED|Error" "$W/gputests.log" | tail -30 | tee -a "$LOG" ;;
+    record-*|gate-*)
+      backend=${s#*-}
+      what=${s%%-*}
+      extra=()
+      [ "$what" = record ] && extra=(--trtperf-update-baselines)
+      for f in $SUITE_FILES; do
+        name=$(basename "$f" .py)
+        step "$what: pytest $f --trtperf-backend $backend ${extra[*]}"
+        t0=$(date +%s)
+        run_limited python3 -m pytest "$f" "${SUITE[@]}" --trtperf-backend "$backend" "${extra[@]}" \
+          --trtperf-results "$W/$what-$backend-$name.json" > "$W/$what-$backend-$name.log" 2>&1
+        echo "exit $? after $(( $(date +%s) - t0 )) s" | tee -a "$LOG"
+        grep -E "^(FAILED|ERROR)|[0-9]+ (passed|failed)" "$W/$what-$backend-$name.log" | tail -12 | tee -a "$LOG"
+        pack
+      done ;;
+    fidelity)
+      step "bench/fidelity.py $FIDELITY_ARGS"
+      run_limited python3 bench/fidelity.py --out "$W/fidelity" --cache-dir "$CACHE" $FIDELITY_ARGS \
+        > "$W/fidelity.log" 2>&1
+      echo "exit $?" | tee -a "$LOG"; tail -25 "$W/fidelity.log" | tee -a "$LOG" ;;
+    gatepower)
+      step "bench/gate_power.py $GATE_POWER_ARGS"
+      run_limited python3 bench/gate_power.py --cache-dir "$CACHE" $GATE_POWER_ARGS > "$W/gate_power.log" 2>&1
+      echo "exit $?" | tee -a "$LOG"; tail -25 "$W/gate_power.log" | tee -a "$LOG"
+      cp bench/results/gate_power-* "$W/" 2>/dev/null ;;
+    paritypower)
+      step "bench/parity_power.py $PARITY_ARGS"
+      run_limited python3 bench/parity_power.py $PARITY_ARGS > "$W/parity_power.log" 2>&1
+      echo "exit $?" | tee -a "$LOG"; tail -25 "$W/parity_power.log" | tee -a "$LOG" ;;
+    *) echo "unknown step $s" | tee -a "$LOG" ;;
+  esac
+  echo "step $s took $(( $(date +%s) - start )) s" | tee -a "$LOG"
+  pack
+done
+step "done"
+pack

@@ -35,7 +35,7 @@ def _slow_host_launch(buffer: Any) -> Callable[[], None]:
 def test_a_slow_host_is_timed_without_the_delay_kernel_and_not_with_it(per_sample: int) -> None:
     from trtperf.timing.cuda import CudaEventWorker
 
-    stream = torch.cuda.Stream()
+    stream = torch.cuda.Stream()  # type: ignore[no-untyped-call]
     buffer = torch.zeros(1024, device="cuda")
     medians = {}
     for delay in (False, True):
@@ -45,7 +45,10 @@ def test_a_slow_host_is_timed_without_the_delay_kernel_and_not_with_it(per_sampl
         medians[delay] = statistics.median(worker.run(40))
         worker.close()
         assert bool(worker.delay_s) is delay
-    kernel_alone = CudaEventWorker(lambda: buffer.add_(1.0), stream, iterations_per_sample=per_sample)
+    def kernel() -> None:
+        buffer.add_(1.0)
+
+    kernel_alone = CudaEventWorker(kernel, stream, iterations_per_sample=per_sample)
     kernel_alone.run(5)
     kernel_s = statistics.median(kernel_alone.run(40))
     assert medians[False] > 0.8 * HOST_S, medians  # the host was timed

@@ -225,8 +225,10 @@ def _gpu_engine(**mode: Any) -> TorchEngine:
 def test_gpu_timing_mode_names_what_a_sample_covers() -> None:
     engine = _gpu_engine()
     assert engine.timing_mode() == {"clock": "cuda_event", "transfers": False, "cuda_graph": True,
-                                    "l2_flush": False, "iterations_per_sample": 1, "torch": "eager"}
+                                    "l2_flush": False, "iterations_per_sample": 1, "delay_kernel": False,
+                                    "torch": "eager"}
     engine.close()
+    assert _gpu_engine(delay_kernel=True).timing_mode()["delay_kernel"] is True
     blocked = _gpu_engine(iterations_per_sample=20, transfers=True)
     assert blocked.timing_mode()["iterations_per_sample"] == 20 and blocked.timing_mode()["transfers"] is True
     blocked.close()

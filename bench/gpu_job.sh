@@ -36,7 +36,10 @@ if ls "$WHL"/*.whl >/dev/null 2>&1 && ! python3 -c "import onnxconverter_common"
 fi
 export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}/tmp/site:$PWD"
 SUITE_FILES=${SUITE_FILES:-suites/test_cnn.py suites/test_mlp.py suites/test_transformer.py suites/zoo/test_zoo.py}
-SUITE=(-p trtperf.plugin -p no:cacheprovider --trtperf-cache-dir "$CACHE" --trtperf-baseline-dir "$W/baselines" -q
+PLUGIN=()  # where trtperf is not pip-installed (the device machine), load its pytest plugin by name
+python3 -c "import importlib.metadata as m, sys; sys.exit(any(e.name == 'trtperf' for e in m.entry_points(group='pytest11')))" \
+  && PLUGIN=(-p trtperf.plugin)
+SUITE=("${PLUGIN[@]}" -p no:cacheprovider --trtperf-cache-dir "$CACHE" --trtperf-baseline-dir "$W/baselines" -q
        --durations=0 -rfE)
 step "environment"
 { nvidia-smi --query-gpu=index,name,driver_version,clocks.sm,clocks.max.sm,clocks.mem --format=csv
@@ -61,7 +64,7 @@ for s in $STEPS; do
         step "$what: pytest $f --trtperf-backend $backend ${extra[*]}"
         t0=$(date +%s)
         run_limited python3 -m pytest "$f" "${SUITE[@]}" --trtperf-backend "$backend" "${extra[@]}" \
-          --trtperf-results "$W/$what-$backend-$name.json" > "$W/$what-$backend-$name.log" 2>&1
+          --trtperf-results "$W/$what-$backend-$name.json" ${PYTEST_ARGS:-} > "$W/$what-$backend-$name.log" 2>&1
         echo "exit $? after $(( $(date +%s) - t0 )) s" | tee -a "$LOG"
         grep -E "^(FAILED|ERROR)|[0-9]+ (passed|failed)" "$W/$what-$backend-$name.log" | tail -12 | tee -a "$LOG"
         pack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,20 @@ def test_dim_values_parse_per_axis() -> None:
         resolve({"dim": "seq=0"}, {}, {})
     with pytest.raises(TrtperfUsageError, match="expected AXIS=V1,V2"):
         resolve({"dim": "128,512"}, {}, {})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("seq=0", r"expected AXIS=V1,V2 .* with positive values, got 'seq=0'"),
+    ("seq=128,", r"expected AXIS=V1,V2 .*got 'seq=128,'"),
+    ("seq=abc", r"expected AXIS=V1,V2 .*got 'seq=abc'"),
+    ("seq:128", r"expected AXIS=V1,V2 .*got 'seq:128'"),
+    # Given twice, the second used to replace the first silently.
+    ("seq=128;seq=256", r"axis 'seq' is given twice; list its values once, e.g. 'seq=128,256'"),
+    ("batch=8", r"the batch axis is selected with --trtperf-batch \(e.g. --trtperf-batch 8\)"),
+])
+def test_malformed_dim_values_are_usage_errors_naming_the_part_and_the_form(text: str, message: str) -> None:
+    with pytest.raises(TrtperfUsageError, match=f"Invalid dim '{re.escape(text)}' from --trtperf-dim: {message}"):
+        resolve({"dim": text}, {}, {})
 
 
 def test_gpu_defaults_follow_trtexec_11() -> None:

@@ -172,7 +172,7 @@ def unknown_dim_axes(wanted: Mapping[str, Iterable[int]], declared: Mapping[str,
         return (f"{head}; the collected models declare no named axes (only the batch axis, selected with "
                 f"--trtperf-batch). Fix: drop {source}, or declare the axis on the model "
                 f"(InputSpec(..., ('batch', '{unknown[0]}')) with dims={{'{unknown[0]}': (...)}})")
-    axes = "; ".join(f"{axis} (model{'s' if len(set(models)) > 1 else ''} {', '.join(sorted(set(models)))})"
+    axes = "; ".join(f"{axis} ({'model' if len(set(models)) == 1 else 'models'} {', '.join(sorted(set(models)))})"
                      for axis, models in sorted(declared.items()))
     close = difflib.get_close_matches(unknown[0], list(declared), n=1)
     example = close[0] if close else sorted(declared)[0]

@@ -34,6 +34,7 @@ from trtperf.record.baselines import (
 )
 from trtperf.record.naturalsort import natural_sorted
 from trtperf.record.results import CaseResult, read_results, render_summary, write_results
+from trtperf.text import plural
 
 if TYPE_CHECKING:
     from trtperf.cache import ArtifactCache
@@ -69,7 +70,7 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
             continue
         if loaded is None:
             raise TrtperfError(f"{store.path_for(slug)}: no such baseline file; known devices: {store.slugs()}")
-        print(f"{loaded.path}  ({loaded.device.get('name', slug)}, {len(loaded.entries)} cases)")
+        print(f"{loaded.path}  ({loaded.device.get('name', slug)}, {plural(len(loaded.entries), 'case')})")
         for key in natural_sorted(loaded.entries):
             entry = loaded.entries[key]
             problem = entry_problem(entry)
@@ -94,7 +95,7 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
         print(f"{args.source}: no timed case to record" + (f" matching -k {args.k!r}" if args.k else ""))
         return 1
     for path, count in written.items():
-        print(f"baseline updated: {path} ({count} cases written, other entries kept)")
+        print(f"baseline updated: {path} ({plural(count, 'case')} written, other entries kept)")
     for r in results:
         if not recordable(r):
             print(f"not recorded (no timing, or parity failed): {r.case.key}")
@@ -108,7 +109,7 @@ def cmd_baseline_migrate(args: argparse.Namespace) -> int:
         before = json.loads(path.read_text()).get("schema_version")
         loaded = load_baseline_file(path)
         write_baseline_file(loaded)
-        print(f"{path}: schema {before} -> {SCHEMA_VERSION}, {len(loaded.entries)} cases "
+        print(f"{path}: schema {before} -> {SCHEMA_VERSION}, {plural(len(loaded.entries), 'case')} "
               f"(samples in {samples_path(path).name})")
     return 0
 
@@ -124,7 +125,7 @@ def cmd_results_merge(args: argparse.Namespace) -> int:
         for r in read_results(path):
             merged[(r.device.get("slug", ""), r.case.key)] = r  # later files win
     write_results(args.output, list(merged.values()), {"merged_from": [str(p) for p in args.paths]})
-    print(f"merged {len(merged)} case results from {len(args.paths)} files into {args.output}")
+    print(f"merged {plural(len(merged), 'case result')} from {plural(len(args.paths), 'file')} into {args.output}")
     return 0
 
 
@@ -180,7 +181,7 @@ def cmd_cache_ls(args: argparse.Namespace) -> int:
     found = list(entries(cache))
     for entry in found:
         print(describe(entry))
-    print(f"{len(found)} entries, {sum(e.size for e in found) / 1e9:.3f} GB in {cache.root}")
+    print(f"{plural(len(found), 'entry')}, {sum(e.size for e in found) / 1e9:.3f} GB in {cache.root}")
     return 0
 
 
@@ -195,7 +196,7 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
         if problem:
             bad += 1
             print(f"CORRUPT {describe(entry)}: {problem}")
-    print(f"{len(found)} entries checked, {bad} corrupt" + (" (trtperf rebuilds them on next use; "
+    print(f"{plural(len(found), 'entry')} checked, {bad} corrupt" + (" (trtperf rebuilds them on next use; "
           "`trtperf cache prune --older-than 0` deletes everything)" if bad else ""))
     return 1 if bad else 0
 
@@ -211,7 +212,7 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
     for entry in busy:
         print(f"in use, kept {describe(entry)}")
     print(f"{'would free' if args.dry_run else 'freed'} {sum(e.size for e in deleted) / 1e9:.3f} GB "
-          f"({len(deleted)} entries)")
+          f"({plural(len(deleted), 'entry')})")
     return 0
 
 

@@ -455,7 +455,8 @@ def validate_model_settings(model_name: str, settings: Mapping[str, Any]) -> Non
     unknown = sorted(set(settings) - MODEL_SETTINGS)
     if unknown:
         raise TrtperfUsageError(
-            f"model {model_name!r}: unknown setting(s) {unknown}; allowed: {sorted(MODEL_SETTINGS)}"
+            f"model {model_name!r}: unknown {'setting' if len(unknown) == 1 else 'settings'} {unknown}; "
+            f"allowed: {sorted(MODEL_SETTINGS)}"
         )
     for key, value in settings.items():
         _parse(OPTIONS_BY_FIELD[key], str(value), f"model {model_name!r}")

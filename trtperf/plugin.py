@@ -26,6 +26,7 @@ from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
 from trtperf.record.results import FAILED, SKIPPED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec, collected_by, unbound_declarations
+from trtperf.text import plural
 
 if TYPE_CHECKING:
     from trtperf.pipeline import CaseRunner
@@ -481,6 +482,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in state.reports_written:
         terminalreporter.write_line(line)
     for path, count in sorted(state.baselines_written.items()):
-        terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")
+        terminalreporter.write_line(f"baseline updated: {path} ({plural(count, 'case')} written, other entries kept)")
     for error in state.errors:
         terminalreporter.write_line(f"trtperf: {error}", red=True)

@@ -155,7 +155,7 @@ def test_a_failed_results_write_still_writes_baselines_and_prints_the_table(
         "*trtperf summary*",
         "*tiny[[]onnxruntime-fp32-b4-s1[]]*",
         f"trtperf: cannot write the results to {tmp_path / 'results.json'}: *Is a directory*",
-        "baseline updated: *.json (1 cases written, other entries kept)",
+        "baseline updated: *.json (1 case written, other entries kept)",
     ])
     (baseline,) = (p for p in (tmp_path / "baselines").glob("*.json") if not p.name.endswith(".samples.json"))
     assert list(json.loads(baseline.read_text())["entries"]) == ["tiny[onnxruntime-fp32-b4-s1]"]

@@ -78,7 +78,7 @@ def test_baseline_update_with_k_selects_cases(results_file: Path, baseline_dir: 
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["baseline", "update", "--from", str(results_file), "--baseline-dir", str(baseline_dir),
                  "-k", "cnn"]) == 0
-    assert "(1 cases written, other entries kept)" in capsys.readouterr().out
+    assert "(1 case written, other entries kept)" in capsys.readouterr().out
     loaded = BaselineStore(baseline_dir).load(SLUG)
     assert loaded is not None and list(loaded.entries) == ["cnn[onnxruntime-fp32-b8-s2]"]
 

@@ -140,7 +140,7 @@ def test_cache_verify_uses_the_key_file_a_run_used(tmp_path: Path, capsys: pytes
     _fill(ArtifactCache(tmp_path / "cache", key_file=key), "one", 100)
     monkeypatch.setenv("TRTPERF_CACHE_KEY_FILE", str(key))
     assert main(["cache", "verify", f"--cache-dir={tmp_path / 'cache'}"]) == 0
-    assert "1 entries checked, 0 corrupt" in capsys.readouterr().out
+    assert "1 entry checked, 0 corrupt" in capsys.readouterr().out
     monkeypatch.delenv("TRTPERF_CACHE_KEY_FILE")
     assert main(["cache", "verify", f"--cache-dir={tmp_path / 'cache'}", f"--cache-key-file={key}"]) == 0
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-config"))  # another user's key: unsigned for it

@@ -174,8 +174,10 @@ def test_model_override_strings_are_parsed_like_every_other_layer() -> None:
 
 
 def test_unknown_model_settings_are_rejected_by_name() -> None:
-    with pytest.raises(TrtperfUsageError, match=r"model 'm': unknown setting\(s\) \['cache_dir', 'rnus'\]"):
+    with pytest.raises(TrtperfUsageError, match=r"model 'm': unknown settings \['cache_dir', 'rnus'\]"):
         validate_model_settings("m", {"rnus": 1, "cache_dir": "/tmp", "runs": 2})
+    with pytest.raises(TrtperfUsageError, match=r"model 'm': unknown setting \['rnus'\]; allowed"):
+        validate_model_settings("m", {"rnus": 1})
 
 
 def test_default_cache_dir(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from trtperf.fsutil import atomic_write_bytes
 from trtperf.record import facts
 from trtperf.record.naturalsort import case_order, natural_key
 from trtperf.record.results import SUMMARY_HEADER, CaseResult, speedups_vs_torch, summary_rows
+from trtperf.text import plural
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -182,7 +183,7 @@ def grid_plots(results: Sequence[CaseResult]) -> list[tuple[str, Figure]]:
             ax.set_xticks(range(len(batches)), [f"b{b}" for b in batches], fontsize=8)
             ax.set_yticks(range(len(precisions)), precisions, fontsize=8)
             ax.set_title(title, fontsize=9)
-        fig.suptitle(f"{model} on {backend}, {streams} stream{'s' if streams > 1 else ''}", fontsize=10)
+        fig.suptitle(f"{model} on {backend}, {plural(streams, 'stream')}", fontsize=10)
         out.append((f"{model} {backend} s{streams}", fig))
     return out
 
@@ -230,7 +231,8 @@ def render_html(results: Sequence[CaseResult], history: HistoryStore | None = No
     """The whole report as one HTML document (UTF-8, no script, images inline)."""
     ordered = sorted(results, key=case_order)
     parts = [f"<h1>{html.escape(title)}</h1>",
-             f'<p class="note">{len(ordered)} cases. Latencies are per inference, pooled over runs and streams.</p>',
+             f'<p class="note">{plural(len(ordered), "case")}. Latencies are per inference, pooled over runs and '
+             'streams.</p>',
              "<h2>Summary</h2>", _table(ordered)]
     figure = ratio_plot(ordered)
     if figure is not None:

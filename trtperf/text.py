@@ -24,3 +24,10 @@ def plural_noun(noun: str) -> str:
     else:
         word = last + "s"
     return f"{head} {word}" if head else word
+
+
+def signed_percent(change: float) -> str:
+    """A relative change as every table and report shows it: signed, one decimal of a percent
+    (``0.253`` -> ``"+25.3%"``), and ``"+0.0%"`` for one that rounds to zero, never ``"-0.0%"``."""
+    text = f"{change:+.1%}"
+    return "+0.0%" if text in ("+0.0%", "-0.0%") else text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trtperf.text import plural
+from trtperf.text import plural, signed_percent
 
 
 @pytest.mark.parametrize(("count", "noun", "expected"), [
@@ -17,3 +17,10 @@ from trtperf.text import plural
 def test_plural(count: int, noun: str, expected: str) -> None:
     assert plural(count, noun, "axes" if noun == "axis" else None) == expected
 
+
+
+@pytest.mark.parametrize(("change", "shown"), [
+    (0.253, "+25.3%"), (-0.0004, "+0.0%"), (0.0004, "+0.0%"), (0.0, "+0.0%"), (-0.0006, "-0.1%"), (-0.5, "-50.0%"),
+])
+def test_signed_percent_never_shows_minus_zero(change: float, shown: str) -> None:
+    assert signed_percent(change) == shown

@@ -15,7 +15,7 @@ from trtperf.fsutil import atomic_write_bytes
 from trtperf.record import facts
 from trtperf.record.naturalsort import case_order
 from trtperf.record.results import FAILED, SUMMARY_HEADER, CaseResult, summary_rows
-from trtperf.text import plural
+from trtperf.text import plural, signed_percent
 
 MAX_MESSAGE_LINES = 12
 
@@ -37,7 +37,7 @@ def _numbers(result: CaseResult) -> str:
     verdict = result.verdict or {}
     change = facts.change(result)
     if change is not None:
-        detail = f"{change:+.1%}"
+        detail = signed_percent(change)
         if verdict.get("ratio_low") is not None and verdict.get("ratio_high") is not None:
             detail += f", ratio CI {verdict['ratio_low']:.3f}-{verdict['ratio_high']:.3f}"
         if verdict.get("paired"):

@@ -15,6 +15,7 @@ from trtperf.cases import Case
 from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
 from trtperf.record.naturalsort import case_order
+from trtperf.text import signed_percent
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -138,7 +139,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
         verdict = r.verdict or {}
         change = "-"
         if verdict.get("ratio") is not None:
-            change = f"{(verdict['ratio'] - 1) * 100:+.1f}%"
+            change = signed_percent(verdict["ratio"] - 1)
         parity = "-"
         if r.parity is not None:
             outputs = r.parity["outputs"]

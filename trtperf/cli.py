@@ -50,12 +50,26 @@ def _select(results: list[CaseResult], substring: str | None) -> list[CaseResult
     return [r for r in results if substring is None or substring in r.case.key]
 
 
+def _existing_dir(path: Path, what: str, fix: str) -> Path:
+    """``path`` when it is a directory; else TrtperfError naming it and the fix (exit 1): a command reading a
+    directory that is not there must not report "nothing found" and succeed (a typo would pass CI)."""
+    if not path.is_dir():
+        state = "is not a directory" if path.exists() else "does not exist"
+        raise TrtperfError(f"{what} {path} {state}; {fix}")
+    return path
+
+
+def _baseline_dir(args: argparse.Namespace) -> Path:
+    return _existing_dir(args.baseline_dir, "baseline directory", "pass the directory holding the baseline files "
+                         "with --baseline-dir (a run writes them with --trtperf-update-baselines)")
+
+
 def _number(value: object) -> str:
     return f"{value:9.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{'?':>9}"
 
 
 def cmd_baseline_show(args: argparse.Namespace) -> int:
-    store = BaselineStore(args.baseline_dir)
+    store = BaselineStore(_baseline_dir(args))
     slugs = [args.device] if args.device else store.slugs()
     if not slugs:
         print(f"no baseline files in {args.baseline_dir}")
@@ -103,7 +117,9 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline_migrate(args: argparse.Namespace) -> int:
-    store = BaselineStore(args.baseline_dir)
+    store = BaselineStore(_baseline_dir(args))
+    if not store.slugs():
+        print(f"no baseline files in {args.baseline_dir}: nothing to migrate")
     for slug in store.slugs():
         path = store.path_for(slug)
         before = json.loads(path.read_text()).get("schema_version")
@@ -143,7 +159,8 @@ def cmd_results_report(args: argparse.Namespace) -> int:
     if args.history is not None:
         from trtperf.record.history import HistoryStore
 
-        history = HistoryStore(args.history)
+        history = HistoryStore(_existing_dir(args.history, "history directory", "pass the directory a run "
+                                             "wrote with --trtperf-history DIR, or leave out --history"))
     for line in write_reports(settings, read_results(args.path), {}, {}, environ={}, history=history):
         print(line)
     return 0
@@ -171,7 +188,11 @@ def _cache(args: argparse.Namespace) -> ArtifactCache:
         return Path(option.parse(os.environ[option.env])) if os.environ.get(option.env) else None
 
     # The key file matters: `cache verify` under another key would call every entry unsigned.
-    return ArtifactCache(given("cache_dir") or default_cache_dir(), key_file=given("cache_key_file"))
+    directory = given("cache_dir") or default_cache_dir()
+    # Not created here: listing a cache that is not there is a wrong path, not an empty cache.
+    _existing_dir(directory, "cache directory", "pass the cache a run used with --cache-dir (or TRTPERF_CACHE_DIR; "
+                  f"a pytest run without --trtperf-cache-dir uses {default_cache_dir()})")
+    return ArtifactCache(directory, key_file=given("cache_key_file"))
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:
@@ -219,7 +240,16 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from trtperf.record.history import HistoryStore, render_history
 
-    print(render_history(HistoryStore(args.dir).series(args.k), args.min_change), end="")
+    store = HistoryStore(_existing_dir(args.dir, "history directory", "pass the directory a run wrote with "
+                                       "`pytest ... --trtperf-history DIR` as --dir DIR"))
+    series = store.series(args.k)
+    if not series:
+        runs = len(store.run_files())
+        print(f"no history runs in {args.dir}" if not runs else
+              f"no case in the {plural(runs, 'history run')} of {args.dir}" + (f" matches -k {args.k!r}" if args.k else
+                                                                             " has a median"))
+        return 0
+    print(render_history(series, args.min_change), end="")
     return 0
 
 

@@ -105,7 +105,7 @@ def test_bad_results_files(tmp_path: Path, content: str, message: str) -> None:
 
 
 def test_missing_results_file(tmp_path: Path) -> None:
-    with pytest.raises(TrtperfUsageError, match="cannot read results JSON"):
+    with pytest.raises(TrtperfUsageError, match=r"absent\.json: no such results file; pass the file a run wrote"):
         read_results(tmp_path / "absent.json")
 
 

@@ -37,6 +37,9 @@ def load_stats(path: Path, device_slug: str | None = None) -> tuple[str | None, 
     """``(device slug, case key -> stats)`` of a baseline file or a results file (told apart by content).
 
     A results file may hold several devices; ``device_slug`` keeps that device's cases."""
+    if not path.is_file():
+        raise TrtperfUsageError(f"{path}: no such file; pass a baseline file (baselines/<device>.json) or a results "
+                                f"file (.trtperf/results.json).")
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

@@ -83,6 +83,9 @@ def write_results(path: Path, results: Sequence[CaseResult], meta: Mapping[str, 
 
 
 def read_results(path: Path) -> list[CaseResult]:
+    if not path.is_file():
+        raise TrtperfUsageError(f"{path}: no such results file; pass the file a run wrote (.trtperf/results.json "
+                                f"by default, or the path given to --trtperf-results).")
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

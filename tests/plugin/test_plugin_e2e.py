@@ -46,9 +46,14 @@ def test_clean_pass_reports_no_baseline_and_writes_results(pytester: pytest.Pyte
     assert not _baseline_files(tmp_path), "a plain run must not write baselines"
 
 
-def test_update_writes_baseline_then_rerun_passes(pytester: pytest.Pytester, suite: list[str], tmp_path: Path) -> None:
+def test_update_writes_baseline_then_rerun_passes(pytester: pytest.Pytester, suite: list[str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRTPERF_LOCK_DIR", str(tmp_path / "locks"))
     pytester.runpytest(*suite, "--trtperf-update-baselines").assert_outcomes(passed=1)
     (path,) = _baseline_files(tmp_path)
+    # The baseline directory (committed to git) holds the user's files only: no lock, no temporary file.
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.stem + ".samples.json"]
+    assert [p.name for p in (tmp_path / "locks").iterdir() if p.name.startswith(path.name + "-")], "its lock is here"
     baseline = json.loads(path.read_text())
     assert list(baseline["entries"]) == ["tiny[onnxruntime-fp32-b4-s1]"]
     assert path.read_text().endswith("\n")

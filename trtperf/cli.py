@@ -131,7 +131,9 @@ def cmd_baseline_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_results_show(args: argparse.Namespace) -> int:
-    print(render_summary(read_results(args.path)), end="")
+    import shutil
+
+    print(render_summary(read_results(args.path), width=max(80, shutil.get_terminal_size((120, 24)).columns)), end="")
     return 0
 
 

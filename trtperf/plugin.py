@@ -467,7 +467,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for line in [*(f"trtperf: {note}" for note in state.notes), *state.deferred_header, *state.worker_lines]:
             terminalreporter.write_line(line)
     if state.results:
-        terminalreporter.write(render_summary(state.results, width=max(140, terminalreporter._tw.fullwidth)))
+        terminalreporter.write(render_summary(state.results, width=max(80, terminalreporter._tw.fullwidth)))
     else:
         terminalreporter.write_line("no trtperf case ran" + (
             ": " + "; ".join(sorted(state.no_cases.values())) if state.no_cases else ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -148,3 +149,33 @@ def why_no_cases(
         return (f"--trtperf-dim {wanted} matches none of the named-axis values model {spec.name!r} declares "
                 f"(declared: {declared}); a value must lie within the declared range")
     return f"model {spec.name!r} declares no cases"
+
+
+def unknown_dim_axes(wanted: Mapping[str, Iterable[int]], declared: Mapping[str, Iterable[str]],
+                     source: str = "--trtperf-dim") -> str:
+    """The usage error for ``--trtperf-dim`` axes no collected model declares ('' when there is none).
+
+    ``declared`` maps each named axis the collected models declare to those models' names. An axis
+    that one model declares and another does not is fine: it narrows the models that have it.
+    """
+    unknown = sorted(axis for axis in wanted if axis not in declared)
+    if not unknown:
+        return ""
+
+    def spelled(value: str) -> str:  # as the user gave it: --trtperf-dim V, TRTPERF_DIM=V, trtperf_dim = V
+        return f"{source}={value}" if source.isupper() else f"{source} {value}"
+
+    given = spelled(";".join(f"{axis}={','.join(map(str, values))}" for axis, values in sorted(wanted.items())))
+    names = ", ".join(repr(axis) for axis in unknown)
+    head = f"{given}: no collected model declares the {'axes' if len(unknown) > 1 else 'axis'} {names}"
+    if not declared:
+        return (f"{head}; the collected models declare no named axes (only the batch axis, selected with "
+                f"--trtperf-batch). Fix: drop {source}, or declare the axis on the model "
+                f"(InputSpec(..., ('batch', '{unknown[0]}')) with dims={{'{unknown[0]}': (...)}})")
+    axes = "; ".join(f"{axis} ({'model' if len(set(models)) == 1 else 'models'} {', '.join(sorted(set(models)))})"
+                     for axis, models in sorted(declared.items()))
+    close = difflib.get_close_matches(unknown[0], list(declared), n=1)
+    example = close[0] if close else sorted(declared)[0]
+    values = ",".join(map(str, wanted[unknown[0]]))
+    return (f"{head}; the collected models declare: {axes}. Fix: name a declared axis, e.g. "
+            + spelled(f"{example}={values}") + (" (did you mean it?)" if close else ""))

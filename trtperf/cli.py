@@ -34,6 +34,7 @@ from trtperf.record.baselines import (
 )
 from trtperf.record.naturalsort import natural_sorted
 from trtperf.record.results import CaseResult, read_results, render_summary, write_results
+from trtperf.text import plural
 
 if TYPE_CHECKING:
     from trtperf.cache import ArtifactCache
@@ -49,12 +50,26 @@ def _select(results: list[CaseResult], substring: str | None) -> list[CaseResult
     return [r for r in results if substring is None or substring in r.case.key]
 
 
+def _existing_dir(path: Path, what: str, fix: str) -> Path:
+    """``path`` when it is a directory; else TrtperfError naming it and the fix (exit 1): a command reading a
+    directory that is not there must not report "nothing found" and succeed (a typo would pass CI)."""
+    if not path.is_dir():
+        state = "is not a directory" if path.exists() else "does not exist"
+        raise TrtperfError(f"{what} {path} {state}; {fix}")
+    return path
+
+
+def _baseline_dir(args: argparse.Namespace) -> Path:
+    return _existing_dir(args.baseline_dir, "baseline directory", "pass the directory holding the baseline files "
+                         "with --baseline-dir (a run writes them with --trtperf-update-baselines)")
+
+
 def _number(value: object) -> str:
     return f"{value:9.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{'?':>9}"
 
 
 def cmd_baseline_show(args: argparse.Namespace) -> int:
-    store = BaselineStore(args.baseline_dir)
+    store = BaselineStore(_baseline_dir(args))
     slugs = [args.device] if args.device else store.slugs()
     if not slugs:
         print(f"no baseline files in {args.baseline_dir}")
@@ -69,7 +84,7 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
             continue
         if loaded is None:
             raise TrtperfError(f"{store.path_for(slug)}: no such baseline file; known devices: {store.slugs()}")
-        print(f"{loaded.path}  ({loaded.device.get('name', slug)}, {len(loaded.entries)} cases)")
+        print(f"{loaded.path}  ({loaded.device.get('name', slug)}, {plural(len(loaded.entries), 'case')})")
         for key in natural_sorted(loaded.entries):
             entry = loaded.entries[key]
             problem = entry_problem(entry)
@@ -94,7 +109,7 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
         print(f"{args.source}: no timed case to record" + (f" matching -k {args.k!r}" if args.k else ""))
         return 1
     for path, count in written.items():
-        print(f"baseline updated: {path} ({count} cases written, other entries kept)")
+        print(f"baseline updated: {path} ({plural(count, 'case')} written, other entries kept)")
     for r in results:
         if not recordable(r):
             print(f"not recorded (no timing, or parity failed): {r.case.key}")
@@ -102,19 +117,23 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline_migrate(args: argparse.Namespace) -> int:
-    store = BaselineStore(args.baseline_dir)
+    store = BaselineStore(_baseline_dir(args))
+    if not store.slugs():
+        print(f"no baseline files in {args.baseline_dir}: nothing to migrate")
     for slug in store.slugs():
         path = store.path_for(slug)
         before = json.loads(path.read_text()).get("schema_version")
         loaded = load_baseline_file(path)
         write_baseline_file(loaded)
-        print(f"{path}: schema {before} -> {SCHEMA_VERSION}, {len(loaded.entries)} cases "
+        print(f"{path}: schema {before} -> {SCHEMA_VERSION}, {plural(len(loaded.entries), 'case')} "
               f"(samples in {samples_path(path).name})")
     return 0
 
 
 def cmd_results_show(args: argparse.Namespace) -> int:
-    print(render_summary(read_results(args.path)), end="")
+    import shutil
+
+    print(render_summary(read_results(args.path), width=max(80, shutil.get_terminal_size((120, 24)).columns)), end="")
     return 0
 
 
@@ -124,7 +143,7 @@ def cmd_results_merge(args: argparse.Namespace) -> int:
         for r in read_results(path):
             merged[(r.device.get("slug", ""), r.case.key)] = r  # later files win
     write_results(args.output, list(merged.values()), {"merged_from": [str(p) for p in args.paths]})
-    print(f"merged {len(merged)} case results from {len(args.paths)} files into {args.output}")
+    print(f"merged {plural(len(merged), 'case result')} from {plural(len(args.paths), 'file')} into {args.output}")
     return 0
 
 
@@ -142,7 +161,8 @@ def cmd_results_report(args: argparse.Namespace) -> int:
     if args.history is not None:
         from trtperf.record.history import HistoryStore
 
-        history = HistoryStore(args.history)
+        history = HistoryStore(_existing_dir(args.history, "history directory", "pass the directory a run "
+                                             "wrote with --trtperf-history DIR, or leave out --history"))
     for line in write_reports(settings, read_results(args.path), {}, {}, environ={}, history=history):
         print(line)
     return 0
@@ -170,7 +190,11 @@ def _cache(args: argparse.Namespace) -> ArtifactCache:
         return Path(option.parse(os.environ[option.env])) if os.environ.get(option.env) else None
 
     # The key file matters: `cache verify` under another key would call every entry unsigned.
-    return ArtifactCache(given("cache_dir") or default_cache_dir(), key_file=given("cache_key_file"))
+    directory = given("cache_dir") or default_cache_dir()
+    # Not created here: listing a cache that is not there is a wrong path, not an empty cache.
+    _existing_dir(directory, "cache directory", "pass the cache a run used with --cache-dir (or TRTPERF_CACHE_DIR; "
+                  f"a pytest run without --trtperf-cache-dir uses {default_cache_dir()})")
+    return ArtifactCache(directory, key_file=given("cache_key_file"))
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:
@@ -180,7 +204,7 @@ def cmd_cache_ls(args: argparse.Namespace) -> int:
     found = list(entries(cache))
     for entry in found:
         print(describe(entry))
-    print(f"{len(found)} entries, {sum(e.size for e in found) / 1e9:.3f} GB in {cache.root}")
+    print(f"{plural(len(found), 'entry')}, {sum(e.size for e in found) / 1e9:.3f} GB in {cache.root}")
     return 0
 
 
@@ -195,7 +219,7 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
         if problem:
             bad += 1
             print(f"CORRUPT {describe(entry)}: {problem}")
-    print(f"{len(found)} entries checked, {bad} corrupt" + (" (trtperf rebuilds them on next use; "
+    print(f"{plural(len(found), 'entry')} checked, {bad} corrupt" + (" (trtperf rebuilds them on next use; "
           "`trtperf cache prune --older-than 0` deletes everything)" if bad else ""))
     return 1 if bad else 0
 
@@ -211,14 +235,23 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
     for entry in busy:
         print(f"in use, kept {describe(entry)}")
     print(f"{'would free' if args.dry_run else 'freed'} {sum(e.size for e in deleted) / 1e9:.3f} GB "
-          f"({len(deleted)} entries)")
+          f"({plural(len(deleted), 'entry')})")
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     from trtperf.record.history import HistoryStore, render_history
 
-    print(render_history(HistoryStore(args.dir).series(args.k), args.min_change), end="")
+    store = HistoryStore(_existing_dir(args.dir, "history directory", "pass the directory a run wrote with "
+                                       "`pytest ... --trtperf-history DIR` as --dir DIR"))
+    series = store.series(args.k)
+    if not series:
+        runs = len(store.run_files())
+        print(f"no history runs in {args.dir}" if not runs else
+              f"no case in the {plural(runs, 'history run')} of {args.dir}" + (f" matches -k {args.k!r}" if args.k else
+                                                                             " has a median"))
+        return 0
+    print(render_history(series, args.min_change), end="")
     return 0
 
 

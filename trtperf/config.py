@@ -136,15 +136,29 @@ def _trt_tf32(text: str) -> str:
 
 
 def _dims(text: str) -> dict[str, tuple[int, ...]]:
-    """``"seq=128,512"`` (several axes separated by ``;``) -> ``{"seq": (128, 512)}``."""
+    """``"seq=128,512"`` (several axes separated by ``;``) -> ``{"seq": (128, 512)}``.
+
+    ValueError names the malformed part and what is expected: an axis named by letters and
+    underscores (as in an ``InputSpec`` shape), positive integer values, each axis once; the batch
+    axis has its own option (``--trtperf-batch``)."""
     out: dict[str, tuple[int, ...]] = {}
+    form = "expected AXIS=V1,V2 (e.g. 'seq=128,512'; several axes separated by ';')"
     for part in re.split(r"[;\s]+", text.strip()):
         if not part:
             continue
         match = re.fullmatch(r"([A-Za-z_]+)=(\d+(?:,\d+)*)", part)
-        if not match or any(int(v) < 1 for v in match[2].split(",")):
-            raise ValueError(f"expected AXIS=V1,V2 (e.g. 'seq=128,512'; several axes separated by ';'), got {part!r}")
-        out[match[1]] = tuple(int(v) for v in match[2].split(","))
+        if not match:
+            raise ValueError(f"{form}, got {part!r}")
+        axis, values = match[1], tuple(int(v) for v in match[2].split(","))
+        if any(v < 1 for v in values):
+            raise ValueError(f"{form} with positive values, got {part!r}")
+        if axis == "batch":
+            raise ValueError(f"the batch axis is selected with --trtperf-batch (e.g. --trtperf-batch "
+                             f"{match[2]}), not with {part!r}")
+        if axis in out:
+            raise ValueError(f"axis {axis!r} is given twice; list its values once, e.g. "
+                             f"'{axis}={','.join(map(str, out[axis] + values))}'")
+        out[axis] = values
     return out
 
 
@@ -441,7 +455,8 @@ def validate_model_settings(model_name: str, settings: Mapping[str, Any]) -> Non
     unknown = sorted(set(settings) - MODEL_SETTINGS)
     if unknown:
         raise TrtperfUsageError(
-            f"model {model_name!r}: unknown setting(s) {unknown}; allowed: {sorted(MODEL_SETTINGS)}"
+            f"model {model_name!r}: unknown {'setting' if len(unknown) == 1 else 'settings'} {unknown}; "
+            f"allowed: {sorted(MODEL_SETTINGS)}"
         )
     for key, value in settings.items():
         _parse(OPTIONS_BY_FIELD[key], str(value), f"model {model_name!r}")

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -172,3 +172,29 @@ def check_writable(path: Path, what: str, directory: bool = False) -> str:
         raise TrtperfUsageError(
             f"{what} {path} cannot be created ({exc.strerror or exc}); choose another path.") from None
     return f"{folder} did not exist; created it"
+
+
+def user_lock_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder of trtperf's lock files that guard files in the user's own folders (baselines), so that
+    no ``.lock`` file is left beside them: ``$TRTPERF_LOCK_DIR`` when set, else ``$XDG_RUNTIME_DIR/trtperf-locks``
+    (per user, cleared at logout), else ``<temp dir>/trtperf-locks-<uid>``. Created on use, mode 0700 where
+    trtperf creates it. Every process of one user agrees on it (environment permitting), which is what
+    the locks need: a baseline directory in a checkout is written by its user's runs."""
+    env = os.environ if env is None else env
+    if env.get("TRTPERF_LOCK_DIR"):
+        return Path(env["TRTPERF_LOCK_DIR"])
+    if env.get("XDG_RUNTIME_DIR"):
+        return Path(env["XDG_RUNTIME_DIR"]) / "trtperf-locks"
+    uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+    return Path(tempfile.gettempdir()) / f"trtperf-locks-{uid}"
+
+
+def lock_path_for(target: Path, env: Mapping[str, str] | None = None) -> Path:
+    """The lock file guarding writes to ``target``, outside ``target``'s folder: in :func:`user_lock_dir`,
+    named by a digest of ``target``'s absolute path (symlinks resolved, so two spellings of one file share
+    one lock) and its name (for a human reading the folder). The folder is created (0700)."""
+    resolved = target.resolve()
+    folder = user_lock_dir(env)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
+    return folder / f"{resolved.name}-{digest}.lock"

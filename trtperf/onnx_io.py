@@ -76,3 +76,43 @@ def carried_precisions(path: Path) -> tuple[str, ...]:
     carried = tuple(sorted(types & {"int8", "fp8"}))
     return carried or ("fp32",)
 
+
+
+PASS_THROUGH_OPS = ("Cast", "Identity", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Expand")
+"""Ops that carry index values unchanged (first input): an id input reaches its Gather through them."""
+
+
+@dataclass(frozen=True)
+class LookupTable:
+    """A Gather that indexes a constant table (an embedding): which graph input its indices come from."""
+
+    node: str
+    table: str
+    """The initializer gathered from (e.g. ``emb.weight``)."""
+    rows: int
+    """Its size along the gathered axis: the vocabulary size (valid indices ``0..rows-1``)."""
+    source: str | None
+    """The graph input whose values are the indices (through :data:`PASS_THROUGH_OPS`), or None."""
+
+
+def lookup_tables(model: onnx.ModelProto) -> list[LookupTable]:
+    """Every ``Gather`` of the top-level graph whose data is an initializer, with its size along the
+    gathered axis and the graph input feeding its indices (``source``). Shapes come from the
+    initializer's dims, so no weights are read."""
+    initializers = {i.name: list(i.dims) for i in model.graph.initializer}
+    producers = {out: node for node in model.graph.node for out in node.output}
+    inputs = {value.name for value in model.graph.input}
+    tables = []
+    for node in model.graph.node:
+        if node.op_type != "Gather" or len(node.input) < 2 or node.input[0] not in initializers:
+            continue
+        dims = initializers[node.input[0]]
+        axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
+        if not dims or not -len(dims) <= axis < len(dims):
+            continue
+        name: str | None = node.input[1]
+        while name is not None and name not in inputs:
+            producer = producers.get(name)
+            name = producer.input[0] if producer is not None and producer.op_type in PASS_THROUGH_OPS else None
+        tables.append(LookupTable(node.name, node.input[0], int(dims[axis]), name))
+    return tables

@@ -94,7 +94,9 @@ def resolve_spec(spec: ModelSpec, model: onnx.ModelProto, where: str, batch: int
     names = [item.name for item in found]
     unknown = [name for name in declared if name not in names]
     if unknown:
-        raise TrtperfUsageError(f"{where}: declared input(s) {unknown} are not inputs of the graph; it has {names}")
+        one = len(unknown) == 1
+        raise TrtperfUsageError(f"{where}: declared {'input' if one else 'inputs'} {unknown} "
+                                f"{'is not an input' if one else 'are not inputs'} of the graph; it has {names}")
     inputs = []
     for item in found:
         if item.name in declared:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from trtperf.cases import Case, expand_cases, why_no_cases
+from trtperf.cases import Case, expand_cases, unknown_dim_axes, why_no_cases
 from trtperf.config import OPTIONS, Settings, default_cache_dir, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.progress import ProgressCallback
@@ -26,11 +26,14 @@ from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
 from trtperf.record.results import FAILED, SKIPPED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec, collected_by, unbound_declarations
+from trtperf.text import plural
 
 if TYPE_CHECKING:
     from trtperf.pipeline import CaseRunner
 
 PROPERTY = "trtperf"
+WORKER_OUTPUT = "trtperf"
+"""The key of what an xdist worker tells the controller at its end (``config.workeroutput``)."""
 
 
 @dataclass
@@ -47,14 +50,22 @@ class SessionState:
     """Checked before any timing: new directories, missing baseline directory."""
     no_cases: dict[str, str] = field(default_factory=dict)
     """Model name -> which selection option left it without cases, and why."""
+    declared_axes: dict[str, set[str]] = field(default_factory=dict)
+    """Named axis -> the collected models declaring it: ``--trtperf-dim`` must name one of them."""
     runner_error: str = ""
     trtperf_session: bool = False
+    """A model declaration was collected (here, or by an xdist worker): the session owns the results
+    file, which it rewrites at the end even when no case ran. Other sessions leave it alone."""
+    usage_error: str = ""
+    """A usage error found after collection (an unknown --trtperf-dim axis): nothing runs, nothing is written."""
+    worker_usage_error: str = ""
+    """Under xdist, the usage error a worker found (it ran nothing): the controller reports it."""
+    worker_lines: list[str] = field(default_factory=list)
+    """Under xdist, the empty-selection lines a worker found, printed by the controller with the summary."""
     header_shown: bool = False
     deferred_header: list[str] = field(default_factory=list)
     """The post-collection lines (notes, baseline file per device) were printed after collection; an
     xdist controller, which collects nothing, prints them with the summary instead."""
-    """A model declaration was collected (here, or by an xdist worker): the session owns the results
-    file, which it rewrites at the end even when no case ran. Other sessions leave it alone."""
     timed_cases: int = 1
     """Selected, not skipped cases: the gate splits its alpha over them (Bonferroni, issue 6)."""
     nodeids: dict[str, str] = field(default_factory=dict)
@@ -280,6 +291,8 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
     s = state.settings
     items: list[pytest.Item] = []
     state.trtperf_session = True
+    for axis in obj.dims:
+        state.declared_axes.setdefault(axis, set()).add(obj.name)
     cases = expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams, s.dim)
     if not cases:
         state.no_cases[obj.name] = why_no_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams,
@@ -302,12 +315,7 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
     if state is None or not state.trtperf_session:
         return []
     state.header_shown = True
-    lines = [*(f"trtperf: {note}" for note in state.notes), *_baseline_lines(state)]
-    if state.no_cases:
-        head = ("trtperf: no case selected" if not any(isinstance(i, CaseItem) for i in items)
-                else "trtperf: some models have no selected case")
-        lines += [head + ":", *(f"  {reason}" for _, reason in sorted(state.no_cases.items()))]
-    return lines
+    return [*(f"trtperf: {note}" for note in state.notes), *_baseline_lines(state), *_no_case_lines(state, items)]
 
 
 def _collected_here(spec: ModelSpec, module: object, config: pytest.Config) -> bool:
@@ -316,11 +324,52 @@ def _collected_here(spec: ModelSpec, module: object, config: pytest.Config) -> b
     return collected_by(spec, str(getattr(module, "__name__", "")), config.getini("python_files"))
 
 
+_SOURCE_NAMES = {"command line": "--trtperf-dim", "environment": "TRTPERF_DIM", "ini": "trtperf_dim ="}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """After collection, before the header lines: a ``--trtperf-dim`` axis no collected model declares
+    would otherwise be ignored silently, so it is a usage error. An xdist worker cannot stop the
+    session with one (the controller reports an internal error): it selects nothing and hands the
+    message to the controller, which reports it as the usage error it is."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.trtperf_session or not state.settings.dim:
+        return
+    source = _SOURCE_NAMES.get(state.settings.sources.get("dim", ""), "--trtperf-dim")
+    problem = unknown_dim_axes(state.settings.dim, state.declared_axes, source)
+    if not problem:
+        return
+    state.usage_error = problem  # nothing runs: no results file, no summary
+    if not _is_worker(config):
+        raise pytest.UsageError(problem)
+    config.hook.pytest_deselected(items=list(items))
+    items[:] = []
+
+
+def _no_case_lines(state: SessionState, items: list[pytest.Item]) -> list[str]:
+    """Which selection option left a model without cases, and why (none when every model has one)."""
+    if not state.no_cases:
+        return []
+    head = ("trtperf: no case selected" if not any(isinstance(i, CaseItem) for i in items)
+            else "trtperf: some models have no selected case")
+    return [head + ":", *(f"  {reason}" for _, reason in sorted(state.no_cases.items()))]
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE_KEY, None)
-    if state is not None:  # every xdist worker collects every item, so each sees the same count
-        state.timed_cases = max(1, sum(1 for item in session.items
-                                       if isinstance(item, CaseItem) and not item.get_closest_marker("skip")))
+    if state is None:
+        return
+    # every xdist worker collects every item, so each sees the same count
+    state.timed_cases = max(1, sum(1 for item in session.items
+                                   if isinstance(item, CaseItem) and not item.get_closest_marker("skip")))
+    if _is_worker(session.config):
+        # The controller collects nothing: what it must know comes from here, with the worker's output
+        # at its end (the case ids alone cannot tell a trtperf case from a project test shaped like one).
+        workeroutput = session.config.workeroutput  # type: ignore[attr-defined]
+        workeroutput[WORKER_OUTPUT] = {"trtperf_session": state.trtperf_session,
+                                       "no_case_lines": _no_case_lines(state, session.items),
+                                       "usage_error": state.usage_error}
 
 
 def _results_from_report(report: pytest.TestReport) -> Iterator[CaseResult]:
@@ -347,12 +396,22 @@ class _ResultCollector:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        """On the xdist controller, which collects nothing itself: did a worker collect trtperf cases?"""
-        if any(_CASE_ID.search(node_id) for node_id in ids) and not self.state.trtperf_session:
+        """On the xdist controller, which collects nothing itself: the baseline files gated against, as
+        they stand before any case runs (xdist schedules after collection), for ids that look like
+        trtperf cases. Whether this is a trtperf session the workers tell at their end
+        (:meth:`pytest_testnodedown`): a project's test id may look like a case id."""
+        if not self.state.deferred_header and any(_CASE_ID.search(node_id) for node_id in ids):
+            self.state.deferred_header = _baseline_lines(self.state)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """On the xdist controller: what a worker collected (see :func:`pytest_collection_finish`)."""
+        told = (getattr(node, "workeroutput", None) or {}).get(WORKER_OUTPUT) or {}
+        if told.get("trtperf_session"):
             self.state.trtperf_session = True
-            # Before any case runs (xdist schedules after collection): the files gated against now.
-            self.state.deferred_header = [*(f"trtperf: {note}" for note in self.state.notes),
-                                          *_baseline_lines(self.state)]
+        self.state.worker_usage_error = self.state.worker_usage_error or str(told.get("usage_error") or "")
+        if told.get("no_case_lines") and not self.state.worker_lines:  # every worker collects the same
+            self.state.worker_lines = [str(line) for line in told["no_case_lines"]]
 
 
 # A case's node id ends in its id: backend-precision-b<batch>[-<axis><value>...]-s<streams>.
@@ -366,7 +425,10 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     state = config.stash.get(STATE_KEY, None)
-    if state is None or _is_worker(config) or config.option.collectonly:
+    if state is None or _is_worker(config) or config.option.collectonly or state.usage_error:
+        return
+    if state.worker_usage_error:  # xdist: the workers ran nothing; the summary says why
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     if not (state.results or state.trtperf_session):
         return  # not a trtperf session (e.g. a project's unit tests): its results file stays as it is
@@ -393,16 +455,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
-    if state is None or _is_worker(config) or config.option.collectonly:
+    if state is None or _is_worker(config) or config.option.collectonly or state.usage_error:
+        return
+    if state.worker_usage_error:
+        terminalreporter.write_line(f"ERROR: {state.worker_usage_error}", red=True)
         return
     if not (state.results or state.trtperf_session):
         return
     terminalreporter.write_sep("=", "trtperf")
     if not state.header_shown:  # an xdist controller: the workers collected, so say it here
-        for line in state.deferred_header:
+        for line in [*(f"trtperf: {note}" for note in state.notes), *state.deferred_header, *state.worker_lines]:
             terminalreporter.write_line(line)
     if state.results:
-        terminalreporter.write(render_summary(state.results, width=max(140, terminalreporter._tw.fullwidth)))
+        terminalreporter.write(render_summary(state.results, width=max(80, terminalreporter._tw.fullwidth)))
     else:
         terminalreporter.write_line("no trtperf case ran" + (
             ": " + "; ".join(sorted(state.no_cases.values())) if state.no_cases else ""))
@@ -417,6 +482,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in state.reports_written:
         terminalreporter.write_line(line)
     for path, count in sorted(state.baselines_written.items()):
-        terminalreporter.write_line(f"baseline updated: {path} ({count} cases written, other entries kept)")
+        terminalreporter.write_line(f"baseline updated: {path} ({plural(count, 'case')} written, other entries kept)")
     for error in state.errors:
         terminalreporter.write_line(f"trtperf: {error}", red=True)

@@ -60,6 +60,11 @@ def test_every_failure_is_a_recorded_failed_case_and_the_session_goes_on(pyteste
     assert (embedding["outcome"], embedding["failed_stage"]) == ("failed", "reference")
     assert embedding["message"].startswith("ids_out_of_range[onnxruntime-fp32-b1-s1]: reference failed: ")
     assert "indices element out of data bounds" in embedding["message"]
+    # The hint: the input, its declared range, the vocabulary size read from the graph, and the fix.
+    assert ("input 'ids' holds ids beyond the model's vocabulary: it is declared InputSpec('ids', dtype='int64', "
+            "low=0, high=20) (ids drawn in [0, 20)), but the Gather " in embedding["message"])
+    assert ("its table 'weight' (a Gather on an initializer) has 10 rows, so the vocabulary size is 10 (valid ids "
+            "0..9). Fix: declare high=10 in InputSpec('ids', ...)." in embedding["message"])
     factory = cases["factory_raises[onnxruntime-fp32-b1-s1]"]
     assert factory["failed_stage"] == "export"
     assert "its factory 'factory_raises' raised ValueError: weights file not found at " in factory["message"]
@@ -155,7 +160,7 @@ def test_a_failed_results_write_still_writes_baselines_and_prints_the_table(
         "*trtperf summary*",
         "*tiny[[]onnxruntime-fp32-b4-s1[]]*",
         f"trtperf: cannot write the results to {tmp_path / 'results.json'}: *Is a directory*",
-        "baseline updated: *.json (1 cases written, other entries kept)",
+        "baseline updated: *.json (1 case written, other entries kept)",
     ])
     (baseline,) = (p for p in (tmp_path / "baselines").glob("*.json") if not p.name.endswith(".samples.json"))
     assert list(json.loads(baseline.read_text())["entries"]) == ["tiny[onnxruntime-fp32-b4-s1]"]

@@ -216,6 +216,14 @@ def test_named_axes_make_one_export_and_a_case_per_value(pytester: pytest.Pytest
     run.assert_outcomes(passed=1)
     assert list(cases) == ["enc[torch-fp32-b2-seq16-s1]"]
 
+    # A misspelled axis was ignored silently: every declared case ran.
+    run, cases = _run(pytester, tmp_path, "--trtperf-backend", "torch", "--trtperf-dim", "sq=16")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stderr.fnmatch_lines(["ERROR: --trtperf-dim sq=16: no collected model declares the axis 'sq'; the collected "
+                              "models declare: seq (model enc). Fix: name a declared axis, e.g. --trtperf-dim "
+                              "seq=16 (did you mean it?)"])
+    assert list(cases) == ["enc[torch-fp32-b2-seq16-s1]"], "a usage error leaves the results file alone"
+
 
 ONNX_SUITE = '''
 import trtperf

@@ -46,9 +46,14 @@ def test_clean_pass_reports_no_baseline_and_writes_results(pytester: pytest.Pyte
     assert not _baseline_files(tmp_path), "a plain run must not write baselines"
 
 
-def test_update_writes_baseline_then_rerun_passes(pytester: pytest.Pytester, suite: list[str], tmp_path: Path) -> None:
+def test_update_writes_baseline_then_rerun_passes(pytester: pytest.Pytester, suite: list[str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRTPERF_LOCK_DIR", str(tmp_path / "locks"))
     pytester.runpytest(*suite, "--trtperf-update-baselines").assert_outcomes(passed=1)
     (path,) = _baseline_files(tmp_path)
+    # The baseline directory (committed to git) holds the user's files only: no lock, no temporary file.
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.stem + ".samples.json"]
+    assert [p.name for p in (tmp_path / "locks").iterdir() if p.name.startswith(path.name + "-")], "its lock is here"
     baseline = json.loads(path.read_text())
     assert list(baseline["entries"]) == ["tiny[onnxruntime-fp32-b4-s1]"]
     assert path.read_text().endswith("\n")
@@ -177,6 +182,39 @@ def test_xdist_workers_report_to_the_controller_which_writes_baselines(pytester:
         "tiny[onnxruntime-fp32-b4-s2]"]
     junit = (tmp_path / "junit.xml").read_text()
     assert junit.count('<property name="median_ms"') == 4 and 'name="trtperf"' not in junit
+
+
+PROJECT_TESTS = """
+import pytest
+
+@pytest.mark.parametrize("mode", ["resize-up2-b4-s1"])  # shaped like a trtperf case id
+def test_resize(mode):
+    pass
+"""
+
+
+def test_xdist_a_project_test_shaped_like_a_case_is_no_trtperf_session(pytester: pytest.Pytester,
+                                                                        tmp_path: Path) -> None:
+    """The controller took such ids for trtperf cases and wrote an empty results file; the workers now say."""
+    pytester.makepyfile(test_project=PROJECT_TESTS)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider",
+                                           f"--trtperf-results={tmp_path / 'results.json'}")
+    result.assert_outcomes(passed=1)
+    assert not (tmp_path / "results.json").exists()
+    assert "trtperf" not in result.stdout.str().split("passed")[-1] and "no trtperf case ran" not in result.stdout.str()
+
+
+def test_xdist_the_controller_explains_an_empty_selection_and_reports_an_unknown_axis(
+        pytester: pytest.Pytester, suite: list[str], tmp_path: Path) -> None:
+    result = pytester.runpytest_subprocess(*suite, "-n", "2", "--trtperf-batch", "60000")
+    result.stdout.fnmatch_lines(["trtperf: no case selected:",
+                                 "  --trtperf-batch 60000 is above max_batch 64 of model 'tiny' (*"])
+    assert json.loads((tmp_path / "results.json").read_text())["cases"] == []
+    (tmp_path / "results.json").unlink()
+    result = pytester.runpytest_subprocess(*suite, "-n", "2", "--trtperf-dim", "sq=4")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["ERROR: --trtperf-dim sq=4: no collected model declares the axis 'sq'; *"])
+    assert not (tmp_path / "results.json").exists() and "INTERNALERROR" not in result.stdout.str()
 
 
 XDIST_CPU_SUITE = '''

@@ -12,6 +12,7 @@ import pytest
 import trtperf.record.baselines
 from trtperf.cases import Case
 from trtperf.errors import BaselineError
+from trtperf.fsutil import lock_path_for, user_lock_dir
 from trtperf.record.baselines import SCHEMA_VERSION, BaselineStore, load_baseline_file, record_results, recordable
 from trtperf.record.results import CaseResult
 from trtperf.timing.stats import RunSamples, summarize
@@ -116,7 +117,7 @@ def test_unreadable_file_is_an_error_naming_it_and_is_never_overwritten(baseline
     with pytest.raises(BaselineError, match=message):
         store.update("cpu-test", DEVICE, {"a[x-fp32-b1-s1]": _entry(1.0)})
     assert path.read_bytes() == content.encode()
-    assert sorted(p.name for p in baseline_dir.iterdir() if not p.name.endswith(".lock")) == ["cpu-test.json"]
+    assert sorted(p.name for p in baseline_dir.iterdir()) == ["cpu-test.json"]  # no lock, no temporary file
 
 
 def test_corrupt_json_says_how_to_recover(baseline_dir: Path) -> None:
@@ -212,3 +213,61 @@ def test_record_results_with_nothing_recordable_writes_nothing(baseline_dir: Pat
     store = BaselineStore(baseline_dir)
     assert record_results(store, [_result("m[x-fp32-b1-s1]", parity_passed=False)], "1") == {}
     assert not baseline_dir.exists() or store.slugs() == []
+
+
+@pytest.fixture
+def lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TRTPERF_LOCK_DIR", str(tmp_path / "locks"))
+    return tmp_path / "locks"
+
+
+def test_an_update_leaves_no_file_of_its_own_in_the_baseline_directory(baseline_dir: Path, lock_dir: Path) -> None:
+    """The lock lived beside the files as ``<slug>.json.lock``; the baseline directory is usually committed."""
+    store = BaselineStore(baseline_dir)
+    store.update("cpu-test", DEVICE, {"a[x-fp32-b1-s1]": _entry(1.0)})
+    store.update("cpu-test", DEVICE, {"b[x-fp32-b1-s1]": _entry(2.0)})
+    assert sorted(p.name for p in baseline_dir.iterdir()) == ["cpu-test.json", "cpu-test.samples.json"]
+    (lock,) = lock_dir.iterdir()
+    assert lock == lock_path_for(baseline_dir / "cpu-test.json") and lock.name.startswith("cpu-test.json-")
+
+
+def test_a_file_trtperf_did_not_make_stays_in_the_baseline_directory(baseline_dir: Path, lock_dir: Path) -> None:
+    baseline_dir.mkdir()
+    theirs = [baseline_dir / "cpu-test.json.lock", baseline_dir / ".cpu-test.json.tmp", baseline_dir / "README"]
+    for path in theirs:
+        path.write_text("the user's")
+    BaselineStore(baseline_dir).update("cpu-test", DEVICE, {"a[x-fp32-b1-s1]": _entry(1.0)})
+    assert all(path.read_text() == "the user's" for path in theirs)
+
+
+def test_the_lock_outside_the_directory_still_excludes_a_concurrent_update(baseline_dir: Path, lock_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    """Another writer (here a thread with its own lock file handle, as another process has) waits for the lock,
+    which two spellings of one path share (a symlinked folder)."""
+    from filelock import FileLock
+
+    baseline_dir.mkdir()
+    alias = tmp_path / "alias"
+    alias.symlink_to(baseline_dir)
+    assert lock_path_for(alias / "cpu-test.json") == lock_path_for(baseline_dir / "cpu-test.json")
+    done = threading.Event()
+
+    def update() -> None:
+        BaselineStore(alias).update("cpu-test", DEVICE, {"a[x-fp32-b1-s1]": _entry(1.0)})
+        done.set()
+
+    with FileLock(str(lock_path_for(baseline_dir / "cpu-test.json"))):
+        writer = threading.Thread(target=update)
+        writer.start()
+        assert not done.wait(0.3), "the update must wait for the lock"
+    writer.join(10)
+    assert done.is_set() and "a[x-fp32-b1-s1]" in load_baseline_file(baseline_dir / "cpu-test.json").entries
+
+
+def test_user_lock_dir_per_user_unless_moved() -> None:
+    import os
+    import tempfile
+
+    assert user_lock_dir({"TRTPERF_LOCK_DIR": "/x/locks", "XDG_RUNTIME_DIR": "/run/user/7"}) == Path("/x/locks")
+    assert user_lock_dir({"XDG_RUNTIME_DIR": "/run/user/7"}) == Path("/run/user/7/trtperf-locks")
+    assert user_lock_dir({}) == Path(tempfile.gettempdir()) / f"trtperf-locks-{os.getuid()}"

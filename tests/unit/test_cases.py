@@ -11,7 +11,7 @@ from torch import nn
 
 import trtperf
 from trtperf import InputSpec, ModelSpec
-from trtperf.cases import Case, expand_cases
+from trtperf.cases import Case, expand_cases, unknown_dim_axes
 from trtperf.precisions import PRECISIONS
 
 KNOWN = ["onnxruntime", "tensorrt", "torch"]
@@ -157,3 +157,19 @@ def test_the_xdist_controller_recognizes_case_node_ids(node_id: str, is_case: bo
     from trtperf.plugin import _CASE_ID
 
     assert bool(_CASE_ID.search(node_id)) is is_case
+
+
+def test_a_dim_axis_no_collected_model_declares_is_named_with_the_declared_axes_and_the_fix() -> None:
+    declared = {"seq": {"bert", "gpt2"}, "width": {"seg"}}
+    assert unknown_dim_axes({"seq": (128,)}, declared) == ""  # declared by some model: it narrows those
+    message = unknown_dim_axes({"sq": (128,)}, declared)
+    assert message == ("--trtperf-dim sq=128: no collected model declares the axis 'sq'; the collected models "
+                       "declare: seq (models bert, gpt2); width (model seg). Fix: name a declared axis, e.g. "
+                       "--trtperf-dim seq=128 (did you mean it?)")
+    assert unknown_dim_axes({"sq": (128,), "wdth": (8,)}, declared).startswith(
+        "--trtperf-dim sq=128;wdth=8: no collected model declares the axes 'sq', 'wdth'; ")
+    assert unknown_dim_axes({"sq": (128,)}, declared, "TRTPERF_DIM").startswith("TRTPERF_DIM=sq=128: ")
+    assert unknown_dim_axes({"seq": (64,)}, {}) == (
+        "--trtperf-dim seq=64: no collected model declares the axis 'seq'; the collected models declare no named "
+        "axes (only the batch axis, selected with --trtperf-batch). Fix: drop --trtperf-dim, or declare the axis "
+        "on the model (InputSpec(..., ('batch', 'seq')) with dims={'seq': (...)})")

@@ -48,6 +48,7 @@ def results_file(tmp_path: Path) -> Path:
 
 
 def test_baseline_show_with_no_files(baseline_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    baseline_dir.mkdir()
     assert main(["baseline", "show", "--baseline-dir", str(baseline_dir)]) == 0
     assert capsys.readouterr().out == f"no baseline files in {baseline_dir}\n"
 
@@ -78,7 +79,7 @@ def test_baseline_update_with_k_selects_cases(results_file: Path, baseline_dir: 
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["baseline", "update", "--from", str(results_file), "--baseline-dir", str(baseline_dir),
                  "-k", "cnn"]) == 0
-    assert "(1 cases written, other entries kept)" in capsys.readouterr().out
+    assert "(1 case written, other entries kept)" in capsys.readouterr().out
     loaded = BaselineStore(baseline_dir).load(SLUG)
     assert loaded is not None and list(loaded.entries) == ["cnn[onnxruntime-fp32-b8-s2]"]
 
@@ -111,7 +112,36 @@ def test_baseline_show_unknown_device(baseline_dir: Path, capsys: pytest.Capture
 
 def test_baseline_update_from_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["baseline", "update", "--from", str(tmp_path / "nope.json"), "--baseline-dir", str(tmp_path)]) == 1
-    assert "cannot read results JSON" in capsys.readouterr().err
+    assert "nope.json: no such results file; pass the file a run wrote" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["history", "--dir", "{missing}"],
+    ["baseline", "show", "--baseline-dir", "{missing}"],
+    ["baseline", "migrate", "--baseline-dir", "{missing}"],
+    ["baseline", "update", "--from", "{missing}", "--baseline-dir", "{tmp}"],
+    ["baseline", "diff", "{missing}", "{missing}"],
+    ["cache", "ls", "--cache-dir", "{missing}"],
+    ["cache", "verify", "--cache-dir", "{missing}"],
+    ["cache", "prune", "--older-than", "1", "--cache-dir", "{missing}"],
+    ["results", "show", "{missing}"],
+    ["results", "merge", "{missing}", "-o", "{tmp}/merged.json"],
+    ["results", "report", "{missing}", "--markdown", "{tmp}/r.md"],
+])
+def test_every_command_fails_on_a_missing_input_path_naming_it_and_the_fix(
+        argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`trtperf history --dir nope` said "no history runs" and exited 0 (a typo passed CI); `cache ls` created
+    the directory it was asked to list."""
+    missing = tmp_path / "nope"
+    assert main([a.format(missing=missing, tmp=tmp_path) for a in argv]) == 1
+    out = capsys.readouterr()
+    assert str(missing) in out.err and ("pass " in out.err) and out.out == ""
+    assert not missing.exists() and not (tmp_path / "merged.json").exists()
+
+
+def test_history_of_an_empty_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"no history runs in {tmp_path}\n"
 
 
 def test_results_show(results_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

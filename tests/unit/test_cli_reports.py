@@ -53,6 +53,26 @@ def test_baseline_diff_of_two_files_and_of_a_results_file(tmp_path: Path, capsys
     assert markdown.index("b2-s1") < markdown.index("b16-s1")
 
 
+@pytest.mark.parametrize(("old_ms", "new_ms", "status", "shown"), [
+    (1.0, 0.99951, "same", "+0.0%"),    # -0.049 %: printed "-0.0%" and "changed" before
+    (1.0, 1.00049, "same", "+0.0%"),
+    (1.0, 0.9994, "changed", "-0.1%"),  # shows as -0.1 %: a change
+    (1.0, 1.0006, "changed", "+0.1%"),
+])
+def test_baseline_diff_a_change_rounding_to_zero_is_no_change(tmp_path: Path, old_ms: float, new_ms: float,
+                                                              status: str, shown: str) -> None:
+    from trtperf.record.diff import diff_files, render_diff
+
+    key = "m[onnxruntime-fp32-b1-s1]"
+    record_results(BaselineStore(tmp_path / "old"), [_result(key, old_ms)], "0.1.0")
+    record_results(BaselineStore(tmp_path / "new"), [_result(key, new_ms)], "0.1.0")
+    (row,) = diff_files(tmp_path / "old" / "cpu-x.json", tmp_path / "new" / "cpu-x.json")
+    assert row.status == status
+    text = render_diff([row], show_same=True)
+    assert f" {shown} " in text and "-0.0%" not in text
+    assert text.startswith(f"baseline diff: {int(status == 'changed')} changed")
+
+
 def test_baseline_diff_names_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{")
@@ -140,7 +160,7 @@ def test_cache_verify_uses_the_key_file_a_run_used(tmp_path: Path, capsys: pytes
     _fill(ArtifactCache(tmp_path / "cache", key_file=key), "one", 100)
     monkeypatch.setenv("TRTPERF_CACHE_KEY_FILE", str(key))
     assert main(["cache", "verify", f"--cache-dir={tmp_path / 'cache'}"]) == 0
-    assert "1 entries checked, 0 corrupt" in capsys.readouterr().out
+    assert "1 entry checked, 0 corrupt" in capsys.readouterr().out
     monkeypatch.delenv("TRTPERF_CACHE_KEY_FILE")
     assert main(["cache", "verify", f"--cache-dir={tmp_path / 'cache'}", f"--cache-key-file={key}"]) == 0
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-config"))  # another user's key: unsigned for it

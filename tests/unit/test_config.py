@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +174,10 @@ def test_model_override_strings_are_parsed_like_every_other_layer() -> None:
 
 
 def test_unknown_model_settings_are_rejected_by_name() -> None:
-    with pytest.raises(TrtperfUsageError, match=r"model 'm': unknown setting\(s\) \['cache_dir', 'rnus'\]"):
+    with pytest.raises(TrtperfUsageError, match=r"model 'm': unknown settings \['cache_dir', 'rnus'\]"):
         validate_model_settings("m", {"rnus": 1, "cache_dir": "/tmp", "runs": 2})
+    with pytest.raises(TrtperfUsageError, match=r"model 'm': unknown setting \['rnus'\]; allowed"):
+        validate_model_settings("m", {"rnus": 1})
 
 
 def test_default_cache_dir(tmp_path: Path) -> None:
@@ -205,6 +208,20 @@ def test_dim_values_parse_per_axis() -> None:
         resolve({"dim": "seq=0"}, {}, {})
     with pytest.raises(TrtperfUsageError, match="expected AXIS=V1,V2"):
         resolve({"dim": "128,512"}, {}, {})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("seq=0", r"expected AXIS=V1,V2 .* with positive values, got 'seq=0'"),
+    ("seq=128,", r"expected AXIS=V1,V2 .*got 'seq=128,'"),
+    ("seq=abc", r"expected AXIS=V1,V2 .*got 'seq=abc'"),
+    ("seq:128", r"expected AXIS=V1,V2 .*got 'seq:128'"),
+    # Given twice, the second used to replace the first silently.
+    ("seq=128;seq=256", r"axis 'seq' is given twice; list its values once, e.g. 'seq=128,256'"),
+    ("batch=8", r"the batch axis is selected with --trtperf-batch \(e.g. --trtperf-batch 8\)"),
+])
+def test_malformed_dim_values_are_usage_errors_naming_the_part_and_the_form(text: str, message: str) -> None:
+    with pytest.raises(TrtperfUsageError, match=f"Invalid dim '{re.escape(text)}' from --trtperf-dim: {message}"):
+        resolve({"dim": text}, {}, {})
 
 
 def test_gpu_defaults_follow_trtexec_11() -> None:

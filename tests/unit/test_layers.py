@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "trtperf"
 
 # Lower layers first; a module may import from its own layer or lower ones only.
 LAYERS: list[set[str]] = [
-    {"errors", "fsutil", "precisions", "device", "isolate", "progress"},  # progress: stage events (issue 15)
+    {"errors", "fsutil", "precisions", "device", "isolate", "progress", "text"},  # progress: stage events (issue 15)
     {"timing.mode", "config"},
     {"onnx_io", "code_digest"},  # reading an ONNX graph; the digest of the code a model runs
     {"spec", "cases", "inputs", "cache", "cachectl", "engine"},  # cachectl: `trtperf cache ls/verify/prune`

@@ -52,7 +52,7 @@ def test_a_declared_input_overrides_the_graph_and_named_axes_need_dims(onnx_file
 def test_declared_names_the_graph_lacks_are_errors_naming_the_file(onnx_files: dict[str, Path],
                                                                    cache: ArtifactCache) -> None:
     path = onnx_files["fp32"]
-    with pytest.raises(TrtperfUsageError, match=r"mlp.onnx: declared input\(s\) \['x'\] are not inputs of the "
+    with pytest.raises(TrtperfUsageError, match=r"mlp.onnx: declared input \['x'\] is not an input of the "
                                                 r"graph; it has \['features'\]"):
         prepare_model(trtperf.model(onnx=path, inputs=[InputSpec("x", ("batch", 16))]), cache)
     with pytest.raises(TrtperfUsageError, match=r"mlp.onnx: declared output\(s\) \['scores'\] are not outputs"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -153,3 +154,54 @@ def test_measure_with_real_workers(tiny_spec: ModelSpec, request_: BuildRequest)
 def test_intra_op_threads_split_the_cores(streams: int, expected: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     assert intra_op_threads(streams) == expected
+
+
+def _embedding_graph(path: Path, cast: bool) -> None:
+    """ids (int32, cast to int64 when ``cast``) -> Gather on a 10 x 4 table; and a Gather of computed indices."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = numpy_helper.from_array(np.zeros((10, 4), np.float32), "emb.weight")
+    nodes = [helper.make_node("Cast", ["ids"], ["ids64"], to=TensorProto.INT64)] if cast else []
+    nodes += [helper.make_node("Gather", ["emb.weight", "ids64" if cast else "ids"], ["y"], name="lookup"),
+              helper.make_node("ArgMax", ["y"], ["top"], axis=-1, keepdims=0),
+              helper.make_node("Gather", ["emb.weight", "top"], ["z"], name="again")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", TensorProto.INT32 if cast else
+                                                                         TensorProto.INT64, ["batch", 4])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], [table])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_lookup_tables_trace_the_indices_to_the_graph_input(tmp_path: Path) -> None:
+    from trtperf.onnx_io import LookupTable, lookup_tables
+
+    _embedding_graph(tmp_path / "m.onnx", cast=True)
+    assert lookup_tables(onnx.load(tmp_path / "m.onnx")) == [LookupTable("lookup", "emb.weight", 10, "ids"),
+                                                              LookupTable("again", "emb.weight", 10, None)]
+
+
+def test_an_embedding_fed_ids_beyond_its_vocabulary_names_the_input_its_range_the_size_and_the_fix(
+        tmp_path: Path) -> None:
+    from trtperf.backends.onnxruntime import index_range_hint, reference_to_file
+    from trtperf.spec import InputSpec
+
+    _embedding_graph(tmp_path / "m.onnx", cast=False)
+    ids = {"name": "ids", "shape": ("batch", 4), "dtype": "int64", "low": 0, "high": 30}
+    with pytest.raises(TrtperfUsageError) as excinfo:
+        reference_to_file(tmp_path / "m.onnx", [ids], 4, 0, tmp_path / "out.npz")
+    text = str(excinfo.value)
+    assert text.startswith("input 'ids' holds ids beyond the model's vocabulary: it is declared InputSpec('ids', "
+                           "dtype='int64', low=0, high=30) (ids drawn in [0, 30)), but the Gather 'lookup' it feeds "
+                           "got index ")
+    assert (": its table 'emb.weight' (a Gather on an initializer) has 10 rows, so the vocabulary size is 10 (valid "
+            "ids 0..9). " in text)
+    assert "Fix: declare high=10 in InputSpec('ids', ...). (ONNX Runtime: Gather node. Name:'lookup'" in text
+    # A Gather of computed indices: no input to blame, the size and the declared ranges still named.
+    error = ("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Non-zero status code returned while running Gather node. "
+             "Name:'again' Status Message: indices element out of data bounds, idx=12 must be within the inclusive "
+             "range [-10,9]")
+    hint = index_range_hint(tmp_path / "m.onnx", [InputSpec("ids", ("batch", 4), dtype="int64", low=0, high=30)],
+                            error)
+    assert hint.startswith("Gather 'again' got index 12 but its table 'emb.weight' (a Gather on an initializer) has "
+                           "10 rows (valid 0..9); the model's vocabulary size is 10. Declared integer inputs: 'ids' "
+                           "low=0 high=30. Fix: declare high=10")
+    assert index_range_hint(tmp_path / "m.onnx", [], "some other ONNX Runtime error") == ""

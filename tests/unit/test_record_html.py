@@ -13,7 +13,7 @@ import pytest
 
 from trtperf.cases import Case
 from trtperf.record.history import HistoryStore
-from trtperf.record.html import render_html, write_html
+from trtperf.record.html import ratio_plot, render_html, write_html
 from trtperf.record.results import CaseResult
 from trtperf.timing.stats import RunSamples, summarize
 
@@ -81,3 +81,27 @@ def test_the_report_is_one_self_contained_file_with_every_plot(tmp_path: Path) -
 def test_a_run_without_baselines_or_torch_still_renders() -> None:
     text = render_html([_result("m[onnxruntime-fp32-b1-s1]", 1.0)])
     assert "<h2>Summary</h2>" in text and "<img" not in text
+
+
+@pytest.mark.parametrize(("ratios", "labels"), [
+    # All regressions between x1.05 and x1.3: the log axis had no labelled tick between decades, and its minor
+    # labels repeated ("x1.1", "x1.1", "x1.2", ...).
+    ([(1.08, 1.12, 1.15), (1.18, 1.22, 1.3), (1.04, 1.06, 1.09)],
+     ["x1.00", "x1.05", "x1.10", "x1.15", "x1.20", "x1.25", "x1.30"]),
+    ([(0.999, 1.0005, 1.002)], ["x0.9990", "x0.9995", "x1.0000", "x1.0005", "x1.0010", "x1.0015", "x1.0020"]),
+    ([(0.3, 0.5, 0.6), (1.5, 2.5, 4.0)], ["x0.5", "x1.0", "x2.0"]),  # wide: 1-2-5 per decade, x0.5 not x0
+])
+def test_the_change_plot_has_distinct_labelled_ratio_ticks(ratios: list[tuple[float, float, float]],
+                                                           labels: list[str]) -> None:
+    results = []
+    for i, (low, ratio, high) in enumerate(ratios):
+        result = CaseResult(case=Case.from_key(f"m[onnxruntime-fp32-b{i + 1}-s1]"))
+        result.verdict = {"ratio": ratio, "ratio_low": low, "ratio_high": high, "status": "regressed"}
+        results.append(result)
+    figure = ratio_plot(results)
+    assert figure is not None
+    (ax,) = figure.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == labels
+    assert ax.get_xticklabels(minor=True) == []
+    assert ax.get_xlabel().startswith("candidate median / baseline median") and ax.get_ylabel() == "case"
+    assert [t.get_text() for t in ax.get_yticklabels()] == [r.case.key for r in results]

@@ -143,7 +143,7 @@ def test_markdown_puts_regressions_and_parity_failures_first() -> None:
     results = [_timed("mlp[onnxruntime-fp32-b1-s1]"), _improved("mlp[onnxruntime-fp32-b2-s1]"),
                _parity_failed("cnn[onnxruntime-fp16-b8-s1]"), _regressed("cnn[onnxruntime-fp32-b8-s1]")]
     text = render_markdown(results, {"cnn[onnxruntime-fp32-b8-s1]": "suites/test_cnn.py::cnn[onnxruntime-fp32-b8-s1]"})
-    assert text.startswith("## :x: trtperf: 4 cases: 1 regressed, 1 parity failures, 1 improved")
+    assert text.startswith("## :x: trtperf: 4 cases: 1 regressed, 1 parity failure, 1 improved")
     failures, improvements, table = text.index("### Regressions"), text.index("### Improvements"), text.index(
         "<details>")
     assert failures < improvements < table

@@ -105,7 +105,7 @@ def test_bad_results_files(tmp_path: Path, content: str, message: str) -> None:
 
 
 def test_missing_results_file(tmp_path: Path) -> None:
-    with pytest.raises(TrtperfUsageError, match="cannot read results JSON"):
+    with pytest.raises(TrtperfUsageError, match=r"absent\.json: no such results file; pass the file a run wrote"):
         read_results(tmp_path / "absent.json")
 
 
@@ -237,3 +237,35 @@ def test_notes_group_as_whole_notes_not_fragments() -> None:
         "status": "mode mismatch", "note": "iterations_per_sample: baseline 4, this run 1, l2_flush: baseline True, "
                                            "this run False"})
     assert list(grouped_notes([few, mismatch])) == ["too few runs to decide a regression", "noisy", "mode mismatch"]
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_summary_fits_the_terminal_and_keeps_every_case_id_whole(width: int) -> None:
+    """At 80-120 columns the table was 140 wide with long ids and rich folded every numeric cell."""
+    keys = ["bert_base_uncased_long_name[torch_compile-bf16-b16-seq512-width64-s2]",
+            "segformer_b0[tensorrt-fp16-b8-seq128-s1]", "mlp[onnxruntime-fp32-b32-s2]"]
+    results = [_row(key, stats={"median_ms": 12.5, "p99_ms": 13.75}, baseline={"stats": {"median_ms": 11.9}},
+                    verdict={"status": "regressed", "ratio": 1.05}, parity={"passed": True, "outputs": [
+                        {"max_abs": 1e-5}]}, notes=["launch-bound: the host took 0.31 ms"]) for key in keys]
+    text = render_summary(results, width=width)
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines), [line for line in lines if len(line) > width]
+    for key in keys:  # on a line of their own, whole, with the verdict; the numbers on the next line
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(key)]
+        assert lines[index] == f"{key}  regressed"
+        assert lines[index + 1].split() == ["12.500", "13.750", "-", "11.900", "+5.0%", "1.0e-05"]
+    assert "(vs torch: speed-up over torch eager on the same device)" in lines
+    assert [line.split(" (3):")[0] for line in lines if "(3):" in line] == ["launch-bound"]
+
+
+def test_summary_is_one_line_per_case_where_it_fits() -> None:
+    results = [_row("mlp[onnxruntime-fp32-b32-s2]", stats={"median_ms": 0.132, "p99_ms": 0.145},
+                    verdict={"status": "a verdict with a long note that does not fit in the room left"})]
+    lines = render_summary(results, width=120).splitlines()
+    assert lines[2].startswith("mlp[onnxruntime-fp32-b32-s2]  ") and "0.132" in lines[2]
+    assert len(lines[2]) == 120 and lines[2].endswith("…")  # the verdict cut to fit; in full in results.json
+    results[0].verdict = {"status": "pass"}
+    lines = render_summary(results, width=120).splitlines()
+    assert lines[1].split() == ["case", "median", "ms", "p99", "ms", "vs", "torch", "(same", "device)", "baseline",
+                                "ms", "change", "parity", "err", "verdict"]
+    assert lines[2].split()[::7] == ["mlp[onnxruntime-fp32-b32-s2]", "pass"]

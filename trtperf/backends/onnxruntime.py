@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 from trtperf.backends.base import Backend, BuildRequest
 from trtperf.device import DeviceInfo, cpu_device
 from trtperf.engine import BuiltEngine, Engine, Worker
+from trtperf.errors import TrtperfUsageError
 from trtperf.isolate import run_isolated
 from trtperf.spec import InputSpec
 from trtperf.timing.loop import CallableWorker
@@ -77,10 +79,62 @@ def reference_to_file(onnx_path: Path, inputs: Sequence[Mapping[str, Any]], batc
     from trtperf.inputs import make_input_arrays
 
     specs = [InputSpec(**fields) for fields in inputs]
-    outputs = run_session(reference_session(onnx_path), make_input_arrays(specs, batch, seed, dims))
+    try:
+        outputs = run_session(reference_session(onnx_path), make_input_arrays(specs, batch, seed, dims))
+    except Exception as exc:  # ONNX Runtime's own types
+        hint = index_range_hint(onnx_path, specs, str(exc))
+        if hint:
+            raise TrtperfUsageError(hint) from None
+        raise
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **outputs)
     target.write_bytes(buffer.getvalue())
+
+
+_GATHER_OUT_OF_RANGE = re.compile(r"running Gather node\. Name:'(?P<node>[^']*)'.*indices element out of data "
+                                  r"bounds, idx=(?P<idx>-?\d+) must be within the inclusive range "
+                                  r"\[-?\d+,(?P<last>-?\d+)\]")
+"""ONNX Runtime's message for a Gather index beyond its data (checked with 1.32 on an ``nn.Embedding`` export)."""
+
+
+def index_range_hint(onnx_path: Path, specs: Sequence[InputSpec], error: str) -> str:
+    """For ONNX Runtime's "indices element out of data bounds" of a ``Gather`` (an embedding fed ids beyond
+    its vocabulary): the message naming the input, its declared ``low``/``high``, the table's size read from
+    the graph (a Gather on an initializer, :func:`trtperf.onnx_io.lookup_tables`) and the fix. '' for any other
+    error. The declared range is the usual cause: ids are drawn in ``[low, high)``."""
+    match = _GATHER_OUT_OF_RANGE.search(error)
+    if not match:
+        return ""
+    import onnx
+
+    from trtperf.onnx_io import lookup_tables
+
+    rows = int(match["last"]) + 1  # ORT's range is [-rows, rows - 1]
+    table_text = f"its table has {rows} rows"
+    source: str | None = None
+    try:
+        tables = lookup_tables(onnx.load(str(onnx_path), load_external_data=False))
+    except Exception:  # the hint must not hide the error: ORT's own numbers still name the size
+        tables = []
+    for table in tables:
+        if table.node == match["node"]:
+            source, rows = table.source, table.rows
+            table_text = f"its table {table.table!r} (a Gather on an initializer) has {rows} rows"
+    spec = next((s for s in specs if s.name == source), None)
+    ort_text = f"ONNX Runtime: {match.group(0)[len('running '):]}"
+    if spec is None:  # the indices are computed in the graph, or the node is unknown: name what is known
+        integer = [s for s in specs if s.low is not None and np.issubdtype(np.dtype(s.dtype), np.integer)]
+        declared = ", ".join(f"{s.name!r} low={s.low:g} high={s.high:g}" for s in integer if s.high is not None)
+        return (f"Gather {match['node']!r} got index {match['idx']} but {table_text} (valid 0..{rows - 1}); the "
+                f"model's vocabulary size is {rows}. Declared integer inputs: {declared or 'none'}. Fix: declare "
+                f"high={rows} on the InputSpec of the input that feeds it (ids are drawn in [low, high)). "
+                f"({ort_text})")
+    low = "?" if spec.low is None else f"{spec.low:g}"
+    high = "?" if spec.high is None else f"{spec.high:g}"
+    return (f"input {spec.name!r} holds ids beyond the model's vocabulary: it is declared InputSpec({spec.name!r}, "
+            f"dtype={spec.dtype!r}, low={low}, high={high}) (ids drawn in [{low}, {high})), but the Gather "
+            f"{match['node']!r} it feeds got index {match['idx']}: {table_text}, so the vocabulary size is {rows} "
+            f"(valid ids 0..{rows - 1}). Fix: declare high={rows} in InputSpec({spec.name!r}, ...). ({ort_text})")
 
 
 def run_session(session: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -49,6 +49,7 @@ from trtperf.device import DeviceInfo, cpu_device, slugify
 from trtperf.engine import BuiltEngine, Engine, OutputProbe, Worker
 from trtperf.errors import BuildError
 from trtperf.precisions import TABLE, precisions_where
+from trtperf.text import plural
 from trtperf.timing.loop import CallableWorker
 from trtperf.timing.mode import MeasurementMode
 
@@ -118,8 +119,8 @@ def outputs_to_numpy(result: Any, names: Sequence[str], where: str) -> dict[str,
     else:
         values = list(result)
     if len(values) != len(names):
-        raise BuildError(f"{where}: forward() returned {len(values)} outputs, the declaration names "
-                         f"{len(names)} ({list(names)}); make outputs= match what forward() returns.")
+        raise BuildError(f"{where}: forward() returned {plural(len(values), 'output')}, the declaration "
+                         f"names {len(names)} ({list(names)}); make outputs= match what forward() returns.")
     out = {}
     for name, value in zip(names, values, strict=True):
         tensor = value.detach()

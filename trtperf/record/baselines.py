@@ -1,7 +1,8 @@
 """Per-device baseline files: ``<dir>/<device-slug>.json``.
 
 Sorted keys and stable formatting make an update a readable diff. An update writes only the
-cases that ran, under a file lock, atomically, and keeps every other entry. A file that cannot
+cases that ran, under a file lock (in the user's lock folder, :func:`trtperf.fsutil.lock_path_for`, never
+beside the baseline files), atomically, and keeps every other entry. A file that cannot
 be read is never overwritten: the error says which file and how to fix it.
 
 Schema history (``schema_version``; older files are migrated on load, newer ones rejected):
@@ -31,7 +32,7 @@ from typing import Any
 from filelock import FileLock
 
 from trtperf.errors import BaselineError
-from trtperf.fsutil import atomic_write_bytes, remove_orphans
+from trtperf.fsutil import atomic_write_bytes, lock_path_for, remove_orphans
 from trtperf.record.naturalsort import natural_sorted
 from trtperf.record.results import CaseResult
 
@@ -320,7 +321,8 @@ class BaselineStore:
         """Merge ``entries`` into the device's file; every other entry is kept."""
         path = self.path_for(device_slug)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path.with_name(path.name + ".lock"))):
+        # The lock lives outside the baseline directory (usually committed): no .lock file is left there.
+        with FileLock(str(lock_path_for(path))):
             for target in (path, samples_path(path)):  # temporaries of a killed update: no live writer owns
                 remove_orphans(target)  # them under the lock
             current = load_baseline_file(path, lenient=True) if path.exists() else BaselineFile(path=path)

@@ -12,6 +12,7 @@ from trtperf.errors import TrtperfUsageError
 from trtperf.record.baselines import load_baseline_file
 from trtperf.record.naturalsort import natural_key
 from trtperf.record.results import read_results
+from trtperf.text import signed_percent
 
 ADDED, REMOVED, CHANGED, SAME = "added", "removed", "changed", "same"
 
@@ -36,6 +37,9 @@ def load_stats(path: Path, device_slug: str | None = None) -> tuple[str | None, 
     """``(device slug, case key -> stats)`` of a baseline file or a results file (told apart by content).
 
     A results file may hold several devices; ``device_slug`` keeps that device's cases."""
+    if not path.is_file():
+        raise TrtperfUsageError(f"{path}: no such file; pass a baseline file (baselines/<device>.json) or a results "
+                                f"file (.trtperf/results.json).")
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -48,8 +52,17 @@ def load_stats(path: Path, device_slug: str | None = None) -> tuple[str | None, 
     return baseline.device.get("slug"), {k: e.get("stats", {}) for k, e in baseline.entries.items()}
 
 
-def diff_files(old: Path, new: Path, substring: str | None = None, rel_same: float = 1e-9) -> list[DiffRow]:
-    """One row per case in either file, in natural order; ``changed`` when a median or p99 differs."""
+def _shows_a_change(old: Any, new: Any) -> bool:
+    """True when the relative change from ``old`` to ``new`` (ms) shows at the displayed precision (0.1 %):
+    a change that rounds to 0.0 % is no change. A value present on one side only is a change."""
+    if not old or not new:
+        return bool(old) != bool(new)
+    return signed_percent(float(new) / float(old) - 1.0) != "+0.0%"
+
+
+def diff_files(old: Path, new: Path, substring: str | None = None) -> list[DiffRow]:
+    """One row per case in either file, in natural order; ``changed`` when the median or the p99 changed by
+    at least the displayed 0.1 % (see :func:`trtperf.text.signed_percent`), ``same`` otherwise."""
     slug, old_stats = load_stats(old)
     _, new_stats = load_stats(new, slug)
     rows = []
@@ -60,9 +73,8 @@ def diff_files(old: Path, new: Path, substring: str | None = None, rel_same: flo
         if o is None or n is None:
             status = ADDED if o is None else REMOVED
         else:
-            same = all(abs(float(o.get(f) or 0) - float(n.get(f) or 0)) <= rel_same * abs(float(o.get(f) or 1))
-                       for f in ("median_ms", "p99_ms"))
-            status = SAME if same else CHANGED
+            changed = any(_shows_a_change(o.get(f), n.get(f)) for f in ("median_ms", "p99_ms"))
+            status = CHANGED if changed else SAME
         rows.append(DiffRow(key, (o or {}).get("median_ms"), (n or {}).get("median_ms"),
                             (o or {}).get("p99_ms"), (n or {}).get("p99_ms"), status))
     return rows
@@ -76,7 +88,8 @@ def _cells(row: DiffRow) -> list[str]:
         return "-" if v is None else f"{v:.4g}"
 
     return [row.case, ms(row.old_median_ms), ms(row.new_median_ms),
-            "-" if row.change is None else f"{row.change:+.1%}", ms(row.old_p99_ms), ms(row.new_p99_ms), row.status]
+            "-" if row.change is None else signed_percent(row.change), ms(row.old_p99_ms), ms(row.new_p99_ms),
+            row.status]
 
 
 def render_diff(rows: list[DiffRow], markdown: bool = False, show_same: bool = False) -> str:

@@ -29,6 +29,7 @@ from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
 from trtperf.record.naturalsort import natural_key
 from trtperf.record.results import RESULTS_SCHEMA_VERSION, CaseResult
+from trtperf.text import plural, signed_percent
 
 MIN_SIGMA = 0.005
 """Floor of the noise estimate (log scale, ~0.5 %): identical medians must not make every step a break."""
@@ -171,15 +172,16 @@ def render_history(all_series: Iterable[Series], min_change: float = 0.05) -> st
     lines = []
     for series in all_series:
         found = {c.index: c for c in find_change_points(series, min_change)}
-        lines.append(f"{series.case} on {series.device}: {len(series.points)} runs, "
-                     f"{len(found)} change point{'s' if len(found) != 1 else ''}")
+        lines.append(f"{series.case} on {series.device}: {plural(len(series.points), 'run')}, "
+                     f"{plural(len(found), 'change point')}")
         for i, p in enumerate(series.points):
             mark = ""
             if i in found:
                 c = found[i]
-                mark = f"  <- change {c.change:+.1%} ({c.before_ms:.4g} -> {c.after_ms:.4g} ms)"
+                mark = f"  <- change {signed_percent(c.change)} ({c.before_ms:.4g} -> {c.after_ms:.4g} ms)"
             lines.append(f"  {p.created:<25} {p.commit[:12] or '-':<12} {p.median_ms:>10.4f} ms{mark}")
         for c in found.values():
-            lines.append(f"  change point: {c.change:+.1%} from run {c.run} (commit {c.commit[:12] or 'unknown'})")
+            lines.append(f"  change point: {signed_percent(c.change)} from run {c.run} "
+                         f"(commit {c.commit[:12] or 'unknown'})")
         lines.append("")
     return "\n".join(lines) if lines else "no history runs\n"

@@ -30,6 +30,7 @@ from trtperf.fsutil import atomic_write_bytes
 from trtperf.record import facts
 from trtperf.record.naturalsort import case_order, natural_key
 from trtperf.record.results import SUMMARY_HEADER, CaseResult, speedups_vs_torch, summary_rows
+from trtperf.text import plural
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -80,17 +81,45 @@ def ratio_plot(results: Sequence[CaseResult]) -> Figure | None:
         colour = {"regressed": "tab:red", "improved": "tab:green"}.get(str(v.get("status")), "tab:blue")
         ax.errorbar([ratio], [y], xerr=[[ratio - low], [high - ratio]], fmt="o", color=colour, capsize=3)
     ax.axvline(1.0, color="grey", linewidth=1)
-    from matplotlib.ticker import FuncFormatter
-
     ax.set_xscale("log")  # x0.5 and x2 equally far from 1
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"x{v:.3g}"))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"x{v:.2g}"))
-    ax.tick_params(axis="x", which="minor", labelsize=7)
+    low, high = ax.get_xlim()
+    ticks = ratio_ticks(low, high)
+    ax.set_xticks(ticks, ratio_labels(ticks))
+    ax.set_xticks([], minor=True)  # the log scale's minor labels repeated ("x1.1, x1.1") or were missing
+    ax.set_xlim(low, high)
+    ax.grid(axis="x", color="#ddd", linewidth=0.8)
+    ax.set_axisbelow(True)
     ax.set_yticks(range(len(rows)), [r.case.key for r in rows], fontsize=8)
     ax.invert_yaxis()
+    ax.set_ylabel("case")
     ax.set_xlabel("candidate median / baseline median, log scale (confidence interval of the ratio)")
     ax.set_title("Change against the baseline")
     return fig
+
+
+def ratio_ticks(low: float, high: float, most: int = 8) -> list[float]:
+    """Between 3 and ``most`` round ratios within ``[low, high]`` (both > 0), for a log axis of ratios: linear
+    steps (1, 2, 2.5, 5 x 10^k) for a range under x4, else 1-2-5 per decade. Always labelled ticks: a log axis's
+    own locator puts none between decades (a range of x1.05-x1.3 had only minor ticks)."""
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    locator = (MaxNLocator(nbins=most - 1, steps=[1, 2, 2.5, 5, 10]) if high / low < 4
+               else LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ticks = [float(t) for t in locator.tick_values(low, high) if low <= t <= high and t > 0]
+    if len(ticks) < 3:  # a very narrow range: its ends and middle
+        ticks = [low, math.sqrt(low * high), high]
+    return ticks
+
+
+def ratio_labels(ticks: Sequence[float]) -> list[str]:
+    """``x1.05``-style labels with the fewest decimals (up to 4) that show every tick exactly (``x0.5``, not
+    ``x0``), hence distinct; all with the same decimals."""
+    for decimals in range(4):
+        if all(abs(round(t, decimals) - t) <= 1e-9 * t for t in ticks):
+            break
+    else:
+        decimals = 4
+    return [f"x{t:.{decimals}f}" for t in ticks]
 
 
 def run_medians_plots(results: Sequence[CaseResult]) -> list[Figure]:
@@ -182,7 +211,7 @@ def grid_plots(results: Sequence[CaseResult]) -> list[tuple[str, Figure]]:
             ax.set_xticks(range(len(batches)), [f"b{b}" for b in batches], fontsize=8)
             ax.set_yticks(range(len(precisions)), precisions, fontsize=8)
             ax.set_title(title, fontsize=9)
-        fig.suptitle(f"{model} on {backend}, {streams} stream{'s' if streams > 1 else ''}", fontsize=10)
+        fig.suptitle(f"{model} on {backend}, {plural(streams, 'stream')}", fontsize=10)
         out.append((f"{model} {backend} s{streams}", fig))
     return out
 
@@ -230,7 +259,8 @@ def render_html(results: Sequence[CaseResult], history: HistoryStore | None = No
     """The whole report as one HTML document (UTF-8, no script, images inline)."""
     ordered = sorted(results, key=case_order)
     parts = [f"<h1>{html.escape(title)}</h1>",
-             f'<p class="note">{len(ordered)} cases. Latencies are per inference, pooled over runs and streams.</p>',
+             f'<p class="note">{plural(len(ordered), "case")}. Latencies are per inference, pooled over runs and '
+             'streams.</p>',
              "<h2>Summary</h2>", _table(ordered)]
     figure = ratio_plot(ordered)
     if figure is not None:

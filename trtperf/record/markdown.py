@@ -15,6 +15,7 @@ from trtperf.fsutil import atomic_write_bytes
 from trtperf.record import facts
 from trtperf.record.naturalsort import case_order
 from trtperf.record.results import FAILED, SUMMARY_HEADER, CaseResult, summary_rows
+from trtperf.text import plural, signed_percent
 
 MAX_MESSAGE_LINES = 12
 
@@ -36,7 +37,7 @@ def _numbers(result: CaseResult) -> str:
     verdict = result.verdict or {}
     change = facts.change(result)
     if change is not None:
-        detail = f"{change:+.1%}"
+        detail = signed_percent(change)
         if verdict.get("ratio_low") is not None and verdict.get("ratio_high") is not None:
             detail += f", ratio CI {verdict['ratio_low']:.3f}-{verdict['ratio_high']:.3f}"
         if verdict.get("paired"):
@@ -81,8 +82,8 @@ def render_markdown(results: Sequence[CaseResult], nodeids: Mapping[str, str] | 
     regressed = sum(1 for _, p in problems if p == "regressed")
     parity = sum(1 for _, p in problems if p == "parity failed")
     other = len(problems) - regressed - parity
-    headline = (f"{len(ordered)} cases: {regressed} regressed, {parity} parity failures"
-                + (f", {other} other failures" if other else "") + f", {len(improved)} improved")
+    headline = (f"{plural(len(ordered), 'case')}: {regressed} regressed, {plural(parity, 'parity failure')}"
+                + (f", {plural(other, 'other failure')}" if other else "") + f", {len(improved)} improved")
     icon = ":x:" if problems else ":white_check_mark:"
     lines = [f"## {icon} {title}: {headline}", ""]
     if problems:
@@ -99,7 +100,7 @@ def render_markdown(results: Sequence[CaseResult], nodeids: Mapping[str, str] | 
         for r in improved:
             lines.append(f"- **`{r.case.key}`** improved: {_numbers(r)}")
         lines += ["", "Record an improvement as the new baseline with `--trtperf-update-baselines`.", ""]
-    lines += [f"<details><summary>All {len(ordered)} cases</summary>", ""]
+    lines += [f"<details><summary>All {plural(len(ordered), 'case')}</summary>", ""]
     lines.append("| " + " | ".join(SUMMARY_HEADER) + " |")
     lines.append("| " + " | ".join("---" if h in ("case", "verdict") else "---:" for h in SUMMARY_HEADER) + " |")
     for row in summary_rows(ordered):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,6 +14,7 @@ from trtperf.cases import Case
 from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
 from trtperf.record.naturalsort import case_order
+from trtperf.text import signed_percent
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -82,6 +82,9 @@ def write_results(path: Path, results: Sequence[CaseResult], meta: Mapping[str, 
 
 
 def read_results(path: Path) -> list[CaseResult]:
+    if not path.is_file():
+        raise TrtperfUsageError(f"{path}: no such results file; pass the file a run wrote (.trtperf/results.json "
+                                f"by default, or the path given to --trtperf-results).")
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -138,7 +141,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
         verdict = r.verdict or {}
         change = "-"
         if verdict.get("ratio") is not None:
-            change = f"{(verdict['ratio'] - 1) * 100:+.1f}%"
+            change = signed_percent(verdict["ratio"] - 1)
         parity = "-"
         if r.parity is not None:
             outputs = r.parity["outputs"]
@@ -241,26 +244,63 @@ def grouped_notes(results: Iterable[CaseResult]) -> dict[str, list[str]]:
     return groups
 
 
+SHORT_HEADERS = {VS_TORCH: "vs torch"}
+"""Headers shortened when the table does not fit the width (a footnote says what the short one means)."""
+MIN_VERDICT = 12
+"""A verdict cell is cut (with "…") to fit the width, never below this; its note is in full in results.json."""
+
+
+def _fit(cell: str, room: int) -> str:
+    room = max(room, MIN_VERDICT)
+    return cell if len(cell) <= room else cell[:room - 1] + "…"
+
+
 def render_summary(results: Iterable[CaseResult], width: int = 120) -> str:
-    """The summary table as plain text (rich, no colour codes)."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    """The summary table as plain text, readable at ``width`` columns (80 and up).
+
+    One line per case when it fits; else the long header shortened (with a footnote); else each case id on
+    a line of its own with its verdict, its numbers on the next, indented (ids are never cut: they are what
+    ``-k`` takes). A verdict longer than the room left is cut with "…" (the full note is in results.json).
+    Below the table, one line per kind of note listing its cases, wrapped at ``width`` between case ids."""
+    import textwrap
 
     results = list(results)  # iterated twice: rows, then notes
-    table = Table(title="trtperf summary", title_justify="left")
-    for name in SUMMARY_HEADER:
-        table.add_column(name, justify="left" if name in ("case", "verdict") else "right",
-                         no_wrap=name in ("case", "verdict", VS_TORCH), overflow="fold")
-    for row in summary_rows(results):
-        table.add_row(*(Text(cell) for cell in row))  # Text: case ids hold [brackets], not markup
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, no_color=True, color_system=None, legacy_windows=False)
-    console.print(table)
+    rows = summary_rows(results)
+    numeric = range(1, len(SUMMARY_HEADER) - 1)
+
+    def layout(header: list[str]) -> tuple[list[int], int]:
+        widths = [max(len(cells[i]) for cells in [header, *rows]) for i in range(len(header))]
+        numbers = sum(widths[i] + 2 for i in numeric)
+        return widths, numbers
+
+    def numbers_line(cells: list[str], widths: list[int]) -> str:
+        return "  ".join(cells[i].rjust(widths[i]) for i in numeric)
+
+    header = list(SUMMARY_HEADER)
+    widths, numbers = layout(header)
+    footnote = ""
+    if widths[0] + numbers + 2 + widths[-1] > width:
+        header = [SHORT_HEADERS.get(name, name) for name in SUMMARY_HEADER]
+        widths, numbers = layout(header)
+        footnote = "vs torch: speed-up over torch eager on the same device"
+    lines = ["trtperf summary"]
+    if widths[0] + numbers + 2 + min(widths[-1], MIN_VERDICT) <= width:  # one line per case
+        room = width - widths[0] - numbers - 2
+        for cells in [header, *rows]:
+            verdict = _fit(cells[-1], room)
+            lines.append(f"{cells[0].ljust(widths[0])}  {numbers_line(cells, widths)}  {verdict}".rstrip())
+    else:  # each case id on a line of its own, with its verdict; its numbers on the next line
+        for cells in [header, *rows]:
+            lines.append(f"{cells[0]}  {_fit(cells[-1], width - len(cells[0]) - 2)}".rstrip())
+            lines.append(f"  {numbers_line(cells, widths)}".rstrip())
+    if footnote and rows:
+        lines.append(f"({footnote})")
     # One line per kind of note, listing its cases; each note's full text is in results.json (issue 14).
     groups = grouped_notes(results)
     for kind, keys in groups.items():
-        console.print(Text(f"{kind} ({len(keys)}): {', '.join(keys)}"))
+        # Case ids hold hyphens: wrap only between ids.
+        lines += textwrap.wrap(f"{kind} ({len(keys)}): {', '.join(keys)}", width=max(width, 40),
+                               subsequent_indent="  ", break_on_hyphens=False, break_long_words=False)
     if groups:
-        console.print(Text("(each note in full: the case's verdict.note and notes in results.json)"))
-    return buffer.getvalue()
+        lines.append("(each note in full: the case's verdict.note and notes in results.json)")
+    return "\n".join(lines) + "\n"

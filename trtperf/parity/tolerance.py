@@ -39,10 +39,21 @@ references makes the faithful check as tight as each model allows.
 Numbers (measured maxima of correct engines on the zoo at small size, CPU, unless noted; the margin
 is what the bound leaves above them):
 
-fp32 (engines with IEEE fp32 arithmetic: onnxruntime, torch): ONNX Runtime's optimized engine and
-  torch eager vs the reference: relative L2 <= 4.4e-5, max |err|/rms <= 1.4e-4 (ResNet-50; ViT-B/16:
-  1.2e-6 and 4.2e-6). Bound: relative L2 3e-4, elementwise 1e-3 * (rms + |ref|), no element may
-  exceed it (7x the worst measured: GPU fp32 kernels reorder sums differently; not yet measured there).
+fp32 (engines with IEEE fp32 arithmetic: onnxruntime, and torch, whose backend turns TF32 off for
+  fp32 cases on a GPU as torch's own fp32 contract says): the relative L2 bound adapts to the model's
+  own fp32 error ``e`` = the relative L2 distance of ONNX Runtime's optimized run (ORT_ENABLE_ALL: fused
+  kernels, other summation orders) of the fp32 ONNX from the unoptimized reference, measured once per
+  model, batch and input (cached with the references, in a child process): bound
+  ``clamp(10 e, 1e-5, 3e-4)``; elementwise stays 1e-3 * (rms + |ref|), no element may exceed it.
+  Measured on the zoo (small, CPU, batch 2; bench/results/parity_power-cpu-small*.txt): ``e`` =
+  2.96e-5 (ResNet-50), 9.1e-6 (MobileNetV2), 1.1e-6 (ViT-B/16), 8.1e-7 (SegFormer-B0), 7.8e-7
+  (BERT-base), 7.1e-7 (GPT-2); torch eager's error 1.01-1.47 e (worst ResNet-50: 4.36e-5, max
+  |err|/rms 1.4e-4). k = 10 leaves 6.8x above that ratio for GPU kernels (not yet measured there);
+  the floor 1e-5 is 8x the largest correct error on the transformers (1.24e-6, ViT-B/16 torch) and
+  covers a model the optimizer leaves unchanged (``e`` = 0); the cap 3e-4 is the fixed bound used
+  before, still the bound where ``e`` is not measured. What it buys: a weight scaled by 1.01 in
+  ViT-B/16, SegFormer-B0 or BERT-base moves the outputs by 2.8e-5 to 2.0e-4, 20-250x those models'
+  own error but below the fixed 3e-4, which passed them.
 tf32, and fp32 on the tensorrt backend ("fp32 where TF32 may be on": TensorRT builds with TF32 by
   default, and TensorRT-RTX's fp32 engines showed TF32-sized errors on the H200 even with the flag
   cleared): torch eager with every matmul/convolution input rounded to TF32 (``torch-tf32emu`` in the
@@ -94,10 +105,21 @@ def _scaled(c: float, max_rel_l2: float, max_mismatch: float, min_cosine: float 
                      min_cosine=min_cosine)
 
 
+FP32_OWN_ERROR_FACTOR = 10.0
+"""k of the adaptive fp32 bound: 6.8x the largest measured ratio of a correct IEEE-fp32 engine's error to the
+model's own fp32 error (torch eager on ResNet-50: 4.36e-5 / 2.96e-5 = 1.47; see the module docstring)."""
+FP32_REL_L2_FLOOR = 1e-5
+"""The adaptive fp32 bound's floor (relative L2): 8x the largest correct fp32 error measured on a model whose
+own error is below 1e-6 (torch eager on ViT-B/16: 1.24e-6), for a model whose optimizer run changes nothing
+(own error 0) and for GPU kernels whose summation order differs more than the CPU's."""
+FP32_REL_L2_CAP = 3e-4
+"""The adaptive fp32 bound's cap: the fixed bound used before (7x ResNet-50's 4.4e-5)."""
+
 TF32 = _scaled(0.25, 0.1, 1e-3)
 
 COST_TOLERANCES: dict[str, Tolerance] = {
-    "fp32": _scaled(1e-3, 3e-4, 0.0),
+    "fp32": dataclasses.replace(_scaled(1e-3, FP32_REL_L2_CAP, 0.0), precision_error_factor=FP32_OWN_ERROR_FACTOR,
+                                rel_l2_floor=FP32_REL_L2_FLOOR),
     "tf32": TF32,
     "fp16": _scaled(0.5, 0.15, 1e-2),
     "bf16": _scaled(1.5, 0.5, 5e-2, min_cosine=0.9),

@@ -142,6 +142,18 @@ FAITHFUL_TOLERANCES: dict[str, Tolerance] = {
     "fp8": Tolerance(atol=5e-2, rtol=5e-2, max_mismatch=0.05, max_rel_l2=0.1, precision_error_factor=3.0),
 }
 
+SAME_GRAPH_BACKENDS = frozenset({"onnxruntime", "tensorrt"})
+"""Backends whose engines are built from the variant ONNX itself, keeping its precisions (ONNX Runtime; TensorRT
+builds strongly typed networks): their faithful error is the kernels' own (fusions, summation order)."""
+
+SAME_GRAPH_FP16_FACTOR = 1.5
+"""fp16's faithful factor for :data:`SAME_GRAPH_BACKENDS` (module-cast engines such as torch keep 3): see the
+module docstring, "fp16 faithful"."""
+
+SAME_GRAPH_FAITHFUL: dict[str, Tolerance] = {
+    "fp16": dataclasses.replace(FAITHFUL_TOLERANCES["fp16"], precision_error_factor=SAME_GRAPH_FP16_FACTOR),
+}
+
 DEFAULT_TOLERANCES = COST_TOLERANCES
 """The cost tolerances under their historical name."""
 
@@ -163,7 +175,10 @@ def default_tolerance(precision: str, backend: str | None = None) -> Tolerance:
 
 
 def faithful_tolerance(precision: str, backend: str | None = None) -> Tolerance:
-    """The faithful tolerance of ``precision`` (engine vs ONNX Runtime on the same variant) on ``backend``."""
+    """The faithful tolerance of ``precision`` (engine vs ONNX Runtime on the same variant) on ``backend``
+    (fp16 on a backend of :data:`SAME_GRAPH_BACKENDS`: the tighter :data:`SAME_GRAPH_FAITHFUL`)."""
+    if backend in SAME_GRAPH_BACKENDS and precision in SAME_GRAPH_FAITHFUL:
+        return SAME_GRAPH_FAITHFUL[precision]
     return FAITHFUL_TOLERANCES[default_precision(precision, backend)]
 
 

@@ -583,12 +583,20 @@ def factor_diagnostics(rows: list[Row]) -> list[str]:
         correct = [r for r in rows if r.precision == precision and not r.fault and r.faithful and r.precision_error]
         missed = [r for r in rows if r.precision == precision and r.fault and r.passed and r.faithful
                   and r.precision_error and (r.effect_rel_l2 or 0.0) > own_errors(rows).get((r.model, precision), 0.0)]
-        if correct:
-            worst = max(correct, key=ratio)
-            gap = (f"; missed detectable faults (B) from {min(map(ratio, missed)):.2f} to "
-                   f"{max(map(ratio, missed)):.2f}" if missed else "")
-            lines.append(f"{precision} faithful error in eps: correct engines up to {ratio(worst):.2f} "
-                         f"({worst.engine} on {worst.model}){gap}")
+        for engine in sorted({r.engine for r in correct}):
+            worst = max((r for r in correct if r.engine == engine), key=ratio)
+            lines.append(f"{precision} faithful error in eps, correct {engine}: up to {ratio(worst):.3f} "
+                         f"({worst.model})")
+        if missed:
+            lines.append(f"{precision} missed detectable faults (B): faithful error {min(map(ratio, missed)):.2f} to "
+                         f"{max(map(ratio, missed)):.2f} eps")
+    fp32 = [r for r in rows if r.precision == "fp32" and not r.fault and error_class(r.engine, "fp32") == "fp32"
+            and r.fp32_own_error]
+    for engine in sorted({r.engine for r in fp32}):
+        worst = max((r for r in fp32 if r.engine == engine), key=lambda r: r.cost["rel_l2"] / (r.fp32_own_error or 1))
+        lines.append(f"fp32 error in units of the model's own fp32 error e, correct {engine}: up to "
+                     f"{worst.cost['rel_l2'] / (worst.fp32_own_error or 1):.2f} ({worst.model}; the bound is 10 e "
+                     f"within [1e-5, 3e-4])")
     return ["", *lines] if lines else []
 
 

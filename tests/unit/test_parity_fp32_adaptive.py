@@ -66,10 +66,12 @@ def test_a_failure_names_the_own_error_and_the_clamp() -> None:
     comparison = compare_output("y", got, ref, FP32, precision_error=2e-6)
     assert not comparison.passed
     assert comparison.rel_l2_bound == pytest.approx(2e-5)
-    assert "= 10 x the precision's own error 2e-06" in comparison.describe()
+    assert "= 10 x this model's own error 2e-06 on this output" in comparison.describe()
     assert "kept within [1e-05, 0.0003]" in comparison.describe()
     unmeasured = compare_output("y", ref * (1 + 1e-4), ref, FP32)
     assert unmeasured.passed and unmeasured.rel_l2_bound == 3e-4
+    assert "(max 0.0003 (this model's own error was not measured))" in compare_output(
+        "y", ref * 1.001, ref, FP32).describe()
 
 
 def _layer_scale_mlp() -> Any:

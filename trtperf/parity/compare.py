@@ -96,10 +96,10 @@ class OutputComparison:
             return ""
         if t.rel_l2_floor is not None:
             if not self.precision_error and self.rel_l2_bound == t.max_rel_l2:
-                return " (the precision's own error on this model was not measured)"
-            return (f" = {t.precision_error_factor:g} x the precision's own error {self.precision_error:.3g} on this "
-                    f"output (ONNX Runtime's optimized run vs the reference), kept within [{t.rel_l2_floor:g}, "
-                    f"{t.max_rel_l2:g}]")
+                return " (this model's own error was not measured)"
+            return (f" = {t.precision_error_factor:g} x this model's own error {self.precision_error:.3g} on this "
+                    f"output (ONNX Runtime's optimized run vs the unoptimized reference), kept within "
+                    f"[{t.rel_l2_floor:g}, {t.max_rel_l2:g}]")
         if self.rel_l2_bound != t.max_rel_l2:
             return (f" = {t.precision_error_factor:g} x the precision's own error {self.precision_error:.3g} on this "
                     f"output")

@@ -16,14 +16,21 @@ For every zoo model (suites/zoo/test_zoo.py) and precision:
   input channels swapped (pixels: colour channels 0 and 1; tokens: positions 0 and 1), a bias
   zeroed), each at three sites (first, middle, last candidate in graph order), built and run by
   the ONNX backends of ``--backends``. A fault's **effect** is the relative L2 distance of its fp32
-  outputs from the fp32 reference; the precision's **own error** is the largest relative L2 error
-  of the correct engines at that precision on that model. A fault is *detectable* when its effect
-  exceeds the own error; the goal is that >= 99 % of detectable faults fail parity.
+  outputs from the fp32 reference. A fault is *detectable* when its effect exceeds the precision's
+  **own error** on that model; the summary counts by two definitions side by side:
+  A: from the references alone (fp32: ONNX Runtime's optimized run vs the reference, the adaptive
+  fp32 bound's scale; fp16/bf16: ``eps``, the variant's ONNX Runtime run vs the fp32 one);
+  B: the largest relative L2 error of the correct engines of that precision (TF32-class engines
+  apart) on that model in the run. The goal is that >= 99 % of detectable faults fail parity.
 
     python bench/parity_power.py --backends onnxruntime,torch --precisions fp32,fp16 \\
-        --out bench/results/parity_power-cpu-small      # writes .json and .txt
-    TRTPERF_ZOO_SIZE=full python bench/parity_power.py --backends tensorrt,torch --precisions fp32,fp16,bf16 \\
-        --out bench/results/parity_power-h200-full      # on a GPU
+        --out bench/results/parity_power-cpu-small      # writes .json, .txt (after every row) and .jsonl
+    python bench/parity_power.py --summarize a.jsonl b.jsonl --out merged   # several runs, one summary
+
+Filters for short device calls: ``--models``, ``--precisions``, ``--faults`` (kinds, as substrings),
+``--sites 1``, ``--no-faults``, ``--stand-ins off`` (default off where torch sees a GPU) and
+``--time-limit`` (no engine run starts after it; what ran is summarized). ``bench/h200_parity_power.sh``
+wraps it for the GPU machine.
 
 Every number printed is measured in this run; nothing is assumed. Metrics per output: ``max_norm``
 = max |got - ref| / rms(ref), ``rel_l2`` = ||got - ref|| / ||ref||, ``cosine``; a case takes its
@@ -53,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from trtperf.backends import get_backend  # noqa: E402
 from trtperf.backends.base import BuildRequest  # noqa: E402
-from trtperf.backends.onnxruntime import reference_session, run_session  # noqa: E402
+from trtperf.backends.onnxruntime import optimized_session, reference_session, run_session  # noqa: E402
 from trtperf.cache import ArtifactCache, CacheEntry  # noqa: E402
 from trtperf.cases import Case  # noqa: E402
 from trtperf.config import Settings  # noqa: E402
@@ -68,6 +75,8 @@ from trtperf.spec import ModelSpec, load_suite  # noqa: E402
 
 Outputs = dict[str, np.ndarray]
 ONNX_BACKENDS = ("onnxruntime", "tensorrt")
+FAULT_KINDS = ("weight x1.01", "weight x1.1", "activation -> Identity", "residual Add dropped",
+               "input channels 0,1 swapped", "bias zeroed")
 SITES = 3
 """Sites per fault kind (first, middle, last candidate); ``--sites`` lowers it for the large models."""
 
@@ -282,28 +291,20 @@ def run_backend(backend_name: str, spec: ModelSpec, precision: str, batch: int, 
         return engine.infer(inputs)
 
 
-def optimized_session(path: Path) -> Any:
-    """ONNX Runtime on the CPU with every graph optimization (what the onnxruntime backend builds), in memory."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
-    options.log_severity_level = 3
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
 def judge(spec: ModelSpec, precision: str, backend: str, got: Outputs, fp32_ref: Outputs,
-          variant_ref: Outputs | None) -> bool:
+          variant_ref: Outputs | None, fp32_errors: Mapping[str, float] | None = None) -> bool:
     """trtperf's verdict with the default tolerances for ``backend`` (``spec`` declares none).
 
     Bench-only engines are judged as the backend whose arithmetic they stand in for: ``torch-tf32emu``
-    as an fp32 engine that may use TF32 (tensorrt), ``torch-cast-*`` as torch.
+    as an fp32 engine that may use TF32 (tensorrt), ``torch-cast-*`` as torch. ``fp32_errors``: the
+    model's own fp32 error per output (ONNX Runtime optimized vs the reference), which the adaptive fp32
+    bound scales with, as the pipeline passes it (``ReferenceRunner.fp32_own_errors``).
     """
     backend = "tensorrt" if backend == "torch-tf32emu" else backend.split("-")[0]
     faithful = fp32_ref if variant_ref is None else variant_ref
     report = two_way_parity(got, fp32_ref, lambda n: cost_tolerance_for(spec, precision, n, backend), faithful,
-                            lambda n: faithful_tolerance_for(spec, precision, n, backend), precision)
+                            lambda n: faithful_tolerance_for(spec, precision, n, backend), precision,
+                            fp32_errors=fp32_errors if variant_ref is None else None)
     return report.passed
 
 
@@ -321,19 +322,59 @@ class Row:
     precision_error: float = 0.0
     """The variant reference's relative L2 error vs the fp32 reference (worst output): the faithful bound's scale."""
     seconds: float = 0.0
+    fp32_own_error: float | None = None
+    """The model's own fp32 error (worst output): ONNX Runtime's optimized run vs the reference, the adaptive
+    fp32 bound's scale (None in rows written before it existed)."""
 
 
-def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], cache: ArtifactCache,
-                  settings: Settings, batch: int, faults_on: bool, log: Callable[[str], None],
-                  sink: Callable[[Row], None] = lambda row: None) -> list[Row]:
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What to run (the command line's filters)."""
+
+    precisions: list[str]
+    backends: list[str]
+    faults: list[str] | None
+    """Fault kinds to inject (substrings of ``Fault.kind``); None: every kind; []: none."""
+    stand_ins: bool = True
+    """Run the bench-only CPU engines (``torch-tf32emu``, ``torch-cast-*``) next to ``torch``."""
+    deadline: float = float("inf")
+    """``time.time()`` after which no new engine run starts (the rows so far are kept)."""
+
+
+class OutOfTime(Exception):
+    """The deadline passed: stop measuring, keep and summarize what ran."""
+
+
+def measure_model(spec: ModelSpec, options: Options, cache: ArtifactCache, settings: Settings, batch: int,
+                  log: Callable[[str], None], sink: Callable[[Row], None] = lambda row: None) -> list[Row]:
+    """Every correct engine and every selected fault of ``spec`` at ``batch``; each row also goes to ``sink``
+    as it finishes. Raises OutOfTime once ``options.deadline`` passes (the rows so far went to ``sink``)."""
+    rows: list[Row] = []
+    _measure_model(spec, options, cache, settings, batch, log, sink, rows)
+    return rows
+
+
+def _measure_model(spec: ModelSpec, options: Options, cache: ArtifactCache, settings: Settings, batch: int,
+                   log: Callable[[str], None], sink: Callable[[Row], None], rows: list[Row]) -> None:
     import onnx
 
-    rows: list[Row] = []
+    precisions, backends = options.precisions, options.backends
+
+    def check_time() -> None:
+        if time.time() > options.deadline:
+            raise OutOfTime()
+
     fp32 = export_cached(spec, cache)
     inputs = make_inputs(spec, batch, settings.seed)
     fp32_ref = reference_outputs(spec, fp32, batch, settings.seed, cache)
+    # The model's own fp32 error, as the pipeline measures it for the adaptive fp32 bound (cached).
+    fp32_errors = precision_errors(reference_outputs(spec, fp32, batch, settings.seed, cache, optimized=True),
+                                   fp32_ref)
+    fp32_own = max(fp32_errors.values(), default=0.0)
+    log(f"  fp32 own error (ONNX Runtime optimized vs the reference): {fp32_own:.2e}")
     fp32_model = onnx.load(str(fp32.path))
-    faults = candidate_faults(fp32_model, spec) if faults_on else []
+    faults = [f for f in candidate_faults(fp32_model, spec)
+              if options.faults is None or any(k in f.kind for k in options.faults)]
     effects: dict[Fault, float] = {}
     for precision in precisions:
         variant: CacheEntry = precision_variant(spec, fp32, precision, cache)
@@ -354,23 +395,29 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
                 continue
             engines.append((name, lambda n=name, p=precision, v=variant.path: run_backend(  # type: ignore[misc]
                 n, spec, p, batch, v, inputs, cache, settings)))
-        if "torch" in backends and precision in ("fp32", "tf32"):
+        if options.stand_ins and "torch" in backends and precision in ("fp32", "tf32"):
             engines.append(("torch-tf32emu", lambda: torch_cpu_engine(spec, inputs, "tf32emu")))
-        if "torch" in backends and precision in ("fp16", "bf16"):
+        if options.stand_ins and "torch" in backends and precision in ("fp16", "bf16"):
             engines.append((f"torch-cast-{precision}",
                             lambda p=precision: torch_cpu_engine(spec, inputs, p)))  # type: ignore[misc]
         own_error = 0.0
         eps = max(precision_errors(variant_ref, fp32_ref).values(), default=0.0) if variant_ref is not None else 0.0
         for name, run in engines:
+            check_time()
             started = time.perf_counter()
-            got = run()
+            try:
+                got = run()
+            except Exception as exc:  # one engine that cannot run (a build error) must not end the bench
+                log(f"  {precision:5} {name:18} ERROR {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
+                continue
             cost = case_metrics(got, fp32_ref)["worst"]
             faithful = case_metrics(got, variant_ref)["worst"] if variant_ref is not None else None
-            passed = judge(spec, precision, name, got, fp32_ref, variant_ref)
+            passed = judge(spec, precision, name, got, fp32_ref, variant_ref, fp32_errors)
             if error_class(name, precision) == precision:
                 own_error = max(own_error, cost["rel_l2"])
             rows.append(Row(spec.name, precision, name, "", "", passed, cost, faithful, precision_error=eps,
-                            seconds=time.perf_counter() - started))
+                            seconds=time.perf_counter() - started, fp32_own_error=fp32_own))
             sink(rows[-1])
             log(f"  {precision:5} {name:18} {'pass' if passed else 'FAIL'}  rel_l2 {cost['rel_l2']:.2e}  "
                 f"max_norm {cost['max_norm']:.2e}  cos {cost['cosine']:.6f}"
@@ -386,6 +433,7 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
                 if faulty is None:
                     log(f"  {precision} {fault.kind} @ {fault.site}: site not in the variant")
                     continue
+                check_time()
                 started = time.perf_counter()
                 with tempfile.TemporaryDirectory(prefix="trtperf-fault-") as tmp:
                     path = Path(tmp) / "faulty.onnx"
@@ -398,24 +446,28 @@ def measure_model(spec: ModelSpec, precisions: list[str], backends: list[str], c
                             onnx.save(faulty_fp32, str(faulty32))
                         exact = run_session(reference_session(faulty32), inputs)
                         effects[fault] = case_metrics(exact, fp32_ref)["worst"]["rel_l2"]
-                    if name == "onnxruntime":
-                        # The backend's engine is this graph optimized (ORT_ENABLE_ALL), saved and reloaded; an
-                        # in-memory optimized session computes the same kernels without writing the model twice.
-                        got = run_session(optimized_session(path), inputs)
-                    else:
-                        got = run_backend(name, spec, precision, batch, path, inputs, ArtifactCache(Path(tmp) / "c"),
-                                          settings)
+                    try:
+                        if name == "onnxruntime":
+                            # The backend's engine is this graph optimized (ORT_ENABLE_ALL), saved and reloaded;
+                            # an in-memory optimized session computes the same kernels without writing it twice.
+                            got = run_session(optimized_session(path), inputs)
+                        else:
+                            got = run_backend(name, spec, precision, batch, path, inputs,
+                                              ArtifactCache(Path(tmp) / "c"), settings)
+                    except Exception as exc:  # e.g. a builder that rejects the faulty graph: logged, not counted
+                        log(f"  {precision:5} {name:12} {fault.kind:28} ERROR {type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
+                        continue
                 cost = case_metrics(got, fp32_ref)["worst"]
                 faithful = case_metrics(got, variant_ref)["worst"] if variant_ref is not None else None
-                passed = judge(spec, precision, name, got, fp32_ref, variant_ref)
+                passed = judge(spec, precision, name, got, fp32_ref, variant_ref, fp32_errors)
                 rows.append(Row(spec.name, precision, name, fault.kind, fault.site, passed, cost, faithful,
                                 effect_rel_l2=effects[fault], precision_error=eps,
-                                seconds=time.perf_counter() - started))
+                                seconds=time.perf_counter() - started, fp32_own_error=fp32_own))
                 sink(rows[-1])
                 detectable = effects[fault] > own_error
                 log(f"  {precision:5} {name:12} {fault.kind:28} effect {effects[fault]:.2e} "
                     f"(own {own_error:.1e}) {'detected' if not passed else 'MISSED' if detectable else 'missed'}")
-    return rows
 
 
 # ---- summary -----------------------------------------------------------------------------------
@@ -426,58 +478,141 @@ def error_class(engine: str, precision: str) -> str:
     return "tf32" if precision == "fp32" and engine in ("tensorrt", "torch-tf32emu") else precision
 
 
+def own_errors(rows: list[Row]) -> dict[tuple[str, str], float]:
+    """(model, error class) -> the largest relative L2 error of the correct engines of that class on that
+    model in ``rows`` (cost: vs the fp32 reference): the precision's own error, definition B."""
+    own: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if not r.fault:
+            key = (r.model, error_class(r.engine, r.precision))
+            own[key] = max(own.get(key, 0.0), r.cost["rel_l2"])
+    return own
+
+
+def reference_error(r: Row, own: Mapping[tuple[str, str], float]) -> float:
+    """The precision's own error from the references alone, definition A: fp32 = ONNX Runtime's optimized run
+    vs the reference (the adaptive bound's scale), fp16/bf16/int8 = the variant's ONNX Runtime reference vs
+    the fp32 one (``eps``, the faithful bound's scale). TF32 has no reference-only measure: definition B."""
+    cls = error_class(r.engine, r.precision)
+    if cls == "fp32" and r.fp32_own_error is not None:
+        return r.fp32_own_error
+    if cls not in ("fp32", "tf32") and r.precision_error > 0:
+        return r.precision_error
+    return own.get((r.model, cls), 0.0)
+
+
+DEFINITIONS = {
+    "A": "effect > the precision's own error from the references alone (fp32: ONNX Runtime optimized vs the "
+         "reference; fp16/bf16: eps = ONNX Runtime's variant vs fp32; TF32: as B)",
+    "B": "effect > the largest error of the correct engines of that precision on that model in this run",
+}
+
+
 def summarize(rows: list[Row]) -> str:
     lines = ["False failures of correct engines (default tolerances):",
              f"{'model':14} {'prec':5} {'engine':18} {'verdict':7} {'rel_l2':>9} {'max_norm':>9} {'cosine':>10} "
-             f"{'faithful rel_l2':>15} {'faithful max_norm':>17}"]
+             f"{'faithful rel_l2':>15} {'faithful max_norm':>17} {'fp32 own':>9}"]
     correct = [r for r in rows if not r.fault]
     for r in correct:
         f = r.faithful
         lines.append(f"{r.model:14} {r.precision:5} {r.engine:18} {'pass' if r.passed else 'FAIL':7} "
                      f"{r.cost['rel_l2']:9.2e} {r.cost['max_norm']:9.2e} {r.cost['cosine']:10.7f} "
-                     + (f"{f['rel_l2']:15.2e} {f['max_norm']:17.2e}" if f else f"{'-':>15} {'-':>17}"))
+                     + (f"{f['rel_l2']:15.2e} {f['max_norm']:17.2e}" if f else f"{'-':>15} {'-':>17}")
+                     + (f" {r.fp32_own_error:9.2e}" if r.fp32_own_error is not None else f" {'-':>9}"))
     false_failures = sum(not r.passed for r in correct)
     lines.append(f"false failures: {false_failures} of {len(correct)}")
     lines.append("")
-    lines.append("Fault detection (detectable: the fault's fp32 effect exceeds the precision's own error):")
-    lines.append(f"{'precision':9} {'engine':12} {'fault':28} {'faults':>6} {'detectable':>10} {'detected':>8} "
-                 f"{'of detectable':>13} {'undetectable caught':>19}")
-    own: dict[tuple[str, str], float] = {}
-    for r in correct:
-        key = (r.model, error_class(r.engine, r.precision))
-        own[key] = max(own.get(key, 0.0), r.cost["rel_l2"])
+    own = own_errors(rows)
 
-    def own_error(r: Row) -> float:
-        return own.get((r.model, error_class(r.engine, r.precision)), 0.0)
+    def threshold(r: Row, definition: str) -> float:
+        return reference_error(r, own) if definition == "A" else own.get((r.model, error_class(r.engine, r.precision)),
+                                                                          0.0)
 
     faulty = [r for r in rows if r.fault]
+    lines.append("Fault detection. A fault is detectable when its effect (relative L2 of the faulty fp32 model's "
+                 "outputs vs the fp32 reference) exceeds the precision's own error on that model, by definition:")
+    lines += [f"  {k}: {v}" for k, v in DEFINITIONS.items()]
+    lines.append(f"{'precision':9} {'engine':12} {'fault':28} {'faults':>6} | {'A: detectable':>13} {'detected':>8} "
+                 f"{'%':>6} | {'B: detectable':>13} {'detected':>8} {'%':>6} | {'B-undetectable caught':>21}")
     groups: dict[tuple[str, str, str], list[Row]] = {}
     for r in faulty:
         groups.setdefault((r.precision, r.engine, r.fault), []).append(r)
         groups.setdefault((r.precision, r.engine, "all"), []).append(r)
     for (precision, engine, fault), items in sorted(groups.items()):
-        detectable = [r for r in items if (r.effect_rel_l2 or 0.0) > own_error(r)]
-        caught = sum(not r.passed for r in detectable)
-        small = [r for r in items if r not in detectable]
-        lines.append(f"{precision:9} {engine:12} {fault:28} {len(items):6} {len(detectable):10} {caught:8} "
-                     f"{(caught / len(detectable) if detectable else float('nan')):13.1%} "
-                     f"{sum(not r.passed for r in small):>9} of {len(small):<7}")
-    lines.append("")
-    lines.append("Detection by the fault's effect in units of the precision's own error (all engines):")
-    bins = [(0.0, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 10.0), (10.0, float("inf"))]
-    for precision in sorted({r.precision for r in faulty}):
         cells = []
-        for low, high in bins:
-            inside = [r for r in faulty if r.precision == precision
-                      and low < (r.effect_rel_l2 or 0.0) / max(own_error(r), 1e-300) <= high]
-            cells.append(f"({low:g}, {high:g}]x: {sum(not r.passed for r in inside)}/{len(inside)}")
-        lines.append(f"  {precision}: " + "  ".join(cells))
-    missed = [r for r in faulty if r.passed and (r.effect_rel_l2 or 0.0) > own_error(r)]
-    if missed:
-        lines.append("missed detectable faults:")
-        lines += [f"  {r.model} {r.precision} {r.engine} {r.fault} @ {r.site}: effect {r.effect_rel_l2:.2e}, "
-                  f"engine rel_l2 {r.cost['rel_l2']:.2e} max_norm {r.cost['max_norm']:.2e}" for r in missed]
+        for definition in ("A", "B"):
+            detectable = [r for r in items if (r.effect_rel_l2 or 0.0) > threshold(r, definition)]
+            caught = sum(not r.passed for r in detectable)
+            cells.append(f"{len(detectable):13} {caught:8} "
+                         f"{(caught / len(detectable) if detectable else float('nan')):6.1%}")
+        small = [r for r in items if not (r.effect_rel_l2 or 0.0) > threshold(r, "B")]
+        lines.append(f"{precision:9} {engine:12} {fault:28} {len(items):6} | {cells[0]} | {cells[1]} | "
+                     f"{sum(not r.passed for r in small):>11} of {len(small):<6}")
+    bins = [(0.0, 1.0), (1.0, 1.5), (1.5, 2.0), (2.0, 4.0), (4.0, 10.0), (10.0, float("inf"))]
+    for definition in ("A", "B"):
+        lines.append("")
+        lines.append(f"Detection by the fault's effect in units of the precision's own error ({definition}):")
+        for precision in sorted({r.precision for r in faulty}):
+            cells = []
+            for low, high in bins:
+                inside = [r for r in faulty if r.precision == precision
+                          and low < (r.effect_rel_l2 or 0.0) / max(threshold(r, definition), 1e-300) <= high]
+                cells.append(f"({low:g}, {high:g}]x: {sum(not r.passed for r in inside)}/{len(inside)}")
+            lines.append(f"  {precision}: " + "  ".join(cells))
+        missed = [r for r in faulty if r.passed and (r.effect_rel_l2 or 0.0) > threshold(r, definition)]
+        if missed:
+            lines.append(f"missed detectable faults ({definition}):")
+            lines += [f"  {r.model} {r.precision} {r.engine} {r.fault} @ {r.site}: effect {r.effect_rel_l2:.2e} = "
+                      f"{(r.effect_rel_l2 or 0.0) / max(threshold(r, definition), 1e-300):.2f}x own error "
+                      f"{threshold(r, definition):.2e}; engine rel_l2 {r.cost['rel_l2']:.2e}"
+                      + (f", faithful {r.faithful['rel_l2']:.2e} = {r.faithful['rel_l2'] / r.precision_error:.2f} eps"
+                         if r.faithful and r.precision_error else "") for r in missed]
+    lines += factor_diagnostics(rows)
     return "\n".join(lines)
+
+
+def factor_diagnostics(rows: list[Row]) -> list[str]:
+    """Per precision with a faithful check: the largest faithful error of a correct engine and the smallest of a
+    missed fault, in units of eps (the faithful bound is ``precision_error_factor`` eps): what a change of
+    that factor would gain or break."""
+    lines = []
+    for precision in sorted({r.precision for r in rows if r.faithful and r.precision_error}):
+        def ratio(r: Row) -> float:
+            return float(r.faithful["rel_l2"]) / r.precision_error if r.faithful else 0.0
+
+        correct = [r for r in rows if r.precision == precision and not r.fault and r.faithful and r.precision_error]
+        missed = [r for r in rows if r.precision == precision and r.fault and r.passed and r.faithful
+                  and r.precision_error and (r.effect_rel_l2 or 0.0) > own_errors(rows).get((r.model, precision), 0.0)]
+        for engine in sorted({r.engine for r in correct}):
+            worst = max((r for r in correct if r.engine == engine), key=ratio)
+            lines.append(f"{precision} faithful error in eps, correct {engine}: up to {ratio(worst):.3f} "
+                         f"({worst.model})")
+        if missed:
+            lines.append(f"{precision} missed detectable faults (B): faithful error {min(map(ratio, missed)):.2f} to "
+                         f"{max(map(ratio, missed)):.2f} eps")
+    fp32 = [r for r in rows if r.precision == "fp32" and not r.fault and error_class(r.engine, "fp32") == "fp32"
+            and r.fp32_own_error]
+    for engine in sorted({r.engine for r in fp32}):
+        worst = max((r for r in fp32 if r.engine == engine), key=lambda r: r.cost["rel_l2"] / (r.fp32_own_error or 1))
+        lines.append(f"fp32 error in units of the model's own fp32 error e, correct {engine}: up to "
+                     f"{worst.cost['rel_l2'] / (worst.fp32_own_error or 1):.2f} ({worst.model}; the bound is 10 e "
+                     f"within [1e-5, 3e-4])")
+    return ["", *lines] if lines else []
+
+
+def write_results(out: Path, rows: list[Row], meta: Mapping[str, Any]) -> None:
+    """OUT.json (meta and rows) and OUT.txt (meta and the summary), rewritten whole (called after every row:
+    a run stopped by a time limit keeps everything that finished)."""
+    out.with_suffix(".json").write_text(json.dumps(
+        {"meta": dict(meta), "rows": [dataclasses.asdict(r) for r in rows]}, indent=1, default=str) + "\n")
+    out.with_suffix(".txt").write_text(f"{json.dumps(dict(meta))}\n{summarize(rows)}\n")
+
+
+def load_rows(path: Path) -> list[Row]:
+    """Rows of OUT.jsonl (one per line) or OUT.json (``rows``)."""
+    if path.suffix == ".json":
+        return [Row(**r) for r in json.loads(path.read_text())["rows"]]
+    return [Row(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,59 +624,90 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="", help="comma-separated zoo models (default: all)")
     parser.add_argument("--batch", type=int, default=0, help="batch (default: the model's first declared)")
     parser.add_argument("--no-faults", action="store_true", help="correct engines only")
+    parser.add_argument("--faults", default="",
+                        help="comma-separated fault kinds to inject, as substrings of: " + ", ".join(FAULT_KINDS)
+                        + " (default: all)")
+    parser.add_argument("--stand-ins", choices=("auto", "on", "off"), default="auto",
+                        help="the bench-only CPU engines torch-tf32emu and torch-cast-fp16/bf16 next to torch "
+                             "(auto: only when torch sees no CUDA GPU, where they would run slowly on the host)")
+    parser.add_argument("--time-limit", type=float, default=0.0,
+                        help="seconds after which no new engine run starts; what ran is summarized (0: none)")
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None,
-                        help="write OUT.json and OUT.txt at the end, and OUT.jsonl (one row per line) as rows finish")
+                        help="write OUT.json and OUT.txt (rewritten after every row, so a stopped run keeps its "
+                             "rows) and OUT.jsonl (one row per line)")
     parser.add_argument("--sites", type=int, default=SITES, help="sites per fault kind: 1 (the middle) or 3")
     parser.add_argument("--summarize", type=Path, nargs="*", default=None,
-                        help="only print (and with --out write) the summary of saved OUT.jsonl files")
+                        help="only print (and with --out write) the summary of saved OUT.jsonl or OUT.json files")
     args = parser.parse_args(argv)
     SITES = args.sites
     if args.summarize is not None:
-        rows_from = [Row(**json.loads(line)) for path in args.summarize for line in path.read_text().splitlines()
-                     if line.strip()]
+        # Runs of one machine share the correct engines they each ran first: each (model, precision, engine,
+        # fault, site) is counted once, from the first file that has it.
+        unique: dict[tuple[str, str, str, str, str], Row] = {}
+        for path in args.summarize:
+            for r in load_rows(path):
+                unique.setdefault((r.model, r.precision, r.engine, r.fault, r.site), r)
+        rows_from = list(unique.values())
         text = summarize(rows_from)
         print(text)
         if args.out is not None:
-            meta = {"summarized": [str(p) for p in args.summarize], "rows": len(rows_from)}
-            args.out.with_suffix(".json").write_text(json.dumps(
-                {"meta": meta, "rows": [dataclasses.asdict(r) for r in rows_from]}, indent=1, default=str) + "\n")
-            args.out.with_suffix(".txt").write_text(f"{json.dumps(meta)}\n{text}\n")
+            write_results(args.out, rows_from, {"summarized": [str(p) for p in args.summarize],
+                                                "rows": len(rows_from)})
         return 0
     specs = load_suite(ROOT / "suites" / "zoo" / "test_zoo.py")
     wanted = [m for m in args.models.split(",") if m]
+    unknown = set(wanted) - {s.name for s in specs}
+    if unknown:
+        parser.error(f"unknown --models {sorted(unknown)}; the zoo has {[s.name for s in specs]}")
     specs = [s for s in specs if not wanted or s.name in wanted]
     cache_dir = args.cache_dir or Path(os.environ.get("TRTPERF_CACHE_DIR", "") or tempfile.mkdtemp())
     cache = ArtifactCache(cache_dir)
     settings = Settings(cache_dir=cache_dir, no_timing=True)
     backends = [b for b in args.backends.split(",") if b]
-    rows: list[Row] = []
+    stand_ins = args.stand_ins == "on"
+    if args.stand_ins == "auto":
+        import torch
+
+        stand_ins = not torch.cuda.is_available()
+    kinds = [k.strip() for k in args.faults.split(",") if k.strip()]
     started = time.time()
-    sink: Callable[[Row], None] = lambda row: None  # noqa: E731
-    if args.out is not None:
+    options = Options(precisions=[p for p in args.precisions.split(",") if p], backends=backends,
+                      faults=[] if args.no_faults else (kinds or None), stand_ins=stand_ins,
+                      deadline=started + args.time_limit if args.time_limit > 0 else float("inf"))
+    zoo_size = sys.modules[specs[0].factory.__module__].zoo_size
+    meta: dict[str, Any] = {"argv": sys.argv[1:] if argv is None else argv, "zoo_size": zoo_size(), "sites": SITES,
+                            "stand_ins": stand_ins, "machine": platform.processor() or platform.machine(),
+                            "cpus": os.cpu_count(), "seconds": 0.0, "state": "running"}
+    rows: list[Row] = []
+    jsonl = args.out.with_suffix(".jsonl") if args.out is not None else None
+    if args.out is not None and jsonl is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        jsonl = args.out.with_suffix(".jsonl")
         jsonl.write_text("")
 
-        def sink(row: Row) -> None:
+    def sink(row: Row) -> None:
+        rows.append(row)
+        if args.out is not None and jsonl is not None:
             with jsonl.open("a") as handle:
                 handle.write(json.dumps(dataclasses.asdict(row), default=str) + "\n")
+            meta["seconds"] = round(time.time() - started, 1)
+            write_results(args.out, rows, meta)
 
+    state = "done"
     for spec in specs:
         print(f"{spec.name} (inputs {[list(i.shape) for i in spec.inputs]})", flush=True)
-        rows += measure_model(spec, args.precisions.split(","), backends, cache, settings,
-                              args.batch or spec.batches[0], not args.no_faults, lambda s: print(s, flush=True), sink)
-    text = summarize(rows)
-    print(text)
+        try:
+            measure_model(spec, options, cache, settings, args.batch or spec.batches[0],
+                          lambda s: print(s, flush=True), sink)
+        except OutOfTime:
+            state = f"stopped by --time-limit {args.time_limit:g} s in {spec.name}"
+            print(state, flush=True)
+            break
+    meta["seconds"] = round(time.time() - started, 1)
+    meta["state"] = state
+    print(summarize(rows))
     if args.out is not None:
-        zoo_size = sys.modules[specs[0].factory.__module__].zoo_size
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"argv": sys.argv[1:], "zoo_size": zoo_size(), "sites": SITES,
-                "machine": platform.processor() or platform.machine(),
-                "cpus": os.cpu_count(), "seconds": round(time.time() - started, 1)}
-        args.out.with_suffix(".json").write_text(json.dumps(
-            {"meta": meta, "rows": [dataclasses.asdict(r) for r in rows]}, indent=1, default=str) + "\n")
-        args.out.with_suffix(".txt").write_text(f"{json.dumps(meta)}\n{text}\n")
+        write_results(args.out, rows, meta)
     if args.cache_dir is None and not os.environ.get("TRTPERF_CACHE_DIR"):
         shutil.rmtree(cache_dir, ignore_errors=True)
     return 0

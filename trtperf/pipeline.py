@@ -183,6 +183,7 @@ class CaseRunner:
         # Both references run (and are cached) here, so a failure names this stage.
         reference.fp32_outputs(case.batch, settings.seed, case.dim_values)
         reference.variant_outputs(case.batch, settings.seed, case.dim_values)
+        reference.fp32_own_errors(case.batch, settings.seed, case.dim_values)  # the adaptive fp32 bound's scale
         enter("parity")
         with prepared.load() as engine:
             first = engine.infer(inputs)

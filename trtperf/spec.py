@@ -152,6 +152,12 @@ class Tolerance:
     bound to ``precision_error_factor * eps`` where ``eps`` is the relative L2 distance of the
     variant's ONNX Runtime reference from the fp32 reference: the precision's own error on this
     model and input, measured, so deep models that lose more to fp16 are allowed more.
+    ``rel_l2_floor``, when set together with ``precision_error_factor`` and ``max_rel_l2``, turns that
+    raising into an adaptive bound: relative L2 at most ``clamp(precision_error_factor * e,
+    rel_l2_floor, max_rel_l2)`` where ``e`` is the precision's own error on this model and input
+    (fp32: ONNX Runtime's optimized run vs the unoptimized reference), so a model whose own
+    arithmetic error is small is held to a tighter bound; ``max_rel_l2`` applies when ``e`` is unknown.
+    The elementwise bound is not scaled in that mode.
     ``min_cosine``, when set, also requires the cosine similarity of the flattened tensors.
     ``top_k``, when set, treats the last axis as class scores: the mean overlap of the engine's
     and the reference's top-k classes per row must reach ``min_top_k_agreement`` (default 1.0).
@@ -176,6 +182,7 @@ class Tolerance:
     precision_error_factor: float | None = None
     allow_nonfinite: bool = False
     min_agreement: float = 1.0
+    rel_l2_floor: float | None = None
 
     def __post_init__(self) -> None:
         if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k < 1):
@@ -188,10 +195,17 @@ class Tolerance:
             )
         bounds = {"atol": self.atol, "rtol": self.rtol, "rms_atol": self.rms_atol,
                   "max_rel_l2": 0.0 if self.max_rel_l2 is None else self.max_rel_l2,
-                  "precision_error_factor": self.precision_error_factor or 0.0}
+                  "precision_error_factor": self.precision_error_factor or 0.0,
+                  "rel_l2_floor": self.rel_l2_floor or 0.0}
         bad = {k: v for k, v in bounds.items() if not (isinstance(v, (int, float)) and v >= 0)}
         if bad:
             raise TrtperfUsageError(f"Tolerance bounds must be non-negative numbers, got {bad}")
+        if self.rel_l2_floor is not None and (self.precision_error_factor is None or self.max_rel_l2 is None
+                                              or self.rel_l2_floor > self.max_rel_l2):
+            raise TrtperfUsageError(
+                f"Tolerance rel_l2_floor={self.rel_l2_floor!r} needs precision_error_factor and a max_rel_l2 at "
+                f"least as large (the adaptive bound is clamp(factor * own error, rel_l2_floor, max_rel_l2)), got "
+                f"precision_error_factor={self.precision_error_factor!r}, max_rel_l2={self.max_rel_l2!r}")
 
 
 @dataclass(frozen=True)

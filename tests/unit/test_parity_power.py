@@ -107,3 +107,27 @@ def test_tf32_rounding_keeps_ten_mantissa_bits(power: ModuleType) -> None:
     rounded = power.round_to_tf32(x).tolist()
     assert rounded[:5] == [1.0 + 2**-10, 1.0 + 2**-10, 1.0, float("inf"), -3.0]
     assert abs(rounded[5] - 0.1) / 0.1 <= 2**-11
+
+
+def _row(power: ModuleType, engine: str, rel_l2: float, fault: str = "", passed: bool = True,
+         effect: float | None = None, eps: float = 0.0, fp32_own: float | None = None, precision: str = "fp16") -> Any:
+    """A made-up result row (a test double: only the fields the summary reads)."""
+    metrics = {"max_abs": 0.0, "max_norm": 0.0, "p999_norm": 0.0, "rel_l2": rel_l2, "cosine": 1.0}
+    return power.Row("m", precision, engine, fault, "site" if fault else "", passed, metrics, dict(metrics),
+                     effect_rel_l2=effect, precision_error=eps, fp32_own_error=fp32_own)
+
+
+def test_summary_counts_detectable_faults_by_both_definitions(power: ModuleType, tmp_path: Path) -> None:
+    # eps = 1.0 (ONNX Runtime's variant vs fp32), the worst correct engine 2.0: a fault of effect 1.5 is
+    # detectable by A only, one of 3.0 by both; the one caught counts in both, the missed one in A.
+    rows = [_row(power, "onnxruntime", 1.0, eps=1.0), _row(power, "torch-cast-fp16", 2.0, eps=1.0),
+            _row(power, "onnxruntime", 1.5, "bias zeroed", passed=True, effect=1.5, eps=1.0),
+            _row(power, "onnxruntime", 3.0, "weight x1.1", passed=False, effect=3.0, eps=1.0)]
+    text = power.summarize(rows)
+    line = next(x for x in text.splitlines() if x.startswith("fp16") and " all " in x)
+    assert line.split("|")[1].split() == ["2", "1", "50.0%"]  # A: 2 detectable, 1 caught
+    assert line.split("|")[2].split() == ["1", "1", "100.0%"]  # B: 1 detectable, 1 caught
+    assert "false failures: 0 of 2" in text
+    power.write_results(tmp_path / "out", rows, {"state": "running"})
+    assert len(power.load_rows(tmp_path / "out.json")) == 4
+    assert (tmp_path / "out.txt").read_text().startswith('{"state": "running"}')

@@ -79,19 +79,28 @@ def optimize_to_file(source: Path, target: Path) -> None:
     _session(source, threads=1, optimize=True, save_to=target)
 
 
+def optimized_session(path: Path) -> Any:
+    """ONNX Runtime on the CPU with every graph optimization (ORT_ENABLE_ALL: fusions, constant folding,
+    layout changes; what this backend builds), all cores: its distance from :func:`reference_session`
+    is the model's own fp32 arithmetic error (:meth:`trtperf.parity.reference.ReferenceRunner.fp32_own_errors`)."""
+    return _session(path, threads=os.cpu_count() or 1, optimize=True)
+
+
 def reference_to_file(onnx_path: Path, inputs: Sequence[Mapping[str, Any]], batch: int, seed: int,
-                      target: Path, dims: Mapping[str, int] | None = None) -> None:
+                      target: Path, dims: Mapping[str, int] | None = None, optimized: bool = False) -> None:
     """The reference session's outputs on the seeded inputs (``dims``: named-axis values), saved as an
     ``.npz`` (no pickles) to ``target``. ``inputs``: the declared :class:`~trtperf.spec.InputSpec` fields
-    as dicts (plain data for the pipe). Run in a child process (:mod:`trtperf.isolate`): the inputs are
-    drawn there."""
+    as dicts (plain data for the pipe). ``optimized``: run :func:`optimized_session` instead (the
+    model's fp32 own error is its distance from the reference). Run in a child process
+    (:mod:`trtperf.isolate`): the inputs are drawn there."""
     import io
 
     from trtperf.inputs import make_input_arrays
 
     specs = [InputSpec(**fields) for fields in inputs]
     try:
-        outputs = run_session(reference_session(onnx_path), make_input_arrays(specs, batch, seed, dims))
+        session = optimized_session(onnx_path) if optimized else reference_session(onnx_path)
+        outputs = run_session(session, make_input_arrays(specs, batch, seed, dims))
     except Exception as exc:  # ONNX Runtime's own types
         hint = index_range_hint(onnx_path, specs, str(exc))
         if hint:

@@ -81,14 +81,29 @@ class OutputComparison:
             f"{self.max_rel:.3g}, worst at index {list(self.worst_index)} (got {self.worst_got:.6g}, expected "
             f"{self.worst_expected:.6g}); {self.mismatch_fraction:.2%} of elements outside {bound} "
             f"(allowed {t.max_mismatch:.2%})"
-            + (f"; relative L2 error {self.rel_l2:.3g} (max {self.rel_l2_bound:.3g}"
-               + (f" = {t.precision_error_factor:g} x the precision's own error {self.precision_error:.3g} on this "
-                  f"output" if self.rel_l2_bound != t.max_rel_l2 else "") + ")"
+            + (f"; relative L2 error {self.rel_l2:.3g} (max {self.rel_l2_bound:.3g}{self._bound_origin()})"
                if self.rel_l2_bound is not None else "")
             + (f"; cosine {self.cosine:.6f} (min {t.min_cosine})" if t.min_cosine is not None else "")
             + (f"; top-{t.top_k} agreement {self.top_k_agreement:.1%} (min {t.min_top_k_agreement:.1%})"
                if t.top_k is not None and self.top_k_agreement is not None else "")
         )
+
+
+    def _bound_origin(self) -> str:
+        """Where the relative L2 bound came from, when it scales with the precision's own error."""
+        t = self.tolerance
+        if t.precision_error_factor is None:
+            return ""
+        if t.rel_l2_floor is not None:
+            if not self.precision_error and self.rel_l2_bound == t.max_rel_l2:
+                return " (this model's own error was not measured)"
+            return (f" = {t.precision_error_factor:g} x this model's own error {self.precision_error:.3g} on this "
+                    f"output (ONNX Runtime's optimized run vs the unoptimized reference), kept within "
+                    f"[{t.rel_l2_floor:g}, {t.max_rel_l2:g}]")
+        if self.rel_l2_bound != t.max_rel_l2:
+            return (f" = {t.precision_error_factor:g} x the precision's own error {self.precision_error:.3g} on this "
+                    f"output")
+        return ""
 
 
 @dataclass(frozen=True)
@@ -161,14 +176,26 @@ relative L2 error when the bound scales with the precision's own error."""
 
 def element_rms_atol(tolerance: Tolerance, precision_error: float) -> float:
     """The elementwise bound's multiple of rms(expected): ``rms_atol``, raised to
-    ``PEAK_TO_RMS * precision_error_factor * precision_error`` when the tolerance scales with the precision."""
-    if tolerance.precision_error_factor is None or not math.isfinite(precision_error):
+    ``PEAK_TO_RMS * precision_error_factor * precision_error`` when the tolerance scales with the precision
+    (not in the adaptive mode of ``rel_l2_floor``, which scales only the relative L2 bound)."""
+    if (tolerance.precision_error_factor is None or tolerance.rel_l2_floor is not None
+            or not math.isfinite(precision_error)):
         return tolerance.rms_atol
     return max(tolerance.rms_atol, PEAK_TO_RMS * tolerance.precision_error_factor * precision_error)
 
 
 def rel_l2_bound(tolerance: Tolerance, precision_error: float) -> float | None:
-    """The relative L2 bound of ``tolerance`` given the precision's own error on the output (None: none)."""
+    """The relative L2 bound of ``tolerance`` given the precision's own error on the output (None: none).
+
+    Adaptive mode (``rel_l2_floor`` set): ``clamp(precision_error_factor * precision_error, rel_l2_floor,
+    max_rel_l2)``, and ``max_rel_l2`` when ``precision_error`` is unknown (NaN). Otherwise the factor only
+    raises ``max_rel_l2``: ``max(max_rel_l2, precision_error_factor * precision_error)``.
+    """
+    if tolerance.rel_l2_floor is not None and tolerance.max_rel_l2 is not None:
+        if tolerance.precision_error_factor is None or not math.isfinite(precision_error):
+            return tolerance.max_rel_l2
+        scaled = tolerance.precision_error_factor * precision_error
+        return min(tolerance.max_rel_l2, max(tolerance.rel_l2_floor, scaled))
     bounds = [b for b in (tolerance.max_rel_l2,
                           None if tolerance.precision_error_factor is None or not math.isfinite(precision_error)
                           else tolerance.precision_error_factor * precision_error) if b is not None]
@@ -176,11 +203,12 @@ def rel_l2_bound(tolerance: Tolerance, precision_error: float) -> float | None:
 
 
 def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: Tolerance,
-                   precision_error: float = 0.0) -> OutputComparison:
+                   precision_error: float = math.nan) -> OutputComparison:
     """Compare one engine output with its reference under ``tolerance`` (see :class:`Tolerance`).
 
     ``precision_error``: the precision's own relative L2 error on this output (see
-    ``Tolerance.precision_error_factor``; 0 for fp32).
+    ``Tolerance.precision_error_factor``); NaN: not measured (a scaled bound then falls back to
+    ``max_rel_l2``). Reported as 0 when not measured.
 
     Shapes must match. Integer/boolean references are compared exactly, float ones in float64.
     A reference NaN/Inf fails unless ``tolerance.allow_nonfinite``; an engine NaN/Inf where the
@@ -276,7 +304,7 @@ def compare_output(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
         engine_nonfinite=engine_nonfinite,
         first_nonfinite=first_nonfinite,
         nonfinite_message=nonfinite_message,
-        precision_error=precision_error,
+        precision_error=precision_error if math.isfinite(precision_error) else 0.0,
         rel_l2_bound=l2_bound,
     )
 
@@ -322,7 +350,7 @@ def compare_outputs(
                                             tolerance_for(name), False, "missing from the engine's outputs"))
             continue
         results.append(compare_output(name, np.asarray(got[name]), np.asarray(ref), tolerance_for(name),
-                                      (precision_errors or {}).get(name, 0.0)))
+                                      (precision_errors or {}).get(name, math.nan)))
     return ParityReport(tuple(results))
 
 
@@ -452,12 +480,17 @@ def two_way_parity(
     faithful_tolerance_for: Callable[[str], Tolerance],
     precision: str,
     faithful_unavailable: str = "",
+    fp32_errors: Mapping[str, float] | None = None,
 ) -> TwoWayParity:
     """Compare ``got`` with the fp32 reference (cost) and with the variant's reference (faithful).
 
     Pass ``variant_reference is fp32_reference`` when the variant is the fp32 ONNX: one comparison.
+    ``fp32_errors``: per output, fp32's own relative L2 error on this model and input (ONNX Runtime's
+    optimized run vs the reference, :meth:`trtperf.parity.reference.ReferenceRunner.fp32_own_errors`),
+    for the cost tolerances that scale with it (``Tolerance.rel_l2_floor``); None: not measured, such
+    a tolerance applies its ``max_rel_l2``.
     """
-    cost = compare_outputs(got, fp32_reference, cost_tolerance_for)
+    cost = compare_outputs(got, fp32_reference, cost_tolerance_for, fp32_errors)
     if variant_reference is fp32_reference:
         return TwoWayParity(cost=cost, faithful=cost, precision=precision, same_reference=True)
     faithful = None

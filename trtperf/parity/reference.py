@@ -18,7 +18,7 @@ import numpy as np
 
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.isolate import run_isolated
-from trtperf.parity.compare import TwoWayParity, two_way_parity
+from trtperf.parity.compare import TwoWayParity, precision_errors, two_way_parity
 from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for
 from trtperf.spec import ModelSpec
 
@@ -26,10 +26,12 @@ Outputs = dict[str, np.ndarray]
 
 
 def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cache: ArtifactCache,
-                   dims: Mapping[str, int] | None = None) -> Outputs:
+                   dims: Mapping[str, int] | None = None, optimized: bool = False) -> Outputs:
     """ONNX Runtime (CPU, ``onnx`` as it is, no graph optimizations) on the seeded inputs, cached.
 
     ``dims``: the case's named-axis values (e.g. ``{"seq": 128}``; none for a batch-only model).
+    ``optimized``: ONNX Runtime with every graph optimization instead (ORT_ENABLE_ALL), cached apart:
+    the measure of the model's own fp32 arithmetic error (:meth:`ReferenceRunner.fp32_own_errors`).
 
     Returns one array per declared output. Raises whatever ONNX Runtime raises for a graph it
     cannot run (its own exception types: NOT_IMPLEMENTED, INVALID_GRAPH).
@@ -46,14 +48,17 @@ def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cac
         "inputs": [i.describe() for i in spec.inputs],
         "onnxruntime": onnxruntime.__version__,
         **({"dims": dict(sorted(dims.items()))} if dims else {}),
+        **({"optimization": "ORT_ENABLE_ALL"} if optimized else {}),
     }
+    run = "optimized ONNX Runtime run" if optimized else "ONNX Runtime reference run"
 
     def produce(tmp: Path) -> None:
         # In a child process (issue 12): a crash of ONNX Runtime on this model fails the case, not the session.
         run_isolated(reference_to_file, onnx.path, [dataclasses.asdict(i) for i in spec.inputs], batch, seed, tmp,
-                     dims, what=f"the ONNX Runtime reference run of {spec.name!r} (batch {batch}{_dims_text(dims)})")
+                     dims, optimized, what=f"the {run} of {spec.name!r} (batch {batch}{_dims_text(dims)})")
 
-    entry = cache.get_or_create("reference", parts, produce, suffix=".npz", describe=f"reference of {spec.name}")
+    entry = cache.get_or_create("reference", parts, produce, suffix=".npz",
+                                describe=f"{'optimized run' if optimized else 'reference'} of {spec.name}")
     with np.load(entry.path) as data:
         return {name: data[name] for name in spec.outputs}
 
@@ -85,6 +90,7 @@ class ReferenceRunner:
         self.cache = cache
         self.same = variant.meta["sha256"] == fp32.meta["sha256"]
         self._sessions: dict[str, Any] = {}
+        self._own_errors: dict[tuple[int, int, tuple[tuple[str, int], ...]], dict[str, float]] = {}
         self.variant_unavailable = ""
 
     def _unavailable(self, exc: Exception) -> str:
@@ -105,20 +111,45 @@ class ReferenceRunner:
             self.variant_unavailable = self._unavailable(exc)
             return None
 
+    def needs_fp32_own_errors(self) -> bool:
+        """Whether some output's cost tolerance scales with fp32's own error (``Tolerance.rel_l2_floor``:
+        the fp32 default on IEEE-fp32 backends), which costs one more (cached) ONNX Runtime run."""
+        return self.same and any(
+            cost_tolerance_for(self.spec, self.precision, name, self.backend).rel_l2_floor is not None
+            for name in self.spec.outputs)
+
+    def fp32_own_errors(self, batch: int, seed: int, dims: Mapping[str, int] | None = None) -> dict[str, float] | None:
+        """Per float output: the relative L2 distance of ONNX Runtime's optimized run (ORT_ENABLE_ALL) of
+        the fp32 ONNX from the unoptimized reference on the seeded inputs: what reordering the model's
+        fp32 arithmetic costs on this model (fused kernels, other summation orders). Both runs are cached
+        and run in a child process. None when no tolerance of this case needs it."""
+        if not self.needs_fp32_own_errors():
+            return None
+        key = (batch, seed, tuple(sorted((dims or {}).items())))
+        if key not in self._own_errors:  # the timed path checks every run and stream: compute once
+            optimized = cached_outputs(self.spec, self.fp32, batch, seed, self.cache, dims, optimized=True)
+            self._own_errors[key] = precision_errors(optimized, self.fp32_outputs(batch, seed, dims))
+        return self._own_errors[key]
+
     def check(self, got: Mapping[str, np.ndarray], batch: int, seed: int,
               dims: Mapping[str, int] | None = None) -> TwoWayParity:
         """Parity both ways of ``got`` (the engine's outputs on the seeded inputs at ``batch`` and ``dims``)."""
         expected = self.fp32_outputs(batch, seed, dims)
         variant = expected if self.same else self.variant_outputs(batch, seed, dims)
-        return self._compare(got, expected, variant)
+        return self._compare(got, expected, variant, self.fp32_own_errors(batch, seed, dims))
 
     # -- arbitrary inputs (Hypothesis) -------------------------------------------------------------
     def _session(self, which: str) -> Any:
         from trtperf.backends.onnxruntime import reference_session
 
         if which not in self._sessions:
-            entry = self.fp32 if which == "fp32" else self.variant
-            self._sessions[which] = reference_session(entry.path)
+            if which == "fp32-optimized":
+                from trtperf.backends.onnxruntime import optimized_session
+
+                self._sessions[which] = optimized_session(self.fp32.path)
+            else:
+                entry = self.fp32 if which == "fp32" else self.variant
+                self._sessions[which] = reference_session(entry.path)
         return self._sessions[which]
 
     def compare(self, got: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray]) -> TwoWayParity:
@@ -133,11 +164,14 @@ class ReferenceRunner:
             except Exception as exc:  # as in variant_outputs
                 self.variant_unavailable = self._unavailable(exc)
                 variant = None
-        return self._compare(got, expected, variant)
+        own = (precision_errors(run_session(self._session("fp32-optimized"), inputs), expected)
+               if self.needs_fp32_own_errors() else None)
+        return self._compare(got, expected, variant, own)
 
-    def _compare(self, got: Mapping[str, np.ndarray], expected: Outputs, variant: Outputs | None) -> TwoWayParity:
+    def _compare(self, got: Mapping[str, np.ndarray], expected: Outputs, variant: Outputs | None,
+                 fp32_errors: Mapping[str, float] | None = None) -> TwoWayParity:
         spec, precision = self.spec, self.precision
         backend = self.backend
         return two_way_parity(got, expected, lambda name: cost_tolerance_for(spec, precision, name, backend), variant,
                               lambda name: faithful_tolerance_for(spec, precision, name, backend), precision,
-                              self.variant_unavailable if variant is None else "")
+                              self.variant_unavailable if variant is None else "", fp32_errors)

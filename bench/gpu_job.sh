@@ -80,8 +80,12 @@ for s in $STEPS; do
       echo "exit $?" | tee -a "$LOG"; tail -25 "$W/gate_power.log" | tee -a "$LOG"
       cp bench/results/gate_power-* "$W/" 2>/dev/null ;;
     paritypower)
-      step "bench/parity_power.py $PARITY_ARGS"
-      run_limited python3 bench/parity_power.py $PARITY_ARGS > "$W/parity_power.log" 2>&1
+      # The zoo at full size; --time-limit keeps every finished row (rewritten after each).
+      left=$(( END - $(date +%s) - 30 )); [ "$left" -gt "$LIMIT" ] && left=$LIMIT
+      step "bench/parity_power.py $PARITY_ARGS (time limit $left s)"
+      TRTPERF_ZOO_SIZE=full run_limited python3 bench/parity_power.py --cache-dir "$CACHE" --time-limit "$left" \
+        --out "$W/parity_power-${PARITY_NAME:-gpu}" $PARITY_ARGS 2>&1 | grep -v -i -E "warning|torchvision" \
+        > "$W/parity_power.log"
       echo "exit $?" | tee -a "$LOG"; tail -25 "$W/parity_power.log" | tee -a "$LOG" ;;
     *) echo "unknown step $s" | tee -a "$LOG" ;;
   esac

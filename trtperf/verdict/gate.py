@@ -12,12 +12,20 @@ For a same-job A/B (interleaved runs, :meth:`StatisticalGate.judge_pairs`) the s
 applied to the per-pair analysis: median per-pair ratio, bootstrap over pairs, exact Wilcoxon
 signed-rank test; a load burst that hits both runs of a pair then cancels.
 
-alpha = (1 - confidence) / (looks * cases): Bonferroni over the re-measurement looks of one
-case (peeking) and over the cases of the session (many cases must not multiply false alarms).
+alpha = (1 - confidence) / (looks * cases): Bonferroni over the planned looks of one case and over
+the cases of the session (many cases must not multiply false alarms).
 
-:func:`judge_adaptively` re-measures an inconclusive case (more runs) up to the look limit,
-prefers a same-job interleaved A/B against the baseline's own artifact when one is available,
-and confirms a stored-baseline regression with fresh runs before reporting it.
+The design is sequential (issue 14, item 5): a short first look of ``step`` runs, then ``step`` more
+runs per look while the verdict is undecided, up to ``looks`` looks (``step * looks`` runs per side).
+Stopping early is safe because every look is judged at the Bonferroni share alpha / looks, with the
+bootstrap CI at the matching level 1 - alpha / looks: by the union bound the chance that *any* look of
+the case gives a false REGRESSED (or a CI that misses the true ratio, i.e. a false PASS) is at most
+``1 - confidence`` (per case, before the split over cases), whatever rule decides when to stop. Most
+cases pass at the first look; only undecided ones pay for more runs.
+
+:func:`judge_adaptively` re-measures an undecided case that way, prefers a same-job interleaved A/B
+against the baseline's own artifact when one is available (its looks counted in the same budget), and
+confirms a stored-baseline regression with fresh runs before reporting it.
 """
 
 from __future__ import annotations
@@ -104,8 +112,9 @@ class Verdict:
 class GateParams:
     """The gate's settings; see :func:`params_from_settings` for where they come from.
 
-    Defaults: threshold 5 % (minimum effect), floor 1 %, confidence 0.99 per case, 3 looks
-    (first measurement + 2 re-measurements), 1 case in the family, at least 5 runs per side.
+    Defaults: threshold 5 % (minimum effect), floor 1 %, confidence 0.99 per case, 6 looks
+    (first look + 5 re-measurements: :class:`Settings`), 1 case in the family, at least 5 runs per side
+    before a regressed/improved verdict.
     """
 
     threshold: float = Settings.threshold
@@ -197,6 +206,12 @@ class Adaptive:
     paired_baseline: list[float] = field(default_factory=list)
 
 
+def planned_runs(params: GateParams, step: int) -> int:
+    """The most candidate runs the sequential design measures for one verdict: ``step`` per look,
+    ``params.looks`` looks (a confirmation of a stored-baseline regression adds as many fresh runs)."""
+    return max(1, step) * max(1, params.looks)
+
+
 def judge_adaptively(
     gate: Gate,
     params: GateParams,
@@ -206,25 +221,29 @@ def judge_adaptively(
     more: MeasureMore | None = None,
     paired: MeasurePaired | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    first: Verdict | None = None,
 ) -> Adaptive:
-    """The verdict after re-measurement (section 3.4/3.5).
+    """The verdict of the sequential design (section 3.4/3.5 of the reference; issue 14, item 5).
 
-    1. Judge ``candidate`` against the stored ``baseline``.
+    1. Look 1: judge ``candidate`` (the first ``step`` runs) against the stored ``baseline``
+       (``first``: that verdict when the caller already has it, so it is not computed twice).
     2. Not a clear pass/improvement, and ``paired`` is available: judge a fresh interleaved
-       A/B instead (first look large enough to reach alpha), adding ``step`` runs per side
-       per look up to ``params.looks``; the verdict is marked ``paired``.
-    3. Otherwise, while inconclusive: ``step`` more candidate runs per look, up to ``params.looks``.
+       A/B instead (:func:`judge_paired`, ``step`` pairs per look), with the looks left in the
+       budget (``params.looks - 1``, at least 1); the verdict is marked ``paired``.
+    3. Otherwise, while inconclusive: ``step`` more candidate runs per look, up to ``params.looks``
+       looks; it stops at the first decided look (every look is judged at alpha = the Bonferroni share,
+       so stopping early keeps the error rates: see the module docstring).
     4. A stored-baseline Status.REGRESSED is confirmed on as many fresh candidate runs (both must say
        Status.REGRESSED; the false-alarm rate is then about the product of both).
     """
     started = clock()
     cand = list(candidate)
-    verdict = gate.judge(baseline, cand, params)
+    verdict = first if first is not None else gate.judge(baseline, cand, params)
     looks = 1
     if verdict.status in (Status.REGRESSED, Status.INCONCLUSIVE) and paired is not None:
-        result = judge_paired(gate, params, paired, step, clock)
+        result = judge_paired(gate, params, paired, step, clock, looks=max(1, params.looks - 1))
         result.candidate[:0] = cand
-        result.verdict = replace(result.verdict, seconds=clock() - started)
+        result.verdict = replace(result.verdict, looks=result.verdict.looks + 1, seconds=clock() - started)
         return result
     while verdict.status == Status.INCONCLUSIVE and more is not None and looks < params.looks:
         cand.extend(more(step))
@@ -244,18 +263,24 @@ def judge_adaptively(
 
 
 def judge_paired(
-    gate: Gate, params: GateParams, paired: MeasurePaired, step: int, clock: Callable[[], float] = time.perf_counter
+    gate: Gate, params: GateParams, paired: MeasurePaired, step: int, clock: Callable[[], float] = time.perf_counter,
+    looks: int | None = None,
 ) -> Adaptive:
-    """Same-job A/B: interleaved runs of both sides, ``step`` more pairs per look, up to
-    ``params.looks``, judged pair by pair (``Gate.judge_pairs``); the first look has enough pairs
-    that a decision at alpha is attainable (exact signed-rank: 1/2^n)."""
+    """Same-job A/B, sequential: ``step`` interleaved pairs per look, up to ``looks`` looks (default
+    ``params.looks``), judged pair by pair (``Gate.judge_pairs``) at ``params.alpha``; it stops at the
+    first decided look. The last look is topped up to the pairs at which a decision at alpha is
+    attainable (exact signed-rank: 1/2^n) when the schedule would end below it, so a true regression
+    can always be found."""
     started = clock()
-    first = max(step, params.min_runs, min_pairs(params.alpha))
+    step = max(1, step)
+    looks = max(1, params.looks if looks is None else looks)
+    attainable = min_pairs(params.alpha)
     pa: list[float] = []
     pb: list[float] = []
     verdict = Verdict(Status.INCONCLUSIVE)
-    for look in range(max(1, params.looks)):
-        new_a, new_b = paired(first if look == 0 else step)
+    for look in range(looks):
+        n = step if look < looks - 1 else max(step, attainable - len(pa))
+        new_a, new_b = paired(n)
         pa.extend(new_a)
         pb.extend(new_b)
         verdict = replace(gate.judge_pairs(pa, pb, params), paired=True, looks=look + 1)

@@ -15,7 +15,11 @@ This CPU::
 
     python bench/verdict_seconds.py                     # fp32 cases of cnn, mlp, transformer; onnxruntime + torch
 
-Results: bench/results/verdict_seconds-<device>.{txt,json}.
+GPU (pytest plugin not installed, artifacts cached under /tmp/c)::
+
+    python bench/verdict_seconds.py --backends torch --pytest-args "-p trtperf.plugin --trtperf-cache-dir /tmp/c"
+
+Results: bench/results/verdict_seconds-<device>-<backends>.{txt,json}.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -56,8 +61,9 @@ def run_pytest(args: argparse.Namespace, design: str, baseline_dir: Path, work: 
     cmd = [sys.executable, "-m", "pytest", *args.suites, "-p", "no:cacheprovider", "-q", "--no-header",
            "-k", args.k, f"--trtperf-backend={args.backends}", f"--trtperf-baseline-dir={baseline_dir}",
            f"--trtperf-results={results}", "--trtperf-progress=off", f"--junitxml={junit}",
-           *design_options(design), *(["--trtperf-update-baselines"] if record else [])]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+           *design_options(design), *(["--trtperf-update-baselines"] if record else []),
+           *shlex.split(args.pytest_args)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -68,6 +74,7 @@ def run_pytest(args: argparse.Namespace, design: str, baseline_dir: Path, work: 
     out: dict[str, dict[str, Any]] = {}
     for case in json.loads(results.read_text())["cases"]:
         key = case["case"]["key"]
+        args.device_slug = (case.get("device") or {}).get("slug") or args.device_slug
         verdict = case.get("verdict") or {}
         out[key] = {"seconds": times.get(key), "status": verdict.get("status"),
                     "runs": verdict.get("runs_candidate"), "looks": verdict.get("looks"),
@@ -93,8 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("-k", default="fp32", help="pytest -k expression selecting the cases (default fp32)")
     p.add_argument("--designs", default="old,new")
     p.add_argument("--rounds", type=int, default=1, help="1: reruns new, old; 2: new, old, old, new (ABBA)")
+    p.add_argument("--pytest-args", default="", help="more pytest options for every session, e.g. "
+                   "'-p trtperf.plugin --trtperf-cache-dir /tmp/c' on a machine where the plugin is not installed")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    args.device_slug = "unknown"
     designs = [d.strip() for d in args.designs.split(",") if d.strip()]
     for d in designs:
         design_options(d)
@@ -138,10 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines.append("(r = candidate runs, l = looks, P = paired A/B; seconds = the case's pytest call time)")
     text = "\n".join(lines) + "\n"
     print(text)
-    import platform
-
-    slug = "cpu-" + platform.machine()
-    stem = args.out or RESULTS / f"verdict_seconds-{slug}"
+    stem = args.out or RESULTS / f"verdict_seconds-{args.device_slug}-{args.backends.replace(',', '-')}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{stem}.txt").write_text(text)
     Path(f"{stem}.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "summary": summary,

@@ -30,6 +30,7 @@ confirms a stored-baseline regression with fresh runs before reporting it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -206,6 +207,34 @@ class Adaptive:
     paired_baseline: list[float] = field(default_factory=list)
 
 
+def undecidable(verdict: Verdict, params: GateParams, runs_now: int, runs_max: int) -> bool:
+    """Futility: True when even ``runs_max`` runs are unlikely to decide this case, so more looks
+    would only burn time (the reference's "mark the case noisy instead of burning runs", section 3.3).
+
+    The CI's log half-widths are narrowed as 1/sqrt(n) from ``runs_now`` to ``runs_max`` around the
+    current ratio; the case is undecidable when that projected CI could neither pass (high end below
+    1 + threshold) nor regress (ratio >= 1 + threshold and low end above 1 + floor). The projection is
+    optimistic at few runs (a percentile bootstrap at an extreme level is capped by the data's range
+    there, so it narrows more slowly than 1/sqrt(n)), which errs towards measuring on. Stopping here
+    only ever ends in INCONCLUSIVE, so it cannot add a false REGRESSED nor a false PASS: the error
+    rates stay bounded by the looks' alpha shares."""
+    r, low, high = verdict.ratio, verdict.ratio_low, verdict.ratio_high
+    if (verdict.status != Status.INCONCLUSIVE or r is None or low is None or high is None or runs_now >= runs_max
+            or not (0 < low <= r <= high < math.inf)):
+        return False
+    shrink = math.sqrt(runs_now / runs_max)
+    projected_high = r * math.exp(math.log(high / r) * shrink)
+    projected_low = r * math.exp(-math.log(r / low) * shrink)
+    could_pass = projected_high < 1 + params.threshold
+    could_regress = r >= 1 + params.threshold and projected_low > 1 + params.floor
+    return not (could_pass or could_regress)
+
+
+def _futile_note(runs_now: int, runs_max: int) -> str:
+    return (f"stopped after {runs_now} of at most {runs_max} runs: at this run-to-run noise even {runs_max} "
+            f"would not decide (projected CI straddles both the pass and the regression bounds)")
+
+
 def planned_runs(params: GateParams, step: int) -> int:
     """The most candidate runs the sequential design measures for one verdict: ``step`` per look,
     ``params.looks`` looks (a confirmation of a stored-baseline regression adds as many fresh runs)."""
@@ -232,7 +261,8 @@ def judge_adaptively(
        budget (``params.looks - 1``, at least 1); the verdict is marked ``paired``.
     3. Otherwise, while inconclusive: ``step`` more candidate runs per look, up to ``params.looks``
        looks; it stops at the first decided look (every look is judged at alpha = the Bonferroni share,
-       so stopping early keeps the error rates: see the module docstring).
+       so stopping early keeps the error rates: see the module docstring), or, still inconclusive, as
+       soon as even the maximum of runs would not decide (:func:`undecidable`: a noisy machine).
     4. A stored-baseline Status.REGRESSED is confirmed on as many fresh candidate runs (both must say
        Status.REGRESSED; the false-alarm rate is then about the product of both).
     """
@@ -245,7 +275,11 @@ def judge_adaptively(
         result.candidate[:0] = cand
         result.verdict = replace(result.verdict, looks=result.verdict.looks + 1, seconds=clock() - started)
         return result
+    most = planned_runs(params, step)
     while verdict.status == Status.INCONCLUSIVE and more is not None and looks < params.looks:
+        if undecidable(verdict, params, len(cand), most):
+            verdict = verdict.with_note(_futile_note(len(cand), most))
+            break
         cand.extend(more(step))
         looks += 1
         verdict = gate.judge(baseline, cand, params)
@@ -285,6 +319,10 @@ def judge_paired(
         pb.extend(new_b)
         verdict = replace(gate.judge_pairs(pa, pb, params), paired=True, looks=look + 1)
         if verdict.status != Status.INCONCLUSIVE:
+            break
+        most = max(step * looks, attainable)
+        if look < looks - 1 and undecidable(verdict, params, len(pb), most):
+            verdict = verdict.with_note(_futile_note(len(pb), most))
             break
     verdict = replace(verdict, seconds=clock() - started)
     return Adaptive(verdict.with_note(_noise_note(pa, pb, params)), pb, pa)

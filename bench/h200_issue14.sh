@@ -9,7 +9,8 @@
 #   gate:      both backends again, gated against the baselines just recorded (seconds per verdict);
 #   gatepower: bench/gate_power.py $GATE_POWER_ARGS (issue 14 item 5: the sequential design's A/A and 2 %);
 #   seconds:   bench/verdict_seconds.py per backend in $SECONDS_BACKENDS (default torch): a warm rerun's
-#              seconds per verdict, old defaults vs new, side by side ($SECONDS_ARGS: more options).
+#              seconds per verdict, old defaults vs new, side by side, of the cases -k "$SECONDS_K"
+#              (default fp32).
 # Usage on the GPU machine, from the repository root: OUT=/some/dir STEPS="probe gputests" bash bench/h200_issue14.sh
 # Wheels of missing packages (onnxconverter-common) are installed from $WHL if present.
 set -u
@@ -19,6 +20,7 @@ WHL=${WHL:-../whl}
 STEPS=${STEPS:-probe gputests tensorrt}
 LIMIT=${LIMIT:-280}
 CACHE=${CACHE:-/tmp/trtperf-cache}
+mkdir -p "$OUT"
 LOG="$OUT/job.log"
 merge() {  # merge results JSONs (cases appended) into $1, removing the parts
   target=$1; shift
@@ -88,8 +90,8 @@ for s in $STEPS; do
         2>&1 | tee "$OUT/gate_power.log" | tail -25 | tee -a "$LOG" ;;
     seconds)
       for b in ${SECONDS_BACKENDS:-torch}; do
-        step "verdict_seconds: --backends $b ${SECONDS_ARGS:-}"
-        timeout "$LIMIT" python3 bench/verdict_seconds.py --backends "$b" ${SECONDS_ARGS:-} \
+        step "verdict_seconds: --backends $b -k ${SECONDS_K:-fp32}"
+        timeout "$LIMIT" python3 bench/verdict_seconds.py --backends "$b" -k "${SECONDS_K:-fp32}" \
           --pytest-args "-p trtperf.plugin --trtperf-cache-dir $CACHE" --out "$OUT/verdict_seconds-$b" \
           2>&1 | tail -40 | tee -a "$LOG"
       done ;;

@@ -211,16 +211,17 @@ def undecidable(verdict: Verdict, params: GateParams, runs_now: int, runs_max: i
     """Futility: True when even ``runs_max`` runs are unlikely to decide this case, so more looks
     would only burn time (the reference's "mark the case noisy instead of burning runs", section 3.3).
 
-    The CI's log half-widths are narrowed as 1/sqrt(n) from ``runs_now`` to ``runs_max`` around the
-    current ratio; the case is undecidable when that projected CI could neither pass (high end below
-    1 + threshold) nor regress (ratio >= 1 + threshold and low end above 1 + floor). The projection is
-    optimistic at few runs (a percentile bootstrap at an extreme level is capped by the data's range
-    there, so it narrows more slowly than 1/sqrt(n)), which errs towards measuring on. Stopping here
-    only ever ends in INCONCLUSIVE, so it cannot add a false REGRESSED nor a false PASS: the error
-    rates stay bounded by the looks' alpha shares."""
+    From half of ``runs_max`` on, the CI's log half-widths are narrowed as 1/sqrt(n) from ``runs_now``
+    to ``runs_max`` around the current ratio; the case is undecidable when that projected CI could
+    neither pass (high end below 1 + threshold) nor regress (ratio >= 1 + threshold and low end above
+    1 + floor). Not earlier: a percentile-bootstrap CI at an extreme level over 5-10 runs is close to
+    their range, which one run hit by a load burst blows up; projecting such a range stopped 8 of 15
+    true 10 % slowdowns on the loaded 2-core CPU (bench/results/gate_power-cpu-*-seq-futility-any-look).
+    Stopping here only ever ends in INCONCLUSIVE, so it cannot add a false REGRESSED nor a false PASS:
+    the error rates stay bounded by the looks' alpha shares."""
     r, low, high = verdict.ratio, verdict.ratio_low, verdict.ratio_high
     if (verdict.status != Status.INCONCLUSIVE or r is None or low is None or high is None or runs_now >= runs_max
-            or not (0 < low <= r <= high < math.inf)):
+            or 2 * runs_now < runs_max or not (0 < low <= r <= high < math.inf)):
         return False
     shrink = math.sqrt(runs_now / runs_max)
     projected_high = r * math.exp(math.log(high / r) * shrink)

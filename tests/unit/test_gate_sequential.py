@@ -77,23 +77,23 @@ def test_aa_false_alarms_with_early_stopping_stay_within_alpha() -> None:
     # No magnitude rule (threshold and floor 0) and no confirmation: only the significance of each look
     # guards against a false alarm. confidence 0.8: alpha 0.2 per case, 0.2/6 per look over 6 looks.
     params = GateParams(threshold=0.0, floor=0.0, confidence=0.8, looks=6, confirm=False)
-    trials = 100
+    trials = 60
     flagged = _aa_false_alarms(params, trials, seed=1)
-    bound = int(stats.binom.ppf(0.999, trials, 0.2))  # P[Binom(100, 0.2) > bound] <= 0.001
+    bound = int(stats.binom.ppf(0.999, trials, 0.2))  # P[Binom(60, 0.2) > bound] <= 0.001
     assert flagged <= bound, f"{flagged}/{trials} A/A cases flagged over 6 looks at alpha 0.2"
 
 
 def test_paired_aa_false_alarms_with_early_stopping_stay_within_alpha() -> None:
     params = GateParams(threshold=0.0, floor=0.0, confidence=0.8, looks=6, confirm=False)
     rng = np.random.default_rng(3)
-    trials, flagged = 100, 0
+    trials, flagged = 60, 0
     for _ in range(trials):
         out = judge_paired(FAST, params, SimPairs(1.0, 0.01, rng), step=5)
         flagged += out.verdict.status == Status.REGRESSED
     assert flagged <= int(stats.binom.ppf(0.999, trials, 0.2))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(step=st.integers(1, 8), looks=st.integers(1, 7), ratio=st.sampled_from([0.9, 1.0, 1.03, 1.05, 1.2]),
        sigma=st.sampled_from([0.002, 0.02, 0.1]), seed=st.integers(0, 2**16))
 def test_never_more_runs_than_planned_and_stops_at_the_first_decided_look(
@@ -113,7 +113,7 @@ def test_never_more_runs_than_planned_and_stops_at_the_first_decided_look(
     assert v.status != Status.INCONCLUSIVE or v.looks == looks or "stopped after" in v.note
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(step=st.integers(1, 8), looks=st.integers(1, 7), ratio=st.sampled_from([0.9, 1.0, 1.05, 1.3]),
        family=st.sampled_from([1, 30]), seed=st.integers(0, 2**16))
 def test_paired_never_more_pairs_than_planned_and_stops_when_decided(
@@ -187,7 +187,7 @@ def test_a_large_slowdown_on_a_noisy_machine_is_still_measured_on_and_found() ->
     assert found >= 9
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(ratio=st.floats(0.5, 2.0), low=st.floats(0.01, 1.0), high=st.floats(1.0, 100.0),
        status=st.sampled_from([Status.PASS, Status.REGRESSED, Status.IMPROVED, Status.INCONCLUSIVE]),
        now=st.integers(1, 40), most=st.integers(1, 40), threshold=st.sampled_from([0.01, 0.05]))

@@ -15,14 +15,21 @@ slowdown stays x even when machine load changes the inference time; on a GPU,
 worker's stream after each inference, inside its CUDA-event window.
 Comparisons of all levels are shuffled together so drift during the bench hits every level.
 
+Designs (issue 14, item 5): ``--designs new,old`` judges every level with both the sequential
+design of today's defaults (``new``: short looks of ``Settings.runs`` runs, more only while undecided)
+and the old defaults (``old``: ``trtperf.config.OLD_DESIGN``), shuffled together in one job, so their
+false alarms, detection and seconds per verdict compare side by side. ``--runs``, ``--remeasure``,
+``--warmup``, ``--min-time`` and ``--min-iters``, when given, override every design's value.
+
 CPU (this machine)::
 
-    python bench/gate_power.py --backend onnxruntime --model cnn --batch 1 --streams 1 --aa 50 --per-level 20
+    python bench/gate_power.py --backend onnxruntime --model cnn --batch 1 --streams 1 --aa 50 --per-level 20 \\
+        --designs new,old --modes paired
 
-GPU (H100, torch backend; same-job and stored-baseline figures)::
+GPU (H100/H200, torch backend; same-job and stored-baseline figures)::
 
-    python bench/gate_power.py --backend torch --model cnn --batch 8 --streams 1 --aa 50 --per-level 50 \\
-        --slowdowns 0.01,0.02,0.05,0.10 --threshold 0.01 --effect-floor 0.005
+    python bench/gate_power.py --backend torch --model cnn --batch 8 --streams 1 --cuda-graph --aa 50 \\
+        --slowdowns 0.02:50 --threshold 0.01 --effect-floor 0.005
 
 (a 2 % regression is only "regressed" when the minimum effect is below 2 %: hence --threshold 1 %.)
 
@@ -50,7 +57,7 @@ import numpy as np
 from trtperf.backends import get_backend
 from trtperf.cache import ArtifactCache
 from trtperf.cases import Case
-from trtperf.config import Settings, default_cache_dir
+from trtperf.config import BASELINE_MIN_RUNS, OLD_DESIGN, Settings, default_cache_dir
 from trtperf.engine import Engine, Worker
 from trtperf.errors import TrtperfUsageError
 from trtperf.inputs import make_inputs
@@ -188,6 +195,49 @@ class Injector:
         raise SystemExit(f"cannot inject a slowdown into a {type(worker).__name__}; teach Injector._wrap_one")
 
 
+# --- designs -------------------------------------------------------------------------------------
+
+DESIGN_FIELDS = ("runs", "remeasure", "min_time", "min_iters", "warmup")
+NEW_DESIGN = {f: getattr(Settings(), f) for f in DESIGN_FIELDS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+    """How a verdict is measured and judged: runs per look, looks, and each run's window."""
+
+    name: str
+    step: int
+    plan: TimingPlan
+    params: GateParams
+
+    @property
+    def record_runs(self) -> int:
+        """Runs of a recorded baseline block, as the pytest plugin records them (Settings.record_runs)."""
+        return max(self.step, BASELINE_MIN_RUNS)
+
+    def describe(self) -> str:
+        return (f"{self.name}: {self.step} runs/look, <= {self.params.looks} looks, windows "
+                f"{self.plan.warmup_s:g} s warm-up + {self.plan.min_time_s:g} s (>= {self.plan.min_iters} iters), "
+                f"alpha/look {self.params.alpha:.2g}")
+
+
+def make_design(name: str, args: argparse.Namespace) -> Design:
+    """``new`` (today's Settings defaults) or ``old`` (OLD_DESIGN); explicit flags override either."""
+    presets = {"new": NEW_DESIGN, "old": OLD_DESIGN}
+    if name not in presets:
+        raise SystemExit(f"unknown design {name!r}; known: {', '.join(presets)}")
+    values = dict(presets[name])
+    for field in DESIGN_FIELDS:
+        given = getattr(args, field)
+        if given is not None:
+            values[field] = given
+    plan = TimingPlan(runs=int(values["runs"]), warmup_s=float(values["warmup"]),
+                      min_time_s=float(values["min_time"]), min_iters=int(values["min_iters"]))
+    params = GateParams(threshold=args.threshold, floor=args.effect_floor, confidence=args.confidence,
+                        looks=1 + int(values["remeasure"]), family_size=1)
+    return Design(name, int(values["runs"]), plan, params)
+
+
 # --- comparisons -----------------------------------------------------------------------------------
 
 def _medians(runs: Sequence[Any]) -> list[float]:
@@ -200,7 +250,7 @@ class Bench:
     base: Loaded
     cand: Loaded
     plan: TimingPlan
-    params: GateParams
+    """Calibration's and warm-up's plan (the first design's windows)."""
     injector: Injector
     base_median_s: float
 
@@ -208,23 +258,23 @@ class Bench:
         return lambda n: self.injector.wrap(loaded.engine.make_workers(loaded.inputs, n), slowdown,
                                             self.base_median_s)
 
-    def paired(self, slowdown: float) -> Adaptive:
+    def paired(self, design: Design, slowdown: float) -> Adaptive:
         make_a, make_b = self.make(self.base, 0.0), self.make(self.cand, slowdown)
 
         def measure_pair(n: int) -> tuple[list[float], list[float]]:
-            a, b = measure_interleaved(make_a, make_b, self.args.streams, self.plan, n)
+            a, b = measure_interleaved(make_a, make_b, self.args.streams, design.plan, n)
             return _medians(a), _medians(b)
 
-        return judge_paired(StatisticalGate(), self.params, measure_pair, self.args.runs)
+        return judge_paired(StatisticalGate(), design.params, measure_pair, design.step)
 
-    def stored(self, slowdown: float, baseline: list[float]) -> Adaptive:
+    def stored(self, design: Design, slowdown: float, baseline: list[float]) -> Adaptive:
         make_b = self.make(self.cand, slowdown)
 
         def more(n: int) -> list[float]:
-            return _medians(measure(make_b, self.args.streams, dataclasses.replace(self.plan, runs=n)))
+            return _medians(measure(make_b, self.args.streams, dataclasses.replace(design.plan, runs=n)))
 
-        first = more(self.args.runs)
-        return judge_adaptively(StatisticalGate(), self.params, baseline, first, self.args.runs, more=more)
+        first = more(design.step)
+        return judge_adaptively(StatisticalGate(), design.params, baseline, first, design.step, more=more)
 
 
 def calibrate_injection(bench: Bench, levels: Sequence[float], pairs: int = 8,
@@ -265,12 +315,17 @@ def calibrate_injection(bench: Bench, levels: Sequence[float], pairs: int = 8,
     return report
 
 
-def record_blocks(args: argparse.Namespace, plan: TimingPlan) -> list[list[float]]:
-    """Baseline blocks of ``runs`` run medians each (the 'earlier job')."""
+def record_blocks(args: argparse.Namespace, designs: Sequence[Design]) -> dict[str, list[list[float]]]:
+    """Per design, baseline blocks of ``record_runs`` run medians each (the 'earlier job'), in that
+    design's windows; the designs' blocks alternate so drift hits both."""
     loaded = load_engine(args)
     make = lambda n: loaded.engine.make_workers(loaded.inputs, n)  # noqa: E731
-    return [_medians(measure(make, args.streams, dataclasses.replace(plan, runs=args.runs)))
-            for _ in range(args.baseline_blocks)]
+    blocks: dict[str, list[list[float]]] = {d.name: [] for d in designs}
+    for _ in range(args.baseline_blocks):
+        for d in designs:
+            blocks[d.name].append(_medians(measure(make, args.streams,
+                                                   dataclasses.replace(d.plan, runs=d.record_runs))))
+    return blocks
 
 
 def _rate_ci(k: int, n: int) -> tuple[float, float]:
@@ -282,16 +337,18 @@ def _rate_ci(k: int, n: int) -> tuple[float, float]:
 
 def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
-    keys = sorted({(r["mode"], r["slowdown"]) for r in records})
-    for mode, slowdown in keys:
-        rs = [r for r in records if r["mode"] == mode and r["slowdown"] == slowdown]
+    keys = sorted({(r.get("design", "args"), r["mode"], r["slowdown"]) for r in records})
+    for design, mode, slowdown in keys:
+        rs = [r for r in records if r.get("design", "args") == design and r["mode"] == mode
+              and r["slowdown"] == slowdown]
         counts = {s: sum(1 for r in rs if r["status"] == s) for s in ("regressed", "inconclusive", "pass", "improved")}
         low, high = _rate_ci(counts["regressed"], len(rs))
         rows.append({
-            "mode": mode, "slowdown": slowdown, "n": len(rs), **counts,
+            "design": design, "mode": mode, "slowdown": slowdown, "n": len(rs), **counts,
             "regressed_rate": counts["regressed"] / len(rs), "rate_ci95": [low, high],
             "median_ratio": statistics.median(r["ratio"] for r in rs),
             "median_seconds": statistics.median(r["seconds"] for r in rs),
+            "mean_seconds": statistics.fmean(r["seconds"] for r in rs),
             "max_seconds": max(r["seconds"] for r in rs),
             "median_runs_per_side": statistics.median(r["runs_candidate"] for r in rs),
         })
@@ -300,17 +357,19 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render(rows: list[dict[str, Any]], header: str) -> str:
     lines = [header, "",
-             f"{'mode':<7} {'inject':>6} {'n':>4} {'regr':>5} {'rate':>6} {'95% CI':>15} {'inconc':>6} {'pass':>5} "
-             f"{'impr':>5} {'ratio':>6} {'s/verdict':>9} {'max s':>6} {'runs':>5}"]
+             f"{'design':<6} {'mode':<7} {'inject':>6} {'n':>4} {'regr':>5} {'rate':>6} {'95% CI':>15} {'inconc':>6} "
+             f"{'pass':>5} {'impr':>5} {'ratio':>6} {'s/verdict':>9} {'mean s':>6} {'max s':>6} {'runs':>5}"]
     for r in rows:
         lines.append(
-            f"{r['mode']:<7} {r['slowdown']:>6.0%} {r['n']:>4} {r['regressed']:>5} {r['regressed_rate']:>6.1%} "
-            f"{r['rate_ci95'][0]:>7.1%}-{r['rate_ci95'][1]:<7.1%} {r['inconclusive']:>6} {r['pass']:>5} "
-            f"{r['improved']:>5} {r['median_ratio']:>6.3f} {r['median_seconds']:>9.1f} {r['max_seconds']:>6.1f} "
-            f"{r['median_runs_per_side']:>5.0f}")
+            f"{r['design']:<6} {r['mode']:<7} {r['slowdown']:>6.0%} {r['n']:>4} {r['regressed']:>5} "
+            f"{r['regressed_rate']:>6.1%} {r['rate_ci95'][0]:>7.1%}-{r['rate_ci95'][1]:<7.1%} {r['inconclusive']:>6} "
+            f"{r['pass']:>5} {r['improved']:>5} {r['median_ratio']:>6.3f} {r['median_seconds']:>9.2f} "
+            f"{r['mean_seconds']:>6.2f} {r['max_seconds']:>6.1f} {r['median_runs_per_side']:>5.0f}")
     lines.append("")
     lines.append("rate = share of comparisons judged REGRESSED (A/A: false alarms; injected: detection); "
-                 "ratio = median ratio of run medians; runs = candidate runs per side (median).")
+                 "ratio = median ratio of run medians; s/verdict = median wall seconds per verdict (measuring "
+                 "and judging, re-measurement and confirmation included), mean s its mean; runs = candidate "
+                 "runs per side (median).")
     return "\n".join(lines) + "\n"
 
 
@@ -327,15 +386,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--per-level", type=int, default=30, help="comparisons per injected slowdown and mode")
     p.add_argument("--slowdowns", default="0.02,0.05,0.10,0.20",
                    help="injected slowdowns, each 'x' (--per-level comparisons) or 'x:n' (n comparisons)")
-    p.add_argument("--runs", type=int, default=10, help="runs per side per look (default 10)")
+    p.add_argument("--designs", default="new", help="comma-separated: new (today's defaults: sequential "
+                   "looks), old (the defaults before issue 14 item 5); default new")
+    p.add_argument("--runs", type=int, default=None, help="runs per side per look (default: the design's)")
     p.add_argument("--baseline-blocks", type=int, default=10, help="stored mode: baselines recorded by the earlier job")
-    p.add_argument("--warmup", type=float, default=0.05)
-    p.add_argument("--min-time", type=float, default=0.1)
-    p.add_argument("--min-iters", type=int, default=20)
+    p.add_argument("--warmup", type=float, default=None, help="per run (default: the design's)")
+    p.add_argument("--min-time", type=float, default=None, help="per run (default: the design's)")
+    p.add_argument("--min-iters", type=int, default=None, help="per run (default: the design's)")
     p.add_argument("--threshold", type=float, default=0.05)
     p.add_argument("--effect-floor", type=float, default=0.01)
     p.add_argument("--confidence", type=float, default=0.99)
-    p.add_argument("--remeasure", type=int, default=2)
+    p.add_argument("--remeasure", type=int, default=None, help="extra looks (default: the design's)")
     p.add_argument("--cuda-graph", action="store_true", help="GPU backends: time CUDA-graph replays")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", type=Path, default=None)
@@ -356,18 +417,16 @@ def parse_levels(text: str, default_count: int) -> dict[float, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    plan = TimingPlan(runs=args.runs, warmup_s=args.warmup, min_time_s=args.min_time, min_iters=args.min_iters)
+    designs = [make_design(name.strip(), args) for name in args.designs.split(",") if name.strip()]
     if args.command == "record":
-        args.blocks_file.write_text(json.dumps(record_blocks(args, plan)))
+        args.blocks_file.write_text(json.dumps(record_blocks(args, designs)))
         return 0
-    params = GateParams(threshold=args.threshold, floor=args.effect_floor, confidence=args.confidence,
-                        looks=1 + args.remeasure, family_size=1)
     modes = [m for m in args.modes.split(",") if m]
     counts = parse_levels(args.slowdowns, args.per_level)
     levels = list(counts)
     started = time.time()
     load_before = os.getloadavg()
-    blocks: list[list[float]] = []
+    blocks: dict[str, list[list[float]]] = {}
     if "stored" in modes:  # the earlier job: a separate process records the baselines first
         blocks_file = Path(f"/tmp/gate_power_blocks_{os.getpid()}.json")
         cmd = [sys.executable, __file__, "record", "--blocks-file", str(blocks_file)] + [
@@ -376,46 +435,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         blocks = json.loads(blocks_file.read_text())
         blocks_file.unlink()
     base, cand = load_engine(args), load_engine(args)
+    plan = designs[0].plan
     warm = measure(lambda n: base.engine.make_workers(base.inputs, n), args.streams,
                    dataclasses.replace(plan, runs=3))
     base_median_s = statistics.median(_medians(warm)) / 1e3
-    bench = Bench(args, base, cand, plan, params, Injector(), base_median_s)
+    bench = Bench(args, base, cand, plan, Injector(), base_median_s)
     calibration = calibrate_injection(bench, levels)
-    jobs = [(mode, 0.0) for mode in modes for _ in range(args.aa)]
-    jobs += [(mode, x) for mode in modes for x, n in counts.items() for _ in range(n)]
+    jobs = [(d, mode, 0.0) for d in designs for mode in modes for _ in range(args.aa)]
+    jobs += [(d, mode, x) for d in designs for mode in modes for x, n in counts.items() for _ in range(n)]
     random.Random(args.seed).shuffle(jobs)
     records: list[dict[str, Any]] = []
     slug = f"{base.device['slug']}-{args.backend}-{args.model}-b{args.batch}-s{args.streams}"
     stem = args.out or RESULTS / f"gate_power-{slug}"
     stem.parent.mkdir(parents=True, exist_ok=True)
-    for index, (mode, slowdown) in enumerate(jobs):
+    for index, (design, mode, slowdown) in enumerate(jobs):
         t0 = time.perf_counter()
-        out = bench.paired(slowdown) if mode == "paired" else bench.stored(slowdown, blocks[index % len(blocks)])
+        if mode == "paired":
+            out = bench.paired(design, slowdown)
+        else:
+            mine = blocks[design.name]
+            out = bench.stored(design, slowdown, mine[index % len(mine)])
         seconds = time.perf_counter() - t0
         v = out.verdict
-        records.append({"mode": mode, "slowdown": slowdown, "status": v.status, "ratio": v.ratio,
-                        "low": v.ratio_low, "high": v.ratio_high, "p": v.p_value, "looks": v.looks,
+        records.append({"design": design.name, "mode": mode, "slowdown": slowdown, "status": v.status,
+                        "ratio": v.ratio, "low": v.ratio_low, "high": v.ratio_high, "p": v.p_value, "looks": v.looks,
                         "runs_baseline": v.runs_baseline, "runs_candidate": v.runs_candidate,
                         "seconds": seconds, "note": v.note})
-        print(f"[{index + 1}/{len(jobs)}] {mode:<6} +{slowdown:.0%}: {v.status:<12} x{v.ratio:.3f} "
-              f"[{v.ratio_low:.3f}, {v.ratio_high:.3f}] runs {v.runs_baseline}/{v.runs_candidate} {seconds:.1f}s",
-              flush=True)
+        print(f"[{index + 1}/{len(jobs)}] {design.name:<4} {mode:<6} +{slowdown:.0%}: {v.status:<12} x{v.ratio:.3f} "
+              f"[{v.ratio_low:.3f}, {v.ratio_high:.3f}] runs {v.runs_baseline}/{v.runs_candidate} looks {v.looks} "
+              f"{seconds:.2f}s", flush=True)
         if index % 10 == 9 or index == len(jobs) - 1:  # partial results survive an interrupted bench
-            write_outputs(stem, args, params, base, base_median_s, records, load_before, started,
+            write_outputs(stem, args, designs, base, base_median_s, records, load_before, started,
                           done=index == len(jobs) - 1, calibration=calibration)
     return 0
 
 
-def write_outputs(stem: Path, args: argparse.Namespace, params: GateParams, base: Loaded, base_median_s: float,
-                  records: list[dict[str, Any]], load_before: tuple[float, float, float], started: float,
-                  done: bool, calibration: dict[float, dict[str, Any]] | None = None) -> None:
+def write_outputs(stem: Path, args: argparse.Namespace, designs: Sequence[Design], base: Loaded,
+                  base_median_s: float, records: list[dict[str, Any]], load_before: tuple[float, float, float],
+                  started: float, done: bool, calibration: dict[float, dict[str, Any]] | None = None) -> None:
     rows = summarize(records)
     header = (f"gate_power: {args.backend} {args.model} b{args.batch} s{args.streams} on {base.device['name']} "
               f"({os.cpu_count()} logical cores); baseline median {base_median_s * 1e3:.4f} ms; "
-              f"{args.runs} runs/side/look, looks {params.looks}, threshold {params.threshold:.1%}, "
-              f"floor {params.floor:.1%}, confidence {params.confidence}, alpha/look {params.alpha:.2g}; "
-              f"modes {args.modes} (stored: {args.baseline_blocks} baselines from a separate earlier process); "
-              f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}; {time.time() - started:.0f} s total")
+              f"threshold {args.threshold:.1%}, floor {args.effect_floor:.1%}, confidence {args.confidence} "
+              f"(one case); "
+              f"designs: {'; '.join(d.describe() for d in designs)}; "
+              f"modes {args.modes} (stored: {args.baseline_blocks} baselines per design from a separate earlier "
+              f"process); load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}; "
+              f"{time.time() - started:.0f} s total")
     if calibration:
         header += "; injection calibrated to " + ", ".join(
             f"+{level:.0%} -> measured +{c['measured']:.2%} ({c['cycles']} sleep cycles)"
@@ -423,7 +489,8 @@ def write_outputs(stem: Path, args: argparse.Namespace, params: GateParams, base
     text = render(rows, header)
     meta = {"args": {k: str(v) for k, v in vars(args).items()}, "device": base.device, "python": sys.version,
             "platform": platform.platform(), "base_median_ms": base_median_s * 1e3,
-            "params": dataclasses.asdict(params),
+            "designs": {d.name: {"step": d.step, "plan": dataclasses.asdict(d.plan),
+                                 "params": dataclasses.asdict(d.params)} for d in designs},
             "injection_calibration": {str(k): v for k, v in (calibration or {}).items()},
             "load_average": [load_before, os.getloadavg()], "seconds": time.time() - started}
     Path(f"{stem}.json").write_text(json.dumps({"meta": meta, "summary": rows, "comparisons": records},

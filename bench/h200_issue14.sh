@@ -6,7 +6,11 @@
 #   tensorrt:  the main job's example suites on the tensorrt backend at default settings, recording
 #              baselines into $OUT/baselines (wall time per case in the log);
 #   torch:     the same on the torch backend;
-#   gate:      both backends again, gated against the baselines just recorded (seconds per verdict).
+#   gate:      both backends again, gated against the baselines just recorded (seconds per verdict);
+#   gatepower: bench/gate_power.py $GATE_POWER_ARGS (issue 14 item 5: the sequential design's A/A and 2 %);
+#   seconds:   bench/verdict_seconds.py per backend in $SECONDS_BACKENDS (default torch): a warm rerun's
+#              seconds per verdict, old defaults vs new, side by side, of the cases -k "$SECONDS_K"
+#              (default fp32).
 # Usage on the GPU machine, from the repository root: OUT=/some/dir STEPS="probe gputests" bash bench/h200_issue14.sh
 # Wheels of missing packages (onnxconverter-common) are installed from $WHL if present.
 set -u
@@ -16,6 +20,7 @@ WHL=${WHL:-../whl}
 STEPS=${STEPS:-probe gputests tensorrt}
 LIMIT=${LIMIT:-280}
 CACHE=${CACHE:-/tmp/trtperf-cache}
+mkdir -p "$OUT"
 LOG="$OUT/job.log"
 merge() {  # merge results JSONs (cases appended) into $1, removing the parts
   target=$1; shift
@@ -78,6 +83,17 @@ for s in $STEPS; do
           grep -E "passed|failed|skipped" "$OUT/gate-$b.log" | tail -1 | tee -a "$LOG"
         done
         merge "$OUT/results-gate-$b.json" "$OUT"/part-gate-$b-*.json
+      done ;;
+    gatepower)
+      step "gate_power: $GATE_POWER_ARGS"
+      timeout "$LIMIT" python3 bench/gate_power.py ${GATE_POWER_ARGS:-} --cache-dir "$CACHE" --out "$OUT/gate_power" \
+        2>&1 | tee "$OUT/gate_power.log" | tail -25 | tee -a "$LOG" ;;
+    seconds)
+      for b in ${SECONDS_BACKENDS:-torch}; do
+        step "verdict_seconds: --backends $b -k ${SECONDS_K:-fp32}"
+        timeout "$LIMIT" python3 bench/verdict_seconds.py --backends "$b" -k "${SECONDS_K:-fp32}" \
+          --pytest-args "-p trtperf.plugin --trtperf-cache-dir $CACHE" --out "$OUT/verdict_seconds-$b" \
+          2>&1 | tail -40 | tee -a "$LOG"
       done ;;
   esac
 done

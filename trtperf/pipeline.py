@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +211,7 @@ class CaseRunner:
             if settings.no_timing:
                 result.notes.append("no timing")
                 return
-            enter("timing", f"{settings.runs} runs")
+            enter("timing", f"{settings.record_runs if settings.update_baselines else settings.runs} runs")
             # One timing at a time per device, machine-wide (xdist workers, other sessions): issue 14.
             with device_timing_lock(result.device) as lock:
                 self._time_and_judge(spec, case, settings, result, engine, inputs, reference, first, backend, request,
@@ -225,7 +225,10 @@ class CaseRunner:
                         inputs: dict[str, np.ndarray], reference: ReferenceRunner, first: dict[str, np.ndarray],
                         backend: Backend, request: BuildRequest, enter: Callable[..., None]) -> None:
         """Timing, parity of the timed path, and the verdict: the part that holds the device lock."""
+        # The first look; a recording takes more runs (Settings.record_runs), judging adds looks as needed.
         plan = TimingPlan.from_settings(settings)
+        if settings.update_baselines:
+            plan = replace(plan, runs=settings.record_runs)
         timed: list[list[dict[str, np.ndarray]] | None] = []  # parity through the timed path (issue 14)
         with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
             runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,

@@ -204,8 +204,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     s = state.settings
     mode = "update baselines" if s.update_baselines else ("build only" if s.build_only else "gate")
+    runs = (f"runs={s.record_runs} (a recording)" if s.update_baselines
+            else f"runs={s.runs} per look (at most {s.runs * (1 + s.remeasure)})")
     return [
-        f"trtperf: {mode}; runs={s.runs} min_time={s.min_time}s min_iters={s.min_iters} warmup={s.warmup}s "
+        f"trtperf: {mode}; {runs} min_time={s.min_time}s "
+        f"min_iters={s.min_iters} warmup={s.warmup}s "
         f"threshold={s.threshold:.1%} timing_mode={s.timing_mode} cuda_graph={s.cuda_graph} "
         f"l2_flush={s.l2_flush} iterations_per_sample={s.iterations_per_sample} delay_kernel={s.delay_kernel}",
         f"trtperf: baselines {state.baseline_dir}; results {state.results_path}",

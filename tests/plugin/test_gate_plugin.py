@@ -65,15 +65,15 @@ def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytes
     path, document = _baseline(tmp_path)
     assert document["schema_version"] == 3
     entry = document["entries"][KEY]
-    assert len(entry["stats"]["run_medians_ms"]) == 5
+    assert len(entry["stats"]["run_medians_ms"]) == 10  # a recording takes >= 10 runs (5 per look otherwise)
     samples = json.loads(path.with_name(path.stem + ".samples.json").read_text())["samples"][KEY]  # the sidecar
-    assert len(samples["run_p99_ms"]) == 5 and 0 < len(samples["raw_ms"]) <= 3
+    assert len(samples["run_p99_ms"]) == 10 and 0 < len(samples["raw_ms"]) <= 3
     rerun = pytester.runpytest(*args, "--trtperf-threshold", "50%")
     rerun.assert_outcomes(passed=2)
     for case in _cases(tmp_path).values():
         verdict = case["verdict"]
         assert verdict["status"] in ("pass", "inconclusive"), verdict  # never regressed against itself
-        assert verdict["alpha"] == pytest.approx(0.01 / (3 * 2))  # 3 looks x 2 cases in the session
+        assert verdict["alpha"] == pytest.approx(0.01 / (6 * 2))  # 6 looks x 2 cases in the session
         assert "Mann-Whitney" in verdict["test"]
 
 
@@ -88,7 +88,7 @@ def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester,
         entry["stats"]["run_medians_ms"] = [v * 1000 for v in entry["stats"]["run_medians_ms"]]
     v1_text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     path.write_text(v1_text)
-    result = pytester.runpytest(*args, "--trtperf-confidence", "0.95")  # alpha 0.05/3: 5 vs 5 runs can reach it
+    result = pytester.runpytest(*args, "--trtperf-confidence", "0.95")  # alpha 0.05/6: 5 vs 10 runs can reach it
     result.assert_outcomes(passed=1)
     verdict = _cases(tmp_path)[KEY]["verdict"]
     assert verdict["status"] == "improved" and verdict["ratio"] < 0.01

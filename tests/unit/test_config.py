@@ -40,10 +40,10 @@ def test_option_names_for_each_front_end() -> None:
         ("7", "6", "5", 7, "command line"),
         (None, "6", "5", 6, "environment"),
         (None, None, "5", 5, "ini"),
-        (None, None, None, 10, "default"),
+        (None, None, None, 5, "default"),
         ("7", None, None, 7, "command line"),
         (None, "", "4", 4, "ini"),  # an empty variable is unset
-        (None, None, "", 10, "default"),  # so is an empty ini value
+        (None, None, "", 5, "default"),  # so is an empty ini value
         ("2", None, "9", 2, "command line"),
     ],
 )

@@ -128,8 +128,8 @@ def test_unreachable_alpha_says_more_runs_are_needed() -> None:
 def test_gate_verdict_names_its_test_and_levels() -> None:
     v = GATE.judge(_runs(1.0, 0.003, 10, 5), [x * 1.3 for x in _runs(1.0, 0.003, 10, 6)], GateParams())
     assert v.status == Status.REGRESSED and v.failed
-    assert "Mann-Whitney" in v.test and "bootstrap" in v.test and "3 looks x 1 cases" in v.test
-    assert v.alpha == pytest.approx(0.01 / 3) and v.confidence == pytest.approx(1 - 0.01 / 3)
+    assert "Mann-Whitney" in v.test and "bootstrap" in v.test and "6 looks x 1 cases" in v.test
+    assert v.alpha == pytest.approx(0.01 / 6) and v.confidence == pytest.approx(1 - 0.01 / 6)
     assert v.p_value is not None and v.alpha is not None and v.p_value <= v.alpha
     assert v.ratio is not None and v.ratio_low is not None and v.ratio_high is not None
     assert v.ratio_low < v.ratio < v.ratio_high
@@ -166,13 +166,21 @@ def test_inconclusive_is_remeasured_until_decided() -> None:
     assert "confirmed on 10 fresh runs" in out.verdict.note
 
 
+class UndecidedGate:
+    """Test double: every look inconclusive, with no CI (so never futile): only the look limit stops it."""
+
+    def judge(self, baseline: Sequence[float], candidate: Sequence[float], params: GateParams) -> Verdict:
+        return Verdict(Status.INCONCLUSIVE, runs_baseline=len(baseline), runs_candidate=len(candidate))
+
+    judge_pairs = judge
+
+
 def test_remeasurement_stops_at_the_look_limit() -> None:
     params = GateParams(looks=3)
-    more = Source(1.05, 9, spread=0.08)  # noisy and right at the threshold: stays inconclusive
-    out = judge_adaptively(GATE, params, _runs(1.0, 0.08, 10, 10), more(10), step=10, more=more)
+    more = Source(1.0, 9)
+    out = judge_adaptively(UndecidedGate(), params, _runs(1.0, 0.03, 10, 10), more(10), step=10, more=more)
     assert out.verdict.status == Status.INCONCLUSIVE
     assert out.verdict.looks == 3 and more.calls == [10, 10, 10]
-    assert "noisy" in out.verdict.note
 
 
 def test_a_regression_that_is_not_confirmed_is_inconclusive() -> None:
@@ -212,11 +220,18 @@ def test_paired_ab_replaces_a_doubtful_stored_verdict() -> None:
     assert len(out.paired_baseline) == 10 and len(out.candidate) == 20
 
 
-def test_paired_first_look_is_large_enough_to_reach_alpha() -> None:
+def test_paired_looks_are_sequential_and_the_last_can_reach_alpha() -> None:
     params = GateParams(looks=3, family_size=12)  # alpha 2.8e-4 needs 12 pairs (1/4096)
     paired = PairedSource(1.3, 30)
     out = judge_paired(GATE, params, paired, step=3)
-    assert paired.calls == [12] and out.verdict.status == Status.REGRESSED and out.verdict.looks == 1
+    # 3 and 6 pairs cannot reach alpha (1/8, 1/64): the last look is topped up to 12 pairs
+    assert paired.calls == [3, 3, 6] and out.verdict.status == Status.REGRESSED and out.verdict.looks == 3
+
+
+def test_paired_ab_stops_at_its_first_decided_look() -> None:
+    paired = PairedSource(1.0, 31)
+    out = judge_paired(GATE, GateParams(looks=6, family_size=30), paired, step=5)
+    assert paired.calls == [5] and out.verdict.status == Status.PASS and out.verdict.looks == 1
 
 
 def test_a_passing_stored_verdict_skips_the_paired_ab() -> None:

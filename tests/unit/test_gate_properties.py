@@ -185,3 +185,41 @@ def test_identical_paired_distributions_are_rarely_flagged(family: str, seed: in
                               resamples=500)
         flagged += classify(est, params)[0] == Status.REGRESSED
     assert flagged <= 34, f"{flagged}/200 paired A/A comparisons flagged for {family}, n={n}"
+
+
+# --- the exact bootstrap distribution of the median (issue 14, item 5) -------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(x=st.lists(st.floats(min_value=0.5, max_value=2.0), min_size=1, max_size=9))
+def test_exact_median_distribution_matches_drawn_resamples(x: list[float]) -> None:
+    from trtperf.verdict.statistics import median_bootstrap_distribution
+
+    values, probs = median_bootstrap_distribution(np.asarray(x))
+    assert math.isclose(float(probs.sum()), 1.0, rel_tol=1e-9) and np.all(probs >= 0)
+    arr = np.asarray(x)
+    drawn = np.median(arr[np.random.default_rng(0).integers(0, arr.size, (20_000, arr.size))], axis=1)
+    for v in np.unique(values):
+        exact_cdf = float(probs[values <= v + 1e-12].sum())
+        assert abs(exact_cdf - float(np.mean(drawn <= v + 1e-12))) < 0.02
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=run_medians, b=run_medians, scale=st.sampled_from([1e-3, 1e3, 0.37]),
+       bumps=st.lists(st.floats(min_value=0.0, max_value=0.5), min_size=12, max_size=12))
+def test_exact_ci_is_unit_free_and_moves_with_the_candidate(a: list[float], b: list[float], scale: float,
+                                                             bumps: list[float]) -> None:
+    est = estimate(a, b, 0.99)
+    scaled = estimate([x * scale for x in a], [y * scale for y in b], 0.99)
+    assert math.isclose(est.low, scaled.low, rel_tol=1e-9) and math.isclose(est.high, scaled.high, rel_tol=1e-9)
+    slower = estimate(a, [y * (1 + d) for y, d in zip(b, bumps, strict=False)], 0.99)
+    assert slower.low >= est.low * (1 - 1e-12) and slower.high >= est.high * (1 - 1e-12)
+    assert est.low <= est.ratio <= est.high
+
+
+def test_exact_ci_agrees_with_many_drawn_resamples() -> None:
+    rng = np.random.default_rng(11)
+    for na, nb in ((10, 5), (10, 10), (10, 30), (15, 15)):
+        a, b = rng.lognormal(0, 0.03, na), rng.lognormal(0.02, 0.03, nb)
+        for confidence in (0.9, 0.99):
+            exact, drawn = estimate(a, b, confidence), estimate(a, b, confidence, resamples=100_000)
+            assert abs(math.log(exact.low / drawn.low)) < 0.004 and abs(math.log(exact.high / drawn.high)) < 0.004

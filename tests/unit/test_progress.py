@@ -32,6 +32,13 @@ def test_a_real_case_reports_every_stage_and_each_timing_run(tiny_spec: ModelSpe
     events.clear()
     runner.run(tiny_spec, Case("tiny_mlp", "onnxruntime", "fp32", 4, 1))
     assert events[0].detail == "cached" and events[3].detail == "engine from the cache"
+    # Recording a baseline takes at least 10 runs (Settings.record_runs), whatever the runs per look.
+    events.clear()
+    record = CaseRunner(Settings(runs=3, min_time=0.0, min_iters=2, warmup=0.0, update_baselines=True,
+                                 cache_dir=tmp_path / "c"), tmp_path / "baselines")
+    record.progress = events.append
+    assert record.run(tiny_spec, Case("tiny_mlp", "onnxruntime", "fp32", 4, 1)).outcome == "passed"
+    assert [e.runs for e in events if e.stage == TIMING and e.runs][-1] == 10
 
 
 def test_a_failing_case_still_ends_with_done(tmp_path: Path) -> None:

@@ -12,16 +12,25 @@ For a same-job A/B (interleaved runs, :meth:`StatisticalGate.judge_pairs`) the s
 applied to the per-pair analysis: median per-pair ratio, bootstrap over pairs, exact Wilcoxon
 signed-rank test; a load burst that hits both runs of a pair then cancels.
 
-alpha = (1 - confidence) / (looks * cases): Bonferroni over the re-measurement looks of one
-case (peeking) and over the cases of the session (many cases must not multiply false alarms).
+alpha = (1 - confidence) / (looks * cases): Bonferroni over the planned looks of one case and over
+the cases of the session (many cases must not multiply false alarms).
 
-:func:`judge_adaptively` re-measures an inconclusive case (more runs) up to the look limit,
-prefers a same-job interleaved A/B against the baseline's own artifact when one is available,
-and confirms a stored-baseline regression with fresh runs before reporting it.
+The design is sequential (issue 14, item 5): a short first look of ``step`` runs, then ``step`` more
+runs per look while the verdict is undecided, up to ``looks`` looks (``step * looks`` runs per side).
+Stopping early is safe because every look is judged at the Bonferroni share alpha / looks, with the
+bootstrap CI at the matching level 1 - alpha / looks: by the union bound the chance that *any* look of
+the case gives a false REGRESSED (or a CI that misses the true ratio, i.e. a false PASS) is at most
+``1 - confidence`` (per case, before the split over cases), whatever rule decides when to stop. Most
+cases pass at the first look; only undecided ones pay for more runs.
+
+:func:`judge_adaptively` re-measures an undecided case that way, prefers a same-job interleaved A/B
+against the baseline's own artifact when one is available (its looks counted in the same budget), and
+confirms a stored-baseline regression with fresh runs before reporting it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -104,8 +113,9 @@ class Verdict:
 class GateParams:
     """The gate's settings; see :func:`params_from_settings` for where they come from.
 
-    Defaults: threshold 5 % (minimum effect), floor 1 %, confidence 0.99 per case, 3 looks
-    (first measurement + 2 re-measurements), 1 case in the family, at least 5 runs per side.
+    Defaults: threshold 5 % (minimum effect), floor 1 %, confidence 0.99 per case, 6 looks
+    (first look + 5 re-measurements: :class:`Settings`), 1 case in the family, at least 5 runs per side
+    before a regressed/improved verdict.
     """
 
     threshold: float = Settings.threshold
@@ -197,6 +207,41 @@ class Adaptive:
     paired_baseline: list[float] = field(default_factory=list)
 
 
+def undecidable(verdict: Verdict, params: GateParams, runs_now: int, runs_max: int) -> bool:
+    """Futility: True when even ``runs_max`` runs are unlikely to decide this case, so more looks
+    would only burn time (the reference's "mark the case noisy instead of burning runs", section 3.3).
+
+    From half of ``runs_max`` on, the CI's log half-widths are narrowed as 1/sqrt(n) from ``runs_now``
+    to ``runs_max`` around the current ratio; the case is undecidable when that projected CI could
+    neither pass (high end below 1 + threshold) nor regress (ratio >= 1 + threshold and low end above
+    1 + floor). Not earlier: a percentile-bootstrap CI at an extreme level over 5-10 runs is close to
+    their range, which one run hit by a load burst blows up; projecting such a range stopped 8 of 15
+    true 10 % slowdowns on the loaded 2-core CPU (bench/results/gate_power-cpu-*-seq-futility-any-look).
+    Stopping here only ever ends in INCONCLUSIVE, so it cannot add a false REGRESSED nor a false PASS:
+    the error rates stay bounded by the looks' alpha shares."""
+    r, low, high = verdict.ratio, verdict.ratio_low, verdict.ratio_high
+    if (verdict.status != Status.INCONCLUSIVE or r is None or low is None or high is None or runs_now >= runs_max
+            or 2 * runs_now < runs_max or not (0 < low <= r <= high < math.inf)):
+        return False
+    shrink = math.sqrt(runs_now / runs_max)
+    projected_high = r * math.exp(math.log(high / r) * shrink)
+    projected_low = r * math.exp(-math.log(r / low) * shrink)
+    could_pass = projected_high < 1 + params.threshold
+    could_regress = r >= 1 + params.threshold and projected_low > 1 + params.floor
+    return not (could_pass or could_regress)
+
+
+def _futile_note(runs_now: int, runs_max: int) -> str:
+    return (f"stopped after {runs_now} of at most {runs_max} runs: at this run-to-run noise even {runs_max} "
+            f"would not decide (projected CI straddles both the pass and the regression bounds)")
+
+
+def planned_runs(params: GateParams, step: int) -> int:
+    """The most candidate runs the sequential design measures for one verdict: ``step`` per look,
+    ``params.looks`` looks (a confirmation of a stored-baseline regression adds as many fresh runs)."""
+    return max(1, step) * max(1, params.looks)
+
+
 def judge_adaptively(
     gate: Gate,
     params: GateParams,
@@ -206,27 +251,36 @@ def judge_adaptively(
     more: MeasureMore | None = None,
     paired: MeasurePaired | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    first: Verdict | None = None,
 ) -> Adaptive:
-    """The verdict after re-measurement (section 3.4/3.5).
+    """The verdict of the sequential design (section 3.4/3.5 of the reference; issue 14, item 5).
 
-    1. Judge ``candidate`` against the stored ``baseline``.
+    1. Look 1: judge ``candidate`` (the first ``step`` runs) against the stored ``baseline``
+       (``first``: that verdict when the caller already has it, so it is not computed twice).
     2. Not a clear pass/improvement, and ``paired`` is available: judge a fresh interleaved
-       A/B instead (first look large enough to reach alpha), adding ``step`` runs per side
-       per look up to ``params.looks``; the verdict is marked ``paired``.
-    3. Otherwise, while inconclusive: ``step`` more candidate runs per look, up to ``params.looks``.
+       A/B instead (:func:`judge_paired`, ``step`` pairs per look), with the looks left in the
+       budget (``params.looks - 1``, at least 1); the verdict is marked ``paired``.
+    3. Otherwise, while inconclusive: ``step`` more candidate runs per look, up to ``params.looks``
+       looks; it stops at the first decided look (every look is judged at alpha = the Bonferroni share,
+       so stopping early keeps the error rates: see the module docstring), or, still inconclusive, as
+       soon as even the maximum of runs would not decide (:func:`undecidable`: a noisy machine).
     4. A stored-baseline Status.REGRESSED is confirmed on as many fresh candidate runs (both must say
        Status.REGRESSED; the false-alarm rate is then about the product of both).
     """
     started = clock()
     cand = list(candidate)
-    verdict = gate.judge(baseline, cand, params)
+    verdict = first if first is not None else gate.judge(baseline, cand, params)
     looks = 1
     if verdict.status in (Status.REGRESSED, Status.INCONCLUSIVE) and paired is not None:
-        result = judge_paired(gate, params, paired, step, clock)
+        result = judge_paired(gate, params, paired, step, clock, looks=max(1, params.looks - 1))
         result.candidate[:0] = cand
-        result.verdict = replace(result.verdict, seconds=clock() - started)
+        result.verdict = replace(result.verdict, looks=result.verdict.looks + 1, seconds=clock() - started)
         return result
+    most = planned_runs(params, step)
     while verdict.status == Status.INCONCLUSIVE and more is not None and looks < params.looks:
+        if undecidable(verdict, params, len(cand), most):
+            verdict = verdict.with_note(_futile_note(len(cand), most))
+            break
         cand.extend(more(step))
         looks += 1
         verdict = gate.judge(baseline, cand, params)
@@ -244,22 +298,32 @@ def judge_adaptively(
 
 
 def judge_paired(
-    gate: Gate, params: GateParams, paired: MeasurePaired, step: int, clock: Callable[[], float] = time.perf_counter
+    gate: Gate, params: GateParams, paired: MeasurePaired, step: int, clock: Callable[[], float] = time.perf_counter,
+    looks: int | None = None,
 ) -> Adaptive:
-    """Same-job A/B: interleaved runs of both sides, ``step`` more pairs per look, up to
-    ``params.looks``, judged pair by pair (``Gate.judge_pairs``); the first look has enough pairs
-    that a decision at alpha is attainable (exact signed-rank: 1/2^n)."""
+    """Same-job A/B, sequential: ``step`` interleaved pairs per look, up to ``looks`` looks (default
+    ``params.looks``), judged pair by pair (``Gate.judge_pairs``) at ``params.alpha``; it stops at the
+    first decided look. The last look is topped up to the pairs at which a decision at alpha is
+    attainable (exact signed-rank: 1/2^n) when the schedule would end below it, so a true regression
+    can always be found."""
     started = clock()
-    first = max(step, params.min_runs, min_pairs(params.alpha))
+    step = max(1, step)
+    looks = max(1, params.looks if looks is None else looks)
+    attainable = min_pairs(params.alpha)
     pa: list[float] = []
     pb: list[float] = []
     verdict = Verdict(Status.INCONCLUSIVE)
-    for look in range(max(1, params.looks)):
-        new_a, new_b = paired(first if look == 0 else step)
+    for look in range(looks):
+        n = step if look < looks - 1 else max(step, attainable - len(pa))
+        new_a, new_b = paired(n)
         pa.extend(new_a)
         pb.extend(new_b)
         verdict = replace(gate.judge_pairs(pa, pb, params), paired=True, looks=look + 1)
         if verdict.status != Status.INCONCLUSIVE:
+            break
+        most = max(step * looks, attainable)
+        if look < looks - 1 and undecidable(verdict, params, len(pb), most):
+            verdict = verdict.with_note(_futile_note(len(pb), most))
             break
     verdict = replace(verdict, seconds=clock() - started)
     return Adaptive(verdict.with_note(_noise_note(pa, pb, params)), pb, pa)

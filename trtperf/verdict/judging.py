@@ -226,7 +226,8 @@ def judge_case(
                 paired = _paired_measure(hook, engine)
             elif not any("paired" in w for w in warnings):
                 warnings.append(f"baseline engine {base_key[:12]} is no longer in the cache: no paired A/B")
-        adaptive = judge_adaptively(gate, params, baseline, _medians(hook.runs), settings.runs, more, paired)
+        adaptive = judge_adaptively(gate, params, baseline, _medians(hook.runs), settings.runs, more, paired,
+                                    first=first)
     verdict = adaptive.verdict
     if verdict.status == Status.REGRESSED and base_key and base_key == result.artifact.get("engine_key"):
         # Not paired on purpose: against the same engine a same-job A/B would hide a driver, runtime or

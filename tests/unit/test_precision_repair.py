@@ -260,7 +260,7 @@ def test_the_precision_stage_notes_clamped_constants(cache: ArtifactCache) -> No
     spec = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], precisions=("fp16",))(nn.Identity)
     assert clamp_note({}, "fp16") is None
     note = clamp_note(cast.to_fp16(_constant_mask())[1], "fp16")
-    assert note is not None and "clamped 1 constant(s) to +-65504 (e.g. 'c': [-3.403e+38, 1])" in note
+    assert note is not None and "clamped 1 constant to +-65504 (e.g. 'c': [-3.403e+38, 1])" in note
     del spec, cache
 
 
@@ -294,7 +294,7 @@ def test_a_cost_failure_from_a_clamped_mask_says_so(tmp_path: Path) -> None:
     # which keeps the scores' differences. The variant is valid; the cost check sees the changed function.
     assert result.outcome == FAILED, result.message
     assert "cost check failed" in result.message
-    assert "Precision stage: the fp16 conversion clamped 1 constant(s) to +-65504" in result.message
+    assert "Precision stage: the fp16 conversion clamped 1 constant to +-65504" in result.message
 
 
 # ---- property: whatever types the converter leaves, the repair makes the graph consistent ----------

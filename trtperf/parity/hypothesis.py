@@ -37,6 +37,7 @@ from trtperf.errors import TrtperfUsageError
 from trtperf.fsutil import atomic_write_json
 from trtperf.parity.compare import TwoWayParity
 from trtperf.spec import ModelSpec, find_model
+from trtperf.text import plural
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -223,7 +224,7 @@ def check_property(
     repro = directory / f"{_slug(case.key)}.json"
     write_reproducer(repro, spec, case, settings, recipe, message)
     text = (
-        f"{case.key}: Hypothesis found inputs that fail parity after {ran} examples; smallest: batch "
+        f"{case.key}: Hypothesis found inputs that fail parity after {plural(ran, 'example')}; smallest: batch "
         f"{recipe.batch}, seed {recipe.seed}, per-input ranges (in 1/{STEPS} of the declared range) "
         f"{[list(r) for r in recipe.ranges]}:\n{message}\n"
         f"Reproduce with: python -m trtperf.parity.hypothesis {repro}\n"

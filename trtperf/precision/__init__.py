@@ -32,6 +32,7 @@ from trtperf.errors import BuildError, PrecisionError, TrtperfUsageError
 from trtperf.precision.calibration import CalibrationSet, calibration_set
 from trtperf.precisions import precisions_where
 from trtperf.spec import ModelSpec
+from trtperf.text import plural
 
 PASS_THROUGH = frozenset(precisions_where("none"))
 CAST = frozenset(precisions_where("cast"))
@@ -233,7 +234,8 @@ def clamp_note(extra: dict[str, Any], precision: str) -> str | None:
     if not clamped:
         return None
     first = clamped[0]
-    return (f"the {precision} conversion clamped {extra.get('clamped_count', len(clamped))} constant(s) to "
+    count = plural(int(extra.get("clamped_count", len(clamped))), "constant")
+    return (f"the {precision} conversion clamped {count} to "
             f"+-65504 (e.g. {first['name']!r}: [{first['min']:.4g}, {first['max']:.4g}]): the variant computes with "
             f"the clamped values (a mask of float32's minimum becomes -65504), which the cost check then sees")
 

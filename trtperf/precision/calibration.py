@@ -73,7 +73,8 @@ def load_calibration(spec: ModelSpec, path: Path) -> CalibrationSet:
         raise TrtperfUsageError(f"{where} cannot be read ({exc}); give an .npz written with numpy.savez") from None
     missing = [i.name for i in spec.inputs if i.name not in arrays]
     if missing:
-        raise TrtperfUsageError(f"{where} has no array for input(s) {missing}; it holds {sorted(arrays)}. "
+        which = "input" if len(missing) == 1 else "inputs"
+        raise TrtperfUsageError(f"{where} has no array for {which} {missing}; it holds {sorted(arrays)}. "
                                 f"Save one array per model input, named like the input.")
     feeds: Batch = {}
     axes: dict[str, int] = {}

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from trtperf.text import plural
+
 
 @dataclass(frozen=True)
 class FormatRange:
@@ -119,16 +121,17 @@ class OverflowReport:
                      f"for {list(item.cast_to)}" if item.cast_to else
                      f"node {item.node!r} ({item.op_type}) output {item.tensor!r}")
             lines.append(f"  {where}: max |x| = {item.max_abs:.4g} > {fmt.max_finite:.6g}; "
-                         f"{item.overflow} element(s) would be inf")
+                         f"{plural(item.overflow, 'element')} would be inf")
         if len(self.overflows) > limit:
-            lines.append(f"  ... and {len(self.overflows) - limit} more tensor(s)")
+            lines.append(f"  ... and {plural(len(self.overflows) - limit, 'more tensor')}")
         return "\n".join(lines)
 
     def flush_note(self) -> str | None:
         if not self.flushes:
             return None
         worst = max(self.flushes, key=lambda t: t.flushed)
-        return (f"{self.precision} range: {len(self.flushes)} tensor(s) have >= {FLUSH_NOTE_FRACTION:.0%} of their "
+        tensors = f"{plural(len(self.flushes), 'tensor')} {'has' if len(self.flushes) == 1 else 'have'}"
+        return (f"{self.precision} range: {tensors} >= {FLUSH_NOTE_FRACTION:.0%} of their "
                 f"non-zero values flushing to zero (most: {worst.flushed} of {worst.nonzero} in node {worst.node!r} "
                 f"({worst.op_type}), smallest |x| "
                 f"{worst.min_nonzero_abs:.3g}); keep_fp32=[{worst.node!r}] keeps them if they matter")

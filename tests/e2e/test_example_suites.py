@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from trtperf.config import BASELINE_MIN_RUNS
+
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["--trtperf-runs", "2", "--trtperf-min-time", "0.02", "--trtperf-min-iters", "5", "--trtperf-warmup", "0.01"]
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -52,6 +55,8 @@ def test_gpu_slug() -> None:
 )
 def test_cpu_slug_drops_trademarks_and_clock(monkeypatch: pytest.MonkeyPatch, model_name: str, slug: str) -> None:
     monkeypatch.setattr(trtperf.device, "cpu_model_name", lambda: model_name)
+    monkeypatch.setattr(trtperf.device, "cpu_signature", lambda: {})
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
     device = cpu_device()
     assert device.slug == slug
     assert device.name == model_name  # the full name is kept for people
@@ -71,3 +76,24 @@ def test_this_machines_cpu_device() -> None:
 def test_device_info_to_json() -> None:
     info = DeviceInfo(kind="gpu", name="NVIDIA H100", slug="nvidia-h100", facts={"cc": "9.0"})
     assert info.to_json() == {"kind": "gpu", "name": "NVIDIA H100", "slug": "nvidia-h100", "facts": {"cc": "9.0"}}
+
+
+def test_a_vm_masked_cpu_name_is_told_apart_by_family_model_isa_and_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found on CI: two "AMD EPYC" VMs, one 3x slower (AVX2 only, 2 cores), shared cpu-amd-epyc.json and every
+    case of the slower one failed as a confirmed regression."""
+    monkeypatch.setattr(trtperf.device, "cpu_model_name", lambda: "AMD EPYC")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(trtperf.device, "cpu_signature", lambda: {"family": "25", "model": "1", "isa": "avx2"})
+    slow = cpu_device()
+    monkeypatch.setattr(trtperf.device, "cpu_signature", lambda: {"family": "25", "model": "17", "isa": "avx512vnni"})
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    fast = cpu_device()
+    assert slow.slug == "cpu-amd-epyc-f25m1-avx2-2c" and fast.slug == "cpu-amd-epyc-f25m17-avx512vnni-16c"
+    assert slow.facts["cpu_isa"] == "avx2"
+
+
+def test_this_machines_cpu_signature_reads_its_flags() -> None:
+    signature = trtperf.device.cpu_signature()
+    if platform.machine() in ("x86_64", "AMD64") and Path("/proc/cpuinfo").exists():
+        assert signature["family"].isdigit() and signature["model"].isdigit()
+        assert signature.get("isa", "") in {label for _, label in trtperf.device.INT8_ISA_LEVELS} | {""}

@@ -2,9 +2,9 @@
 
 ONNX Runtime on the CPU runs much of an fp16 variant's arithmetic in fp32, so the pre-flight finds the
 overflow from the variant's intermediate tensors instead (tests/unit/test_precision_overflow.py). Here the
-variant that the pre-flight rejects is built and run by the tensorrt backend anyway: its outputs must not be
-finite (the engine overflows, as the report says), and the variant made with the report's ``keep_fp32`` must
-run finite and close to the fp32 reference.
+variant that the pre-flight rejects is built and run by the tensorrt backend anyway: its outputs must be wrong
+(not finite, or far from the fp32 reference: the engine overflows, as the report says), and the variant made
+with the report's ``keep_fp32`` must run finite and close to the fp32 reference.
 """
 
 from __future__ import annotations
@@ -83,14 +83,17 @@ def test_the_engine_overflows_where_the_preflight_says_and_its_keep_fp32_fixes_i
     with pytest.raises(PrecisionError) as info:
         preflight_range(SPEC, fp32, variant, "fp16", inputs, key, cache)
     raw = _engine_outputs(SPEC, variant, settings, cache)
-    assert not np.isfinite(raw).all(), "the engine did not overflow where the pre-flight says it does"
+    reference = run_session(reference_session(fp32.path), inputs)["out"]
+    # TensorRT-RTX 1.7.1 on an H200 (2026-12-07): finite outputs, but relative L2 0.985 from the fp32
+    # reference (max |out| 0.12 vs 1.92): the variance overflowed to inf and the normalized values to 0.
+    wrong = not np.isfinite(raw).all() or float(np.linalg.norm(raw - reference) / np.linalg.norm(reference)) > 0.5
+    assert wrong, "the engine computed the overflowing variant correctly: the pre-flight cried wolf"
 
     keep = eval(str(info.value).split("keep_fp32=")[1].split(")")[0])  # the suggested list of node names
     fixed = dataclasses.replace(SPEC, keep_fp32=tuple(keep))
     kept = precision_variant(fixed, fp32, "fp16", cache)
     assert preflight_range(fixed, fp32, kept, "fp16", inputs, key, cache) is None
     out = _engine_outputs(fixed, kept, settings, cache)
-    reference = run_session(reference_session(fp32.path), inputs)["out"]
     assert np.isfinite(out).all()
     rel_l2 = float(np.linalg.norm(out - reference) / np.linalg.norm(reference))
     assert rel_l2 < 1e-2, rel_l2

@@ -170,12 +170,13 @@ def test_only_ieee_fp32_cases_pay_for_the_own_error_run(model: tuple[ModelSpec, 
 
 def test_fp16_engines_built_from_the_variant_are_held_to_1_5_eps(model: tuple[ModelSpec, Any, ArtifactCache],
                                                                    tmp_path: Path) -> None:
-    """ONNX Runtime and TensorRT compute the variant's own graph (TensorRT strongly typed): 1.5 eps; a torch
-    module cast to fp16 rounds other tensors than the variant does: 3 eps (measured up to 2.0 on the zoo)."""
+    """ONNX Runtime runs the variant's own graph: 1.5 eps; a torch module cast to fp16 rounds other tensors than
+    the variant does: 3 eps (measured up to 2.0 on the zoo); TensorRT's own fp16 kernels: 4 eps (a correct
+    TensorRT-RTX ResNet-50 measured 2.7-2.9 eps on an H200, 2026-12-07; 1.5 eps failed it)."""
     pytest.importorskip("onnxconverter_common")
     from trtperf.precision import precision_variant
 
-    assert faithful_tolerance("fp16", "tensorrt").precision_error_factor == 1.5
+    assert faithful_tolerance("fp16", "tensorrt").precision_error_factor == 4.0
     assert faithful_tolerance("fp16", "onnxruntime").precision_error_factor == 1.5
     assert faithful_tolerance("fp16", "torch").precision_error_factor == 3.0
     assert faithful_tolerance("fp16").precision_error_factor == 3.0

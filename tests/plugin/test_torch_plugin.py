@@ -40,7 +40,8 @@ def test_torch_eager_runs_on_cpu_and_the_rest_skips_with_reasons(pytester: pytes
         "*small[[]torch-fp16-b4-s1[]]*not a deployment target*",
         "*small[[]torch_compile-fp32-b4-s1[]]*need a CUDA GPU*",
     ])
-    run.stdout.fnmatch_lines(["*case*median ms*vs torch*", "*small[[]torch-fp32-b4-s1[]]*1.00x*"])
+    # pytester's 80 columns: each case id on its own line, its numbers on the next
+    run.stdout.fnmatch_lines(["*median ms*vs torch*", "small[[]torch-fp32-b4-s1[]]*", "*1.00x*"])
     cases = {c["case"]["key"]: c for c in json.loads(results.read_text())["cases"]}
     eager = cases["small[torch-fp32-b4-s2]"]
     assert eager["parity"]["passed"] is True

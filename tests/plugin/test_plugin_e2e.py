@@ -57,7 +57,9 @@ def test_update_writes_baseline_then_rerun_passes(pytester: pytest.Pytester, sui
     baseline = json.loads(path.read_text())
     assert list(baseline["entries"]) == ["tiny[onnxruntime-fp32-b4-s1]"]
     assert path.read_text().endswith("\n")
-    rerun = pytester.runpytest(*suite, "--trtperf-threshold", "50%")
+    # A 10 us model on a shared 2-core VM moved x1.9 between two sessions (CI, 2026-12-07): the threshold
+    # leaves room for that; this test is about the baseline round trip, test_gate_plugin about the gate.
+    rerun = pytester.runpytest(*suite, "--trtperf-threshold", "300%")
     rerun.assert_outcomes(passed=1)
     rerun.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b4-s1[]]*pass*"])
 

@@ -77,8 +77,7 @@ for s in $STEPS; do
     gatepower)
       step "bench/gate_power.py $GATE_POWER_ARGS"
       run_limited python3 bench/gate_power.py --cache-dir "$CACHE" $GATE_POWER_ARGS > "$W/gate_power.log" 2>&1
-      echo "exit $?" | tee -a "$LOG"; tail -25 "$W/gate_power.log" | tee -a "$LOG"
-      cp bench/results/gate_power-* "$W/" 2>/dev/null ;;
+      echo "exit $?" | tee -a "$LOG"; tail -25 "$W/gate_power.log" | tee -a "$LOG" ;;  # pass --out "$W/..." in the args
     paritypower)
       # The zoo at full size; --time-limit keeps every finished row (rewritten after each).
       left=$(( END - $(date +%s) - 30 )); [ "$left" -gt "$LIMIT" ] && left=$LIMIT

@@ -30,7 +30,11 @@ def test_one_run_writes_every_report(pytester: pytest.Pytester, tmp_path: Path, 
     result.stdout.fnmatch_lines(["*pytest-benchmark JSON written to*bench.json", "*Markdown summary written to*",
                                  "*history appended:*"])
     # The terminal table, the results file and every report list b2 before b16.
-    table = [line.strip("│ ").split()[0] for line in result.stdout.lines if line.strip("│ ").startswith("tiny[")]
+    # Rows lie between the title and the legend; the notes under the legend may wrap onto lines that
+    # also start with a case id ("high within-run spread (2): ...").
+    lines = result.stdout.lines
+    rows = lines[lines.index("trtperf summary"):next(i for i, line in enumerate(lines) if line.startswith("(vs torch"))]
+    table = [line.strip("│ ").split()[0] for line in rows if line.strip("│ ").startswith("tiny[")]
     assert table == KEYS
     assert [c["case"]["key"] for c in json.loads((out / "results.json").read_text())["cases"]] == KEYS
     bench = json.loads((out / "bench.json").read_text())

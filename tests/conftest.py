@@ -40,6 +40,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """trtperf's own tests declare no model at import: a declaration there would make ``pytest tests`` a
+    trtperf session that writes ``.trtperf/results.json`` into the project (CI log of 2026-12-07)."""
+    from trtperf.plugin import CaseItem
+
+    declared = sorted({item.nodeid.split("::")[0] for item in items if isinstance(item, CaseItem)})
+    if declared:
+        raise pytest.UsageError(f"test modules declare trtperf models at import: {', '.join(declared)}; declare "
+                                "them inside the test (or run them through pytester)")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _config_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The cache signing key (``$XDG_CONFIG_HOME/trtperf/cache.key``) goes to a temporary directory,

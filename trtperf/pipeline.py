@@ -27,7 +27,7 @@ from trtperf.parity.timed_path import check_timed_path, describe_timed_path_fail
 from trtperf.prepare import prepare
 from trtperf.progress import DONE, TIMING, ProgressCallback, ProgressEvent
 from trtperf.record.baselines import BaselineStore, record_results
-from trtperf.record.results import FAILED, SKIPPED, CaseResult
+from trtperf.record.results import BUILD_ONLY, FAILED, NO_TIMING, SKIPPED, CaseResult
 from trtperf.spec import ModelSpec
 from trtperf.timing.device_lock import device_timing_lock
 from trtperf.timing.gpu import record_clocks, watch_clocks
@@ -174,7 +174,7 @@ class CaseRunner:
         result.build = {"cache_hit": built.cache_hit, "build_s": built.build_s, "cache_key": built.cache_key,
                         **dict(built.info)}
         if settings.build_only:
-            result.notes.append("build only")
+            result.notes.append(BUILD_ONLY)
             return
         enter("reference", "engine from the cache" if built.cache_hit else f"engine built in {built.build_s:.1f} s")
         inputs = make_inputs(spec, case.batch, settings.seed, case.dim_values)
@@ -209,7 +209,7 @@ class CaseRunner:
                     result.message = prop.message
                     return
             if settings.no_timing:
-                result.notes.append("no timing")
+                result.notes.append(NO_TIMING)
                 return
             enter("timing", f"{settings.record_runs if settings.update_baselines else settings.runs} runs")
             # One timing at a time per device, machine-wide (xdist workers, other sessions): issue 14.

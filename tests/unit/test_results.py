@@ -186,6 +186,10 @@ def test_malformed_case_entry_is_a_clear_error(tmp_path: Path) -> None:
      "baseline engine is no longer in the cache"),
     ("baseline engine e0d2c1a9b3f4 is no longer in the cache: no paired A/B",
      "baseline engine is no longer in the cache"),
+    # The zoo's fp16 cases grouped as "the fp" (cut at the digits of "fp16").
+    ("the fp16 conversion clamped 1 constant to +-65504 (e.g. 'val_111': [-3.403e+38, -3.403e+38]): the variant",
+     "the fp16 conversion clamped"),
+    ("int8 calibration clipped 3 activations", "int8 calibration clipped"),
 ])
 def test_note_kind(note: str, kind: str) -> None:
     assert note_kind(note) == kind
@@ -212,6 +216,16 @@ def test_summary_groups_notes_by_kind_one_line_each() -> None:
                      "high within-run spread (3): m[torch-fp32-b1-s1], m[torch-fp32-b2-s1], m[torch-fp32-b4-s1]",
                      "CUDA graph not used (1): m[torch-fp32-b2-s1]"]
     assert "0.1 ms" not in text  # the details stay in results.json
+
+
+def test_an_untimed_case_says_why_before_its_other_notes() -> None:
+    """The zoo at --trtperf-no-timing: fp16 cases showed their precision note, cut, as their verdict."""
+    clamped = "the fp16 conversion clamped 1 constant to +-65504"
+    results = [_row("m[onnxruntime-fp16-b2-s1]", notes=[clamped, "no timing"]),
+               _row("m[onnxruntime-fp32-b2-s1]", notes=[clamped]),
+               _row("m[tensorrt-fp32-b2-s1]", notes=["build only"])]
+    verdicts = [row[-1] for row in summary_rows(results)]
+    assert verdicts == ["no timing", "the fp16 conversion clamped", "build only"]
 
 
 def test_a_non_finite_reference_is_named_in_the_parity_column() -> None:

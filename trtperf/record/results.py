@@ -156,8 +156,9 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
             status = f"failed ({r.failed_stage})" if r.failed_stage else "failed"
         elif r.outcome == SKIPPED:
             status = "skipped"
-        elif not status:
-            status = r.notes[0] if r.notes else "ok"
+        elif not status:  # not judged: say why ("no timing", "build only") before any other note
+            untimed = [n for n in r.notes if n in UNTIMED_NOTES]
+            status = untimed[0] if untimed else (note_kind(r.notes[0]) if r.notes else "ok")
         if (r.environment.get("gpu_clocks") or {}).get("throttled"):
             status += " (throttled)"  # NVML saw power/thermal throttling during the timing
         if verdict.get("paired"):
@@ -175,6 +176,11 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
     return rows
 
 
+NO_TIMING = "no timing"
+BUILD_ONLY = "build only"
+UNTIMED_NOTES = (NO_TIMING, BUILD_ONLY)
+"""The notes of a case that ran without timing (``--trtperf-no-timing``; a backend that can only build here)."""
+
 VS_TORCH = "vs torch (same device)"
 """Speed-up over torch eager of the same model, precision, batch and streams on the same device."""
 SUMMARY_HEADER = ["case", "median ms", "p99 ms", VS_TORCH, "baseline ms", "change", "parity err", "verdict"]
@@ -186,7 +192,7 @@ def note_kind(note: str) -> str:
     (12.3 us): ..." -> "short inference"; "timing waited 2.0 s for ..." -> "timing waited")."""
     head = re.sub(r"\s*\([^)]*\)", "", note.split(":", 1)[0])
     head = re.sub(r"\b[0-9a-f]{6,}\b\s*", "", head)  # an artifact key ("baseline engine bf7b380bce6a ...")
-    digit = re.search(r"\d", head)
+    digit = re.search(r"(?<![\w.])\d", head)  # a number, not the digits of "fp16" or "int8"
     if digit:
         head = head[:digit.start()]
     head = re.sub(r"(\s+(in|of|for|at|by|on))+\s*$", "", head.strip(" ;,."))

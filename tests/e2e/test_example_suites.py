@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from trtperf.config import BASELINE_MIN_RUNS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,6 +28,7 @@ def _run_suites(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.timed
 def test_example_suites_run_record_and_pass_against_their_baseline(tmp_path: Path) -> None:
     first = _run_suites(tmp_path, "--trtperf-update-baselines")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]

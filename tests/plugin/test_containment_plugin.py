@@ -122,6 +122,7 @@ def test_an_unwritable_results_path_is_reported_before_any_case_runs(pytester: p
     assert not (tmp_path / "cache").exists(), "nothing ran"
 
 
+@pytest.mark.timed
 def test_the_header_names_each_devices_baseline_file_and_a_missing_directory(pytester: pytest.Pytester,
                                                                              args: list[str], tmp_path: Path,
                                                                              tiny_suite: Callable[..., None]) -> None:
@@ -148,6 +149,7 @@ def pytest_runtest_call(item):
 '''
 
 
+@pytest.mark.timed
 def test_a_failed_results_write_still_writes_baselines_and_prints_the_table(
         pytester: pytest.Pytester, args: list[str], tmp_path: Path, tiny_suite: Callable[..., None],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,6 +168,7 @@ def test_a_failed_results_write_still_writes_baselines_and_prints_the_table(
     assert list(json.loads(baseline.read_text())["entries"]) == ["tiny[onnxruntime-fp32-b4-s1]"]
 
 
+@pytest.mark.timed
 def test_a_malformed_baseline_entry_is_named_and_an_update_replaces_it(pytester: pytest.Pytester, args: list[str],
                                                                        tmp_path: Path,
                                                                        tiny_suite: Callable[..., None]) -> None:

@@ -66,6 +66,7 @@ FAST = ["-p", "no:cacheprovider", "--trtperf-runs", "6", "--trtperf-min-time", "
         "--trtperf-warmup", "0.01"]
 
 
+@pytest.mark.timed
 def test_trtperf_benchmark_records_and_gates_a_callable(pytester: pytest.Pytester, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_bench=BENCH_TESTS)

@@ -38,6 +38,7 @@ def _baseline(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     return path, json.loads(path.read_text())
 
 
+@pytest.mark.timed
 def test_a_real_slowdown_is_judged_by_a_paired_ab_against_the_old_engine(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suite: Callable[..., list[str]]
 ) -> None:
@@ -58,6 +59,7 @@ def test_a_real_slowdown_is_judged_by_a_paired_ab_against_the_old_engine(
     assert verdict["runs_baseline"] == verdict["runs_candidate"] >= 9  # 9 pairs reach alpha 0.01/3 (1/512)
 
 
+@pytest.mark.timed
 def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytest.Pytester, tmp_path: Path,
                                                                   suite: Callable[..., list[str]]) -> None:
     args = suite(batches="(2, 4)")
@@ -77,6 +79,7 @@ def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytes
         assert "Mann-Whitney" in verdict["test"]
 
 
+@pytest.mark.timed
 def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester, tmp_path: Path,
                                                        suite: Callable[..., list[str]]) -> None:
     args = suite()
@@ -95,6 +98,7 @@ def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester,
     assert path.read_text() == v1_text, "a plain run never rewrites a baseline file"
 
 
+@pytest.mark.timed
 def test_gate_settings_come_from_ini_and_model(pytester: pytest.Pytester, tmp_path: Path,
                                                suite: Callable[..., list[str]]) -> None:
     args = suite(settings='{"effect_floor": "2%"}')

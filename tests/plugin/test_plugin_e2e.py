@@ -46,6 +46,7 @@ def test_clean_pass_reports_no_baseline_and_writes_results(pytester: pytest.Pyte
     assert not _baseline_files(tmp_path), "a plain run must not write baselines"
 
 
+@pytest.mark.timed
 def test_update_writes_baseline_then_rerun_passes(pytester: pytest.Pytester, suite: list[str], tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRTPERF_LOCK_DIR", str(tmp_path / "locks"))
@@ -64,6 +65,7 @@ def test_update_writes_baseline_then_rerun_passes(pytester: pytest.Pytester, sui
     rerun.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b4-s1[]]*pass*"])
 
 
+@pytest.mark.timed
 def test_injected_slowdown_fails_as_regression(pytester: pytest.Pytester, suite: list[str], tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.runpytest(*suite, "--trtperf-update-baselines").assert_outcomes(passed=1)
@@ -163,6 +165,7 @@ def test_help_lists_options(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*trtperf*", "*--trtperf-backend=NAMES*", "*--trtperf-update-baselines*"])
 
 
+@pytest.mark.timed
 def test_xdist_workers_report_to_the_controller_which_writes_baselines(pytester: pytest.Pytester, suite: list[str],
                                                                      tmp_path: Path,
                                                                      tiny_suite: Callable[..., None]) -> None:
@@ -238,6 +241,7 @@ def mlp_b():
 '''
 
 
+@pytest.mark.timed
 def test_xdist_workers_on_one_cpu_take_turns_timing(pytester: pytest.Pytester, suite: list[str], tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 14 / ../shared/cases/xdist_cpu_timing.py: two workers timing ONNX Runtime on one CPU measured each
@@ -257,6 +261,7 @@ def test_xdist_workers_on_one_cpu_take_turns_timing(pytester: pytest.Pytester, s
     assert second["waited_s"] > 0.05 and len(waited) == 1 and "another process timing on this device (cpu)" in waited[0]
 
 
+@pytest.mark.timed
 def test_a_baseline_from_another_timing_mode_fails_instead_of_being_compared(
     pytester: pytest.Pytester, suite: list[str], tmp_path: Path
 ) -> None:

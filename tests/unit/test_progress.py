@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from trtperf.cases import Case
@@ -14,6 +15,7 @@ from trtperf.progress import DONE, TIMING, LogProgress, ProgressEvent, RichProgr
 from trtperf.spec import ModelSpec
 
 
+@pytest.mark.timed
 def test_a_real_case_reports_every_stage_and_each_timing_run(tiny_spec: ModelSpec, tmp_path: Path) -> None:
     settings = Settings(runs=3, min_time=0.005, min_iters=5, warmup=0.005, remeasure=0, cache_dir=tmp_path / "c")
     runner = CaseRunner(settings, tmp_path / "baselines")

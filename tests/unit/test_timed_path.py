@@ -154,6 +154,7 @@ def test_a_healthy_case_checks_every_stream_of_every_run(tiny_spec: ModelSpec, t
     ({"cuda_graph": True}, {"cuda_graph": False}, "--trtperf-cuda-graph on"),
     ({"cuda_graph": True, "transfers": True}, {"cuda_graph": True, "transfers": False}, "rerun in the baseline's"),
 ])
+@pytest.mark.timed
 def test_mode_mismatch_says_how_to_compare_or_re_record(baseline: dict[str, Any], current: dict[str, Any],
                                                         expected: str) -> None:
     advice = mismatch_advice(baseline, current)

@@ -78,7 +78,9 @@ def run_pytest(args: argparse.Namespace, design: str, baseline_dir: Path, work: 
         verdict = case.get("verdict") or {}
         out[key] = {"seconds": times.get(key), "status": verdict.get("status"),
                     "runs": verdict.get("runs_candidate"), "looks": verdict.get("looks"),
-                    "paired": verdict.get("paired"), "outcome": case.get("outcome")}
+                    "paired": verdict.get("paired"), "outcome": case.get("outcome"),
+                    "ratio": verdict.get("ratio"), "ratio_ci": [verdict.get("ratio_low"), verdict.get("ratio_high")],
+                    "p_value": verdict.get("p_value")}
     return out
 
 
@@ -103,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--pytest-args", default="", help="more pytest options for every session, e.g. "
                    "'-p trtperf.plugin --trtperf-cache-dir /tmp/c' on a machine where the plugin is not installed")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--keep", type=Path, default=None,
+                   help="keep each session's results JSON, junit XML and baselines in this folder")
     args = p.parse_args(argv)
     args.device_slug = "unknown"
     designs = [d.strip() for d in args.designs.split(",") if d.strip()]
@@ -112,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     reruns: dict[str, list[dict[str, dict[str, Any]]]] = {d: [] for d in designs}
     with tempfile.TemporaryDirectory(prefix="verdict_seconds_") as tmp:
         work = Path(tmp)
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            work = args.keep
         dirs = {d: work / f"baselines-{d}" for d in designs}
         for d in designs:
             run_pytest(args, d, dirs[d], work, f"record-{d}", record=True)

@@ -87,6 +87,24 @@ def dim_combinations(spec: ModelSpec, wanted: Mapping[str, Iterable[int]] | None
     return [tuple(zip(axes, values, strict=True)) for values in itertools.product(*choices)]
 
 
+def dims_out_of_range(spec: ModelSpec, wanted: Mapping[str, Iterable[int]] | None) -> str | None:
+    """The ``--trtperf-dim`` values that :func:`dim_combinations` drops for ``spec`` (outside the declared
+    ``min..max`` of its axes), as one line naming the model, each value and the range; None when all fit.
+    An axis the model does not declare is not its concern (another model's, or a usage error)."""
+    parts = []
+    for axis, values in sorted((wanted or {}).items()):
+        if axis not in spec.dims:
+            continue
+        low, high = spec.dim_range(axis)
+        outside = [v for v in dict.fromkeys(values) if not low <= v <= high]
+        if outside:
+            parts.append(f"{axis}={','.join(map(str, outside))} (declared range {low}..{high})")
+    if not parts:
+        return None
+    return (f"model {spec.name!r}: {'; '.join(parts)} not run: the export and the engine profile cover only the "
+            f"declared range (widen the axis's range in the declaration to run it)")
+
+
 def expand_cases(
     spec: ModelSpec,
     known_backends: Iterable[str],

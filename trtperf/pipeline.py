@@ -32,6 +32,7 @@ from trtperf.spec import ModelSpec
 from trtperf.timing.device_lock import device_timing_lock
 from trtperf.timing.gpu import record_clocks, watch_clocks
 from trtperf.timing.loop import TimingPlan, measure, timed_outputs
+from trtperf.timing.machine_probe import MachineProbe
 from trtperf.timing.stats import RunSamples
 from trtperf.verdict.gate import Gate, StatisticalGate
 from trtperf.verdict.judging import TimingHook, judge_case
@@ -230,10 +231,13 @@ class CaseRunner:
         if settings.update_baselines:
             plan = replace(plan, runs=settings.record_runs)
         timed: list[list[dict[str, np.ndarray]] | None] = []  # parity through the timed path (issue 14)
+        # CPU: the machine's own speed before each run, so a slower machine is not judged a slower engine.
+        probe = MachineProbe() if result.device.get("kind") == "cpu" else None
         with watch_clocks(result.device) as clocks:  # GPU clocks/throttling, before, during, after
             runs = measure(lambda n: engine.make_workers(inputs, n), case.streams, plan,
                            on_run=lambda so_far: self._emit(case, TIMING, runs=so_far, planned=plan.runs),
-                           after_run=lambda workers: timed.append(timed_outputs(workers)))
+                           after_run=lambda workers: timed.append(timed_outputs(workers)),
+                           before_run=probe.sample if probe is not None else None)
         record_clocks(clocks, result.environment, result.notes)
         result.timing_mode = engine.timing_mode()  # what was measured (cuda_graph auto decides per case)
         path = check_timed_path(timed, lambda got: reference.check(got, case.batch, settings.seed, case.dim_values))
@@ -252,7 +256,7 @@ class CaseRunner:
         # Judged with the engine still loaded: re-measurement and the paired A/B time it again.
         hook = TimingHook(make_workers=lambda n: engine.make_workers(inputs, n), streams=case.streams,
                           plan=plan, runs=list(runs), batch=case.batch, inputs=inputs,
-                          open_engine=lambda key: self._open_cached_engine(backend, request, key))
+                          open_engine=lambda key: self._open_cached_engine(backend, request, key), probe=probe)
         judge_case(result, settings, self.store, self.gate, self.family_size, hook)
 
     def _open_cached_engine(self, backend: Backend, request: BuildRequest, key: str) -> Engine | None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from trtperf.cases import Case, expand_cases, unknown_dim_axes, why_no_cases
+from trtperf.cases import Case, dims_out_of_range, expand_cases, unknown_dim_axes, why_no_cases
 from trtperf.config import OPTIONS, Settings, default_cache_dir, resolve
 from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.progress import ProgressCallback
@@ -50,6 +50,8 @@ class SessionState:
     """Checked before any timing: new directories, missing baseline directory."""
     no_cases: dict[str, str] = field(default_factory=dict)
     """Model name -> which selection option left it without cases, and why."""
+    dims_dropped: dict[str, str] = field(default_factory=dict)
+    """Model name -> the ``--trtperf-dim`` values outside its declared range, where others of it run."""
     declared_axes: dict[str, set[str]] = field(default_factory=dict)
     """Named axis -> the collected models declaring it: ``--trtperf-dim`` must name one of them."""
     runner_error: str = ""
@@ -300,6 +302,8 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
     if not cases:
         state.no_cases[obj.name] = why_no_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams,
                                                s.dim)
+    elif (dropped := dims_out_of_range(obj, s.dim)) is not None:
+        state.dims_dropped[obj.name] = dropped
     for case in cases:
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)
         reason = skip_reason(obj, case, s)
@@ -318,7 +322,7 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
     if state is None or not state.trtperf_session:
         return []
     state.header_shown = True
-    return [*(f"trtperf: {note}" for note in state.notes), *_baseline_lines(state), *_no_case_lines(state, items)]
+    return [*(f"trtperf: {note}" for note in state.notes), *_baseline_lines(state), *_selection_lines(state, items)]
 
 
 def _collected_here(spec: ModelSpec, module: object, config: pytest.Config) -> bool:
@@ -350,13 +354,18 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items[:] = []
 
 
-def _no_case_lines(state: SessionState, items: list[pytest.Item]) -> list[str]:
-    """Which selection option left a model without cases, and why (none when every model has one)."""
-    if not state.no_cases:
-        return []
-    head = ("trtperf: no case selected" if not any(isinstance(i, CaseItem) for i in items)
-            else "trtperf: some models have no selected case")
-    return [head + ":", *(f"  {reason}" for _, reason in sorted(state.no_cases.items()))]
+def _selection_lines(state: SessionState, items: list[pytest.Item]) -> list[str]:
+    """Which selection option left a model without cases, and why (none when every model has one); and
+    the ``--trtperf-dim`` values a model does not run while others of it do."""
+    lines = []
+    if state.no_cases:
+        head = ("trtperf: no case selected" if not any(isinstance(i, CaseItem) for i in items)
+                else "trtperf: some models have no selected case")
+        lines += [head + ":", *(f"  {reason}" for _, reason in sorted(state.no_cases.items()))]
+    if state.dims_dropped:
+        lines += ["trtperf: --trtperf-dim values outside a model's declared range:",
+                  *(f"  {reason}" for _, reason in sorted(state.dims_dropped.items()))]
+    return lines
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -371,7 +380,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         # at its end (the case ids alone cannot tell a trtperf case from a project test shaped like one).
         workeroutput = session.config.workeroutput  # type: ignore[attr-defined]
         workeroutput[WORKER_OUTPUT] = {"trtperf_session": state.trtperf_session,
-                                       "no_case_lines": _no_case_lines(state, session.items),
+                                       "no_case_lines": _selection_lines(state, session.items),
                                        "usage_error": state.usage_error}
 
 

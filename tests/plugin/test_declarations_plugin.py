@@ -212,8 +212,10 @@ def test_named_axes_make_one_export_and_a_case_per_value(pytester: pytest.Pytest
     assert [bool(d.dim_param) for d in ids.type.tensor_type.shape.dim] == [True, True]
 
     run, cases = _run(pytester, tmp_path, "--trtperf-backend", "torch", "--trtperf-dim", "seq=16,999")
-    # 16 lies within the declared 8..24 and runs; 999 does not and is dropped.
+    # 16 lies within the declared 8..24 and runs; 999 does not and is dropped, and the header says so.
     run.assert_outcomes(passed=1)
+    run.stdout.fnmatch_lines(["trtperf: --trtperf-dim values outside a model's declared range:",
+                              "  model 'enc': seq=999 (declared range 8..24) not run: *"])
     assert list(cases) == ["enc[torch-fp32-b2-seq16-s1]"]
 
     # A misspelled axis was ignored silently: every declared case ran.

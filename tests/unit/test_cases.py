@@ -11,7 +11,7 @@ from torch import nn
 
 import trtperf
 from trtperf import InputSpec, ModelSpec
-from trtperf.cases import Case, expand_cases, unknown_dim_axes
+from trtperf.cases import Case, dims_out_of_range, expand_cases, unknown_dim_axes
 from trtperf.precisions import PRECISIONS
 
 KNOWN = ["onnxruntime", "tensorrt", "torch"]
@@ -59,6 +59,12 @@ def test_a_case_per_named_axis_value_and_dim_narrows_within_the_declared_range()
     narrowed = expand_cases(spec, ["tensorrt"], dims={"seq": (256, 1024, 256)})
     assert [c.dim_values for c in narrowed] == [{"seq": 256}]  # 1024 is beyond the export's range
     assert expand_cases(spec, ["tensorrt"], dims={"other": (3,)}) == expand_cases(spec, ["tensorrt"])
+    # The dropped value is said, with the range and the fix (it was dropped silently).
+    low, high = spec.dim_range("seq")
+    assert dims_out_of_range(spec, {"seq": (256, 1024, 256), "other": (3,)}) == (
+        f"model 'bert': seq=1024 (declared range {low}..{high}) not run: the export and the engine profile cover "
+        "only the declared range (widen the axis's range in the declaration to run it)")
+    assert dims_out_of_range(spec, {"seq": (256,)}) is None and dims_out_of_range(spec, None) is None
 
 
 def test_expansion_without_selection_is_the_full_product_in_declaration_order() -> None:

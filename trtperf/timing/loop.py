@@ -130,15 +130,19 @@ def measure_run(workers: Sequence[Worker], plan: TimingPlan) -> RunSamples:
 
 def measure(make_workers: Callable[[int], Sequence[Worker]], streams: int, plan: TimingPlan,
             on_run: Callable[[list[RunSamples]], None] | None = None,
-            after_run: Callable[[Sequence[Worker]], None] | None = None) -> list[RunSamples]:
+            after_run: Callable[[Sequence[Worker]], None] | None = None,
+            before_run: Callable[[], None] | None = None) -> list[RunSamples]:
     """``plan.runs`` runs, each with fresh workers from ``make_workers(streams)``.
 
-    ``after_run(workers)`` is called after each run, before its workers close (e.g.
+    ``before_run()`` is called before each run's workers are made (e.g. the CPU machine probe,
+    :mod:`trtperf.timing.machine_probe`); ``after_run(workers)`` after each run, before its workers close (e.g.
     :func:`timed_outputs` for parity through the timed path); ``on_run(runs so far)`` after each
     (progress reporting).
     """
     runs: list[RunSamples] = []
     for _ in range(plan.runs):
+        if before_run is not None:
+            before_run()
         with ExitStack() as stack:
             workers = list(make_workers(streams))
             for worker in workers:

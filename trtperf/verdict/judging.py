@@ -20,6 +20,7 @@ from trtperf.errors import TrtperfError
 from trtperf.record.baselines import RAW_PER_RUN, RAW_RUNS, BaselineStore, entry_problem
 from trtperf.record.results import FAILED, PASSED, CaseResult
 from trtperf.timing.loop import TimingPlan, measure
+from trtperf.timing.machine_probe import PROBE_KEY, MachineProbe, explained_by_machine, machine_note, machine_ratio
 from trtperf.timing.mode import mismatch_advice
 from trtperf.timing.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
 from trtperf.verdict.gate import (
@@ -50,6 +51,8 @@ class TimingHook:
     batch: int
     inputs: Any
     open_engine: Callable[[str], Engine | None]
+    probe: MachineProbe | None = None
+    """CPU cases: the machine probe, sampled before each run of the candidate (first look and more)."""
 
 
 def params_from_settings(settings: Settings, family_size: int) -> GateParams:
@@ -143,6 +146,22 @@ def launch_bound_note(runs: Sequence[RunSamples], cuda_graph: bool = False, dela
             f"host, so this latency may follow the host's speed (Python, driver) more than the engine's; {advice}")
 
 
+def _check_machine(verdict: Verdict, baseline_env: dict[str, Any], candidate_env: dict[str, Any],
+                   threshold: float) -> Verdict:
+    """A stored-baseline verdict in the light of the CPU machine probe: a regression the machine's own
+    slowdown explains becomes inconclusive; a probe that moved by the threshold or more is noted. A paired
+    A/B needs neither (both engines ran in this job, interleaved)."""
+    machine = machine_ratio(baseline_env, candidate_env)
+    if machine is None or verdict.paired or verdict.ratio is None:
+        return verdict
+    explained = verdict.status == Status.REGRESSED and explained_by_machine(verdict.ratio, machine, threshold)
+    if explained:
+        return replace(verdict, status=Status.INCONCLUSIVE).with_note(machine_note(verdict.ratio, machine, True))
+    if abs(machine - 1.0) >= threshold:
+        return verdict.with_note(machine_note(verdict.ratio, machine, False))
+    return verdict
+
+
 def _paired_measure(hook: TimingHook, baseline_engine: Engine) -> MeasurePaired:
     def measure_pair(n: int) -> tuple[list[float], list[float]]:
         base, cand = measure_interleaved(lambda k: baseline_engine.make_workers(hook.inputs, k), hook.make_workers,
@@ -169,6 +188,8 @@ def judge_case(
     case = result.case
     slug = result.device["slug"]
     result.samples = run_details(hook.runs)
+    if hook.probe is not None and hook.probe.per_run_us:  # recorded with the baseline, compared when judged
+        result.environment[PROBE_KEY] = hook.probe.to_json()
     warnings = stability_notes(hook.runs, settings, bool(result.timing_mode.get("cuda_graph")),
                                bool(result.timing_mode.get("delay_kernel")))
     entry = store.entry(slug, case.key, lenient=settings.update_baselines)
@@ -201,7 +222,8 @@ def judge_case(
     more = None
     if not settings.update_baselines:  # updating records; it does not need a decided verdict
         def more(n: int) -> list[float]:
-            new = measure(hook.make_workers, hook.streams, replace(hook.plan, runs=n))
+            new = measure(hook.make_workers, hook.streams, replace(hook.plan, runs=n),
+                          before_run=hook.probe.sample if hook.probe is not None else None)
             hook.runs.extend(new)
             return _medians(new)
 
@@ -229,6 +251,9 @@ def judge_case(
         adaptive = judge_adaptively(gate, params, baseline, _medians(hook.runs), settings.runs, more, paired,
                                     first=first)
     verdict = adaptive.verdict
+    if hook.probe is not None and hook.probe.per_run_us:
+        result.environment[PROBE_KEY] = hook.probe.to_json()
+        verdict = _check_machine(verdict, entry.get("environment", {}), result.environment, settings.threshold)
     if verdict.status == Status.REGRESSED and base_key and base_key == result.artifact.get("engine_key"):
         # Not paired on purpose: against the same engine a same-job A/B would hide a driver, runtime or
         # machine regression, which only the stored baseline can show. Say where the change must be.

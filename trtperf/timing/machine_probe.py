@@ -1,0 +1,91 @@
+"""A machine-speed probe for CPU cases: one fixed workload timed before every run, so that a verdict
+against a stored baseline can tell a slower machine from a slower engine. It is the CPU's counterpart
+of the GPU clock watch (``trtperf.timing.gpu``), like nvbench-compare-robust confirming a gap in
+clock cycles (reference/regression-statistics.md, section 1).
+
+Why: on the 2-vCPU CI VM this project develops on, an unchanged ONNX Runtime engine drifts by up to
++-30 % over seconds to minutes (cnn int8 b1: 2.2-3.9 ms within one 200 s window), and a baseline
+recorded in a fast minute made the main job fail a case "confirmed x1.37" with the engine unchanged
+(2026-12-07). A 192 x 192 float32 matmul timed beside it followed the drift: over windows of 10
+samples, the log ratios of the model's medians and of the probe's medians correlated at 0.85 with a
+slope of 0.98, and dividing by the probe halved the spread of the ratio (SD of log ratio 0.153 ->
+0.081). ``bench/machine_probe_drift.py`` measures this on any machine.
+
+The probe only vetoes: a stored-baseline regression that the machine's own slowdown explains is
+judged inconclusive, never the other way round, so probe noise cannot fail a case.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PROBE_SIZE = 192
+"""Matrix side: 192 x 192 float32 (144 KiB per operand) stays in L2, about 0.1 ms on a 2-core EPYC VM."""
+PROBE_REPEATS = 40
+"""Timed products per probe (their median is the probe): about 5 ms per run."""
+PROBE_KEY = "cpu_probe"
+"""Where a CPU result's ``environment`` (and so its baseline entry) keeps the probe."""
+WORKLOAD = f"numpy float32 {PROBE_SIZE}x{PROBE_SIZE} matmul, median of {PROBE_REPEATS}"
+
+
+def probe_us(repeats: int = PROBE_REPEATS) -> float:
+    """Median microseconds of ``repeats`` timed ``PROBE_SIZE``-square float32 matmuls (numpy's own threads)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((PROBE_SIZE, PROBE_SIZE), dtype=np.float32)
+    b = rng.random((PROBE_SIZE, PROBE_SIZE), dtype=np.float32)
+    a @ b  # first call: thread pool start-up, not the machine's speed
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e6
+
+
+@dataclass
+class MachineProbe:
+    """The probe of one case: sampled before each run (``sample``), kept as ``environment[PROBE_KEY]``."""
+
+    per_run_us: list[float] = field(default_factory=list)
+
+    def sample(self) -> None:
+        self.per_run_us.append(probe_us())
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"workload", "median_us", "per_run_us"}`` (microseconds, 4 significant digits)."""
+        return {"workload": WORKLOAD, "median_us": float(f"{statistics.median(self.per_run_us):.4g}"),
+                "per_run_us": [float(f"{v:.4g}") for v in self.per_run_us]}
+
+
+def machine_ratio(baseline_env: Mapping[str, Any], candidate_env: Mapping[str, Any]) -> float | None:
+    """This run's probe median / the baseline's (1.2: the machine ran the same workload 20 % slower);
+    None when either side has no probe of the same workload (a GPU case, or an older baseline)."""
+    base, cand = baseline_env.get(PROBE_KEY), candidate_env.get(PROBE_KEY)
+    if not isinstance(base, Mapping) or not isinstance(cand, Mapping) or base.get("workload") != cand.get("workload"):
+        return None
+    b, c = base.get("median_us"), cand.get("median_us")
+    if not isinstance(b, (int, float)) or not isinstance(c, (int, float)) or b <= 0 or c <= 0:
+        return None
+    return float(c) / float(b)
+
+
+def explained_by_machine(ratio: float, machine: float, threshold: float) -> bool:
+    """True when a slowdown ``ratio`` (candidate / baseline median) is no regression once the machine's
+    own slowdown ``machine`` is taken out: ``ratio / machine < 1 + threshold``."""
+    return machine > 1.0 and ratio / machine < 1.0 + threshold
+
+
+def machine_note(ratio: float, machine: float, explained: bool) -> str:
+    """The verdict note on the probe (for a stored-baseline verdict whose machine moved)."""
+    if explained:
+        return (f"machine slower: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
+                f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged inconclusive, "
+                f"not a regression; rerun on a quiet machine, or re-record the baseline")
+    return (f"machine probe: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording "
+            f"(this case x{ratio:.2f}, x{ratio / machine:.2f} without it)")

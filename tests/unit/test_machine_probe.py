@@ -109,6 +109,13 @@ def test_a_slowdown_beyond_the_machines_still_fails(tmp_path: Path) -> None:
     assert "machine probe: the CPU probe" in result.verdict["note"] and "x1.54 without it" in result.verdict["note"]
 
 
+def test_a_probe_that_moved_a_little_vetoes_nothing(tmp_path: Path) -> None:
+    # x1.08 slower; the probe moved x1.06, within its own noise (less than twice the 5 % threshold).
+    result = _judge(tmp_path, 0.00108, probe_now_us=106.0, probe_then_us=100.0)
+    assert result.verdict is not None and result.verdict["status"] == "regressed" and result.outcome == FAILED
+    assert "machine probe: the CPU probe" in result.verdict["note"]
+
+
 def test_on_a_machine_as_fast_as_at_recording_a_slowdown_fails(tmp_path: Path) -> None:
     result = _judge(tmp_path, 0.00135, probe_now_us=101.0, probe_then_us=100.0)
     assert result.verdict is not None and result.verdict["status"] == "regressed" and result.outcome == FAILED

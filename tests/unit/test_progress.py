@@ -30,6 +30,8 @@ def test_a_real_case_reports_every_stage_and_each_timing_run(tiny_spec: ModelSpe
     assert [(e.run, e.runs) for e in timing] == [(1, 3), (2, 3), (3, 3)]
     assert all(e.median_ms is not None and 0 < e.median_ms < 100 for e in timing)
     assert events[3].detail.startswith("engine built in ") and events[5].detail == "3 runs"
+    # A CPU case times the machine probe before each of its runs (trtperf.timing.machine_probe).
+    assert len(result.environment["cpu_probe"]["per_run_us"]) == 3 and result.environment["cpu_probe"]["median_us"] > 0
     # A second run of the same case finds its engine in the cache.
     events.clear()
     runner.run(tiny_spec, Case("tiny_mlp", "onnxruntime", "fp32", 4, 1))

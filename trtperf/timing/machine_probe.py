@@ -7,9 +7,10 @@ Why: on the 2-vCPU CI VM this project develops on, an unchanged ONNX Runtime eng
 +-30 % over seconds to minutes (cnn int8 b1: 2.2-3.9 ms within one 200 s window), and a baseline
 recorded in a fast minute made the main job fail a case "confirmed x1.37" with the engine unchanged
 (2026-12-07). A 192 x 192 float32 matmul timed beside it followed the drift: over windows of 10
-samples, the log ratios of the model's medians and of the probe's medians correlated at 0.85 with a
-slope of 0.98, and dividing by the probe halved the spread of the ratio (SD of log ratio 0.153 ->
-0.081). ``bench/machine_probe_drift.py`` measures this on any machine.
+samples, the log ratio of that engine's medians followed the probe's with slope 0.90 (correlation 0.83),
+and dividing by the probe nearly halved the ratio's spread (SD of the log ratio 0.302 -> 0.172); the
+fp32 cnn moved half as much as the probe (slope 0.55, correlation 0.88). ``bench/machine_probe_drift.py``
+measures this on any machine (bench/results/machine_probe_drift-*).
 
 The probe only vetoes: a stored-baseline regression that the machine's own slowdown explains is
 judged inconclusive, never the other way round, so probe noise cannot fail a case.
@@ -80,7 +81,7 @@ def explained_by_machine(ratio: float, machine: float, threshold: float) -> bool
     own slowdown ``machine`` is taken out (``ratio / machine < 1 + threshold``), and the machine itself
     slowed by at least twice the threshold: a probe that moved a few percent (its own noise) vetoes nothing.
 
-    The probe can over-explain: the example cnn fp32 b1 moved about half as much as the probe (slope 0.48 in
+    The probe can over-explain: the example cnn fp32 b1 moved about half as much as the probe (slope 0.55 in
     bench/results/machine_probe_drift-*), so on a machine slowed by x1.3 a real regression of up to about
     x1.3 reads inconclusive (with the reason), to be caught on a quiet machine."""
     return machine >= 1.0 + 2 * threshold and ratio / machine < 1.0 + threshold

@@ -43,7 +43,7 @@ class FixedProbe(MachineProbe):
 
 
 class FixedWorker:
-    """Test double: a fixed latency per inference, varied a little per worker so runs are not tied."""
+    """Test double: a fixed latency per inference (`_hook` varies it a little per worker, so runs are not tied)."""
 
     def __init__(self, latency: float) -> None:
         self.latency = latency

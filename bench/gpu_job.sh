@@ -1,7 +1,7 @@
 #!/bin/bash
 # The GPU work of issues 11 and 14 in few device calls (an H200; the tensorrt backend through the
 # TensorRT-RTX harness of ../shared/gpu/trt-rtx, whose env.sh must be sourced first). Steps ($STEPS, in order),
-# each under its own limit ($LIMIT seconds; SIGINT first, so pytest still writes its results), all within $BUDGET s:
+# each under its own limit ($LIMIT_<step> or $LIMIT seconds; SIGINT first, so pytest still writes its results), all within $BUDGET s:
 #   gputests      pytest tests/gpu ($GPUTESTS, default all of it)
 #   record-B      the main job, `pytest suites` (the example suites and the zoo, full size on a GPU), on backend B
 #                 at default settings, recording baselines into $OUT/w/baselines; one pytest session per file
@@ -9,6 +9,11 @@
 #   fidelity      python bench/fidelity.py $FIDELITY_ARGS
 #   gatepower     python bench/gate_power.py $GATE_POWER_ARGS
 #   paritypower   python bench/parity_power.py $PARITY_ARGS
+#   profile-B     a warm `pytest` rerun of $PROFILE_FILE -k "$PROFILE_K" on backend B under cProfile (record first,
+#                 then the profiled gate): where a verdict's seconds go; top functions in $W/profile-B.txt
+# A SUITE_FILES entry `file@expr` runs `pytest file -k expr` (one session per zoo model: a session cut off by its
+# limit loses only its own cases). Baselines go to $BASELINES (default $W/baselines; a folder under /tmp outlives
+# the call on a warm machine, so a later call can gate against them) and are copied into $W/baselines.
 # Usage on the GPU machine, from the repository root: OUT=/some/dir STEPS="record-torch gate-torch" bash bench/gpu_job.sh
 # Everything lands in $OUT/w and is packed into $OUT/w.tgz after each step (a call cut off keeps what finished);
 # the log is $OUT/job.log. Wheels of missing packages (onnxconverter-common) are installed from $WHL if present.
@@ -23,11 +28,15 @@ W="$OUT/w"
 mkdir -p "$W"
 LOG="$OUT/job.log"
 step() { echo "=== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
-pack() { tar czf "$OUT/w.tgz" -C "$OUT" w; }
+BASELINES=${BASELINES:-$W/baselines}
+pack() {
+  if [ "$BASELINES" != "$W/baselines" ] && [ -d "$BASELINES" ]; then mkdir -p "$W/baselines"; cp -p "$BASELINES"/*.json "$W/baselines/" 2>/dev/null; fi
+  tar czf "$OUT/w.tgz" -C "$OUT" w
+}
 END=$(( $(date +%s) + ${BUDGET:-540} ))  # the whole job ends by then (a device call may run 600 s)
-run_limited() {  # a command under min($LIMIT, what is left of $BUDGET) seconds; SIGINT first, so pytest reports
+run_limited() {  # a command under min($STEP_LIMIT, what is left of $BUDGET) seconds; SIGINT first, so pytest reports
   local left=$(( END - $(date +%s) ))
-  [ "$left" -gt "$LIMIT" ] && left=$LIMIT
+  [ "$left" -gt "$STEP_LIMIT" ] && left=$STEP_LIMIT
   if [ "$left" -lt 15 ]; then echo "skipped (budget spent): $*" | tee -a "$LOG"; return 124; fi
   timeout -s INT -k 20 "$left" "$@"
 }
@@ -39,7 +48,7 @@ SUITE_FILES=${SUITE_FILES:-suites/test_cnn.py suites/test_mlp.py suites/test_tra
 PLUGIN=()  # where trtperf is not pip-installed (the device machine), load its pytest plugin by name
 python3 -c "import importlib.metadata as m, sys; sys.exit(any(e.name == 'trtperf' for e in m.entry_points(group='pytest11')))" \
   && PLUGIN=(-p trtperf.plugin)
-SUITE=("${PLUGIN[@]}" -p no:cacheprovider --trtperf-cache-dir "$CACHE" --trtperf-baseline-dir "$W/baselines" -q
+SUITE=("${PLUGIN[@]}" -p no:cacheprovider --trtperf-cache-dir "$CACHE" --trtperf-baseline-dir "$BASELINES" -q
        --durations=0 -rfE)
 step "environment"
 { nvidia-smi --query-gpu=index,name,driver_version,clocks.sm,clocks.max.sm,clocks.mem --format=csv
@@ -48,6 +57,8 @@ step "environment"
 } 2>&1 | tee -a "$LOG"
 for s in $STEPS; do
   start=$(date +%s)
+  limit_name="LIMIT_${s//-/_}"  # LIMIT_fidelity=250 etc.: a step's own limit, else $LIMIT
+  STEP_LIMIT=${!limit_name:-$LIMIT}
   case $s in
     gputests)
       step "pytest ${GPUTESTS:-tests/gpu}"
@@ -59,11 +70,14 @@ for s in $STEPS; do
       what=${s%%-*}
       extra=()
       [ "$what" = record ] && extra=(--trtperf-update-baselines)
-      for f in $SUITE_FILES; do
+      for entry in $SUITE_FILES; do
+        f=${entry%%@*}
+        select=()
         name=$(basename "$f" .py)
-        step "$what: pytest $f --trtperf-backend $backend ${extra[*]}"
+        if [ "$entry" != "$f" ]; then select=(-k "${entry#*@}"); name="$name-${entry#*@}"; fi
+        step "$what: pytest $f ${select[*]} --trtperf-backend $backend ${extra[*]}"
         t0=$(date +%s)
-        run_limited python3 -m pytest "$f" "${SUITE[@]}" --trtperf-backend "$backend" "${extra[@]}" \
+        run_limited python3 -m pytest "$f" "${select[@]}" "${SUITE[@]}" --trtperf-backend "$backend" "${extra[@]}" \
           --trtperf-results "$W/$what-$backend-$name.json" ${PYTEST_ARGS:-} > "$W/$what-$backend-$name.log" 2>&1
         echo "exit $? after $(( $(date +%s) - t0 )) s" | tee -a "$LOG"
         grep -E "^(FAILED|ERROR)|[0-9]+ (passed|failed)" "$W/$what-$backend-$name.log" | tail -12 | tee -a "$LOG"
@@ -80,12 +94,24 @@ for s in $STEPS; do
       echo "exit $?" | tee -a "$LOG"; tail -25 "$W/gate_power.log" | tee -a "$LOG" ;;  # pass --out "$W/..." in the args
     paritypower)
       # The zoo at full size; --time-limit keeps every finished row (rewritten after each).
-      left=$(( END - $(date +%s) - 30 )); [ "$left" -gt "$LIMIT" ] && left=$LIMIT
+      left=$(( END - $(date +%s) - 30 )); [ "$left" -gt "$STEP_LIMIT" ] && left=$STEP_LIMIT
       step "bench/parity_power.py $PARITY_ARGS (time limit $left s)"
       TRTPERF_ZOO_SIZE=full run_limited python3 bench/parity_power.py --cache-dir "$CACHE" --time-limit "$left" \
         --out "$W/parity_power-${PARITY_NAME:-gpu}" $PARITY_ARGS 2>&1 | grep -v -i -E "warning|torchvision" \
         > "$W/parity_power.log"
       echo "exit $?" | tee -a "$LOG"; tail -25 "$W/parity_power.log" | tee -a "$LOG" ;;
+    profile-*)
+      backend=${s#*-}
+      pf=${PROFILE_FILE:-suites/test_cnn.py}
+      step "profile: pytest $pf -k '${PROFILE_K:-fp32}' --trtperf-backend $backend (record, then a profiled warm gate)"
+      run_limited python3 -m pytest "$pf" -k "${PROFILE_K:-fp32}" "${SUITE[@]}" --trtperf-backend "$backend" \
+        --trtperf-update-baselines > "$W/profile-$backend-record.log" 2>&1
+      run_limited python3 -m cProfile -o "$W/profile-$backend.prof" -m pytest "$pf" -k "${PROFILE_K:-fp32}" \
+        "${SUITE[@]}" --trtperf-backend "$backend" > "$W/profile-$backend-gate.log" 2>&1
+      echo "exit $?" | tee -a "$LOG"; grep -E "s call|passed|failed" "$W/profile-$backend-gate.log" | tee -a "$LOG"
+      python3 -c "import pstats, sys; s = pstats.Stats(sys.argv[1], stream=open(sys.argv[2], 'w')); s.sort_stats('cumulative').print_stats(80); s.sort_stats('tottime').print_stats(40)" \
+        "$W/profile-$backend.prof" "$W/profile-$backend.txt"
+      rm -f "$W/profile-$backend.prof" ;;
     *) echo "unknown step $s" | tee -a "$LOG" ;;
   esac
   echo "step $s took $(( $(date +%s) - start )) s" | tee -a "$LOG"

@@ -109,11 +109,13 @@ def bert_spec() -> ModelSpec:
 def test_tensorrt_checks_every_stream_of_every_timed_run(tmp_path: Path, cuda_graph: str) -> None:
     _tensorrt_or_skip()
     spec = find_model(SUITES, "cnn")
-    result = CaseRunner(_settings(tmp_path, cuda_graph=cuda_graph), tmp_path / "b").run(
-        spec, Case("cnn", "tensorrt", "fp32", 8, 2))
+    settings = _settings(tmp_path, cuda_graph=cuda_graph)
+    result = CaseRunner(settings, tmp_path / "b").run(spec, Case("cnn", "tensorrt", "fp32", 8, 2))
     assert result.outcome == PASSED, result.message
     assert result.timing_mode is not None and result.timing_mode["cuda_graph"] is (cuda_graph == "on")
-    assert result.parity is not None and result.parity["timed_path"] == {"checked": 2 * 2, "passed": True}
+    # a recording measures record_runs runs (10, the sequential design); each of its 2 streams is checked
+    checked = settings.record_runs * 2
+    assert result.parity is not None and result.parity["timed_path"] == {"checked": checked, "passed": True}
 
 
 def _steady_state_right(spec: ModelSpec, case: Case, settings: Settings) -> bool:
@@ -227,5 +229,6 @@ def test_tensorrt_contexts_are_kept_across_runs_unless_fresh(tmp_path: Path, fre
     settings = _settings(tmp_path, fresh_contexts=fresh, runs=3)
     result = CaseRunner(settings, tmp_path / "b").run(spec, Case("cnn", "tensorrt", "fp32", 8, 2))
     assert result.outcome == PASSED, result.message
-    # infer() binds once; the host-latency probe reuses a kept binding, or binds once with fresh contexts.
-    assert len(binds) == (1 + 3 * 2 + 1 if fresh else 1 + 2)
+    # infer() binds once; the host-latency probe reuses a kept binding, or binds once with fresh contexts;
+    # a recording measures settings.record_runs runs (10), each binding both streams afresh when asked to.
+    assert len(binds) == (1 + settings.record_runs * 2 + 1 if fresh else 1 + 2)

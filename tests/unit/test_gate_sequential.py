@@ -24,6 +24,7 @@ from trtperf.verdict.gate import (
     StatisticalGate,
     Status,
     Verdict,
+    improvement_pending,
     judge_adaptively,
     judge_paired,
     planned_runs,
@@ -105,10 +106,10 @@ def test_never_more_runs_than_planned_and_stops_at_the_first_decided_look(
     out = judge_adaptively(GATE, params, baseline, more(step), step, more=more)
     assert sum(more.calls) <= planned_runs(params, step) == step * looks
     assert len(out.candidate) == sum(more.calls) and out.verdict.looks == len(more.calls)
-    # every look before the last was undecided; the last is decided unless the looks ran out
+    # every look before the last was undecided (or a pending improvement); the last is decided unless the looks ran out
     for k in range(1, len(more.calls)):
         earlier = GATE.judge(baseline, out.candidate[: step * k], params)
-        assert earlier.status == Status.INCONCLUSIVE
+        assert earlier.status == Status.INCONCLUSIVE or improvement_pending(earlier, params)
     v = out.verdict
     assert v.status != Status.INCONCLUSIVE or v.looks == looks or "stopped after" in v.note
 
@@ -134,6 +135,29 @@ def test_a_clear_pass_takes_one_short_look() -> None:
     params = GateParams(looks=6, family_size=32)
     out = judge_adaptively(GATE, params, SimRuns(1.0, 0.003, rng)(10), more(5), 5, more=more)
     assert out.verdict.status == Status.PASS and more.calls == [5] and out.verdict.looks == 1
+
+
+def test_a_clear_improvement_is_called_improved_in_a_suite_sized_family() -> None:
+    # The new-user run: 40 cases, 10 baseline runs vs 5 candidate runs, a case x0.57 faster. The first
+    # look's exact MWU cannot go below 1/3003 > alpha 0.01/240, so it must look again, not stop at "pass".
+    rng = np.random.default_rng(9)
+    params = GateParams(looks=6, family_size=40)
+    baseline = SimRuns(1.0, 0.03, rng)(10)
+    more = SimRuns(0.57, 0.03, rng)
+    candidate = more(5)
+    first = GATE.judge(baseline, candidate, params)
+    assert first.status == Status.PASS and improvement_pending(first, params)
+    out = judge_adaptively(GATE, params, baseline, candidate, 5, more=more, first=first)
+    assert out.verdict.status == Status.IMPROVED and 1 < out.verdict.looks <= 6
+
+
+def test_a_faster_case_the_runs_cannot_confirm_passes_with_a_note() -> None:
+    rng = np.random.default_rng(10)
+    params = GateParams(looks=1, family_size=40)  # no second look allowed
+    baseline = SimRuns(1.0, 0.03, rng)(10)
+    more = SimRuns(0.57, 0.03, rng)
+    out = judge_adaptively(GATE, params, baseline, more(5), 5, more=more)
+    assert out.verdict.status == Status.PASS and "faster beyond the threshold by its CI" in out.verdict.note
 
 
 def test_a_paired_ab_counts_the_stored_look_in_the_budget() -> None:

@@ -149,6 +149,12 @@ def check_inputs(settings: Settings, baseline_dir: Path, results_path: Path) -> 
         check_backend_names(settings.backend or ())
     except TrtperfUsageError as exc:
         raise TrtperfUsageError(f"--trtperf-backend: {exc}") from None
+    if settings.html is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:  # not after minutes of timing (a new-user run)
+            raise TrtperfUsageError(f"--trtperf-html {settings.html}: the HTML report needs matplotlib: "
+                                    f"pip install 'trtperf[report]', or leave out --trtperf-html")
     notes = []
     note = check_writable(results_path, "--trtperf-results")  # first: it creates nothing when it fails
     if note:

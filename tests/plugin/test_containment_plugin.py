@@ -110,6 +110,23 @@ def test_an_unknown_backend_is_a_usage_error(pytester: pytest.Pytester, args: li
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
+def test_an_html_report_without_matplotlib_is_a_usage_error_before_any_case_runs(
+        pytester: pytest.Pytester, args: list[str], tmp_path: Path, tiny_suite: Callable[..., None],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new-user run: --trtperf-html without the report extra failed only after every case had run.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",  # a test double: matplotlib "not installed"
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    tiny_suite()
+    result = pytester.runpytest(*args, f"--trtperf-html={tmp_path / 'report.html'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--trtperf-html *report.html: the HTML report needs matplotlib: "
+                                 "pip install 'trtperf?report?', or leave out --trtperf-html"])  # [ ]: fnmatch
+    assert not (tmp_path / "cache").exists(), "nothing ran"
+
+
 def test_an_unwritable_results_path_is_reported_before_any_case_runs(pytester: pytest.Pytester, args: list[str],
                                                                      tmp_path: Path,
                                                                      tiny_suite: Callable[..., None]) -> None:

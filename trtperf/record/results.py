@@ -199,7 +199,7 @@ def note_kind(note: str) -> str:
     return head or note[:40]
 
 
-CONTINUATIONS = ("--", "even ", "a noisy machine", "raise ", "expect ", "more runs needed")
+CONTINUATIONS = ("--", "even ", "a noisy machine", "raise ", "expect ", "more runs needed", "consider ")
 """Starts of the advice that some notes carry after "; " (verdict notes are "; "-joined): such a
 fragment belongs to the note before it, not to a kind of its own."""
 

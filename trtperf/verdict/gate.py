@@ -242,7 +242,7 @@ def improvement_pending(verdict: Verdict, params: GateParams) -> bool:
 
 
 def _futile_note(runs_now: int, runs_max: int) -> str:
-    return (f"stopped after {runs_now} of at most {runs_max} runs: at this run-to-run noise even {runs_max} "
+    return (f"undecidable at this noise (stopped after {runs_now} of at most {runs_max} runs): even {runs_max} "
             f"would not decide (projected CI straddles both the pass and the regression bounds)")
 
 

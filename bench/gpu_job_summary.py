@@ -69,6 +69,11 @@ def summarize(folder: Path) -> str:
         if secs:
             lines.append(f"   seconds per timed case: median {statistics.median(secs):.2f}, max {max(secs):.2f}, "
                          f"<= 2 s: {sum(s <= 2 for s in secs)} of {len(secs)}, <= 4 s: {sum(s <= 4 for s in secs)}")
+        staged = [c["stage_seconds"] for c in timed if c.get("stage_seconds")]  # results since stage_seconds
+        if staged:
+            names = list(dict.fromkeys(n for st in staged for n in st))
+            lines.append("   median seconds per stage: " + ", ".join(
+                f"{n} {statistics.median(st.get(n, 0.0) for st in staged):.2f}" for n in names))
         for key in launch_bound:
             lines.append(f"   launch-bound: {key}")
         for case in cases:

@@ -5,9 +5,10 @@ Works without pytest: ``CaseRunner(settings).run(spec, case)`` returns a :class:
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,9 +63,23 @@ MAX_MESSAGE_CHARS = 3000
 
 @dataclass
 class Stage:
-    """The stage a case is in: export, precision, build, reference, parity, timing, verdict."""
+    """The stage a case is in: export, precision, build, reference, parity, timing, verdict; and the
+    wall seconds spent in each so far (where a verdict's seconds go: issue 14, item 5)."""
 
     name: str = "setup"
+    seconds: dict[str, float] = field(default_factory=dict)
+    since: float = field(default_factory=time.perf_counter)
+
+    def enter(self, name: str) -> None:
+        """Close the current stage's clock and start ``name``'s (a stage entered twice adds up)."""
+        now = time.perf_counter()
+        self.seconds[self.name] = self.seconds.get(self.name, 0.0) + now - self.since
+        self.name, self.since = name, now
+
+    def close(self) -> dict[str, float]:
+        """The seconds per stage, the current one included (rounded to ms)."""
+        self.enter(self.name)
+        return {name: round(s, 3) for name, s in self.seconds.items()}
 
 
 def one_screen(text: str, max_lines: int = MAX_MESSAGE_LINES, max_chars: int = MAX_MESSAGE_CHARS) -> str:
@@ -150,6 +165,7 @@ class CaseRunner:
                 source = describe_source(spec)
                 result.message += "" if source in result.message else f"\n(model {spec.name!r}: {source})"
         finally:
+            result.stage_seconds = stage.close()
             self._emit(case, DONE)
         return result
 
@@ -162,7 +178,7 @@ class CaseRunner:
 
     def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, stage: Stage) -> None:
         def enter(name: str, detail: str = "") -> None:
-            stage.name = name
+            stage.enter(name)
             self._emit(case, name, detail or {"export": "cached" if spec.name in self._exports else "",
                                               "precision": case.precision, "build": case.backend}.get(name, ""))
 

@@ -41,6 +41,9 @@ class CaseResult:
     '' when it did not fail in a stage (passed, or failed its parity or gate)."""
     samples: dict[str, Any] | None = None
     """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.verdict.judging.run_details)."""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per stage of this case (setup, export, precision, build, reference, parity, timing,
+    verdict; those it entered), in the order entered: where a verdict's time goes."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -43,7 +43,7 @@ class CaseResult:
     """Per-run quantiles and bounded raw samples, stored with a baseline (trtperf.verdict.judging.run_details)."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     """Wall seconds per stage of this case (setup, export, precision, build, reference, parity, timing,
-    verdict; those it entered), in the order entered: where a verdict's time goes."""
+    verdict; those it entered): where a verdict's time goes."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

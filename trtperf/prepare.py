@@ -95,9 +95,13 @@ def prepare(
     backend = get_backend(case.backend, settings)
     stage("export")
     spec, fp32 = prepare_model(spec, cache, case.batch, exports)
-    from trtperf.precision.support import onnx_op_types
+    from trtperf.precision.support import onnx_op_types, quantization_coverage
 
-    reason = backend.precision_unsupported_for(case.precision, onnx_op_types(fp32.path))
+    op_types = onnx_op_types(fp32.path)
+    reason = backend.precision_unsupported_for(case.precision, op_types)
+    coverage_note = None
+    if not reason and not backend.uses_builder_flags(case.precision, settings):
+        reason, coverage_note = quantization_coverage(case.precision, op_types)
     if reason:
         raise CaseSkipped(f"{case.key}: {reason}")
     stage("precision")
@@ -116,4 +120,4 @@ def prepare(
     stage("build")
     built = backend.build(request)
     return Prepared(spec=spec, backend=backend, settings=settings, fp32=fp32, variant=variant, request=request,
-                    built=built, notes=(range_note,) if range_note else ())
+                    built=built, notes=tuple(n for n in (range_note, coverage_note) if n))

@@ -27,8 +27,8 @@ import numpy as np
 
 from trtperf.onnx_io import QDQ_OPS
 from trtperf.precision.calibration import Batch, CalibrationSet
+from trtperf.precision.support import QUANTIZED_OPS
 
-QUANTIZED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 INT8_MAX = 127.0
 E4M3_MAX = 448.0
 FP8_OPSET = 19

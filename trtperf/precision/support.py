@@ -52,6 +52,34 @@ def flavour_graph_unsupported(precision: str, flavour: str, op_types: frozenset[
     return None
 
 
+QUANTIZED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+"""The op types whose inputs trtperf's int8/fp8 variants quantize (where TensorRT places int8 kernels)."""
+FLOAT_COMPUTE_OPS = frozenset({"LSTM", "GRU", "RNN", "Einsum"})
+"""Op types that carry much of a model's compute but stay in float in those variants."""
+
+
+def quantization_coverage(precision: str, op_types: frozenset[str]) -> tuple[str | None, str | None]:
+    """(why the case cannot run, a note) for ``precision``'s variant of a graph of ``op_types``.
+
+    int8/fp8 variants quantize only :data:`QUANTIZED_OPS`. A graph with none of them, and no Q/DQ of its
+    own, would be timed and judged as "int8" while computing in fp32 (an LSTM model passed so, found by an
+    attack run on held-out models): that is a reason to skip. A graph that has some of them and also
+    :data:`FLOAT_COMPUTE_OPS` gets a note naming what stays in float.
+    """
+    if TABLE[precision].variant != "quantize" or op_types & {"QuantizeLinear", "DequantizeLinear"}:
+        return None, None
+    quantized = ", ".join(QUANTIZED_OPS)
+    left = ", ".join(sorted(op_types & FLOAT_COMPUTE_OPS))
+    if not op_types & set(QUANTIZED_OPS):
+        compute = f" (its compute is {left})" if left else ""
+        return (f"{precision}: nothing in this model would be quantized: trtperf's {precision} variant quantizes "
+                f"{quantized}, and the graph has none of them{compute}, so the case would time the fp32 model "
+                f"under the name {precision}; declare precisions= without {precision}, or bring a Q/DQ ONNX file"), None
+    if left:
+        return None, (f"{precision} covers part of the model: {quantized} are quantized, its {left} stay in float")
+    return None, None
+
+
 @lru_cache(maxsize=64)
 def _op_types(path: str, mtime_ns: int) -> frozenset[str]:
     import onnx

@@ -73,7 +73,7 @@ def summarize(folder: Path) -> str:
         if staged:
             names = list(dict.fromkeys(n for st in staged for n in st))
             lines.append("   median seconds per stage: " + ", ".join(
-                f"{n} {statistics.median(st.get(n, 0.0) for st in staged):.2f}" for n in names))
+                f"{n} {statistics.median(st[n] for st in staged if n in st):.2f}" for n in names))
         for key in launch_bound:
             lines.append(f"   launch-bound: {key}")
         for case in cases:

@@ -95,13 +95,13 @@ def prepare(
     backend = get_backend(case.backend, settings)
     stage("export")
     spec, fp32 = prepare_model(spec, cache, case.batch, exports)
-    from trtperf.precision.support import onnx_op_types, quantization_coverage
+    from trtperf.precision.support import main_graph_op_types, onnx_op_types, quantization_coverage
 
     op_types = onnx_op_types(fp32.path)
     reason = backend.precision_unsupported_for(case.precision, op_types)
     coverage_note = None
     if not reason and not backend.uses_builder_flags(case.precision, settings):
-        reason, coverage_note = quantization_coverage(case.precision, op_types)
+        reason, coverage_note = quantization_coverage(case.precision, main_graph_op_types(fp32.path))
     if reason:
         raise CaseSkipped(f"{case.key}: {reason}")
     stage("precision")

@@ -166,9 +166,12 @@ class Tolerance:
     on its declared inputs) unless ``allow_nonfinite`` is set; then the same non-finite value on
     both sides agrees. NaN or Inf in the engine output where the reference is finite always fails.
 
-    Integer and boolean outputs (the reference's dtype) are compared exactly: at least a
-    ``min_agreement`` fraction of elements must be equal (default 1.0: all of them); the float
-    fields do not apply to them.
+    Integer and boolean outputs (the reference's dtype) are compared element by element: at least a
+    ``min_agreement`` fraction of elements must be equal (1.0: all of them; None, the default: the
+    precision's default, exact at fp32, see ``trtperf.parity.tolerance.DISCRETE_AGREEMENT``). With
+    ``chance_corrected`` the fraction counts agreement beyond what a constant engine answering the
+    reference's most common value would get (``(a - m) / (1 - m)``, m that value's share), so a mask
+    that is mostly False cannot pass by being all False. The float fields do not apply to them.
     """
 
     atol: float = 1e-5
@@ -181,13 +184,15 @@ class Tolerance:
     max_rel_l2: float | None = None
     precision_error_factor: float | None = None
     allow_nonfinite: bool = False
-    min_agreement: float = 1.0
+    min_agreement: float | None = None
     rel_l2_floor: float | None = None
+    chance_corrected: bool = False
 
     def __post_init__(self) -> None:
         if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k < 1):
             raise TrtperfUsageError(f"Tolerance top_k must be a positive int, got {self.top_k!r}")
-        fractions = (self.min_top_k_agreement, self.max_mismatch, self.min_agreement)
+        fractions = (self.min_top_k_agreement, self.max_mismatch,
+                     1.0 if self.min_agreement is None else self.min_agreement)
         if not all(0.0 <= f <= 1.0 for f in fractions):
             raise TrtperfUsageError(
                 f"Tolerance min_top_k_agreement, max_mismatch and min_agreement are fractions in [0, 1], got "

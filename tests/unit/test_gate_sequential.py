@@ -151,6 +151,14 @@ def test_a_clear_improvement_is_called_improved_in_a_suite_sized_family() -> Non
     assert out.verdict.status == Status.IMPROVED and 1 < out.verdict.looks <= 6
 
 
+def test_a_clear_improvement_is_followed_on_the_paired_path_too() -> None:
+    # 5 pairs give a smallest signed-rank p of 1/32: a paired A/B must look on, as the stored path does.
+    params = GateParams(looks=6, family_size=40)
+    pairs = SimPairs(0.57, 0.02, np.random.default_rng(11))
+    out = judge_paired(GATE, params, pairs, step=5)
+    assert out.verdict.status == Status.IMPROVED and len(pairs.calls) > 1
+
+
 def test_a_faster_case_the_runs_cannot_confirm_passes_with_a_note() -> None:
     rng = np.random.default_rng(10)
     params = GateParams(looks=1, family_size=40)  # no second look allowed

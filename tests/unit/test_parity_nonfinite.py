@@ -197,7 +197,7 @@ def test_a_model_declares_which_outputs_may_be_non_finite() -> None:
         assert not cost_tolerance_for(spec, precision, "a").allow_nonfinite
     assert _spec(allow_nonfinite=True).allow_nonfinite == ("a", "b")
     declared = _spec(allow_nonfinite=True, tolerances={"a": Tolerance(atol=0.5)})
-    assert cost_tolerance_for(declared, "fp32", "a") == Tolerance(atol=0.5, allow_nonfinite=True)
+    assert cost_tolerance_for(declared, "fp32", "a") == Tolerance(atol=0.5, allow_nonfinite=True, min_agreement=1.0)
 
 
 @pytest.mark.parametrize("value", [["c"], "a"])
@@ -211,3 +211,31 @@ def test_allow_nonfinite_must_name_declared_outputs(value: object) -> None:
 def test_tolerance_rejects_bad_new_fields(kwargs: dict[str, float]) -> None:
     with pytest.raises(TrtperfUsageError, match="Tolerance"):
         Tolerance(**kwargs)  # type: ignore[arg-type]
+
+
+# ---- agreement beyond the majority value (a review of the agreement floors) ----------------------
+
+def test_an_engine_answering_a_constant_fails_where_one_value_dominates() -> None:
+    rng = np.random.default_rng(1)
+    mask = rng.random(1000) < 0.2  # 20 % True
+    labels = np.where(rng.random(1000) < 0.85, 0, rng.integers(1, 21, 1000))  # 85 % background
+    for precision in ("fp16", "bf16", "int8", "fp8"):
+        for tolerances in (COST_TOLERANCES, FAITHFUL_TOLERANCES):
+            result = compare_output("mask", np.zeros_like(mask), mask, tolerances[precision])
+            assert not result.passed and "beyond the" in result.describe()
+            assert not compare_output("labels", np.zeros_like(labels), labels, tolerances[precision]).passed
+    near_ties = labels.copy()
+    near_ties[:16] = (near_ties[:16] + 1) % 21  # 1.6 % flipped, as the ConvNeXt head's correct int8 engine
+    result = compare_output("labels", near_ties, labels, COST_TOLERANCES["int8"])
+    assert result.passed and result.majority_fraction == pytest.approx(np.mean(labels == 0))
+
+
+def test_a_declaration_that_leaves_min_agreement_unset_keeps_the_default_for_integer_outputs() -> None:
+    # Loosening the float bounds with a precision-wide key must not make class ids exact again.
+    spec = _spec(tolerances={"int8:": Tolerance(atol=0.2, rtol=0.2), "faithful:int8:": Tolerance(atol=0.2)})
+    for tolerance in (cost_tolerance_for(spec, "int8", "b"), faithful_tolerance_for(spec, "int8", "b")):
+        assert tolerance.min_agreement == COST_TOLERANCES["int8"].min_agreement and tolerance.chance_corrected
+    declared = _spec(tolerances={"int8:b": Tolerance(min_agreement=0.99)})
+    assert cost_tolerance_for(declared, "int8", "b").min_agreement == 0.99
+    assert not cost_tolerance_for(declared, "int8", "b").chance_corrected  # a declared fraction is the raw one
+    assert cost_tolerance_for(_spec(), "fp32", "b").min_agreement == 1.0

@@ -13,7 +13,7 @@ from trtperf import InputSpec
 from trtperf.cases import Case
 from trtperf.config import Settings
 from trtperf.pipeline import CaseRunner
-from trtperf.precision.support import QUANTIZED_OPS, quantization_coverage
+from trtperf.precision.support import QUANTIZED_OPS, main_graph_op_types, quantization_coverage
 from trtperf.record.results import PASSED, SKIPPED
 
 
@@ -63,3 +63,26 @@ def test_an_lstm_only_int8_case_is_skipped_and_a_partly_quantized_one_says_what_
     result = runner.run(headed, Case("lstm_head", "onnxruntime", "int8", 2, 1))
     assert result.outcome == PASSED, result.message
     assert any("int8 covers part of the model" in n and "LSTM stay in float" in n for n in result.notes)
+
+
+def test_ops_the_quantizer_never_reaches_do_not_count_and_dynamic_quantization_is_quantized(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    # A MatMul inside an If branch only: ONNX Runtime's quantize_static leaves subgraphs alone.
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 2], [1.0, 0.0, 0.0, 1.0])
+    branch = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y1"])], "then", [],
+                               [helper.make_tensor_value_info("y1", TensorProto.FLOAT, [1, 2])], [w])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["y2"])], "else", [],
+                              [helper.make_tensor_value_info("y2", TensorProto.FLOAT, [1, 2])])
+    graph = helper.make_graph(
+        [helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=other)], "g",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])])
+    path = tmp_path / "if.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert main_graph_op_types(path) == {"If"}
+    assert quantization_coverage("int8", main_graph_op_types(path))[0] is not None
+    dynamic = frozenset({"DynamicQuantizeLinear", "MatMulInteger", "Cast", "Mul"})  # quantize_dynamic's output
+    assert quantization_coverage("int8", dynamic) == (None, None)

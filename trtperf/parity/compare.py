@@ -49,6 +49,10 @@ class OutputComparison:
     nonfinite_message: str = ""
     precision_error: float = 0.0
     rel_l2_bound: float | None = None
+    agreement_score: float = 1.0
+    """Integer/boolean outputs: the agreement judged (beyond the majority value where the tolerance asks so)."""
+    majority_fraction: float = 0.0
+    """Integer/boolean outputs: the share of the reference's most common value (0: not computed)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -66,10 +70,15 @@ class OutputComparison:
         t = self.tolerance
         if self.kind == "exact":
             differing = round(self.mismatch_fraction * math.prod(self.shape))
-            how = "compared exactly" if t.min_agreement >= 1.0 else "compared element by element"
+            need = required_agreement(t)
+            how = "compared exactly" if need >= 1.0 else "compared element by element"
+            if need < 1.0 and t.chance_corrected:
+                must = (f"at least {need:.2%} must agree beyond the {self.majority_fraction:.2%} its most common "
+                        f"value gives: {self.agreement_score:.2%}")
+            else:
+                must = f"at least {need:.2%} must agree"
             line = (f"output {self.name!r} {list(self.shape)} (integer/boolean, {how}): {differing} of "
-                    f"{math.prod(self.shape)} elements differ ({self.mismatch_fraction:.2%}; at least "
-                    f"{t.min_agreement:.2%} must agree)")
+                    f"{math.prod(self.shape)} elements differ ({self.mismatch_fraction:.2%}; {must})")
             if differing:
                 line += (f", first at {[list(i) for i in self.first_mismatches]} "
                          f"(got {self.worst_got:.6g}, expected {self.worst_expected:.6g})")
@@ -147,6 +156,21 @@ def _is_exact_dtype(dtype: np.dtype[Any]) -> bool:
     return bool(np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_))
 
 
+def required_agreement(tolerance: Tolerance) -> float:
+    """``tolerance.min_agreement``, where unset (a Tolerance used directly, not resolved for a precision): exact."""
+    return 1.0 if tolerance.min_agreement is None else tolerance.min_agreement
+
+
+def agreement_score(agreement: float, expected: np.ndarray) -> tuple[float, float]:
+    """(agreement beyond the reference's most common value, that value's share m): ``(a - m) / (1 - m)``,
+    or ``a`` itself for a constant reference (m = 1), which a constant engine rightly matches."""
+    if expected.size == 0:
+        return agreement, 0.0
+    _, counts = np.unique(expected, return_counts=True)
+    majority = float(counts.max()) / expected.size
+    return (agreement if majority >= 1.0 else (agreement - majority) / (1.0 - majority)), majority
+
+
 def _compare_exact(name: str, got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> OutputComparison:
     """Integer/boolean outputs: equal or not, elementwise (class ids, top-k indices, masks)."""
     with np.errstate(all="ignore"):
@@ -155,6 +179,9 @@ def _compare_exact(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
         differs = g != e
         diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
     mismatch = float(differs.mean()) if differs.size else 0.0
+    score, majority = 1.0 - mismatch, 0.0
+    if tolerance.chance_corrected and required_agreement(tolerance) < 1.0:
+        score, majority = agreement_score(1.0 - mismatch, e)
     flat = np.flatnonzero(differs)
     first = tuple(_index(int(i), e.shape) for i in flat[:5])
     worst_flat = int(flat[0]) if flat.size else 0
@@ -163,7 +190,8 @@ def _compare_exact(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
         max_rel=float("nan"), mean_abs=float(np.nanmean(diff)) if diff.size else 0.0, mismatch_fraction=mismatch,
         worst_index=first[0] if first else (), worst_got=float(g.flat[worst_flat]) if g.size else 0.0,
         worst_expected=float(e.flat[worst_flat]) if e.size else 0.0, cosine=float("nan"), tolerance=tolerance,
-        passed=bool(1.0 - mismatch >= tolerance.min_agreement - 1e-12), kind="exact", first_mismatches=first,
+        passed=bool(score >= required_agreement(tolerance) - 1e-12), kind="exact", first_mismatches=first,
+        agreement_score=score, majority_fraction=majority,
     )
 
 

@@ -122,9 +122,11 @@ fp32 over 10-20 batches: int8 (ONNX Runtime, static Q/DQ) a CLIP text tower's pe
 channels agreed 0.844 at worst (mean 0.942), a ConvNeXt segmentation head's per-pixel class 0.984; bf16
 (torch on the CPU) 0.875 at worst on the CLIP tower (mean 0.969), 0.998 on the head; fp16 1.0 and 0.998.
 The floors allow about twice the worst measured disagreement (int8/fp8 0.7, bf16 0.75) and about 25x fp16's
-(0.95, also for TF32, whose mantissa is fp16's): they catch an engine whose ids are wrong wholesale
-(agreement near 1/classes), while the float outputs' checks catch subtler faults. Declare
-``Tolerance(min_agreement=...)`` to tighten or loosen an output.
+(0.95, also for TF32, whose mantissa is fp16's). They count agreement beyond the reference's most common value
+(``Tolerance.chance_corrected``: (a - m) / (1 - m)), so an engine answering a constant fails even where one
+value dominates (a mask that is 80 % False, a segmentation that is 85 % background): they catch ids wrong
+wholesale, while the float outputs' checks catch subtler faults. Declare ``Tolerance(min_agreement=...)`` to
+tighten or loosen an output; a declaration that leaves it unset keeps these defaults.
 """
 
 from __future__ import annotations
@@ -160,7 +162,17 @@ checks alike): exact at IEEE fp32; below it, see the module docstring ("Integer 
 
 
 def _discrete(tolerances: dict[str, Tolerance]) -> dict[str, Tolerance]:
-    return {k: dataclasses.replace(t, min_agreement=DISCRETE_AGREEMENT[k]) for k, t in tolerances.items()}
+    return {k: dataclasses.replace(t, min_agreement=DISCRETE_AGREEMENT[k], chance_corrected=DISCRETE_AGREEMENT[k] < 1)
+            for k, t in tolerances.items()}
+
+
+def _discrete_default(tolerance: Tolerance, default: Tolerance) -> Tolerance:
+    """A declared tolerance that leaves ``min_agreement`` unset (None) takes the default's for integer outputs:
+    loosening a float bound with ``"int8:"`` or ``""`` must not make class ids exact again."""
+    if tolerance.min_agreement is not None:
+        return tolerance
+    return dataclasses.replace(tolerance, min_agreement=default.min_agreement,
+                               chance_corrected=default.chance_corrected)
 
 
 COST_TOLERANCES: dict[str, Tolerance] = _discrete({
@@ -254,12 +266,14 @@ def cost_tolerance_for(spec: ModelSpec, precision: str, output: str, backend: st
     """Declared ``"int8:out"``, ``"int8:"``, ``"out"``, ``""`` (in that order), else the default
     (for ``backend``: see :func:`default_precision`)."""
     default = default_tolerance(precision, backend)
-    return _with_model_options(spec, output, spec.tolerance_for(precision, output, default))
+    declared = _discrete_default(spec.tolerance_for(precision, output, default), default)
+    return _with_model_options(spec, output, declared)
 
 
 def faithful_tolerance_for(spec: ModelSpec, precision: str, output: str, backend: str | None = None) -> Tolerance:
     """Declared ``"faithful:int8:out"``, ``"faithful:int8:"`` (in that order), else the default."""
+    default = faithful_tolerance(precision, backend)
     for key in (f"{FAITHFUL_PREFIX}{precision}:{output}", f"{FAITHFUL_PREFIX}{precision}:"):
         if key in spec.tolerances:
-            return _with_model_options(spec, output, spec.tolerances[key])
-    return _with_model_options(spec, output, faithful_tolerance(precision, backend))
+            return _with_model_options(spec, output, _discrete_default(spec.tolerances[key], default))
+    return _with_model_options(spec, output, default)

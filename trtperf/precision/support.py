@@ -58,15 +58,21 @@ FLOAT_COMPUTE_OPS = frozenset({"LSTM", "GRU", "RNN", "Einsum"})
 """Op types that carry much of a model's compute but stay in float in those variants."""
 
 
+ALREADY_QUANTIZED = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
+                               "ConvInteger", "QLinearMatMul", "QLinearConv"})
+"""Op types of a graph that is quantized already (Q/DQ, or ONNX Runtime's dynamic and QOperator formats)."""
+
+
 def quantization_coverage(precision: str, op_types: frozenset[str]) -> tuple[str | None, str | None]:
-    """(why the case cannot run, a note) for ``precision``'s variant of a graph of ``op_types``.
+    """(why the case cannot run, a note) for ``precision``'s variant of a graph of ``op_types``: the op types
+    of its main graph (:func:`main_graph_op_types`), since the quantizer leaves subgraphs and functions alone.
 
     int8/fp8 variants quantize only :data:`QUANTIZED_OPS`. A graph with none of them, and no Q/DQ of its
     own, would be timed and judged as "int8" while computing in fp32 (an LSTM model passed so, found by an
     attack run on held-out models): that is a reason to skip. A graph that has some of them and also
     :data:`FLOAT_COMPUTE_OPS` gets a note naming what stays in float.
     """
-    if TABLE[precision].variant != "quantize" or op_types & {"QuantizeLinear", "DequantizeLinear"}:
+    if TABLE[precision].variant != "quantize" or op_types & ALREADY_QUANTIZED:
         return None, None
     quantized = ", ".join(QUANTIZED_OPS)
     left = ", ".join(sorted(op_types & FLOAT_COMPUTE_OPS))
@@ -95,6 +101,18 @@ def _op_types(path: str, mtime_ns: int) -> frozenset[str]:
                 graphs.extend([attribute.g] if attribute.HasField("g") else [])
                 graphs.extend(attribute.graphs)
     return frozenset(found)
+
+
+@lru_cache(maxsize=64)
+def _main_graph_op_types(path: str, mtime_ns: int) -> frozenset[str]:
+    import onnx
+
+    return frozenset(node.op_type for node in onnx.load(path, load_external_data=False).graph.node)
+
+
+def main_graph_op_types(path: Path) -> frozenset[str]:
+    """The op types of the ONNX file's main graph only (not If/Loop/Scan bodies or local functions)."""
+    return _main_graph_op_types(str(path), path.stat().st_mtime_ns)
 
 
 def onnx_op_types(path: Path) -> frozenset[str]:

@@ -13,7 +13,9 @@ fp32 cnn moved half as much as the probe (slope 0.55, correlation 0.88). ``bench
 measures this on any machine (bench/results/machine_probe_drift-*).
 
 The probe only vetoes: a stored-baseline regression that the machine's own slowdown explains is
-judged inconclusive, never the other way round, so probe noise cannot fail a case.
+judged inconclusive, never the other way round, so probe noise cannot fail a case. For an engine whose
+artifact and software are those of the baseline, the verdict (``trtperf.verdict.judging``) goes further: on a
+machine slowed by twice the threshold, a regression up to 2x beyond the probe is inconclusive too.
 """
 
 from __future__ import annotations

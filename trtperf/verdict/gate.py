@@ -241,6 +241,11 @@ def improvement_pending(verdict: Verdict, params: GateParams) -> bool:
             and verdict.ratio_high < 1 - params.threshold)
 
 
+def _pending_note(verdict: Verdict, params: GateParams, runs: int) -> str:
+    return (f"faster beyond the threshold by its CI (x{verdict.ratio_high:.3f} at most), "
+            f"not significant at alpha {params.alpha:.2g} after {runs} runs")
+
+
 def _futile_note(runs_now: int, runs_max: int) -> str:
     return (f"undecidable at this noise (stopped after {runs_now} of at most {runs_max} runs): even {runs_max} "
             f"would not decide (projected CI straddles both the pass and the regression bounds)")
@@ -306,8 +311,7 @@ def judge_adaptively(
             verdict = replace(verdict, status=Status.INCONCLUSIVE).with_note(
                 f"not confirmed: {len(fresh)} fresh runs gave {check.status} (x{check.ratio:.3f})")
     if improvement_pending(verdict, params):
-        verdict = verdict.with_note(f"faster beyond the threshold by its CI (x{verdict.ratio_high:.3f} at most), "
-                                    f"not significant at alpha {params.alpha:.2g} after {len(cand)} runs")
+        verdict = verdict.with_note(_pending_note(verdict, params, len(cand)))
     verdict = replace(verdict, looks=looks, seconds=clock() - started)
     return Adaptive(verdict.with_note(_noise_note(baseline, cand, params)), cand)
 
@@ -334,12 +338,14 @@ def judge_paired(
         pa.extend(new_a)
         pb.extend(new_b)
         verdict = replace(gate.judge_pairs(pa, pb, params), paired=True, looks=look + 1)
-        if verdict.status != Status.INCONCLUSIVE:
+        if verdict.status != Status.INCONCLUSIVE and not improvement_pending(verdict, params):
             break
         most = max(step * looks, attainable)
         if look < looks - 1 and undecidable(verdict, params, len(pb), most):
             verdict = verdict.with_note(_futile_note(len(pb), most))
             break
+    if improvement_pending(verdict, params):
+        verdict = verdict.with_note(_pending_note(verdict, params, len(pb)))
     verdict = replace(verdict, seconds=clock() - started)
     return Adaptive(verdict.with_note(_noise_note(pa, pb, params)), pb, pa)
 

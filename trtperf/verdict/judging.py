@@ -153,6 +153,9 @@ def launch_bound_note(runs: Sequence[RunSamples], cuda_graph: bool = False, dela
             f"host, so this latency may follow the host's speed (Python, driver) more than the engine's; {advice}")
 
 
+UNCHANGED_BEYOND_PROBE = 2.0
+"""How far beyond the probe an unchanged engine may move and still be put down to the machine: the VM's worst
+seen is x1.48 (SegFormer confirmed x2.0 with the probe at x1.35); more is a change the probe cannot account for."""
 SOFTWARE_KEYS = ("backend", "backend_version", "trt_flavour", "trt_version")
 """Environment fields that name the software below an engine; equal on both sides: nothing tracked changed."""
 
@@ -160,9 +163,10 @@ SOFTWARE_KEYS = ("backend", "backend_version", "trt_flavour", "trt_version")
 def _check_machine(verdict: Verdict, baseline_env: dict[str, Any], candidate_env: dict[str, Any],
                    threshold: float, same_engine: bool = False) -> Verdict:
     """A stored-baseline verdict in the light of the CPU machine probe: a regression the machine's own
-    slowdown explains becomes inconclusive; so does any regression of an unchanged engine on unchanged
-    software (``same_engine`` and :data:`SOFTWARE_KEYS` equal) while the machine itself slowed by twice the
-    threshold or more, since nothing but the machine is then known to have changed (on the 2-vCPU VM an
+    slowdown explains becomes inconclusive; so does a regression of an unchanged engine on unchanged
+    software (``same_engine`` and :data:`SOFTWARE_KEYS` equal) up to :data:`UNCHANGED_BEYOND_PROBE` beyond the
+    probe while the machine itself slowed by twice the threshold or more, since nothing but the machine is then
+    known to have changed (on the 2-vCPU VM an
     unchanged SegFormer engine was "confirmed" x1.66 and x2.0 slower with the probe at x1.35: cases move
     more than the probe at times). A probe that moved by the threshold or more is noted. A paired A/B needs
     none of this (both engines ran in this job, interleaved)."""
@@ -173,7 +177,8 @@ def _check_machine(verdict: Verdict, baseline_env: dict[str, Any], candidate_env
     if explained:
         return replace(verdict, status=Status.INCONCLUSIVE).with_note(machine_note(verdict.ratio, machine, True))
     unchanged = same_engine and all(baseline_env.get(k) == candidate_env.get(k) for k in SOFTWARE_KEYS)
-    if verdict.status == Status.REGRESSED and unchanged and machine >= 1.0 + 2 * threshold:
+    if (verdict.status == Status.REGRESSED and unchanged and machine >= 1.0 + 2 * threshold
+            and verdict.ratio / machine < UNCHANGED_BEYOND_PROBE):
         return replace(verdict, status=Status.INCONCLUSIVE).with_note(
             f"machine slower and nothing else changed: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at "
             f"recording, and the engine and its software are those of the baseline, so this case's x"

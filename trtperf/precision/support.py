@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from trtperf.onnx_io import QDQ_OPS
 from trtperf.precisions import TABLE
 
 CONVOLUTIONS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "DeformConv"})
@@ -58,8 +59,8 @@ FLOAT_COMPUTE_OPS = frozenset({"LSTM", "GRU", "RNN", "Einsum"})
 """Op types that carry much of a model's compute but stay in float in those variants."""
 
 
-ALREADY_QUANTIZED = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
-                               "ConvInteger", "QLinearMatMul", "QLinearConv"})
+ALREADY_QUANTIZED = frozenset({*QDQ_OPS, "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearMatMul",
+                               "QLinearConv"})
 """Op types of a graph that is quantized already (Q/DQ, or ONNX Runtime's dynamic and QOperator formats)."""
 
 
@@ -87,7 +88,8 @@ def quantization_coverage(precision: str, op_types: frozenset[str]) -> tuple[str
 
 
 @lru_cache(maxsize=64)
-def _op_types(path: str, mtime_ns: int) -> frozenset[str]:
+def _op_types(path: str, mtime_ns: int) -> tuple[frozenset[str], frozenset[str]]:
+    """(op types of the main graph, op types anywhere: subgraphs and local functions too), one load."""
     import onnx
 
     model = onnx.load(path, load_external_data=False)
@@ -100,21 +102,14 @@ def _op_types(path: str, mtime_ns: int) -> frozenset[str]:
             for attribute in node.attribute:  # If/Loop/Scan bodies
                 graphs.extend([attribute.g] if attribute.HasField("g") else [])
                 graphs.extend(attribute.graphs)
-    return frozenset(found)
-
-
-@lru_cache(maxsize=64)
-def _main_graph_op_types(path: str, mtime_ns: int) -> frozenset[str]:
-    import onnx
-
-    return frozenset(node.op_type for node in onnx.load(path, load_external_data=False).graph.node)
+    return frozenset(node.op_type for node in model.graph.node), frozenset(found)
 
 
 def main_graph_op_types(path: Path) -> frozenset[str]:
     """The op types of the ONNX file's main graph only (not If/Loop/Scan bodies or local functions)."""
-    return _main_graph_op_types(str(path), path.stat().st_mtime_ns)
+    return _op_types(str(path), path.stat().st_mtime_ns)[0]
 
 
 def onnx_op_types(path: Path) -> frozenset[str]:
     """Every op type in the ONNX file's graph, its subgraphs and local functions (cached per file version)."""
-    return _op_types(str(path), path.stat().st_mtime_ns)
+    return _op_types(str(path), path.stat().st_mtime_ns)[1]

@@ -22,11 +22,11 @@ from trtperf.record.results import FAILED, PASSED, CaseResult
 from trtperf.timing.loop import TimingPlan, measure
 from trtperf.timing.machine_probe import (
     PROBE_KEY,
-    WORKLOAD,
     MachineProbe,
     explained_by_machine,
     machine_note,
     machine_ratio,
+    slower_machine_only,
 )
 from trtperf.timing.mode import mismatch_advice
 from trtperf.timing.stats import LAUNCH_BOUND_RATIO, RunSamples, enqueue_median_ms, summarize
@@ -40,7 +40,7 @@ from trtperf.verdict.gate import (
     timing_mode_difference,
 )
 from trtperf.verdict.paired import MakeWorkers, measure_interleaved
-from trtperf.verdict.statistics import environment_differences
+from trtperf.verdict.statistics import VERSION_KEYS, environment_differences
 
 
 @dataclass
@@ -153,37 +153,23 @@ def launch_bound_note(runs: Sequence[RunSamples], cuda_graph: bool = False, dela
             f"host, so this latency may follow the host's speed (Python, driver) more than the engine's; {advice}")
 
 
-UNCHANGED_BEYOND_PROBE = 2.0
-"""How far beyond the probe an unchanged engine may move and still be put down to the machine: the VM's worst
-seen is x1.48 (SegFormer confirmed x2.0 with the probe at x1.35); more is a change the probe cannot account for."""
-SOFTWARE_KEYS = ("backend", "backend_version", "trt_flavour", "trt_version")
-"""Environment fields that name the software below an engine; equal on both sides: nothing tracked changed."""
-
-
 def _check_machine(verdict: Verdict, baseline_env: dict[str, Any], candidate_env: dict[str, Any],
                    threshold: float, same_engine: bool = False) -> Verdict:
     """A stored-baseline verdict in the light of the CPU machine probe: a regression the machine's own
-    slowdown explains becomes inconclusive; so does a regression of an unchanged engine on unchanged
-    software (``same_engine`` and :data:`SOFTWARE_KEYS` equal) up to :data:`UNCHANGED_BEYOND_PROBE` beyond the
-    probe while the machine itself slowed by twice the threshold or more, since nothing but the machine is then
-    known to have changed (on the 2-vCPU VM an
-    unchanged SegFormer engine was "confirmed" x1.66 and x2.0 slower with the probe at x1.35: cases move
-    more than the probe at times). A probe that moved by the threshold or more is noted. A paired A/B needs
+    slowdown explains becomes inconclusive (:func:`explained_by_machine`), and so does one of an unchanged
+    engine (``same_engine``, and none of :data:`VERSION_KEYS` differs) on a machine that slowed
+    (:func:`slower_machine_only`); a probe that moved by the threshold or more is noted. A paired A/B needs
     none of this (both engines ran in this job, interleaved)."""
     machine = machine_ratio(baseline_env, candidate_env)
     if machine is None or verdict.paired or verdict.ratio is None:
         return verdict
-    explained = verdict.status == Status.REGRESSED and explained_by_machine(verdict.ratio, machine, threshold)
-    if explained:
-        return replace(verdict, status=Status.INCONCLUSIVE).with_note(machine_note(verdict.ratio, machine, True))
-    unchanged = same_engine and all(baseline_env.get(k) == candidate_env.get(k) for k in SOFTWARE_KEYS)
-    if (verdict.status == Status.REGRESSED and unchanged and machine >= 1.0 + 2 * threshold
-            and verdict.ratio / machine < UNCHANGED_BEYOND_PROBE):
-        return replace(verdict, status=Status.INCONCLUSIVE).with_note(
-            f"machine slower and nothing else changed: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at "
-            f"recording, and the engine and its software are those of the baseline, so this case's x"
-            f"{verdict.ratio:.2f} (x{verdict.ratio / machine:.2f} beyond the probe) is not attributed to them: "
-            f"judged inconclusive; rerun on a quiet machine, or re-record the baseline")
+    if verdict.status == Status.REGRESSED:
+        if explained_by_machine(verdict.ratio, machine, threshold):
+            return replace(verdict, status=Status.INCONCLUSIVE).with_note(machine_note(verdict.ratio, machine, True))
+        unchanged = same_engine and all(baseline_env.get(k) == candidate_env.get(k) for k in VERSION_KEYS)
+        if unchanged and slower_machine_only(verdict.ratio, machine, threshold):
+            return replace(verdict, status=Status.INCONCLUSIVE).with_note(
+                machine_note(verdict.ratio, machine, False, unchanged=True))
     if abs(machine - 1.0) >= threshold:
         return verdict.with_note(machine_note(verdict.ratio, machine, False))
     return verdict
@@ -278,12 +264,12 @@ def judge_case(
         adaptive = judge_adaptively(gate, params, baseline, _medians(hook.runs), settings.runs, more, paired,
                                     first=first)
     verdict = adaptive.verdict
+    same_engine = bool(base_key) and base_key == result.artifact.get("engine_key")
     if hook.probe is not None and hook.probe.per_run_us:
         result.environment[PROBE_KEY] = hook.probe.to_json()
-        same_engine = bool(base_key) and base_key == result.artifact.get("engine_key")
         verdict = _check_machine(verdict, entry.get("environment", {}), result.environment, settings.threshold,
                                  same_engine)
-    if verdict.status == Status.REGRESSED and base_key and base_key == result.artifact.get("engine_key"):
+    if verdict.status == Status.REGRESSED and same_engine:
         # Not paired on purpose: against the same engine a same-job A/B would hide a driver, runtime or
         # machine regression, which only the stored baseline can show. Say where the change must be.
         warnings.append("engine unchanged since the baseline (same artifact): the slowdown comes from the machine "

@@ -350,3 +350,26 @@ class ArtifactCache:
     def sidecar(self, entry: CacheEntry, name: str) -> Path:
         """A path for a derived file stored beside an entry (e.g. a layer report); gone when it is rebuilt."""
         return entry.path.with_name(f"{entry.path.name}.{name}")
+
+    def _sidecar_tag(self, path: Path, data: bytes) -> bytes:
+        return hmac.new(self.secret, path.name.encode() + b"\0" + data, hashlib.sha256).hexdigest().encode()
+
+    def write_signed_sidecar(self, path: Path, data: bytes) -> bool:
+        """Replace the sidecar at ``path`` with ``data`` signed under this user's key, in one atomic
+        write (a kill leaves the old file or the new one). False, writing nothing, in a read-only cache."""
+        if self.read_only:
+            return False
+        atomic_write_bytes(path, self._sidecar_tag(path, data) + b"\n" + data)
+        return True
+
+    def read_signed_sidecar(self, path: Path) -> bytes | None:
+        """The data of a sidecar :meth:`write_signed_sidecar` wrote for this ``path`` under this user's
+        key; None when it is absent, unreadable, truncated, or not signed so (never raises OSError)."""
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        tag, newline, data = raw.partition(b"\n")
+        if not newline or not hmac.compare_digest(tag, self._sidecar_tag(path, data)):
+            return None
+        return data

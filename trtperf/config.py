@@ -306,6 +306,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("fresh_contexts", _bool, "GPU backends: every timed run of a case creates new execution contexts "
            "and CUDA graphs (default off: they are kept across the runs of a case, so TensorRT-RTX compiles "
            "its kernels once per case).", "BOOL"),
+    Option("trt_runtime_cache", _bool, "TensorRT-RTX: keep the kernels it compiles when an engine first runs "
+           "in the artifact cache, per engine and GPU (a signed file beside the plan), so later sessions load "
+           "them instead of compiling again (default on).", "BOOL"),
     Option("trt_allow_host_code", _bool, "Let TensorRT deserialize plans that carry host code "
            "(version-compatible plans); only for plans you trust (default off).", "BOOL"),
 )
@@ -373,6 +376,7 @@ class Settings:
     trt_batch_range: tuple[int, int] | None = None
     trt_kernel_specialization: str = "eager"
     fresh_contexts: bool = False
+    trt_runtime_cache: bool = True
     trt_allow_host_code: bool = False
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
 

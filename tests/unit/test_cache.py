@@ -453,3 +453,36 @@ def test_a_cache_without_write_permission_is_detected_as_read_only(cache_dir: Pa
         for path in [cache_dir, *cache_dir.rglob("*")]:
             if path.is_dir():
                 path.chmod(0o755)
+
+
+def test_a_signed_sidecar_round_trips_and_rejects_what_this_key_did_not_sign(cache: ArtifactCache,
+                                                                             tmp_path: Path) -> None:
+    entry = cache.get_or_create("engine", PARTS, ProducerSpy(), suffix=".plan")
+    path = entry.path.with_name(entry.path.name + ".runtime-cache-gpu")
+    assert cache.read_signed_sidecar(path) is None  # absent
+    blob = bytes(range(256)) * 4 + b"\n\n"  # newlines inside the data are data
+    assert cache.write_signed_sidecar(path, blob)
+    assert cache.read_signed_sidecar(path) == blob
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-1])  # truncated
+    assert cache.read_signed_sidecar(path) is None
+    path.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))  # same size, one bit
+    assert cache.read_signed_sidecar(path) is None
+    path.write_bytes(blob)  # an unsigned file dropped there
+    assert cache.read_signed_sidecar(path) is None
+    path.write_bytes(raw)
+    moved = path.with_name(path.name.replace("gpu", "other-gpu"))  # signed for another name
+    moved.write_bytes(raw)
+    assert cache.read_signed_sidecar(path) == blob and cache.read_signed_sidecar(moved) is None
+    other_key = ArtifactCache(cache.directory, key_file=tmp_path / "other.key")
+    assert other_key.read_signed_sidecar(path) is None
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_a_read_only_cache_reads_signed_sidecars_and_writes_none(cache: ArtifactCache) -> None:
+    entry = cache.get_or_create("engine", PARTS, ProducerSpy(), suffix=".plan")
+    path = entry.path.with_name(entry.path.name + ".runtime-cache-gpu")
+    cache.write_signed_sidecar(path, b"kernels")
+    shared = ArtifactCache(cache.directory, key_file=cache.key_file, read_only=True)
+    assert shared.read_signed_sidecar(path) == b"kernels"
+    assert not shared.write_signed_sidecar(path, b"other") and cache.read_signed_sidecar(path) == b"kernels"

@@ -8,7 +8,14 @@ import pytest
 
 from trtperf.errors import BuildError
 from trtperf.trt.flavour import describe_module
-from trtperf.trt.runtime import TORCH_DTYPES, dims, int8_hint, torch_dtype_name
+from trtperf.trt.runtime import (
+    TORCH_DTYPES,
+    RuntimeCacheFile,
+    SharedRuntimeCache,
+    dims,
+    int8_hint,
+    torch_dtype_name,
+)
 
 # Context creation of an int8 Q/DQ cnn engine on an H100, TensorRT-RTX 1.7.1 (bench/trt_h100.sh).
 RTX_INT8_CONV_ERROR = (
@@ -46,3 +53,93 @@ def test_io_types_map_to_torch() -> None:
 
 def test_dims_become_tuples() -> None:
     assert dims([8, 3, 64, 64]) == (8, 3, 64, 64)
+
+
+class FakeRuntimeCache:
+    """Test double of TensorRT-RTX's IRuntimeCache: accepts blobs starting with b"ok"."""
+
+    def __init__(self) -> None:
+        self.contents = b""
+
+    def deserialize(self, blob: bytes) -> bool:
+        if not blob.startswith(b"ok"):
+            return False
+        self.contents = blob
+        return True
+
+    def serialize(self) -> bytes:
+        return self.contents
+
+
+class FakeRuntimeConfig:
+    """Test double of IRuntimeConfig (``has_api`` False: a flavour without the runtime cache API)."""
+
+    def __init__(self, has_api: bool = True) -> None:
+        self.attached: object = None
+        if has_api:
+            self.create_runtime_cache = FakeRuntimeCache
+
+    def set_runtime_cache(self, cache: object) -> bool:
+        self.attached = cache
+        return True
+
+
+class BlobStore:
+    def __init__(self, blob: bytes | None) -> None:
+        self.blob = blob
+        self.stores = 0
+
+    def file(self) -> RuntimeCacheFile:
+        def store(blob: bytes) -> None:
+            self.stores += 1
+            self.blob = blob
+        return RuntimeCacheFile(load=lambda: self.blob, store=store)
+
+
+def test_one_runtime_cache_serves_every_context_and_is_stored_only_when_it_grew() -> None:
+    store = BlobStore(None)
+    shared = SharedRuntimeCache(store.file())
+    first, second = FakeRuntimeConfig(), FakeRuntimeConfig()
+    shared.attach(first)
+    shared.attach(second)
+    assert shared.status == "empty" and first.attached is second.attached is shared.cache
+    shared.store()
+    assert store.stores == 0  # nothing compiled: nothing written
+    shared.cache.contents = b"ok kernels"  # what RTX compiled while running
+    shared.store()
+    shared.store()
+    assert store.stores == 1 and store.blob == b"ok kernels"
+    again = SharedRuntimeCache(store.file())  # the next session
+    again.attach(FakeRuntimeConfig())
+    again.store()
+    assert again.status == "loaded" and store.stores == 1
+
+
+def test_a_blob_rtx_rejects_is_compiled_afresh_and_replaced() -> None:
+    store = BlobStore(b"from another driver")
+    shared = SharedRuntimeCache(store.file())
+    shared.attach(FakeRuntimeConfig())
+    assert shared.status == "rejected"
+    shared.cache.contents = b"ok new kernels"
+    shared.store()
+    assert store.blob == b"ok new kernels"
+
+
+def test_no_runtime_cache_api_means_no_cache_and_no_store() -> None:
+    store = BlobStore(b"ok kernels")
+    shared = SharedRuntimeCache(store.file())
+    config = FakeRuntimeConfig(has_api=False)
+    shared.attach(config)
+    shared.store()
+    assert shared.status == "unavailable" and config.attached is None and store.stores == 0
+
+
+def test_failing_to_store_the_runtime_cache_costs_nothing_but_compile_time() -> None:
+    def full_disk(blob: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    shared = SharedRuntimeCache(RuntimeCacheFile(load=lambda: None, store=full_disk))
+    shared.attach(FakeRuntimeConfig())
+    shared.cache.contents = b"ok kernels"
+    shared.store()  # no exception
+    assert shared.status == "empty"

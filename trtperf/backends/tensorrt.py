@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
@@ -36,6 +36,9 @@ from trtperf.isolate import run_isolated
 from trtperf.precisions import TABLE
 from trtperf.timing.mode import MeasurementMode
 from trtperf.trt.flavour import INSTALL_HINT, Flavour
+
+if TYPE_CHECKING:
+    from trtperf.trt.runtime import RuntimeCacheFile
 
 PORTABLE = "portable"
 """The build target of TensorRT-RTX engines: not tied to the build machine's GPU."""
@@ -286,7 +289,32 @@ class TensorRTBackend(Backend):
         return TrtEngine(flavour, built.path.read_bytes(), mode=settings.measurement,
                          allow_host_code=settings.trt_allow_host_code, what=request.case.key,
                          kernel_specialization=settings.trt_kernel_specialization,
-                         fresh_contexts=settings.fresh_contexts)
+                         fresh_contexts=settings.fresh_contexts,
+                         runtime_cache=(runtime_cache_file(request.cache, built.path, self.device().slug)
+                                        if settings.trt_runtime_cache else None))
+
+
+def runtime_cache_path(plan: Path, device_slug: str) -> Path:
+    """Where the TensorRT-RTX runtime cache of the engine ``plan`` on the GPU ``device_slug`` is kept:
+    beside the plan in its cache entry, so it goes when the engine is rebuilt."""
+    return plan.with_name(f"{plan.name}.runtime-cache-{device_slug}")
+
+
+def runtime_cache_file(cache: ArtifactCache, plan: Path, device_slug: str) -> RuntimeCacheFile:
+    """The signed runtime-cache sidecar of ``plan`` for :class:`~trtperf.trt.runtime.TrtEngine`
+    (read-only caches load it and store nothing)."""
+    from trtperf.trt.runtime import RuntimeCacheFile
+
+    path = runtime_cache_path(plan, device_slug)
+
+    def store(blob: bytes) -> None:
+        if cache.read_only:
+            return
+        with FileLock(str(path) + ".lock"):
+            remove_orphans(path)  # a killed writer's temporary file
+            cache.write_signed_sidecar(path, blob)
+
+    return RuntimeCacheFile(load=lambda: cache.read_signed_sidecar(path), store=store)
 
 
 def build_plan_to_file(choice: str, onnx_path: Path, options: dict[str, Any], timing_cache: bytes | None,

@@ -115,6 +115,71 @@ class Binding:
         return out
 
 
+@dataclass(frozen=True)
+class RuntimeCacheFile:
+    """Where one engine's TensorRT-RTX runtime cache (the kernels it JIT-compiles for one GPU) is kept
+    between sessions: ``load`` gives the stored blob or None, ``store`` replaces it (both from the
+    artifact cache, signed; :meth:`trtperf.cache.ArtifactCache.read_signed_sidecar`)."""
+
+    load: Callable[[], bytes | None]
+    store: Callable[[bytes], None]
+
+
+class SharedRuntimeCache:
+    """One TensorRT-RTX ``IRuntimeCache`` shared by every execution context of one engine, filled from
+    a :class:`RuntimeCacheFile` when the first context is made and stored back when it grew.
+
+    NVIDIA's pattern (TensorRT-Edge-LLM's RtxRuntimeCache): one cache, attached to each context's
+    ``IRuntimeConfig``, outliving the contexts; serialized after them.
+    """
+
+    def __init__(self, file: RuntimeCacheFile) -> None:
+        self.file = file
+        self.cache: Any = None
+        self.stored = b""
+        self.status = "unused"
+        """``unused`` (no context yet), ``empty`` (nothing stored), ``loaded``, ``rejected`` (RTX refused
+        the stored blob, e.g. from another driver: compiled afresh, then replaced), ``unavailable``
+        (this flavour has no runtime cache API, or refused to attach it)."""
+
+    def attach(self, config: Any) -> None:
+        """Give the ``IRuntimeConfig`` ``config`` the shared cache (made on the first call)."""
+        if self.status == "unavailable":
+            return
+        # The runtime cache API is TensorRT-RTX's alone (reference/tensorrt-api.md): feature-tested.
+        create = getattr(config, "create_runtime_cache", None)
+        attach = getattr(config, "set_runtime_cache", None)
+        if self.cache is None:
+            cache = create() if create is not None and attach is not None else None
+            deserialize = getattr(cache, "deserialize", None)
+            if cache is None or deserialize is None:
+                self.status = "unavailable"
+                return
+            blob = self.file.load()
+            self.status = "empty"
+            if blob:
+                # deserialize() checks the blob against this GPU, driver and RTX release itself.
+                if deserialize(blob):
+                    self.status, self.stored = "loaded", blob
+                else:
+                    self.status = "rejected"
+            self.cache = cache
+        if attach is None or not attach(self.cache):
+            self.status = "unavailable"
+
+    def store(self) -> None:
+        """Store the cache when it differs from what was loaded; failing to store costs only compile time."""
+        if self.cache is None or self.status == "unavailable":
+            return
+        blob = bytes(memoryview(self.cache.serialize()))
+        if blob and blob != self.stored:
+            try:
+                self.file.store(blob)
+                self.stored = blob
+            except OSError:
+                pass
+
+
 class TrtEngine(Engine):
     """A deserialized engine; ``infer`` and the timed workers share one launch path."""
 
@@ -128,13 +193,17 @@ class TrtEngine(Engine):
         what: str = "engine",
         kernel_specialization: str = "eager",
         fresh_contexts: bool = False,
+        runtime_cache: RuntimeCacheFile | None = None,
     ) -> None:
         """``kernel_specialization`` (TensorRT-RTX only; ``eager``, ``lazy`` or ``none``): when its
         execution contexts compile shape-specialized kernels (``IRuntimeConfig.
         dynamic_shapes_kernel_specialization_strategy``). ``fresh_contexts``: every ``make_workers``
         creates new execution contexts (and graphs); by default they are kept for the next call with
-        the same inputs, so the runs of a case pay TensorRT-RTX's context creation and kernel
-        compilation once."""
+        the same inputs (the first inference's included), so the runs of a case pay TensorRT-RTX's
+        context creation and kernel compilation once. ``runtime_cache`` (TensorRT-RTX only): one
+        ``IRuntimeCache`` is shared by all of this engine's contexts, filled from the stored blob and
+        stored back by :meth:`close` when it grew, so a later session loads the kernels instead of
+        compiling them (a blob RTX rejects, e.g. from another driver, is replaced)."""
         import torch
 
         self._torch = torch
@@ -172,6 +241,8 @@ class TrtEngine(Engine):
         self._idle: list[Binding] = []
         """Bindings of finished runs, kept for the next run on the same inputs (``fresh_contexts`` off)."""
         self._idle_inputs: Mapping[str, np.ndarray] | None = None
+        self.runtime_cache = (SharedRuntimeCache(runtime_cache)
+                              if runtime_cache is not None and self.kernel_specialization is not None else None)
 
     # -- bindings ---------------------------------------------------------------------------
     def bind(self, inputs: Mapping[str, np.ndarray], stream: Any) -> Binding:
@@ -239,6 +310,8 @@ class TrtEngine(Engine):
         config = self.engine.create_runtime_config()
         setattr(config, "dynamic_shapes_kernel_specialization_strategy",  # noqa: B010 - RTX-only name
                 getattr(strategies, self.kernel_specialization.upper()))
+        if self.runtime_cache is not None:
+            self.runtime_cache.attach(config)
         return self.engine.create_execution_context(config)
 
     def _capture(self, binding: Binding) -> Any:
@@ -274,17 +347,24 @@ class TrtEngine(Engine):
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One inference through the same launch as timing (graph replay when cuda_graph is on)."""
         torch = self._torch
-        stream = torch.cuda.Stream()
-        binding = self.bind(inputs, stream)
+        kept = not self.fresh_contexts and bool(self._idle) and inputs is self._idle_inputs
+        binding = self._idle.pop() if kept else self.bind(inputs, torch.cuda.Stream())
         try:
             # bind() already ran one inference into these buffers: poison them, so the outputs
             # compared are the launch's own (an empty CUDA graph would otherwise pass parity).
             binding.poison()
-            with torch.cuda.stream(stream):
+            with torch.cuda.stream(binding.stream):
                 binding.launch()
             return binding.outputs()
         finally:
-            self.release(binding)
+            if self.fresh_contexts:
+                self.release(binding)
+            else:
+                # Its context and graph serve the first timed run of the same inputs (make_workers).
+                if inputs is not self._idle_inputs:
+                    self._release_idle()
+                self._keep(binding)
+                self._idle_inputs = inputs
 
     def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
         """``streams`` workers, each on its own binding (context, stream, buffers, graph).
@@ -316,10 +396,14 @@ class TrtEngine(Engine):
         self._idle_inputs = None
 
     def measurements(self) -> dict[str, Any]:
-        """Host latency (enqueue to completion) of the timed launch, probed after the timed runs."""
+        """Host latency (enqueue to completion) of the timed launch, probed after the timed runs; and
+        on TensorRT-RTX what its runtime cache did (:attr:`SharedRuntimeCache.status`)."""
         if self._timed_inputs is None:
             return {}
-        return self.probe_host_latency(self._timed_inputs)
+        found = self.probe_host_latency(self._timed_inputs)
+        if self.kernel_specialization is not None:
+            found["runtime_cache"] = self.runtime_cache.status if self.runtime_cache is not None else "off"
+        return found
 
     def timing_mode(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"contexts": "one per stream"}
@@ -357,6 +441,8 @@ class TrtEngine(Engine):
     def close(self) -> None:
         # Kept contexts go now; the engine and runtime go with this object.
         self._release_idle()
+        if self.runtime_cache is not None:
+            self.runtime_cache.store()
         self._timed_inputs = None
 
 

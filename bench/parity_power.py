@@ -69,7 +69,8 @@ from trtperf.fsutil import file_sha256  # noqa: E402
 from trtperf.inputs import make_inputs  # noqa: E402
 from trtperf.parity.compare import precision_errors, two_way_parity  # noqa: E402
 from trtperf.parity.reference import cached_outputs as reference_outputs  # noqa: E402
-from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for  # noqa: E402
+from trtperf.parity.reference import tf32_emulated  # noqa: E402
+from trtperf.parity.tolerance import cost_tolerance_for, default_precision, faithful_tolerance_for  # noqa: E402
 from trtperf.precision import precision_variant  # noqa: E402
 from trtperf.spec import ModelSpec, load_suite  # noqa: E402
 
@@ -292,19 +293,22 @@ def run_backend(backend_name: str, spec: ModelSpec, precision: str, batch: int, 
 
 
 def judge(spec: ModelSpec, precision: str, backend: str, got: Outputs, fp32_ref: Outputs,
-          variant_ref: Outputs | None, fp32_errors: Mapping[str, float] | None = None) -> bool:
+          variant_ref: Outputs | None, fp32_errors: Mapping[str, float] | None = None,
+          tf32_errors: Mapping[str, float] | None = None) -> bool:
     """trtperf's verdict with the default tolerances for ``backend`` (``spec`` declares none).
 
     Bench-only engines are judged as the backend whose arithmetic they stand in for: ``torch-tf32emu``
     as an fp32 engine that may use TF32 (tensorrt), ``torch-cast-*`` as torch. ``fp32_errors``: the
     model's own fp32 error per output (ONNX Runtime optimized vs the reference), which the adaptive fp32
-    bound scales with, as the pipeline passes it (``ReferenceRunner.fp32_own_errors``).
+    bound scales with; ``tf32_errors``: its own TF32 error (the TF32-emulated graph vs the reference), for
+    engines whose fp32 may be TF32; as the pipeline passes them (``ReferenceRunner.fp32_own_errors``).
     """
     backend = "tensorrt" if backend == "torch-tf32emu" else backend.split("-")[0]
     faithful = fp32_ref if variant_ref is None else variant_ref
+    own = tf32_errors if default_precision(precision, backend) == "tf32" else fp32_errors
     report = two_way_parity(got, fp32_ref, lambda n: cost_tolerance_for(spec, precision, n, backend), faithful,
                             lambda n: faithful_tolerance_for(spec, precision, n, backend), precision,
-                            fp32_errors=fp32_errors if variant_ref is None else None)
+                            fp32_errors=own if variant_ref is None else None)
     return report.passed
 
 
@@ -325,6 +329,9 @@ class Row:
     fp32_own_error: float | None = None
     """The model's own fp32 error (worst output): ONNX Runtime's optimized run vs the reference, the adaptive
     fp32 bound's scale (None in rows written before it existed)."""
+    tf32_own_error: float | None = None
+    """The model's own TF32 error (worst output): ONNX Runtime on the TF32-emulated graph vs the reference, the
+    adaptive TF32 bound's scale (None in rows written before it existed)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,7 +378,10 @@ def _measure_model(spec: ModelSpec, options: Options, cache: ArtifactCache, sett
     fp32_errors = precision_errors(reference_outputs(spec, fp32, batch, settings.seed, cache, optimized=True),
                                    fp32_ref)
     fp32_own = max(fp32_errors.values(), default=0.0)
-    log(f"  fp32 own error (ONNX Runtime optimized vs the reference): {fp32_own:.2e}")
+    tf32_errors = precision_errors(
+        reference_outputs(spec, tf32_emulated(spec, fp32, cache), batch, settings.seed, cache), fp32_ref)
+    tf32_own = max(tf32_errors.values(), default=0.0)
+    log(f"  fp32 own error (ONNX Runtime optimized vs the reference): {fp32_own:.2e}; TF32's: {tf32_own:.2e}")
     fp32_model = onnx.load(str(fp32.path))
     faults = [f for f in candidate_faults(fp32_model, spec)
               if options.faults is None or any(k in f.kind for k in options.faults)]
@@ -413,11 +423,12 @@ def _measure_model(spec: ModelSpec, options: Options, cache: ArtifactCache, sett
                 continue
             cost = case_metrics(got, fp32_ref)["worst"]
             faithful = case_metrics(got, variant_ref)["worst"] if variant_ref is not None else None
-            passed = judge(spec, precision, name, got, fp32_ref, variant_ref, fp32_errors)
+            passed = judge(spec, precision, name, got, fp32_ref, variant_ref, fp32_errors, tf32_errors)
             if error_class(name, precision) == precision:
                 own_error = max(own_error, cost["rel_l2"])
             rows.append(Row(spec.name, precision, name, "", "", passed, cost, faithful, precision_error=eps,
-                            seconds=time.perf_counter() - started, fp32_own_error=fp32_own))
+                            seconds=time.perf_counter() - started, fp32_own_error=fp32_own,
+                            tf32_own_error=tf32_own))
             sink(rows[-1])
             log(f"  {precision:5} {name:18} {'pass' if passed else 'FAIL'}  rel_l2 {cost['rel_l2']:.2e}  "
                 f"max_norm {cost['max_norm']:.2e}  cos {cost['cosine']:.6f}"
@@ -460,10 +471,11 @@ def _measure_model(spec: ModelSpec, options: Options, cache: ArtifactCache, sett
                         continue
                 cost = case_metrics(got, fp32_ref)["worst"]
                 faithful = case_metrics(got, variant_ref)["worst"] if variant_ref is not None else None
-                passed = judge(spec, precision, name, got, fp32_ref, variant_ref, fp32_errors)
+                passed = judge(spec, precision, name, got, fp32_ref, variant_ref, fp32_errors, tf32_errors)
                 rows.append(Row(spec.name, precision, name, fault.kind, fault.site, passed, cost, faithful,
                                 effect_rel_l2=effects[fault], precision_error=eps,
-                                seconds=time.perf_counter() - started, fp32_own_error=fp32_own))
+                                seconds=time.perf_counter() - started, fp32_own_error=fp32_own,
+                                tf32_own_error=tf32_own))
                 sink(rows[-1])
                 detectable = effects[fault] > own_error
                 log(f"  {precision:5} {name:12} {fault.kind:28} effect {effects[fault]:.2e} "
@@ -492,10 +504,13 @@ def own_errors(rows: list[Row]) -> dict[tuple[str, str], float]:
 def reference_error(r: Row, own: Mapping[tuple[str, str], float]) -> float:
     """The precision's own error from the references alone, definition A: fp32 = ONNX Runtime's optimized run
     vs the reference (the adaptive bound's scale), fp16/bf16/int8 = the variant's ONNX Runtime reference vs
-    the fp32 one (``eps``, the faithful bound's scale). TF32 has no reference-only measure: definition B."""
+    the fp32 one (``eps``, the faithful bound's scale), TF32 = the TF32-emulated graph vs the reference (rows
+    from before it was measured: definition B)."""
     cls = error_class(r.engine, r.precision)
     if cls == "fp32" and r.fp32_own_error is not None:
         return r.fp32_own_error
+    if cls == "tf32" and r.tf32_own_error is not None:
+        return r.tf32_own_error
     if cls not in ("fp32", "tf32") and r.precision_error > 0:
         return r.precision_error
     return own.get((r.model, cls), 0.0)
@@ -503,7 +518,7 @@ def reference_error(r: Row, own: Mapping[tuple[str, str], float]) -> float:
 
 DEFINITIONS = {
     "A": "effect > the precision's own error from the references alone (fp32: ONNX Runtime optimized vs the "
-         "reference; fp16/bf16: eps = ONNX Runtime's variant vs fp32; TF32: as B)",
+         "reference; fp16/bf16: eps = ONNX Runtime's variant vs fp32; TF32: the TF32-emulated graph vs the reference)",
     "B": "effect > the largest error of the correct engines of that precision on that model in this run",
 }
 
@@ -597,6 +612,12 @@ def factor_diagnostics(rows: list[Row]) -> list[str]:
         lines.append(f"fp32 error in units of the model's own fp32 error e, correct {engine}: up to "
                      f"{worst.cost['rel_l2'] / (worst.fp32_own_error or 1):.2f} ({worst.model}; the bound is 10 e "
                      f"within [1e-5, 3e-4])")
+    tf32 = [r for r in rows if not r.fault and error_class(r.engine, r.precision) == "tf32" and r.tf32_own_error]
+    for engine in sorted({r.engine for r in tf32}):
+        worst = max((r for r in tf32 if r.engine == engine), key=lambda r: r.cost["rel_l2"] / (r.tf32_own_error or 1))
+        lines.append(f"fp32-where-TF32-may-be-on error in units of the model's own TF32 error e, correct {engine}: "
+                     f"up to {worst.cost['rel_l2'] / (worst.tf32_own_error or 1):.2f} ({worst.model}; the bound is "
+                     f"5 e within [1e-4, 0.1])")
     return ["", *lines] if lines else []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,8 @@ class OutputComparison:
     """Integer/boolean outputs: the agreement judged (beyond the majority value where the tolerance asks so)."""
     majority_fraction: float = 0.0
     """Integer/boolean outputs: the share of the reference's most common value (0: not computed)."""
+    own_error_source: str = ""
+    """How ``precision_error`` was measured, where an adaptive bound scales with it (for messages)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -111,9 +113,9 @@ class OutputComparison:
         if t.rel_l2_floor is not None:
             if not self.precision_error and self.rel_l2_bound == t.max_rel_l2:
                 return " (this model's own error was not measured)"
+            source = f" ({self.own_error_source})" if self.own_error_source else ""
             return (f" = {t.precision_error_factor:g} x this model's own error {self.precision_error:.3g} on this "
-                    f"output (ONNX Runtime's optimized run vs the unoptimized reference), kept within "
-                    f"[{t.rel_l2_floor:g}, {t.max_rel_l2:g}]")
+                    f"output{source}, kept within [{t.rel_l2_floor:g}, {t.max_rel_l2:g}]")
         if self.rel_l2_bound != t.max_rel_l2:
             return (f" = {t.precision_error_factor:g} x the precision's own error {self.precision_error:.3g} on this "
                     f"output")
@@ -370,10 +372,12 @@ def compare_outputs(
     expected: Mapping[str, np.ndarray],
     tolerance_for: Callable[[str], Tolerance],
     precision_errors: Mapping[str, float] | None = None,
+    own_error_source: str = "",
 ) -> ParityReport:
     """Compare every reference output; a missing output is a failure, never skipped.
 
-    ``precision_errors``: per output, the precision's own relative L2 error (see :func:`precision_errors`).
+    ``precision_errors``: per output, the precision's own relative L2 error (see :func:`precision_errors`);
+    ``own_error_source``: how it was measured, for the messages of adaptive bounds.
     """
     results = []
     for name, ref in expected.items():
@@ -382,8 +386,9 @@ def compare_outputs(
             results.append(OutputComparison(name, tuple(np.shape(ref)), nan, nan, nan, 1.0, (), nan, nan, nan,
                                             tolerance_for(name), False, "missing from the engine's outputs"))
             continue
-        results.append(compare_output(name, np.asarray(got[name]), np.asarray(ref), tolerance_for(name),
-                                      (precision_errors or {}).get(name, math.nan)))
+        result = compare_output(name, np.asarray(got[name]), np.asarray(ref), tolerance_for(name),
+                                (precision_errors or {}).get(name, math.nan))
+        results.append(replace(result, own_error_source=own_error_source) if own_error_source else result)
     return ParityReport(tuple(results))
 
 
@@ -514,16 +519,18 @@ def two_way_parity(
     precision: str,
     faithful_unavailable: str = "",
     fp32_errors: Mapping[str, float] | None = None,
+    own_error_source: str = "",
 ) -> TwoWayParity:
     """Compare ``got`` with the fp32 reference (cost) and with the variant's reference (faithful).
 
     Pass ``variant_reference is fp32_reference`` when the variant is the fp32 ONNX: one comparison.
     ``fp32_errors``: per output, fp32's own relative L2 error on this model and input (ONNX Runtime's
-    optimized run vs the reference, :meth:`trtperf.parity.reference.ReferenceRunner.fp32_own_errors`),
+    optimized run vs the reference, or TF32's where fp32 may run in TF32:
+    :meth:`trtperf.parity.reference.ReferenceRunner.fp32_own_errors`),
     for the cost tolerances that scale with it (``Tolerance.rel_l2_floor``); None: not measured, such
-    a tolerance applies its ``max_rel_l2``.
+    a tolerance applies its ``max_rel_l2``. ``own_error_source``: how ``fp32_errors`` were measured.
     """
-    cost = compare_outputs(got, fp32_reference, cost_tolerance_for, fp32_errors)
+    cost = compare_outputs(got, fp32_reference, cost_tolerance_for, fp32_errors, own_error_source)
     if variant_reference is fp32_reference:
         return TwoWayParity(cost=cost, faithful=cost, precision=precision, same_reference=True)
     faithful = None

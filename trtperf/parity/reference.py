@@ -19,10 +19,28 @@ import numpy as np
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.isolate import run_isolated
 from trtperf.parity.compare import TwoWayParity, precision_errors, two_way_parity
-from trtperf.parity.tolerance import cost_tolerance_for, faithful_tolerance_for
+from trtperf.parity.tolerance import cost_tolerance_for, default_precision, faithful_tolerance_for
 from trtperf.spec import ModelSpec
 
 Outputs = dict[str, np.ndarray]
+
+OPTIMIZED_RUN = "ONNX Runtime's optimized run vs the unoptimized reference"
+TF32_RUN = "ONNX Runtime on the model with MatMul/Gemm/Conv inputs rounded to TF32 vs the fp32 reference"
+"""How the own error of an adaptive fp32 bound is measured: IEEE-fp32 backends, and where TF32 may be on."""
+
+
+def tf32_emulated(spec: ModelSpec, fp32: CacheEntry, cache: ArtifactCache) -> CacheEntry:
+    """The cached fp32 ONNX of ``spec`` with TF32 emulated (:func:`trtperf.parity.tf32.tf32_emulation`)."""
+
+    def produce(tmp: Path) -> None:
+        import onnx
+
+        from trtperf.parity.tf32 import tf32_emulation
+
+        onnx.save(tf32_emulation(onnx.load(str(fp32.path))), str(tmp))
+
+    return cache.get_or_create("tf32-emulation", {"onnx": fp32.meta["sha256"], "schema": 1}, produce,
+                               suffix=".onnx", describe=f"TF32 emulation of {spec.name}")
 
 
 def cached_outputs(spec: ModelSpec, onnx: CacheEntry, batch: int, seed: int, cache: ArtifactCache,
@@ -118,17 +136,32 @@ class ReferenceRunner:
             cost_tolerance_for(self.spec, self.precision, name, self.backend).rel_l2_floor is not None
             for name in self.spec.outputs)
 
+    @property
+    def tf32_may_be_on(self) -> bool:
+        """Whether this case's fp32 arithmetic may run in TF32 (the tf32 precision; fp32 on TensorRT)."""
+        return default_precision(self.precision, self.backend) == "tf32"
+
+    @property
+    def own_error_source(self) -> str:
+        """How :meth:`fp32_own_errors` measures (for messages)."""
+        return TF32_RUN if self.tf32_may_be_on else OPTIMIZED_RUN
+
     def fp32_own_errors(self, batch: int, seed: int, dims: Mapping[str, int] | None = None) -> dict[str, float] | None:
-        """Per float output: the relative L2 distance of ONNX Runtime's optimized run (ORT_ENABLE_ALL) of
-        the fp32 ONNX from the unoptimized reference on the seeded inputs: what reordering the model's
-        fp32 arithmetic costs on this model (fused kernels, other summation orders). Both runs are cached
-        and run in a child process. None when no tolerance of this case needs it."""
+        """Per float output, the model's own error at this case's fp32 arithmetic, as relative L2 distance
+        from the fp32 reference on the seeded inputs. IEEE fp32: ONNX Runtime's optimized run
+        (ORT_ENABLE_ALL: fused kernels, other summation orders). Where TF32 may be on: ONNX Runtime on the
+        model with every MatMul/Gemm/Conv input rounded to TF32 (:mod:`trtperf.parity.tf32`). Runs are
+        cached and run in a child process. None when no tolerance of this case needs it."""
         if not self.needs_fp32_own_errors():
             return None
         key = (batch, seed, tuple(sorted((dims or {}).items())))
         if key not in self._own_errors:  # the timed path checks every run and stream: compute once
-            optimized = cached_outputs(self.spec, self.fp32, batch, seed, self.cache, dims, optimized=True)
-            self._own_errors[key] = precision_errors(optimized, self.fp32_outputs(batch, seed, dims))
+            if self.tf32_may_be_on:
+                emulated = tf32_emulated(self.spec, self.fp32, self.cache)
+                other = cached_outputs(self.spec, emulated, batch, seed, self.cache, dims)
+            else:
+                other = cached_outputs(self.spec, self.fp32, batch, seed, self.cache, dims, optimized=True)
+            self._own_errors[key] = precision_errors(other, self.fp32_outputs(batch, seed, dims))
         return self._own_errors[key]
 
     def check(self, got: Mapping[str, np.ndarray], batch: int, seed: int,
@@ -147,6 +180,8 @@ class ReferenceRunner:
                 from trtperf.backends.onnxruntime import optimized_session
 
                 self._sessions[which] = optimized_session(self.fp32.path)
+            elif which == "tf32-emulated":
+                self._sessions[which] = reference_session(tf32_emulated(self.spec, self.fp32, self.cache).path)
             else:
                 entry = self.fp32 if which == "fp32" else self.variant
                 self._sessions[which] = reference_session(entry.path)
@@ -164,7 +199,8 @@ class ReferenceRunner:
             except Exception as exc:  # as in variant_outputs
                 self.variant_unavailable = self._unavailable(exc)
                 variant = None
-        own = (precision_errors(run_session(self._session("fp32-optimized"), inputs), expected)
+        own_run = "tf32-emulated" if self.tf32_may_be_on else "fp32-optimized"
+        own = (precision_errors(run_session(self._session(own_run), inputs), expected)
                if self.needs_fp32_own_errors() else None)
         return self._compare(got, expected, variant, own)
 
@@ -174,4 +210,5 @@ class ReferenceRunner:
         backend = self.backend
         return two_way_parity(got, expected, lambda name: cost_tolerance_for(spec, precision, name, backend), variant,
                               lambda name: faithful_tolerance_for(spec, precision, name, backend), precision,
-                              self.variant_unavailable if variant is None else "", fp32_errors)
+                              self.variant_unavailable if variant is None else "", fp32_errors,
+                              self.own_error_source)

@@ -142,6 +142,6 @@ def test_declared_tolerances_still_win_over_the_scaled_defaults(tiny_spec: objec
     assert isinstance(tiny_spec, ModelSpec)
     spec = dataclasses.replace(tiny_spec, tolerances={"fp32:y": Tolerance(atol=0.5)})
     # the float bounds as declared; integer outputs keep the precision's default agreement (TF32 here)
-    assert cost_tolerance_for(spec, "fp32", "y", "tensorrt") == Tolerance(atol=0.5, min_agreement=0.95,
+    assert cost_tolerance_for(spec, "fp32", "y", "tensorrt") == Tolerance(atol=0.5, min_agreement=0.8,
                                                                           chance_corrected=True)
     assert cost_tolerance_for(tiny_spec, "fp32", "y", "tensorrt") == COST_TOLERANCES["tf32"]

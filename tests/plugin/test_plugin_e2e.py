@@ -142,6 +142,26 @@ def test_selection_options_and_k(pytester: pytest.Pytester, suite: list[str], ti
     result.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b1-s2[]]", "*1/4 tests collected*"])
 
 
+def test_a_model_that_k_deselects_is_not_named_when_it_has_no_case(pytester: pytest.Pytester,
+                                                                    suite: list[str]) -> None:
+    pytester.makepyfile(test_other='''
+        import trtperf
+        from trtperf import InputSpec
+        from torch import nn
+
+        @trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], batches=(1,), max_batch=2)
+        def small():
+            return nn.Linear(8, 2)
+    ''')
+    result = pytester.runpytest(*suite, "--collect-only", "-q", "--trtperf-batch", "4", "-k", "tiny")
+    result.stdout.fnmatch_lines(["*tiny[[]onnxruntime-fp32-b4-s1[]]"])
+    assert "'small'" not in result.stdout.str()  # -k tiny deselects it: its batch limit is not the user's problem
+    result = pytester.runpytest(*suite, "--collect-only", "-q", "--trtperf-batch", "4", "-k", "small or tiny")
+    result.stdout.fnmatch_lines(["*--trtperf-batch 4 is above max_batch 2 of model 'small'*"])
+    result = pytester.runpytest(*suite, "--collect-only", "-q", "--trtperf-batch", "4", "-k", "test_other")
+    result.stdout.fnmatch_lines(["*--trtperf-batch 4 is above max_batch 2 of model 'small'*"])  # by its file
+
+
 def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester, suite: list[str]) -> None:
     result = pytester.runpytest(*suite, "--trtperf-runs", "zero")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -75,7 +76,7 @@ class FakeRuntimeConfig:
     """Test double of IRuntimeConfig (``has_api`` False: a flavour without the runtime cache API)."""
 
     def __init__(self, has_api: bool = True) -> None:
-        self.attached: object = None
+        self.attached: Any = None
         if has_api:
             self.create_runtime_cache = FakeRuntimeCache
 

@@ -192,10 +192,7 @@ def _compare_exact(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
         max_rel=float("nan"), mean_abs=float(np.nanmean(diff)) if diff.size else 0.0, mismatch_fraction=mismatch,
         worst_index=first[0] if first else (), worst_got=float(g.flat[worst_flat]) if g.size else 0.0,
         worst_expected=float(e.flat[worst_flat]) if e.size else 0.0, cosine=float("nan"), tolerance=tolerance,
-        # Below exact, one differing element always passes: a single near-tie flip is a small output's resolution.
-        passed=bool(score >= required_agreement(tolerance) - 1e-12 or (required_agreement(tolerance) < 1.0
-                                                                         and flat.size <= 1)),
-        kind="exact", first_mismatches=first,
+        passed=bool(score >= required_agreement(tolerance) - 1e-12), kind="exact", first_mismatches=first,
         agreement_score=score, majority_fraction=majority,
     )
 

@@ -132,8 +132,10 @@ per-token argmax over 128 channels (32 ids a batch) and a ConvNeXt segmentation 
 0.9375, bf16 (torch) 0.905, int8 (ONNX Runtime, static Q/DQ) 0.789, fp8 (E4M3 Q/DQ) 0.625, all on the CLIP
 tower; the ConvNeXt head 0.89 (fp8) to 0.998 (fp16). The floors leave 2-3.2x that worst disagreement: fp16 and
 TF32 0.8, bf16 0.7, int8 0.4, fp8 0.25 (the 0.95/0.75/0.7 used before failed correct fp16, TF32 and fp8 engines
-on the CLIP tower). One differing element always passes below fp32: on a small output one near-tie flip is the
-resolution (1 of 8 ids is 12.5 %). The floors count agreement beyond the reference's most common value
+on the CLIP tower). An output too small for one flip to stay above its floor (a batch-1 class id, 1 of 4 ids
+where the most common is half) is in effect compared exactly: a near tie there is indistinguishable from a wrong
+answer, so a model whose ids sit on near ties declares its own fraction. The floors count agreement beyond the
+reference's most common value
 (``Tolerance.chance_corrected``: (a - m) / (1 - m)), so an engine answering a constant fails even where one
 value dominates (a mask that is 80 % False, a segmentation that is 85 % background), as do unrelated ids
 (agreement near 0): they catch ids wrong wholesale, while the float outputs' checks catch subtler faults.

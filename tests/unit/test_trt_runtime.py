@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
 from trtperf.errors import BuildError
@@ -144,3 +145,78 @@ def test_failing_to_store_the_runtime_cache_costs_nothing_but_compile_time() -> 
     shared.cache.contents = b"ok kernels"
     shared.store()  # no exception
     assert shared.status == "empty"
+
+
+class FakeStream:
+    """Test double of a CUDA stream (everything is synchronous here)."""
+
+    cuda_stream = 0
+
+    def synchronize(self) -> None:
+        pass
+
+
+class DoublingContext:
+    """Test double of an execution context: y = 2 x, read from the binding's input buffer at each launch."""
+
+    def __init__(self, binding: Any) -> None:
+        self.binding = binding
+
+    def execute_async_v3(self, stream: int) -> bool:
+        self.binding.device_outputs["y"].copy_(2 * self.binding.device_inputs["x"])
+        return True
+
+
+def _engine_with_fake_bindings(monkeypatch: pytest.MonkeyPatch, fresh: bool = False) -> tuple[Any, list[int]]:
+    """The real TrtEngine.infer/make_workers/_binding_for and the real Binding, with bind() done as the real one does
+    it (inputs copied into the binding's buffers once) over a :class:`DoublingContext`; no GPU."""
+    import contextlib
+    import types
+
+    import torch
+
+    from trtperf.trt.runtime import Binding, TrtEngine
+
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    binds: list[int] = []
+
+    def bind(self: Any, inputs: Any, stream: Any) -> Binding:
+        binds.append(1)
+        device_inputs = {"x": torch.from_numpy(np.ascontiguousarray(inputs["x"])).clone()}
+        binding = Binding(None, stream, device_inputs, {"y": torch.empty_like(device_inputs["x"])})
+        binding.context = DoublingContext(binding)
+        binding.enqueue()
+        return binding
+
+    engine: Any = object.__new__(TrtEngine)
+    engine._torch = types.SimpleNamespace(cuda=types.SimpleNamespace(Stream=FakeStream, stream=torch.cuda.stream))
+    engine.fresh_contexts, engine._idle, engine.mode = fresh, [], types.SimpleNamespace()
+    engine.bind = types.MethodType(bind, engine)
+    engine.release = lambda binding: None
+    return engine, binds
+
+
+def test_a_kept_binding_computes_the_inputs_of_each_call_not_those_it_was_bound_with(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A review found infer() returning the first call's outputs for a dict whose arrays changed since (the
+    # trtperf_build fixture passes the same dict every time): a kept binding now copies the current inputs.
+    engine, binds = _engine_with_fake_bindings(monkeypatch)
+    inputs = {"x": np.array([1.0, 2.0], np.float32)}
+    assert engine.infer(inputs)["y"].tolist() == [2.0, 4.0]
+    inputs["x"] = np.array([10.0, 20.0], np.float32)  # the same dict, new arrays
+    assert engine.infer(inputs)["y"].tolist() == [20.0, 40.0]
+    inputs["x"][:] = [100.0, 200.0]  # changed in place
+    first = engine.infer(inputs)
+    assert first["y"].tolist() == [200.0, 400.0]
+    assert engine.infer({"x": np.array([3.0, 4.0], np.float32)})["y"].tolist() == [6.0, 8.0]
+    assert first["y"].tolist() == [200.0, 400.0]  # a copy, not a view the next launch overwrites
+    assert len(binds) == 1  # one context for all of them
+    assert engine.infer({"x": np.array([1.0, 2.0, 3.0], np.float32)})["y"].tolist() == [2.0, 4.0, 6.0]
+    assert len(binds) == 2  # another shape: a new binding
+
+
+def test_fresh_contexts_bind_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, binds = _engine_with_fake_bindings(monkeypatch, fresh=True)
+    for value in (1.0, 2.0):
+        assert engine.infer({"x": np.array([value], np.float32)})["y"].tolist() == [2 * value]
+    assert len(binds) == 2

@@ -103,7 +103,8 @@ class Binding:
                 tensor.fill_(float("nan") if tensor.is_floating_point() else 0)
 
     def outputs(self) -> dict[str, np.ndarray]:
-        """The outputs of the last launch (waits for the stream)."""
+        """The outputs of the last launch (waits for the stream): copies, never views of the buffers the
+        next launch writes (host buffers in e2e mode are CPU tensors, which ``.cpu()`` does not copy)."""
         self.stream.synchronize()
         source = self.host_outputs or self.device_outputs
         out = {}
@@ -111,8 +112,25 @@ class Binding:
             value = tensor.detach()
             if str(value.dtype).removeprefix("torch.") in _NUMPY_LACKS:
                 value = value.float()
-            out[name] = value.cpu().numpy()
+            out[name] = value.cpu().numpy().copy()
         return out
+
+    def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> bool:
+        """Copy ``inputs`` into this binding's input buffers in place (addresses, and so a captured graph,
+        stay valid); False, copying nothing, when an input's shape differs from the bound one."""
+        import torch
+
+        arrays = {name: np.ascontiguousarray(inputs[name]) for name in self.device_inputs}
+        if any(tuple(array.shape) != tuple(self.device_inputs[name].shape) for name, array in arrays.items()):
+            return False
+        with torch.cuda.stream(self.stream):
+            for name, array in arrays.items():
+                source = torch.from_numpy(array).to(self.device_inputs[name].dtype)
+                self.device_inputs[name].copy_(source)
+                if name in self.host_inputs:
+                    self.host_inputs[name].copy_(source)
+        self.stream.synchronize()
+        return True
 
 
 @dataclass(frozen=True)
@@ -239,8 +257,8 @@ class TrtEngine(Engine):
         self._timed_inputs: Mapping[str, np.ndarray] | None = None
         self.fresh_contexts = fresh_contexts
         self._idle: list[Binding] = []
-        """Bindings of finished runs, kept for the next run on the same inputs (``fresh_contexts`` off)."""
-        self._idle_inputs: Mapping[str, np.ndarray] | None = None
+        """Bindings of finished inferences and runs, kept for the next of the same input shapes
+        (``fresh_contexts`` off); each is loaded with the inputs of its next use."""
         self.runtime_cache = (SharedRuntimeCache(runtime_cache)
                               if runtime_cache is not None and self.kernel_specialization is not None else None)
 
@@ -347,8 +365,7 @@ class TrtEngine(Engine):
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One inference through the same launch as timing (graph replay when cuda_graph is on)."""
         torch = self._torch
-        kept = not self.fresh_contexts and bool(self._idle) and inputs is self._idle_inputs
-        binding = self._idle.pop() if kept else self.bind(inputs, torch.cuda.Stream())
+        binding = self._binding_for(inputs)
         try:
             # bind() already ran one inference into these buffers: poison them, so the outputs
             # compared are the launch's own (an empty CUDA graph would otherwise pass parity).
@@ -359,32 +376,35 @@ class TrtEngine(Engine):
         finally:
             if self.fresh_contexts:
                 self.release(binding)
-            else:
-                # Its context and graph serve the first timed run of the same inputs (make_workers).
-                if inputs is not self._idle_inputs:
-                    self._release_idle()
+            else:  # its context and graph serve the first timed run (make_workers)
                 self._keep(binding)
-                self._idle_inputs = inputs
 
     def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
         """``streams`` workers, each on its own binding (context, stream, buffers, graph).
 
-        Bindings of earlier runs on the same ``inputs`` object are reused unless ``fresh_contexts``;
-        a closed worker hands its binding back for the next run.
+        Bindings of earlier inferences and runs of the same input shapes are reused, loaded with
+        ``inputs``, unless ``fresh_contexts``; a closed worker hands its binding back for the next run.
         """
-        torch = self._torch
         self._timed_inputs = inputs
-        if self.fresh_contexts or inputs is not self._idle_inputs:
-            self._release_idle()
         workers: list[Worker] = []
         for _ in range(streams):
-            binding = self._idle.pop() if self._idle else self.bind(inputs, torch.cuda.Stream())
+            binding = self._binding_for(inputs)
             done = _closer(self.release, binding) if self.fresh_contexts else _closer(self._keep, binding)
             workers.append(event_worker(binding.launch, binding.stream, self.mode, done,
                                         OutputProbe(poison=binding.poison, read=binding.outputs)))
-        if not self.fresh_contexts:
-            self._idle_inputs = inputs
         return workers
+
+    def _binding_for(self, inputs: Mapping[str, np.ndarray]) -> Binding:
+        """A kept binding loaded with ``inputs`` (the same shapes; not with ``fresh_contexts``), else a new one.
+        Loading copies the current values, so a caller that changes its arrays, or passes new ones in the same
+        dict, never gets the outputs of the inputs bound before."""
+        while self._idle:
+            binding = self._idle.pop()
+            if not self.fresh_contexts and binding.load_inputs(inputs):
+                return binding
+            self.release(binding)
+        torch: Any = self._torch
+        return self.bind(inputs, torch.cuda.Stream())
 
     def _keep(self, binding: Binding) -> None:
         binding.stream.synchronize()
@@ -393,7 +413,6 @@ class TrtEngine(Engine):
     def _release_idle(self) -> None:
         while self._idle:
             self.release(self._idle.pop())
-        self._idle_inputs = None
 
     def measurements(self) -> dict[str, Any]:
         """Host latency (enqueue to completion) of the timed launch, probed after the timed runs; and
@@ -416,9 +435,7 @@ class TrtEngine(Engine):
 
         Kept apart from the timed samples, which keep the stream fed without per-inference syncs.
         """
-        torch = self._torch
-        kept = bool(self._idle) and inputs is self._idle_inputs  # a timed run's binding: no new context
-        binding = self._idle.pop() if kept else self.bind(inputs, torch.cuda.Stream())
+        binding = self._binding_for(inputs)  # a timed run's binding: no new context
         worker = CudaEventWorker(binding.launch, binding.stream, host_latency=True)
         try:
             worker.run(5)
@@ -427,10 +444,10 @@ class TrtEngine(Engine):
             host = list(worker.host_samples)
         finally:
             worker.close()
-            if kept:
-                self._keep(binding)
-            else:
+            if self.fresh_contexts:
                 self.release(binding)
+            else:
+                self._keep(binding)
         host_ms = sorted(v * 1e3 for v in host)
         return {
             "host_latency_ms": {"median": statistics.median(host_ms), "p99": host_ms[int(0.99 * (len(host_ms) - 1))],

@@ -108,7 +108,9 @@ class ReferenceRunner:
         self.cache = cache
         self.same = variant.meta["sha256"] == fp32.meta["sha256"]
         self._sessions: dict[str, Any] = {}
-        self._own_errors: dict[tuple[int, int, tuple[tuple[str, int], ...]], dict[str, float]] = {}
+        self._own_errors: dict[tuple[int, int, tuple[tuple[str, int], ...]], dict[str, float] | None] = {}
+        self.own_error_unmeasured = ""
+        """Why the model's own error could not be measured (its bound is then the cap), or ''."""
         self.variant_unavailable = ""
 
     def _unavailable(self, exc: Exception) -> str:
@@ -143,7 +145,9 @@ class ReferenceRunner:
 
     @property
     def own_error_source(self) -> str:
-        """How :meth:`fp32_own_errors` measures (for messages)."""
+        """How :meth:`fp32_own_errors` measures, or why it could not (for messages)."""
+        if self.own_error_unmeasured:
+            return self.own_error_unmeasured
         return TF32_RUN if self.tf32_may_be_on else OPTIMIZED_RUN
 
     def fp32_own_errors(self, batch: int, seed: int, dims: Mapping[str, int] | None = None) -> dict[str, float] | None:
@@ -157,12 +161,26 @@ class ReferenceRunner:
         key = (batch, seed, tuple(sorted((dims or {}).items())))
         if key not in self._own_errors:  # the timed path checks every run and stream: compute once
             if self.tf32_may_be_on:
-                emulated = tf32_emulated(self.spec, self.fp32, self.cache)
-                other = cached_outputs(self.spec, emulated, batch, seed, self.cache, dims)
+                other = self._tf32_outputs(batch, seed, dims)
             else:
                 other = cached_outputs(self.spec, self.fp32, batch, seed, self.cache, dims, optimized=True)
-            self._own_errors[key] = precision_errors(other, self.fp32_outputs(batch, seed, dims))
+            self._own_errors[key] = None if other is None else precision_errors(
+                other, self.fp32_outputs(batch, seed, dims))
         return self._own_errors[key]
+
+    def _tf32_outputs(self, batch: int, seed: int, dims: Mapping[str, int] | None) -> Outputs | None:
+        """ONNX Runtime on the TF32 emulation; None (the bound is then its cap, 0.1) when the emulation cannot
+        cover the model or ONNX Runtime cannot run it: a measuring aid must not fail a case the cap would judge."""
+        from trtperf.parity.tf32 import TF32EmulationIncomplete
+
+        try:
+            emulated = tf32_emulated(self.spec, self.fp32, self.cache)
+            return cached_outputs(self.spec, emulated, batch, seed, self.cache, dims)
+        except TF32EmulationIncomplete as exc:
+            self.own_error_unmeasured = f"TF32 emulation not possible: {exc}"
+        except Exception as exc:  # ONNX Runtime's own types, or the emulation's graph rejected
+            self.own_error_unmeasured = f"TF32 emulation failed: {_first_line(exc)}"
+        return None
 
     def check(self, got: Mapping[str, np.ndarray], batch: int, seed: int,
               dims: Mapping[str, int] | None = None) -> TwoWayParity:
@@ -200,8 +218,14 @@ class ReferenceRunner:
                 self.variant_unavailable = self._unavailable(exc)
                 variant = None
         own_run = "tf32-emulated" if self.tf32_may_be_on else "fp32-optimized"
-        own = (precision_errors(run_session(self._session(own_run), inputs), expected)
-               if self.needs_fp32_own_errors() else None)
+        own = None
+        if self.needs_fp32_own_errors() and not self.own_error_unmeasured:
+            try:
+                own = precision_errors(run_session(self._session(own_run), inputs), expected)
+            except Exception as exc:  # as in _tf32_outputs: the cap judges
+                if not self.tf32_may_be_on:
+                    raise
+                self.own_error_unmeasured = f"TF32 emulation failed: {_first_line(exc)}"
         return self._compare(got, expected, variant, own)
 
     def _compare(self, got: Mapping[str, np.ndarray], expected: Outputs, variant: Outputs | None,

@@ -18,6 +18,8 @@ run of the result, compared with the fp32 reference, is the model's own TF32 err
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -43,18 +45,38 @@ def round_to_tf32(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(hi), hi, x).astype(np.float32)
 
 
+class TF32EmulationIncomplete(ValueError):
+    """The model has TF32-capable operators where the emulation does not reach (subgraphs, functions)."""
+
+
 def tf32_emulation(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of the fp32 ``model`` whose MatMul/Gemm/Conv/ConvTranspose float inputs are rounded to TF32.
 
     Returns the model unchanged in meaning elsewhere (outputs, names, opsets). Inputs that are not
-    float32 (integer Q/DQ paths, fp16 variants) are left alone.
+    float32 (integer Q/DQ paths, fp16 variants) are left alone; an initializer that also feeds other
+    operators gets a rounded copy, so only the matrix products see TF32. Raises
+    :class:`TF32EmulationIncomplete` when such operators sit in If/Loop/Scan subgraphs or local functions,
+    which it does not rewrite: an error measured without them would understate TF32's.
     """
+    hidden = _tf32_ops_out_of_reach(model)
+    if hidden:
+        raise TF32EmulationIncomplete(f"{', '.join(sorted(hidden))} inside subgraphs or functions")
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
     float_values = _float32_names(model)
     initializers = {init.name: init for init in graph.initializer}
+    taken = _value_names(graph)
+
+    def fresh(base: str) -> str:  # a name no value of the graph has
+        name, n = base, 0
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        return name
+
+    splitter = fresh("trtperf_tf32_splitter")
     rounded: dict[str, str] = {}
-    splitter = "trtperf_tf32_splitter"
     nodes: list[onnx.NodeProto] = []
     for node in graph.node:
         for index in TF32_OPS.get(node.op_type, ()):
@@ -62,23 +84,58 @@ def tf32_emulation(model: onnx.ModelProto) -> onnx.ModelProto:
                 continue
             name = node.input[index]
             if name not in rounded:
+                out = fresh(f"{name}__tf32")
                 if name in initializers:
                     array = numpy_helper.to_array(initializers[name])
-                    initializers[name].CopyFrom(numpy_helper.from_array(round_to_tf32(array), name))
-                    rounded[name] = name
+                    graph.initializer.append(numpy_helper.from_array(round_to_tf32(array), out))
+                    if model.ir_version < 4:  # IR 3: every initializer is also a graph input
+                        graph.input.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, array.shape))
                 else:
-                    out = f"{name}__tf32"
-                    scaled, low = f"{name}__tf32_scaled", f"{name}__tf32_low"
+                    scaled, low, overflow = fresh(f"{name}__tf32_scaled"), fresh(f"{name}__tf32_low"), fresh(
+                        f"{name}__tf32_overflow")
+                    split = fresh(f"{name}__tf32_split")
                     nodes += [helper.make_node("Mul", [name, splitter], [scaled]),
                               helper.make_node("Sub", [scaled, name], [low]),
-                              helper.make_node("Sub", [scaled, low], [out])]
-                    rounded[name] = out
+                              helper.make_node("Sub", [scaled, low], [split]),
+                              # |x| > FLT_MAX / 8193 overflows the split: keep x (TF32 shares fp32's range)
+                              helper.make_node("IsInf", [scaled], [overflow]),
+                              helper.make_node("Where", [overflow, name, split], [out])]
+                rounded[name] = out
             node.input[index] = rounded[name]
         nodes.append(node)
     del graph.node[:]
     graph.node.extend(nodes)
     graph.initializer.append(numpy_helper.from_array(np.array(SPLITTER, dtype=np.float32), splitter))
     return model
+
+
+def _value_names(graph: onnx.GraphProto) -> set[str]:
+    """Every value name of ``graph`` (inputs, initializers, node outputs, declared values)."""
+    names = {value.name for value in (*graph.input, *graph.output, *graph.value_info)}
+    names |= {init.name for init in graph.initializer}
+    for node in graph.node:
+        names.update(node.output)
+        names.update(node.input)
+    return names
+
+
+def _tf32_ops_out_of_reach(model: onnx.ModelProto) -> set[str]:
+    """TF32-capable op types in the main graph's subgraphs (If/Loop/Scan bodies) and in local functions."""
+    found: set[str] = set()
+
+    def visit(nodes: Iterable[onnx.NodeProto], nested: bool) -> None:
+        for node in nodes:
+            if nested and node.op_type in TF32_OPS:
+                found.add(node.op_type)
+            for attribute in node.attribute:
+                for subgraph in (attribute.g, *attribute.graphs) if attribute.type in (
+                        onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) else ():
+                    visit(subgraph.node, True)
+
+    visit(model.graph.node, False)
+    for function in model.functions:
+        visit(function.node, True)
+    return found
 
 
 def _float32_names(model: onnx.ModelProto) -> set[str]:

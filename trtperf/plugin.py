@@ -305,7 +305,8 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
     for axis in obj.dims:
         state.declared_axes.setdefault(axis, set()).add(obj.name)
     cases = expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams, s.dim)
-    if not cases and _selected_by_keyword(collector.config, obj.name, collector.nodeid):
+    declared = [c.key for c in expand_cases(obj, known_backends())] if not cases else []
+    if not cases and _selected_by_keyword(collector.config, [obj.name, *declared], collector.nodeid):
         state.no_cases[obj.name] = why_no_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams,
                                                s.dim)
     elif (dropped := dims_out_of_range(obj, s.dim)) is not None:
@@ -319,10 +320,11 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
     return items
 
 
-def _selected_by_keyword(config: pytest.Config, model: str, module_nodeid: str) -> bool:
-    """Whether ``-k`` would have kept a case of ``model`` (collected in ``module_nodeid``) had it any: a model
-    that ``-k`` deselects is not named in "no case selected". As pytest matches: an identifier matches when
-    it is a substring of the case's name or of its module's path parts (case-insensitive)."""
+def _selected_by_keyword(config: pytest.Config, names: list[str], module_nodeid: str) -> bool:
+    """Whether ``-k`` would have kept a case of a model that has none (``names``: the model's name and the
+    keys of the cases it declares; collected in ``module_nodeid``): a model that ``-k`` deselects is not
+    named in "no case selected". As pytest matches: an identifier matches when it is a substring of the
+    case's name, of its module's path parts or of its marker ``trtperf`` (case-insensitive)."""
     expression = config.getoption("keyword", "")
     if not expression:
         return True
@@ -332,8 +334,9 @@ def _selected_by_keyword(config: pytest.Config, model: str, module_nodeid: str) 
         compiled = Expression.compile(expression)
     except Exception:  # another pytest's internals, or an expression pytest itself will reject
         return True
-    names = [model.lower(), *(part.lower() for part in module_nodeid.split("/") if part)]
-    return bool(compiled.evaluate(lambda sub, /, **_: any(sub.lower() in name for name in names)))
+    haystack = [*(name.lower() for name in names), *(part.lower() for part in module_nodeid.split("/") if part),
+                "trtperf"]
+    return bool(compiled.evaluate(lambda sub, /, **_: any(sub.lower() in name for name in haystack)))
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:

@@ -160,6 +160,9 @@ def test_a_model_that_k_deselects_is_not_named_when_it_has_no_case(pytester: pyt
     result.stdout.fnmatch_lines(["*--trtperf-batch 4 is above max_batch 2 of model 'small'*"])
     result = pytester.runpytest(*suite, "--collect-only", "-q", "--trtperf-batch", "4", "-k", "test_other")
     result.stdout.fnmatch_lines(["*--trtperf-batch 4 is above max_batch 2 of model 'small'*"])  # by its file
+    for expression in ("onnxruntime", "b1", "small[", "not tiny"):  # what its cases' names would have matched
+        result = pytester.runpytest(*suite, "--collect-only", "-q", "--trtperf-batch", "4", "-k", expression)
+        result.stdout.fnmatch_lines(["*--trtperf-batch 4 is above max_batch 2 of model 'small'*"])
 
 
 def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester, suite: list[str]) -> None:

@@ -123,3 +123,21 @@ def test_gpu_precision_limits_apply_only_with_a_gpu(monkeypatch: pytest.MonkeyPa
     assert reason is not None and "8.9" in reason and "7.5" in reason
     monkeypatch.setattr(tensorrt_backend, "_cuda_problem", lambda: "no CUDA GPU")
     assert backend.precision_unsupported("fp8") is None  # build-only on a CPU: every precision builds
+
+
+def test_the_runtime_cache_file_round_trips_and_goes_with_its_engine(tmp_path: Path) -> None:
+    from trtperf.backends.tensorrt import runtime_cache_file, runtime_cache_path
+
+    cache = ArtifactCache(tmp_path / "cache", key_file=tmp_path / "key")
+    entry = cache.get_or_create("engine", {"plan": 1}, lambda tmp: tmp.write_bytes(b"plan") and None, suffix=".plan")
+    file = runtime_cache_file(cache, entry.path, "nvidia-h100")
+    assert file.load() is None
+    file.store(b"kernels")
+    assert file.load() == b"kernels" and runtime_cache_path(entry.path, "nvidia-h100").is_file()
+    assert runtime_cache_file(cache, entry.path, "nvidia-h200").load() is None  # per GPU
+    entry.path.unlink()  # the engine went (pruned or being rebuilt): its kernels are not written back
+    runtime_cache_path(entry.path, "nvidia-h100").unlink()
+    file.store(b"kernels")
+    assert not runtime_cache_path(entry.path, "nvidia-h100").exists()
+    shared = ArtifactCache(tmp_path / "cache", key_file=tmp_path / "key", read_only=True)
+    runtime_cache_file(shared, entry.path, "nvidia-h100").store(b"kernels")  # read-only: stores nothing, no error

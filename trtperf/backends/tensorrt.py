@@ -310,7 +310,10 @@ def runtime_cache_file(cache: ArtifactCache, plan: Path, device_slug: str) -> Ru
     def store(blob: bytes) -> None:
         if cache.read_only:
             return
-        with FileLock(str(path) + ".lock"):
+        # The entry's own lock: a rebuild of the entry (which replaces its directory) and this write never interleave.
+        with FileLock(str(cache.lock_path(plan.parent))):
+            if not plan.is_file():  # the entry went (pruned, or rebuilt as another plan): its kernels go with it
+                return
             remove_orphans(path)  # a killed writer's temporary file
             cache.write_signed_sidecar(path, blob)
 

@@ -177,7 +177,11 @@ class SharedRuntimeCache:
             self.status = "empty"
             if blob:
                 # deserialize() checks the blob against this GPU, driver and RTX release itself.
-                if deserialize(blob):
+                try:
+                    accepted = bool(deserialize(blob))
+                except Exception:  # a blob from another release that the check itself chokes on
+                    accepted = False
+                if accepted:
                     self.status, self.stored = "loaded", blob
                 else:
                     self.status = "rejected"
@@ -189,13 +193,13 @@ class SharedRuntimeCache:
         """Store the cache when it differs from what was loaded; failing to store costs only compile time."""
         if self.cache is None or self.status == "unavailable":
             return
-        blob = bytes(memoryview(self.cache.serialize()))
-        if blob and blob != self.stored:
-            try:
+        try:  # after the case was judged: nothing here may change its verdict
+            blob = bytes(memoryview(self.cache.serialize()))
+            if blob and blob != self.stored:
                 self.file.store(blob)
                 self.stored = blob
-            except OSError:
-                pass
+        except Exception:
+            pass
 
 
 class TrtEngine(Engine):

@@ -129,7 +129,10 @@ def test_the_runtime_cache_file_round_trips_and_goes_with_its_engine(tmp_path: P
     from trtperf.backends.tensorrt import runtime_cache_file, runtime_cache_path
 
     cache = ArtifactCache(tmp_path / "cache", key_file=tmp_path / "key")
-    entry = cache.get_or_create("engine", {"plan": 1}, lambda tmp: tmp.write_bytes(b"plan") and None, suffix=".plan")
+    def produce(tmp: Path) -> None:
+        tmp.write_bytes(b"plan")
+
+    entry = cache.get_or_create("engine", {"plan": 1}, produce, suffix=".plan")
     file = runtime_cache_file(cache, entry.path, "nvidia-h100")
     assert file.load() is None
     file.store(b"kernels")

@@ -246,3 +246,34 @@ def test_source_digest_is_stable_and_covers_the_module_source() -> None:
 def test_tolerance_keys_must_name_declared_outputs_and_known_precisions(key: str) -> None:
     with pytest.raises(TrtperfUsageError, match=re.escape(repr(key))):
         _declare(tolerances={key: Tolerance()})
+
+
+def test_the_factory_runs_once_and_every_caller_gets_its_own_untouched_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trtperf.spec
+
+    calls: list[str] = []
+
+    def factory() -> nn.Module:
+        calls.append("small")
+        return nn.Linear(4, 2)
+
+    spec = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="memo")(factory)
+    first = spec.build_module()
+    assert isinstance(first, nn.Linear)
+    with torch.no_grad():
+        first.weight.mul_(0)  # a caller casts, moves or changes its module
+    second = spec.build_module()
+    assert isinstance(second, nn.Linear)
+    assert calls == ["small"] and second is not first and not second.training
+    torch.manual_seed(spec.seed)
+    assert torch.equal(second.weight, nn.Linear(4, 2).weight)  # as the seeded factory built it
+
+    def big_factory() -> nn.Module:
+        calls.append("big")
+        return nn.Linear(4, 2)
+
+    monkeypatch.setattr(trtperf.spec, "PRISTINE_MAX_BYTES", 8)  # too large to keep a copy of
+    big = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="big")(big_factory)
+    big.build_module()
+    big.build_module()
+    assert calls == ["small", "big", "big"]

@@ -323,8 +323,8 @@ class ModelSpec:
 PRISTINE_MODULES = 2
 """Models whose built module each process keeps, most recent first: a case builds its model for the export's
 key, the engine's key and the engine itself, and the cases of one model follow each other. Copying is cheap
-next to building (transformers' ResNet-50 at full size on a 2-core CPU: built 4.7 s, copied 0.16 s; BERT-base
-1.55 s and 0.29 s; GPT-2 2.0 s and 0.15 s)."""
+next to building: the zoo at full size on a 2-core CPU, factory 0.22-1.59 s, copy 0.01-0.09 s (15-120x;
+bench/module_memo.py, bench/results/module_memo-cpu.txt)."""
 PRISTINE_MAX_BYTES = 2 << 30
 """A module with more parameter and buffer bytes than this is built every time (a copy kept would double a
 large model's host memory)."""

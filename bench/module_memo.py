@@ -1,0 +1,65 @@
+"""What building a model's module costs a case, with and without the per-process pristine copy.
+
+A case builds its model's module up to three times (the export's cache key, the engine's cache key, and
+the torch engine itself); ``ModelSpec.build_module`` now runs the factory once per process and copies a
+pristine instance after that (``trtperf.spec.PRISTINE_MODULES``). For each zoo model this prints, side by
+side in one run: the factory's own time, a copy's time, and their ratio; and what three builds cost a case
+each way.
+
+    TRTPERF_ZOO_SIZE=small python bench/module_memo.py --out bench/results/module_memo-cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import trtperf.spec  # noqa: E402
+from trtperf.spec import load_suite  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="resnet50,mobilenet_v2,vit_b16,segformer_b0,bert_base,gpt2")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    specs = {s.name: s for s in load_suite(ROOT / "suites" / "zoo" / "test_zoo.py")}
+    rows, lines = [], []
+    for name in args.models.split(","):
+        spec = specs[name]
+        spec.build_module()  # imports and first-use costs out of the way
+        factory, copied = [], []
+        for _ in range(args.repeats):
+            trtperf.spec._PRISTINE.clear()
+            started = time.perf_counter()
+            spec.build_module()  # the factory runs (and a pristine copy is kept)
+            factory.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            spec.build_module()  # a copy
+            copied.append(time.perf_counter() - started)
+        row = {"model": name, "factory_s": statistics.median(factory), "copy_s": statistics.median(copied)}
+        row["ratio"] = row["factory_s"] / row["copy_s"]
+        row["three_builds_before_s"] = 3 * row["factory_s"]
+        row["three_builds_now_s"] = row["factory_s"] + 2 * row["copy_s"]  # the first case of a model; later ones copy
+        rows.append(row)
+        lines.append(f"{name:14} factory {row['factory_s']:6.2f} s  copy {row['copy_s']:5.2f} s  ratio "
+                     f"{row['ratio']:5.1f}x  3 builds: {row['three_builds_before_s']:5.2f} s -> "
+                     f"{row['three_builds_now_s']:5.2f} s")
+        print(lines[-1], flush=True)
+    if args.out:
+        meta = {"machine": platform.machine(), "python": platform.python_version(), "argv": sys.argv[1:]}
+        args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+        args.out.with_suffix(".txt").write_text(json.dumps(meta) + "\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

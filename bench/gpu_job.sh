@@ -16,7 +16,7 @@
 # the call on a warm machine, so a later call can gate against them) and are copied into $W/baselines.
 # Usage on the GPU machine, from the repository root: OUT=/some/dir STEPS="record-torch gate-torch" bash bench/gpu_job.sh
 # Everything lands in $OUT/w and is packed into $OUT/w.tgz after each step (a call cut off keeps what finished);
-# the log is $OUT/job.log. Wheels of missing packages (onnxconverter-common) are installed from $WHL if present.
+# at the end w/ is removed, leaving w.tgz (KEEP_W=1 keeps it); the log is $OUT/job.log. Wheels of missing packages (onnxconverter-common) are installed from $WHL if present.
 set -u
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
@@ -119,3 +119,6 @@ for s in $STEPS; do
 done
 step "done"
 pack
+# The device call returns a bounded number of files: leave job.log and w.tgz only (KEEP_W=1 keeps w/ too).
+# A call cut off before this line still has w.tgz as of its last finished step.
+[ "${KEEP_W:-0}" = 1 ] || rm -rf "$W"

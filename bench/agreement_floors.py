@@ -93,6 +93,10 @@ from trtperf.prepare import prepare
 from trtperf.spec import ModelSpec, Tolerance
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench/ and suites/ as packages: one copy of what they share
+from bench.parity_power import tf32_emulation  # the bench's TF32 stand-in
+from suites.zoo.test_zoo import spread_constant_parameters  # as the zoo spreads transformers' constants
+
 DEFAULT_OUT = ROOT / "bench" / "results" / "agreement_floors-cpu"
 BATCH = 2
 SEQ = 16
@@ -126,19 +130,6 @@ def _transformers() -> Any:
     return module
 
 
-def spread_constant_parameters(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Every parameter ``transformers`` initializes to 0 or 1 gets a seeded spread, N(0, 0.02) around 0 and
-    N(1, 0.05) around 1 (as ``suites/zoo/test_zoo.py`` does and the held-out CLIP tower did)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            first = parameter.reshape(-1)[:1]
-            if parameter.numel() > 1 and bool((parameter == first).all()) and float(first) in (0.0, 1.0):
-                noise = torch.randn(parameter.shape, generator=generator)
-                parameter.copy_(noise * 0.02 if float(first) == 0.0 else 1.0 + noise * 0.05)
-    return model.eval()
-
-
 class ClipTextArgmax(nn.Module):
     """CLIP text tower; output: the per-token argmax over the channels of ``last_hidden_state`` (int64)."""
 
@@ -147,7 +138,7 @@ class ClipTextArgmax(nn.Module):
         config = _transformers().CLIPTextConfig(
             vocab_size=VOCAB, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
             max_position_embeddings=64, eos_token_id=2, attn_implementation="eager")
-        self.model = spread_constant_parameters(_transformers().CLIPTextModel(config))
+        self.model = spread_constant_parameters(_transformers().CLIPTextModel(config)).eval()
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         hidden: torch.Tensor = self.model(input_ids=input_ids, return_dict=True).last_hidden_state
@@ -204,35 +195,6 @@ def dims_of(spec: ModelSpec) -> dict[str, int]:
 
 
 # ---- engines -----------------------------------------------------------------------------------
-
-def round_to_tf32(x: Any) -> Any:
-    """fp32 tensor -> fp32 tensor with TF32's 10-bit mantissa (round to nearest), as bench/parity_power.py does."""
-    if not (isinstance(x, torch.Tensor) and x.dtype == torch.float32):
-        return x
-    rounded = (x.contiguous().view(torch.int32) + 0x1000) & ~0x1FFF
-    return torch.where(torch.isfinite(x), rounded.view(torch.float32), x)
-
-
-@contextlib.contextmanager
-def tf32_emulation() -> Iterator[None]:
-    """Inside: the inputs of torch's matmul, linear, convolution and attention ops are rounded to TF32 (what an
-    fp32 engine with TF32 on computes; bench/parity_power.py's ``torch-tf32emu``)."""
-    from torch.overrides import TorchFunctionMode
-
-    ops = {torch.matmul, torch.bmm, torch.mm, torch.baddbmm, torch.addmm, torch.einsum, F.linear, F.conv1d,
-           F.conv2d, F.scaled_dot_product_attention, torch.Tensor.matmul, torch.Tensor.__matmul__}
-
-    class TF32Mode(TorchFunctionMode):
-        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            kwargs = kwargs or {}
-            if func in ops:
-                args = tuple(round_to_tf32(a) for a in args)
-                kwargs = {k: round_to_tf32(v) for k, v in kwargs.items()}
-            return func(*args, **kwargs)
-
-    with TF32Mode():
-        yield
-
 
 def torch_engine(module: nn.Module, spec: ModelSpec, precision: str, mode: str) -> Callable[[Outputs], Outputs]:
     """``mode``: ``eager`` (fp32), ``tf32emu`` (fp32 with TF32-rounded matmul/convolution inputs), ``cast`` (a

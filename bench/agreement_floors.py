@@ -94,8 +94,8 @@ from trtperf.spec import ModelSpec, Tolerance
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # bench/ and suites/ as packages: one copy of what they share
-from bench.parity_power import tf32_emulation  # the bench's TF32 stand-in
-from suites.zoo.test_zoo import spread_constant_parameters  # as the zoo spreads transformers' constants
+from bench.parity_power import tf32_emulation  # noqa: E402 - the bench's TF32 stand-in
+from suites.zoo.test_zoo import spread_constant_parameters  # noqa: E402 - as the zoo spreads constants
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "agreement_floors-cpu"
 BATCH = 2

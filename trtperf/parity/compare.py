@@ -11,6 +11,9 @@ import numpy as np
 
 from trtperf.spec import Tolerance
 
+UNMEASURED = "unmeasured"
+"""Starts an ``own_error_source`` that says why the own error could not be measured (then ": <why>")."""
+
 
 @dataclass(frozen=True)
 class OutputComparison:
@@ -112,8 +115,8 @@ class OutputComparison:
             return ""
         if t.rel_l2_floor is not None:
             if not self.precision_error and self.rel_l2_bound == t.max_rel_l2:
-                why = f": {self.own_error_source}" if self.own_error_source.startswith("TF32 emulation") else ""
-                return f" (this model's own error was not measured{why})"
+                why = self.own_error_source.removeprefix(UNMEASURED)
+                return f" (this model's own error was not measured{why if why != self.own_error_source else ''})"
             source = f" ({self.own_error_source})" if self.own_error_source else ""
             return (f" = {t.precision_error_factor:g} x this model's own error {self.precision_error:.3g} on this "
                     f"output{source}, kept within [{t.rel_l2_floor:g}, {t.max_rel_l2:g}]")

@@ -18,7 +18,7 @@ import numpy as np
 
 from trtperf.cache import ArtifactCache, CacheEntry
 from trtperf.isolate import run_isolated
-from trtperf.parity.compare import TwoWayParity, precision_errors, two_way_parity
+from trtperf.parity.compare import UNMEASURED, TwoWayParity, precision_errors, two_way_parity
 from trtperf.parity.tolerance import cost_tolerance_for, default_precision, faithful_tolerance_for
 from trtperf.spec import ModelSpec
 
@@ -177,9 +177,9 @@ class ReferenceRunner:
             emulated = tf32_emulated(self.spec, self.fp32, self.cache)
             return cached_outputs(self.spec, emulated, batch, seed, self.cache, dims)
         except TF32EmulationIncomplete as exc:
-            self.own_error_unmeasured = f"TF32 emulation not possible: {exc}"
+            self.own_error_unmeasured = f"{UNMEASURED}: TF32 emulation not possible: {exc}"
         except Exception as exc:  # ONNX Runtime's own types, or the emulation's graph rejected
-            self.own_error_unmeasured = f"TF32 emulation failed: {_first_line(exc)}"
+            self.own_error_unmeasured = f"{UNMEASURED}: TF32 emulation failed: {_first_line(exc)}"
         return None
 
     def check(self, got: Mapping[str, np.ndarray], batch: int, seed: int,
@@ -225,7 +225,7 @@ class ReferenceRunner:
             except Exception as exc:  # as in _tf32_outputs: the cap judges
                 if not self.tf32_may_be_on:
                     raise
-                self.own_error_unmeasured = f"TF32 emulation failed: {_first_line(exc)}"
+                self.own_error_unmeasured = f"{UNMEASURED}: TF32 emulation failed: {_first_line(exc)}"
         return self._compare(got, expected, variant, own)
 
     def _compare(self, got: Mapping[str, np.ndarray], expected: Outputs, variant: Outputs | None,

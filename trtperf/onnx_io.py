@@ -14,6 +14,24 @@ if TYPE_CHECKING:
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 
 
+def nested_op_types(model: onnx.ModelProto) -> frozenset[str]:
+    """The op types inside the main graph's subgraphs (If/Loop/Scan bodies, at any depth) and in its local
+    functions: where passes that rewrite only the main graph do not reach."""
+    found: set[str] = set()
+    graphs = [*(g for node in model.graph.node for g in _subgraphs(node)), *model.functions]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            found.add(node.op_type)
+            graphs.extend(_subgraphs(node))
+    return frozenset(found)
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    return [g for attribute in node.attribute
+            for g in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs)]
+
+
 @dataclass(frozen=True)
 class GraphInput:
     """One graph input: name, ONNX element type, and per axis an int (static), a name, or None (unknown)."""

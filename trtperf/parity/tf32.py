@@ -18,11 +18,11 @@ run of the result, compared with the fp32 reference, is the model's own TF32 err
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from trtperf.onnx_io import nested_op_types
 
 TF32_OPS: dict[str, tuple[int, ...]] = {
     "MatMul": (0, 1), "Gemm": (0, 1), "Conv": (0, 1), "ConvTranspose": (0, 1), "Einsum": tuple(range(8)),
@@ -58,7 +58,7 @@ def tf32_emulation(model: onnx.ModelProto) -> onnx.ModelProto:
     :class:`TF32EmulationIncomplete` when such operators sit in If/Loop/Scan subgraphs or local functions,
     which it does not rewrite: an error measured without them would understate TF32's.
     """
-    hidden = _tf32_ops_out_of_reach(model)
+    hidden = nested_op_types(model) & TF32_OPS.keys()
     if hidden:
         raise TF32EmulationIncomplete(f"{', '.join(sorted(hidden))} inside subgraphs or functions")
     model = onnx.ModelProto.FromString(model.SerializeToString())
@@ -117,25 +117,6 @@ def _value_names(graph: onnx.GraphProto) -> set[str]:
         names.update(node.output)
         names.update(node.input)
     return names
-
-
-def _tf32_ops_out_of_reach(model: onnx.ModelProto) -> set[str]:
-    """TF32-capable op types in the main graph's subgraphs (If/Loop/Scan bodies) and in local functions."""
-    found: set[str] = set()
-
-    def visit(nodes: Iterable[onnx.NodeProto], nested: bool) -> None:
-        for node in nodes:
-            if nested and node.op_type in TF32_OPS:
-                found.add(node.op_type)
-            for attribute in node.attribute:
-                for subgraph in (attribute.g, *attribute.graphs) if attribute.type in (
-                        onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) else ():
-                    visit(subgraph.node, True)
-
-    visit(model.graph.node, False)
-    for function in model.functions:
-        visit(function.node, True)
-    return found
 
 
 def _float32_names(model: onnx.ModelProto) -> set[str]:

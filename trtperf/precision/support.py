@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from trtperf.onnx_io import QDQ_OPS
+from trtperf.onnx_io import QDQ_OPS, nested_op_types
 from trtperf.precisions import TABLE
 
 CONVOLUTIONS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "DeformConv"})
@@ -93,16 +93,8 @@ def _op_types(path: str, mtime_ns: int) -> tuple[frozenset[str], frozenset[str]]
     import onnx
 
     model = onnx.load(path, load_external_data=False)
-    found: set[str] = set()
-    graphs = [model.graph, *(f for f in model.functions)]
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            found.add(node.op_type)
-            for attribute in node.attribute:  # If/Loop/Scan bodies
-                graphs.extend([attribute.g] if attribute.HasField("g") else [])
-                graphs.extend(attribute.graphs)
-    return frozenset(node.op_type for node in model.graph.node), frozenset(found)
+    main = frozenset(node.op_type for node in model.graph.node)
+    return main, main | nested_op_types(model)
 
 
 def main_graph_op_types(path: Path) -> frozenset[str]:

@@ -293,7 +293,10 @@ class ModelSpec:
             except Exception:  # not copyable after all: build it
                 _PRISTINE.pop(key, None)
             else:
+                from trtperf.export import share_weights_digest
+
                 _PRISTINE.move_to_end(key)
+                share_weights_digest(kept, module)  # the pristine's weights are hashed once per process
                 return module
         module = self._run_factory()
         _keep_pristine(key, self.factory, module)

@@ -254,3 +254,57 @@ def test_tensorrt_contexts_are_kept_across_runs_unless_fresh(tmp_path: Path, fre
     # reuses a kept binding. With fresh contexts nothing is kept: a recording measures settings.record_runs
     # runs (10), each binding both streams afresh, and the probe binds once more.
     assert len(binds) == (1 + settings.record_runs * 2 + 1 if fresh else 2)
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_torch_graphs_are_kept_across_runs_unless_fresh(tmp_path: Path, fresh: bool,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from trtperf.backends.torch_backend import TorchEngine
+
+    binds: list[bool] = []
+    real = TorchEngine._bind
+
+    def counting(self: TorchEngine, inputs: Any, graph: bool) -> Any:
+        binds.append(graph)
+        return real(self, inputs, graph)
+
+    monkeypatch.setattr(TorchEngine, "_bind", counting)
+    spec = find_model(SUITES, "cnn")
+    settings = _settings(tmp_path, fresh_contexts=fresh, runs=3)
+    result = CaseRunner(settings, tmp_path / "b").run(spec, Case("cnn", "torch", "fp32", 8, 1))
+    assert result.outcome == PASSED, result.message
+    assert result.timing_mode is not None and result.timing_mode["cuda_graph"] is True
+    assert result.parity is not None and result.parity["timed_path"] == {"checked": settings.record_runs,
+                                                                         "passed": True}
+    # Kept: one capture serves every run and the host-latency probe. Fresh: each of the recording's
+    # record_runs runs captures its own graph, and the probe one more.
+    assert len(binds) == (settings.record_runs + 1 if fresh else 1)
+
+
+def test_torch_kept_graph_computes_each_runs_own_inputs(tmp_path: Path) -> None:
+    """A kept graph replays captured addresses: the next run's inputs are loaded into them, not rebound."""
+    import numpy as np
+
+    spec = find_model(SUITES, "cnn")
+    settings = _settings(tmp_path)
+    case = Case("cnn", "torch", "fp32", 8, 1)
+    prepared = prepare(spec, case, settings, ArtifactCache(settings.cache_dir or Path(".")))
+    first, second = make_inputs(spec, 8, 0), make_inputs(spec, 8, 1)
+    got = []
+    with prepared.load() as engine:
+        for inputs in (first, second, first):
+            workers = list(engine.make_workers(inputs, 1))
+            try:
+                workers[0].run(5)
+                outputs = timed_outputs(workers)
+                assert outputs is not None
+                got.append(outputs[0])
+            finally:
+                workers[0].close()
+        assert getattr(engine, "graph_captured", None) is True
+        expected = [engine.infer(first), engine.infer(second), engine.infer(first)]
+    for timed, eager in zip(got, expected, strict=True):
+        for name, value in eager.items():
+            np.testing.assert_allclose(timed[name], value, rtol=1e-3, atol=1e-4)
+    assert not np.allclose(got[0]["logits" if "logits" in got[0] else next(iter(got[0]))],
+                           got[1]["logits" if "logits" in got[1] else next(iter(got[1]))])

@@ -152,3 +152,30 @@ def test_a_full_disk_is_not_blamed_on_the_model(tiny_spec: ModelSpec) -> None:
     text = str(info.value)
     assert "file system error" in text and "No space left on device" in text and "not a fault of the model" in text
     assert "forward()" not in text
+
+
+def test_weights_digest_is_hashed_once_per_pristine_module_and_per_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trtperf.export
+
+    hashed: list[int] = []
+    real = trtperf.export._hash_weights
+
+    def counting(module: nn.Module) -> str:
+        hashed.append(1)
+        return real(module)
+
+    monkeypatch.setattr(trtperf.export, "_hash_weights", counting)
+    spec = _declare(hidden=9)
+    modules = [spec.build_module() for _ in range(4)]  # the factory once, then copies of the pristine
+    digests = {weights_digest(m) for m in modules}
+    assert digests == {real(spec.build_module())}
+    assert len(hashed) <= 2  # the factory's module and the pristine copy; the copies share the latter's
+    hashed.clear()
+    for _ in range(3):
+        weights_digest(modules[0])
+    assert hashed == []
+    cast = modules[1].to(torch.float64)  # new tensors: hashed again, and different
+    assert weights_digest(cast) not in digests and len(hashed) == 1
+    with torch.no_grad():
+        modules[2].get_parameter(next(n for n, _ in modules[2].named_parameters())).mul_(2)  # in place: version
+    assert weights_digest(modules[2]) not in digests

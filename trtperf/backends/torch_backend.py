@@ -39,6 +39,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +125,9 @@ def outputs_to_numpy(result: Any, names: Sequence[str], where: str) -> dict[str,
     out = {}
     for name, value in zip(names, values, strict=True):
         tensor = value.detach()
-        out[name] = (tensor.float() if tensor.is_floating_point() else tensor).cpu().numpy()
+        array = (tensor.float() if tensor.is_floating_point() else tensor).cpu().numpy()
+        # A CPU tensor's .numpy() is a view: of a pinned buffer the next launch overwrites (e2e mode).
+        out[name] = array.copy() if tensor.device.type == "cpu" else array
     return out
 
 
@@ -191,6 +194,71 @@ def _bind(module: Callable[..., Any], tensors: Sequence[Any]) -> Callable[[], ob
     return lambda: module(*tensors)
 
 
+def _cpu() -> torch.device:
+    import torch
+
+    return torch.device("cpu")
+
+
+@dataclass
+class GpuBinding:
+    """One GPU worker's state, kept across the runs of a case: its stream, the device copies of the inputs
+    (and pinned host copies in e2e mode), the captured CUDA graph (None: plain launches), and ``launch``,
+    the call timing makes. The graph replays the captured addresses, so inputs are reloaded in place."""
+
+    stream: Any
+    device_inputs: list[Any]
+    wants_graph: bool
+    output_names: Sequence[str]
+    what: str
+    transfers: bool = False
+    """e2e mode: the launch copies pinned host inputs in and the outputs out."""
+    host_inputs: list[Any] = field(default_factory=list)
+    host_outputs: list[Any] = field(default_factory=list)
+    graph: Any = None
+    launch: Callable[[], None] = lambda: None
+    held: dict[str, Any] = field(default_factory=dict)
+    """The latest outputs (and, with a graph, its captured memory) kept alive."""
+
+    def load_inputs(self, tensors: Sequence[Any]) -> bool:
+        """Copy ``tensors`` (CPU, declaration order, already cast) into the input buffers in place; False,
+        copying nothing, when a shape or dtype differs from the bound one."""
+        import torch
+
+        if len(tensors) != len(self.device_inputs) or any(
+                t.shape != d.shape or t.dtype != d.dtype for t, d in zip(tensors, self.device_inputs, strict=True)):
+            return False
+        with torch.cuda.stream(self.stream):
+            for source, device, host in zip(tensors, self.device_inputs,
+                                            self.host_inputs or [None] * len(tensors), strict=True):
+                device.copy_(source)
+                if host is not None:
+                    host.copy_(source)
+        self.stream.synchronize()
+        return True
+
+    def poison(self) -> None:
+        """NaN (zeros for integer types) into the outputs the next launch must rewrite (a graph replays into
+        the captured output tensors)."""
+        import torch
+
+        latest = self.host_outputs if self.transfers else self.held.get("out")
+        with torch.cuda.stream(self.stream):
+            for tensor in _tensors(latest):
+                tensor.fill_(float("nan") if tensor.is_floating_point() else 0)
+
+    def read(self) -> dict[str, np.ndarray]:
+        """The outputs of the last launch, as copies (waits for the stream)."""
+        self.stream.synchronize()
+        latest = list(self.host_outputs) if self.transfers else self.held["out"]
+        return outputs_to_numpy(latest, self.output_names, self.what)
+
+    def release(self) -> None:
+        self.stream.synchronize()
+        self.graph = None
+        self.held.clear()
+
+
 class TorchEngine(Engine):
     """A module (eager or compiled) on one device, at one precision."""
 
@@ -205,7 +273,10 @@ class TorchEngine(Engine):
         mode: MeasurementMode,
         label: str,
         what: str,
+        fresh_contexts: bool = False,
     ) -> None:
+        """``fresh_contexts`` (GPU): every ``make_workers`` makes new streams, input copies and CUDA graphs;
+        by default they are kept for the next run with the same input shapes."""
         self.module = module
         self.input_names = list(input_names)
         self.output_names = list(output_names)
@@ -218,6 +289,9 @@ class TorchEngine(Engine):
         self.graph_captured: bool | None = None
         self.label = label
         self.what = what
+        self.fresh_contexts = fresh_contexts
+        self._idle: list[GpuBinding] = []
+        """Bindings of finished runs, kept for the next run of the same input shapes (``fresh_contexts`` off)."""
         self._math = math_mode(precision)
         self._math.__enter__()  # process-wide flags: set for this engine's lifetime (see close)
 
@@ -227,12 +301,16 @@ class TorchEngine(Engine):
         return outputs_to_numpy(result, self.output_names, self.what)
 
     def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
+        """``streams`` workers. On a GPU each has its own :class:`GpuBinding` (stream, input copies, graph);
+        bindings of earlier runs with the same input shapes are reused, loaded with ``inputs``, unless
+        ``fresh_contexts``, so a case captures its CUDA graph once, not once per run."""
         if not self.on_gpu:
             workers: list[Worker] = []
             for _ in range(streams):
                 tensors = to_tensors(inputs, self.input_names, self.precision, self.device)
                 workers.append(CallableWorker(_bind(self.module, tensors), read_outputs=self._numpy_outputs))
             return workers
+        graph = True
         if streams > 1 and self.mode.wants_graph:
             if self.mode.cuda_graph == "on":
                 raise BuildError(f"{self.what}: {CONCURRENT_GRAPHS}; run it with --trtperf-cuda-graph auto or off, "
@@ -240,28 +318,56 @@ class TorchEngine(Engine):
             note = f"CUDA graph not used: {CONCURRENT_GRAPHS}; timed as stream launches"
             if note not in self.notes:
                 self.notes.append(note)
-            self.graph_captured = False
-            return [self._gpu_worker(inputs, graph=False) for _ in range(streams)]
-        return [self._gpu_worker(inputs) for _ in range(streams)]
+            graph = False
+        bindings = [self._binding_for(inputs, graph) for _ in range(streams)]
+        self.graph_captured = all(b.graph is not None for b in bindings)
+        return [self._worker(b) for b in bindings]
 
     def _numpy_outputs(self, result: object) -> dict[str, np.ndarray]:
         return outputs_to_numpy(result, self.output_names, self.what)
 
-    def _gpu_worker(self, inputs: Mapping[str, np.ndarray], graph: bool = True) -> Worker:
+    def _binding_for(self, inputs: Mapping[str, np.ndarray], graph: bool) -> GpuBinding:
+        """A kept binding loaded with ``inputs`` (same shapes and graph wish), else a new one."""
+        while self._idle:
+            binding = self._idle.pop()
+            if not self.fresh_contexts and binding.wants_graph == graph and binding.load_inputs(
+                    to_tensors(inputs, self.input_names, self.precision, _cpu())):
+                return binding
+            binding.release()
+        return self._bind(inputs, graph)
+
+    def _worker(self, binding: GpuBinding) -> Worker:
+        from trtperf.timing.cuda import event_worker
+
+        def done() -> None:
+            if self.fresh_contexts:
+                binding.release()
+            else:
+                binding.stream.synchronize()
+                self._idle.append(binding)
+
+        return event_worker(binding.launch, binding.stream, self.mode, done,
+                            OutputProbe(poison=binding.poison, read=binding.read))
+
+    def _bind(self, inputs: Mapping[str, np.ndarray], graph: bool) -> GpuBinding:
+        """A new stream with device copies of ``inputs`` and the launch that timing calls: a replay of the
+        module captured in a CUDA graph when wanted and capturable (``graph``), else the module's call."""
         import torch
 
-        from trtperf.timing.cuda import capture_cuda_graph, event_worker
+        from trtperf.timing.cuda import capture_cuda_graph
 
         stream = torch.cuda.Stream(self.device)  # type: ignore[no-untyped-call]
         module = self.module
         with torch.cuda.device(self.device), torch.cuda.stream(stream):
             device_inputs = to_tensors(inputs, self.input_names, self.precision, self.device)
         stream.synchronize()
-        held: dict[str, Any] = {}  # keeps outputs (and, with a graph, their captured memory) alive
-
-        host_outputs: list[torch.Tensor] = []
+        binding = GpuBinding(stream=stream, device_inputs=device_inputs, wants_graph=graph,
+                             output_names=self.output_names, what=self.what, transfers=self.mode.transfers)
+        held = binding.held
+        host_outputs = binding.host_outputs
         if self.mode.transfers:
-            host_inputs = [t.cpu().pin_memory() for t in device_inputs]
+            binding.host_inputs = [t.cpu().pin_memory() for t in device_inputs]
+            host_inputs = binding.host_inputs
 
             def launch() -> None:
                 for dst, src in zip(device_inputs, host_inputs, strict=True):
@@ -277,11 +383,10 @@ class TorchEngine(Engine):
             def launch() -> None:
                 held["out"] = module(*device_inputs)
 
-        timed: Callable[[], None] = launch
-        captured = None
+        binding.launch = launch
         if self.mode.wants_graph and graph:
             try:
-                captured = capture_cuda_graph(launch, stream)
+                binding.graph = capture_cuda_graph(launch, stream)
             except RuntimeError as exc:
                 why = (f"capturing the module in a CUDA graph failed ({str(exc).splitlines()[0][:200]}); it may "
                        f"synchronize or copy from the host during capture")
@@ -291,27 +396,13 @@ class TorchEngine(Engine):
                 if note not in self.notes:
                     self.notes.append(note)
                 torch.cuda.synchronize(self.device)
-        self.graph_captured = captured is not None
-        if captured is not None:
-            held["graph"] = captured
-            timed = captured.replay
+        if binding.graph is not None:
+            binding.launch = binding.graph.replay
         else:
             with torch.cuda.device(self.device), torch.cuda.stream(stream):
                 launch()  # first call outside the timing: lazy cuBLAS/cuDNN setup, pinned buffers
             stream.synchronize()
-        def poison() -> None:
-            # A graph replays into the captured output tensors: NaN them so the replay must rewrite them.
-            latest = host_outputs if self.mode.transfers else held.get("out")
-            with torch.cuda.device(self.device), torch.cuda.stream(stream):
-                for tensor in _tensors(latest):
-                    tensor.fill_(float("nan") if tensor.is_floating_point() else 0)
-
-        def read() -> dict[str, np.ndarray]:
-            stream.synchronize()
-            latest = list(host_outputs) if self.mode.transfers else held["out"]
-            return outputs_to_numpy(latest, self.output_names, self.what)
-
-        return event_worker(timed, stream, self.mode, held.clear, OutputProbe(poison=poison, read=read))
+        return binding
 
     def timing_mode(self) -> dict[str, Any]:
         if not self.on_gpu:
@@ -321,6 +412,8 @@ class TorchEngine(Engine):
         return self.mode.to_json("cuda_event", self.graph_captured, torch=self.label)
 
     def close(self) -> None:
+        while self._idle:
+            self._idle.pop().release()
         self._math.__exit__(None, None, None)
 
 
@@ -452,6 +545,7 @@ class TorchBackend(Backend):
             mode=settings.measurement,
             label=self.mode_label(),
             what=f"{request.case.key}",
+            fresh_contexts=settings.fresh_contexts,
         )
 
     def _check_current(self, built: BuiltEngine, request: BuildRequest, module: torch.nn.Module) -> None:

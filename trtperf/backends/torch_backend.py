@@ -16,8 +16,10 @@ the CPU is not what anyone deploys; ``torch_compile`` skips, because inductor's 
 for the CPU suite.
 
 Timing (GPU): one ``CudaEventWorker`` per stream (the loop shared with tensorrt), each with its
-own CUDA stream, device input copies and, for ``cuda_graph``, its own captured graph; the
-shared timing loop drives them from one thread each, so N streams run concurrently. Parameters
+own CUDA stream, device input copies and, for ``cuda_graph``, its own captured graph (a
+:class:`GpuBinding`, kept across the runs of a case like TensorRT's execution contexts, unless
+``fresh_contexts``); the shared timing loop drives them from one thread each, so N streams run
+concurrently. Parameters
 never require grad, so every thread runs the same (inference) graph without a no_grad context
 that would be thread-local and would make dynamo recompile in the timing threads.
 

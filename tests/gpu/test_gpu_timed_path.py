@@ -276,9 +276,8 @@ def test_torch_graphs_are_kept_across_runs_unless_fresh(tmp_path: Path, fresh: b
     assert result.timing_mode is not None and result.timing_mode["cuda_graph"] is True
     assert result.parity is not None and result.parity["timed_path"] == {"checked": settings.record_runs,
                                                                          "passed": True}
-    # Kept: one capture serves every run and the host-latency probe. Fresh: each of the recording's
-    # record_runs runs captures its own graph, and the probe one more.
-    assert len(binds) == (settings.record_runs + 1 if fresh else 1)
+    # Kept: one capture serves every run. Fresh: each of the recording's record_runs runs captures its own.
+    assert len(binds) == (settings.record_runs if fresh else 1)
 
 
 def test_torch_kept_graph_computes_each_runs_own_inputs(tmp_path: Path) -> None:

@@ -228,11 +228,10 @@ def _check_exported(spec: ModelSpec, path: Path) -> None:
 
 def export_cached(spec: ModelSpec, cache: ArtifactCache) -> CacheEntry:
     """The cached fp32 ONNX for ``spec`` (exported on first use)."""
-    module = spec.build_module()
     return cache.get_or_create(
         "onnx",
-        export_key_parts(spec, module),
-        lambda tmp: export_onnx(spec, module, tmp),
+        export_key_parts(spec, spec.key_module()),
+        lambda tmp: export_onnx(spec, spec.build_module(), tmp),
         suffix=".onnx",
         describe=f"ONNX export of {spec.name}",
     )

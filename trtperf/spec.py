@@ -302,6 +302,15 @@ class ModelSpec:
         _keep_pristine(key, self.factory, module)
         return module
 
+    def key_module(self) -> torch.nn.Module:
+        """A module to compute cache keys from (the digests of its weights and code), read only: never cast,
+        move, run or export it. The kept pristine instance when there is one (no copy, and its weights digest
+        is remembered), else a new build. Raises like :meth:`build_module`."""
+        factory, kept = _PRISTINE.get((id(self.factory), self.seed), (None, None))
+        if kept is not None and factory is self.factory:
+            return kept  # type: ignore[no-any-return]
+        return self.build_module()
+
     def _run_factory(self) -> torch.nn.Module:
         import torch
 

@@ -277,3 +277,24 @@ def test_the_factory_runs_once_and_every_caller_gets_its_own_untouched_module(mo
     big.build_module()
     big.build_module()
     assert calls == ["small", "big", "big"]
+    big.key_module()  # nothing kept: key_module builds too
+    assert calls == ["small", "big", "big", "big"]
+
+
+def test_key_module_is_the_pristine_module_without_a_copy() -> None:
+    calls: list[int] = []
+
+    def factory() -> nn.Module:
+        calls.append(1)
+        return nn.Linear(4, 2)
+
+    spec = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="keyed_memo")(factory)
+    built = spec.build_module()
+    keyed = spec.key_module()
+    assert keyed is spec.key_module() and keyed is not built and calls == [1]
+    with torch.no_grad():
+        built.weight.mul_(0)  # what a case does to its own module never reaches the pristine one
+    assert not torch.equal(keyed.weight, built.weight)
+    from trtperf.export import weights_digest
+
+    assert weights_digest(keyed) == weights_digest(spec.build_module())

@@ -523,8 +523,7 @@ class TorchBackend(Backend):
 
     def build(self, request: BuildRequest) -> BuiltEngine:
         """Eager: nothing to compile; the manifest records what runs (model and weights digests)."""
-        module = request.spec.build_module()
-        parts = self._key_parts(request, module)
+        parts = self._key_parts(request, request.spec.key_module())
 
         def produce(tmp: Path) -> dict[str, Any]:
             tmp.write_text(json.dumps({"mode": "eager", **parts}, sort_keys=True, indent=2) + "\n")
@@ -631,7 +630,7 @@ class TorchCompileBackend(TorchBackend):
 
     def build(self, request: BuildRequest) -> BuiltEngine:
         """The manifest entry is created by the first compile (which fills inductor's cache)."""
-        parts = self._key_parts(request, request.spec.build_module())
+        parts = self._key_parts(request, request.spec.key_module())
         cache_dir = inductor_cache_dir(request.cache.root, self.version(), self.device().slug)
         if self._compiler == "inductor":
             # Process-wide: inductor's compile workers inherit it. Same value for every case of a
@@ -677,7 +676,7 @@ class TorchCompileBackend(TorchBackend):
     def load(self, built: BuiltEngine, request: BuildRequest) -> Engine:
         module = self._memo.get(built.cache_key)
         if module is None:  # evicted, or built by another backend instance
-            self._check_current(built, request, request.spec.build_module())
+            self._check_current(built, request, request.spec.key_module())
             module, _ = self._compile(request)
             self._remember(built.cache_key, module)
         return self._engine(module, request)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import trtperf.spec  # noqa: E402
-from trtperf.export import _hash_weights, weights_digest  # noqa: E402
+from trtperf.code_digest import _hash_weights, weights_digest  # noqa: E402
 from trtperf.spec import load_suite  # noqa: E402
 
 

@@ -293,7 +293,7 @@ class ModelSpec:
             except Exception:  # not copyable after all: build it
                 _PRISTINE.pop(key, None)
             else:
-                from trtperf.export import share_weights_digest
+                from trtperf.code_digest import share_weights_digest
 
                 _PRISTINE.move_to_end(key)
                 share_weights_digest(kept, module)  # the pristine's weights are hashed once per process

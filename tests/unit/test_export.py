@@ -14,8 +14,9 @@ from torch import nn
 import trtperf
 from trtperf import InputSpec, ModelSpec
 from trtperf.cache import ArtifactCache, CacheEntry, cache_key
+from trtperf.code_digest import weights_digest
 from trtperf.errors import ExportError
-from trtperf.export import export_cached, export_key_parts, weights_digest
+from trtperf.export import export_cached, export_key_parts
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list[str | int]:
@@ -155,16 +156,16 @@ def test_a_full_disk_is_not_blamed_on_the_model(tiny_spec: ModelSpec) -> None:
 
 
 def test_weights_digest_is_hashed_once_per_pristine_module_and_per_change(monkeypatch: pytest.MonkeyPatch) -> None:
-    import trtperf.export
+    import trtperf.code_digest
 
     hashed: list[int] = []
-    real = trtperf.export._hash_weights
+    real = trtperf.code_digest._hash_weights
 
     def counting(module: nn.Module) -> str:
         hashed.append(1)
         return real(module)
 
-    monkeypatch.setattr(trtperf.export, "_hash_weights", counting)
+    monkeypatch.setattr(trtperf.code_digest, "_hash_weights", counting)
     spec = _declare(hidden=9)
     modules = [spec.build_module() for _ in range(4)]  # the factory once, then copies of the pristine
     digests = {weights_digest(m) for m in modules}

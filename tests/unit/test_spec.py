@@ -291,10 +291,11 @@ def test_key_module_is_the_pristine_module_without_a_copy() -> None:
     spec = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="keyed_memo")(factory)
     built = spec.build_module()
     keyed = spec.key_module()
+    assert isinstance(built, nn.Linear) and isinstance(keyed, nn.Linear)
     assert keyed is spec.key_module() and keyed is not built and calls == [1]
     with torch.no_grad():
         built.weight.mul_(0)  # what a case does to its own module never reaches the pristine one
     assert not torch.equal(keyed.weight, built.weight)
-    from trtperf.export import weights_digest
+    from trtperf.code_digest import weights_digest
 
     assert weights_digest(keyed) == weights_digest(spec.build_module())

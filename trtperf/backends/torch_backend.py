@@ -499,7 +499,7 @@ class TorchBackend(Backend):
 
     # -- build and load ----------------------------------------------------------------------
     def _key_parts(self, request: BuildRequest, module: torch.nn.Module) -> dict[str, Any]:
-        from trtperf.export import weights_digest
+        from trtperf.code_digest import weights_digest
 
         return engine_key_parts(
             model=request.spec.name,

@@ -13,7 +13,8 @@ fp32 cnn moved half as much as the probe (slope 0.55, correlation 0.88). ``bench
 measures this on any machine (bench/results/machine_probe_drift-*).
 
 The probe only vetoes: a stored-baseline regression that the machine's own slowdown explains is
-judged inconclusive, never the other way round, so probe noise cannot fail a case. For an engine whose
+judged inconclusive, and an improvement that its speed-up explains a pass; never the other way round, so
+probe noise cannot fail a case. For an engine whose
 artifact and software are those of the baseline, the verdict (``trtperf.verdict.judging``) goes further: on a
 machine slowed by twice the threshold, a regression up to 2x beyond the probe is inconclusive too.
 """
@@ -89,6 +90,15 @@ def explained_by_machine(ratio: float, machine: float, threshold: float) -> bool
     return machine >= 1.0 + 2 * threshold and ratio / machine < 1.0 + threshold
 
 
+def improvement_explained_by_machine(ratio: float, machine: float, threshold: float) -> bool:
+    """The mirror of :func:`explained_by_machine`: True when a speed-up ``ratio`` (below 1) is no improvement
+    once the machine's own speed-up ``machine`` is taken out (``ratio / machine > 1 - threshold``), and the
+    machine itself got faster by at least twice the threshold. An engine is not "improved" because the
+    baseline was recorded in a slow minute of the machine (seen on the 2-vCPU VM: unchanged engines read
+    "improved" in a warm rerun, bench/results/verdict_seconds-*)."""
+    return machine <= 1.0 - 2 * threshold and ratio / machine > 1.0 - threshold
+
+
 UNCHANGED_BEYOND_PROBE = 2.0
 """How far beyond the probe an unchanged engine may move and still be put down to the machine: the VM's worst
 seen is x1.48 (SegFormer confirmed x2.0 with the probe at x1.35); more is a change the probe cannot account for."""
@@ -106,6 +116,10 @@ def slower_machine_only(ratio: float, machine: float, threshold: float) -> bool:
 def machine_note(ratio: float, machine: float, explained: bool, unchanged: bool = False) -> str:
     """The verdict note on the probe (for a stored-baseline verdict whose machine moved): ``explained`` by
     :func:`explained_by_machine`, or vetoed for an ``unchanged`` engine by :func:`slower_machine_only`."""
+    if explained and ratio < 1.0:
+        return (f"machine faster: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
+                f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged a pass, not an "
+                f"improvement; re-record the baseline on a quiet machine for a tighter gate")
     if explained:
         return (f"machine slower: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
                 f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged inconclusive, "

@@ -4,11 +4,11 @@ A case builds its model's module up to three times (the export's cache key, the 
 the torch engine itself); ``ModelSpec.build_module`` now runs the factory once per process and copies a
 pristine instance after that (``trtperf.spec.PRISTINE_MODULES``). For each zoo model this prints, side by
 side in one run: the factory's own time, a copy's time, and their ratio; and what three builds cost a case
-each way. Each of those builds' cache keys hashes the weights (``trtperf.export.weights_digest``); a copy
-of the pristine module shares its remembered digest, so the ``digest`` columns give three hashes (before)
-against what a later case of the model pays now (none: a remembered digest checks the tensors' identities).
-The keys now read the pristine module itself (``ModelSpec.key_module``), so a later torch case copies the
-module once (the engine's own) instead of three times: the ``later case`` columns, before -> now.
+each way. Each of those builds' cache keys hashed the weights (``trtperf.code_digest.weights_digest``). The keys
+now read the pristine module itself (``ModelSpec.key_module``), whose digest is remembered, so the ``digest``
+columns give three hashes (before) against what a later case of the model pays now (none: a remembered digest
+checks the tensors' identities), and a later torch case copies the module once (the engine's own) instead of
+three times: the ``later case`` columns, before -> now.
 
     TRTPERF_ZOO_SIZE=full python bench/module_memo.py --out bench/results/module_memo-cpu
 """
@@ -57,10 +57,9 @@ def main() -> None:
             started = time.perf_counter()
             _hash_weights(module)  # what each key cost before: the whole state dict through SHA-256
             hashed.append(time.perf_counter() - started)
-            copies = [spec.build_module() for _ in range(3)]
             started = time.perf_counter()
-            for copy in copies:
-                weights_digest(copy)  # now: remembered from the pristine module
+            for _ in range(3):
+                weights_digest(spec.key_module())  # now: the pristine module's, remembered
             remembered.append(time.perf_counter() - started)
         row = {"model": name, "factory_s": statistics.median(factory), "copy_s": statistics.median(copied),
                "three_digests_before_s": 3 * statistics.median(hashed),

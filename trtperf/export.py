@@ -186,10 +186,12 @@ def _check_exported(spec: ModelSpec, path: Path) -> None:
 
 def export_cached(spec: ModelSpec, cache: ArtifactCache) -> CacheEntry:
     """The cached fp32 ONNX for ``spec`` (exported on first use)."""
+    keyed = spec.key_module()
+    # The pristine module is only read; one that was not kept (too large, not copyable) is this call's own.
     return cache.get_or_create(
         "onnx",
-        export_key_parts(spec, spec.key_module()),
-        lambda tmp: export_onnx(spec, spec.build_module(), tmp),
+        export_key_parts(spec, keyed),
+        lambda tmp: export_onnx(spec, spec.build_module() if spec.is_pristine(keyed) else keyed, tmp),
         suffix=".onnx",
         describe=f"ONNX export of {spec.name}",
     )

@@ -293,10 +293,7 @@ class ModelSpec:
             except Exception:  # not copyable after all: build it
                 _PRISTINE.pop(key, None)
             else:
-                from trtperf.code_digest import share_weights_digest
-
                 _PRISTINE.move_to_end(key)
-                share_weights_digest(kept, module)  # the pristine's weights are hashed once per process
                 return module
         module = self._run_factory()
         _keep_pristine(key, self.factory, module)
@@ -306,10 +303,19 @@ class ModelSpec:
         """A module to compute cache keys from (the digests of its weights and code), read only: never cast,
         move, run or export it. The kept pristine instance when there is one (no copy, and its weights digest
         is remembered), else a new build. Raises like :meth:`build_module`."""
+        module = self._kept()
+        if module is not None:
+            return module
+        built = self.build_module()
+        return self._kept() or built  # the first build keeps a pristine copy: read that one from now on
+
+    def is_pristine(self, module: torch.nn.Module) -> bool:
+        """True for the instance :meth:`key_module` reads (kept for this process), which must not be changed."""
+        return module is self._kept()
+
+    def _kept(self) -> torch.nn.Module | None:
         factory, kept = _PRISTINE.get((id(self.factory), self.seed), (None, None))
-        if kept is not None and factory is self.factory:
-            return kept  # type: ignore[no-any-return]
-        return self.build_module()
+        return kept if kept is not None and factory is self.factory else None  # type: ignore[no-any-return]
 
     def _run_factory(self) -> torch.nn.Module:
         import torch
@@ -351,9 +357,13 @@ def _keep_pristine(key: tuple[Any, ...], factory: Any, module: Any) -> None:
     if size > PRISTINE_MAX_BYTES:
         return
     try:
-        _PRISTINE[key] = (factory, copy.deepcopy(module))
+        pristine = copy.deepcopy(module)
     except Exception:  # a module that cannot be copied is built every time
         return
+    from trtperf.code_digest import remember_weights_digest
+
+    remember_weights_digest(pristine)  # only ever read: its weights are hashed once per process
+    _PRISTINE[key] = (factory, pristine)
     _PRISTINE.move_to_end(key)
     while len(_PRISTINE) > PRISTINE_MODULES:
         _PRISTINE.popitem(last=False)

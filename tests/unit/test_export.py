@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import trtperf
+import trtperf.code_digest
 from trtperf import InputSpec, ModelSpec
 from trtperf.cache import ArtifactCache, CacheEntry, cache_key
 from trtperf.code_digest import weights_digest
@@ -155,7 +156,8 @@ def test_a_full_disk_is_not_blamed_on_the_model(tiny_spec: ModelSpec) -> None:
     assert "forward()" not in text
 
 
-def test_weights_digest_is_hashed_once_per_pristine_module_and_per_change(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weights_digest_of_the_pristine_module_is_hashed_once_and_copies_always(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import trtperf.code_digest
 
     hashed: list[int] = []
@@ -167,16 +169,32 @@ def test_weights_digest_is_hashed_once_per_pristine_module_and_per_change(monkey
 
     monkeypatch.setattr(trtperf.code_digest, "_hash_weights", counting)
     spec = _declare(hidden=9)
-    modules = [spec.build_module() for _ in range(4)]  # the factory once, then copies of the pristine
-    digests = {weights_digest(m) for m in modules}
-    assert digests == {real(spec.build_module())}
-    assert len(hashed) <= 2  # the factory's module and the pristine copy; the copies share the latter's
-    hashed.clear()
+    keyed = spec.key_module()  # the first build keeps the pristine module; keys read it
+    assert spec.is_pristine(keyed)
+    digest = weights_digest(keyed)
     for _ in range(3):
-        weights_digest(modules[0])
-    assert hashed == []
-    cast = modules[1].to(torch.float64)  # new tensors: hashed again, and different
-    assert weights_digest(cast) not in digests and len(hashed) == 1
+        assert weights_digest(spec.key_module()) == digest
+    assert len(hashed) == 1
+    copy = spec.build_module()  # a case's own module: hashed at every call, so no write escapes
+    assert weights_digest(copy) == digest and len(hashed) == 2
     with torch.no_grad():
-        modules[2].get_parameter(next(n for n, _ in modules[2].named_parameters())).mul_(2)  # in place: version
-    assert weights_digest(modules[2]) not in digests
+        copy.get_parameter(next(n for n, _ in copy.named_parameters())).data.mul_(2)  # .data: no version bump
+    assert weights_digest(copy) != digest
+    with torch.no_grad():
+        keyed.get_parameter(next(n for n, _ in keyed.named_parameters())).mul_(2)  # in place: a new version
+    assert weights_digest(keyed) != digest
+
+
+def test_weights_digest_of_modules_without_version_counters_or_hashes() -> None:
+    """Review: inference-mode tensors have no version counter, and a module may define __eq__ without
+    __hash__; both must still be digested (and never remembered wrongly)."""
+    class Unhashable(nn.Linear):
+        def __eq__(self, other: object) -> bool:
+            return other is self
+
+    with torch.inference_mode():
+        frozen = nn.Linear(4, 2)
+    for module in (frozen, Unhashable(4, 2)):
+        trtperf.code_digest.remember_weights_digest(module)
+        first = weights_digest(module)
+        assert weights_digest(module) == first == trtperf.code_digest._hash_weights(module)

@@ -177,10 +177,12 @@ def test_the_probe_never_makes_a_case_fail(status: Status, ratio: float, machine
     env_now = {PROBE_KEY: {"workload": WORKLOAD, "median_us": 100.0 * machine}}
     judged = _check_machine(verdict, env_then, env_now, threshold=0.05, same_engine=same_engine)
     if judged.status != status:
-        assert (status, judged.status) in ((Status.REGRESSED, Status.INCONCLUSIVE), (Status.IMPROVED, Status.PASS))
+        assert (status, judged.status) in ((Status.REGRESSED, Status.INCONCLUSIVE), (Status.IMPROVED, Status.PASS),
+                                           (Status.IMPROVED, Status.INCONCLUSIVE))
         assert not paired
         if status == Status.IMPROVED:
             assert machine <= 0.9 and ratio / machine > 0.95
+            assert (judged.status == Status.PASS) == (ratio / machine < 1.05)
         else:
             assert explained_by_machine(ratio, 100.0 * machine / 100.0, 0.05) or (
                 same_engine and machine >= 1.1 and ratio / machine < 2.0)
@@ -192,8 +194,14 @@ def test_an_improvement_the_faster_machine_explains_is_a_pass_with_the_reason() 
     """Found in a warm rerun on the 2-vCPU VM: unchanged engines read "improved" after a slow recording."""
     env_then = {PROBE_KEY: {"workload": WORKLOAD, "median_us": 100.0}}
     faster = {PROBE_KEY: {"workload": WORKLOAD, "median_us": 80.0}}
-    judged = _check_machine(Verdict(Status.IMPROVED, ratio=0.82), env_then, faster, threshold=0.05)
+    gate_note = "faster beyond the threshold; consider recording a new baseline"
+    judged = _check_machine(Verdict(Status.IMPROVED, ratio=0.82, note=gate_note), env_then, faster, threshold=0.05)
     assert judged.status == Status.PASS and "machine faster" in judged.note and "x0.80" in judged.note
+    assert "consider recording" not in judged.note
+    # a machine that got faster still, by more than the case: a slowdown it hides (x0.85 at x0.50 is x1.70)
+    much_faster = {PROBE_KEY: {"workload": WORKLOAD, "median_us": 50.0}}
+    hidden = _check_machine(Verdict(Status.IMPROVED, ratio=0.85, note=gate_note), env_then, much_faster, 0.05)
+    assert hidden.status == Status.INCONCLUSIVE and "x1.70 without it" in hidden.note and "hides" in hidden.note
     # a speed-up well beyond the machine's stays an improvement, and so does any on a machine that did not move
     assert _check_machine(Verdict(Status.IMPROVED, ratio=0.5), env_then, faster, 0.05).status == Status.IMPROVED
     same = {PROBE_KEY: {"workload": WORKLOAD, "median_us": 97.0}}

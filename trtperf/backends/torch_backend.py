@@ -196,6 +196,10 @@ def _bind(module: Callable[..., Any], tensors: Sequence[Any]) -> Callable[[], ob
     return lambda: module(*tensors)
 
 
+def _nothing() -> None:
+    return None
+
+
 def _cpu() -> torch.device:
     import torch
 
@@ -218,7 +222,7 @@ class GpuBinding:
     host_inputs: list[Any] = field(default_factory=list)
     host_outputs: list[Any] = field(default_factory=list)
     graph: Any = None
-    launch: Callable[[], None] = lambda: None
+    launch: Callable[[], None] = _nothing
     held: dict[str, Any] = field(default_factory=dict)
     """The latest outputs (and, with a graph, its captured memory) kept alive."""
 
@@ -258,6 +262,7 @@ class GpuBinding:
     def release(self) -> None:
         self.stream.synchronize()
         self.graph = None
+        self.launch = _nothing  # it may be the graph's replay, which would keep the graph and its memory
         self.held.clear()
 
 
@@ -563,8 +568,8 @@ class TorchBackend(Backend):
             )
 
     def load(self, built: BuiltEngine, request: BuildRequest) -> Engine:
+        self._check_current(built, request, request.spec.key_module())
         module = request.spec.build_module()
-        self._check_current(built, request, module)
         return self._engine(prepare_module(module, request.case.precision, self.torch_device()), request)
 
 

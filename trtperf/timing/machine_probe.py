@@ -91,12 +91,18 @@ def explained_by_machine(ratio: float, machine: float, threshold: float) -> bool
 
 
 def improvement_explained_by_machine(ratio: float, machine: float, threshold: float) -> bool:
-    """The mirror of :func:`explained_by_machine`: True when a speed-up ``ratio`` (below 1) is no improvement
-    once the machine's own speed-up ``machine`` is taken out (``ratio / machine > 1 - threshold``), and the
-    machine itself got faster by at least twice the threshold. An engine is not "improved" because the
-    baseline was recorded in a slow minute of the machine (seen on the 2-vCPU VM: unchanged engines read
-    "improved" in a warm rerun, bench/results/verdict_seconds-*)."""
-    return machine <= 1.0 - 2 * threshold and ratio / machine > 1.0 - threshold
+    """The mirror of :func:`explained_by_machine`: True when the machine itself got faster by at least twice the
+    threshold and a speed-up ``ratio`` (below 1) is neither an improvement nor a regression once that is taken
+    out (``1 - threshold < ratio / machine < 1 + threshold``). An engine is not "improved" because its baseline
+    was recorded in a slow minute of the machine (seen on the 2-vCPU VM: unchanged engines read "improved" in a
+    warm rerun, bench/results/verdict_seconds-*)."""
+    return machine <= 1.0 - 2 * threshold and 1.0 - threshold < ratio / machine < 1.0 + threshold
+
+
+def improvement_hides_slowdown(ratio: float, machine: float, threshold: float) -> bool:
+    """True when a speed-up ``ratio`` is a slowdown of at least the threshold once the machine's own, larger
+    speed-up (by at least twice the threshold) is taken out: x0.85 on a machine at x0.50 is x1.70."""
+    return machine <= 1.0 - 2 * threshold and ratio / machine >= 1.0 + threshold
 
 
 UNCHANGED_BEYOND_PROBE = 2.0
@@ -116,10 +122,15 @@ def slower_machine_only(ratio: float, machine: float, threshold: float) -> bool:
 def machine_note(ratio: float, machine: float, explained: bool, unchanged: bool = False) -> str:
     """The verdict note on the probe (for a stored-baseline verdict whose machine moved): ``explained`` by
     :func:`explained_by_machine`, or vetoed for an ``unchanged`` engine by :func:`slower_machine_only`."""
-    if explained and ratio < 1.0:
-        return (f"machine faster: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
-                f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged a pass, not an "
-                f"improvement; re-record the baseline on a quiet machine for a tighter gate")
+    if ratio < 1.0 and machine < 1.0:
+        if explained:
+            return (f"machine faster: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
+                    f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged a pass, not an "
+                    f"improvement; re-record the baseline on a quiet machine for a tighter gate")
+        if ratio / machine > 1.0:
+            return (f"machine faster: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, more "
+                    f"than this case's x{ratio:.2f}: x{ratio / machine:.2f} without it, a slowdown the faster "
+                    f"machine hides: judged inconclusive, not an improvement; rerun on a quiet machine")
     if explained:
         return (f"machine slower: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
                 f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged inconclusive, "

@@ -25,6 +25,7 @@ from trtperf.timing.machine_probe import (
     MachineProbe,
     explained_by_machine,
     improvement_explained_by_machine,
+    improvement_hides_slowdown,
     machine_note,
     machine_ratio,
     slower_machine_only,
@@ -158,15 +159,20 @@ def _check_machine(verdict: Verdict, baseline_env: dict[str, Any], candidate_env
                    threshold: float, same_engine: bool = False) -> Verdict:
     """A stored-baseline verdict in the light of the CPU machine probe: a regression the machine's own
     slowdown explains becomes inconclusive (:func:`explained_by_machine`), an improvement its speed-up explains
-    a pass (:func:`improvement_explained_by_machine`), and a regression of an unchanged engine
+    a pass (:func:`improvement_explained_by_machine`) or, where it more than explains it, inconclusive
+    (:func:`improvement_hides_slowdown`), and a regression of an unchanged engine
     (``same_engine``, and none of :data:`VERSION_KEYS` differs) on a machine that slowed is inconclusive too
     (:func:`slower_machine_only`); a probe that moved by the threshold or more is noted. A paired A/B needs
     none of this (both engines ran in this job, interleaved)."""
     machine = machine_ratio(baseline_env, candidate_env)
     if machine is None or verdict.paired or verdict.ratio is None:
         return verdict
-    if verdict.status == Status.IMPROVED and improvement_explained_by_machine(verdict.ratio, machine, threshold):
-        return replace(verdict, status=Status.PASS).with_note(machine_note(verdict.ratio, machine, True))
+    if verdict.status == Status.IMPROVED:
+        # The gate's own note ("consider recording a new baseline") no longer holds: replaced, not appended.
+        if improvement_explained_by_machine(verdict.ratio, machine, threshold):
+            return replace(verdict, status=Status.PASS, note=machine_note(verdict.ratio, machine, True))
+        if improvement_hides_slowdown(verdict.ratio, machine, threshold):
+            return replace(verdict, status=Status.INCONCLUSIVE, note=machine_note(verdict.ratio, machine, False))
     if verdict.status == Status.REGRESSED:
         if explained_by_machine(verdict.ratio, machine, threshold):
             return replace(verdict, status=Status.INCONCLUSIVE).with_note(machine_note(verdict.ratio, machine, True))

@@ -206,3 +206,7 @@ def test_an_improvement_the_faster_machine_explains_is_a_pass_with_the_reason() 
     assert _check_machine(Verdict(Status.IMPROVED, ratio=0.5), env_then, faster, 0.05).status == Status.IMPROVED
     same = {PROBE_KEY: {"workload": WORKLOAD, "median_us": 97.0}}
     assert _check_machine(Verdict(Status.IMPROVED, ratio=0.82), env_then, same, 0.05).status == Status.IMPROVED
+    # a pass on a faster machine keeps the plain probe note (the "hides" wording is the improvement's only)
+    plain = _check_machine(Verdict(Status.PASS, ratio=0.97), env_then, {PROBE_KEY: {"workload": WORKLOAD,
+                                                                                  "median_us": 90.0}}, 0.05)
+    assert plain.status == Status.PASS and "hides" not in plain.note and plain.note.startswith("machine probe:")

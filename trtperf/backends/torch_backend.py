@@ -19,9 +19,9 @@ Timing (GPU): one ``CudaEventWorker`` per stream (the loop shared with tensorrt)
 own CUDA stream, device input copies and, for ``cuda_graph``, its own captured graph (a
 :class:`GpuBinding`, kept across the runs of a case like TensorRT's execution contexts, unless
 ``fresh_contexts``); the shared timing loop drives them from one thread each, so N streams run
-concurrently. Parameters
-never require grad, so every thread runs the same (inference) graph without a no_grad context
-that would be thread-local and would make dynamo recompile in the timing threads.
+concurrently. Parameters never require grad, so every thread runs the same (inference) graph
+without a no_grad context that would be thread-local and would make dynamo recompile in the
+timing threads.
 
 Compiled artifacts: ``torch.compile`` has no portable single-file artifact that worked here
 (``torch._inductor.aoti_compile_and_package`` died with a segmentation fault on the H100 with

@@ -119,18 +119,19 @@ def slower_machine_only(ratio: float, machine: float, threshold: float) -> bool:
     return machine >= 1.0 + 2 * threshold and ratio / machine < UNCHANGED_BEYOND_PROBE
 
 
-def machine_note(ratio: float, machine: float, explained: bool, unchanged: bool = False) -> str:
+def machine_note(ratio: float, machine: float, explained: bool, unchanged: bool = False, hides: bool = False) -> str:
     """The verdict note on the probe (for a stored-baseline verdict whose machine moved): ``explained`` by
-    :func:`explained_by_machine`, or vetoed for an ``unchanged`` engine by :func:`slower_machine_only`."""
-    if ratio < 1.0 and machine < 1.0:
-        if explained:
-            return (f"machine faster: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
-                    f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged a pass, not an "
-                    f"improvement; re-record the baseline on a quiet machine for a tighter gate")
-        if ratio / machine > 1.0:
-            return (f"machine faster: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, more "
-                    f"than this case's x{ratio:.2f}: x{ratio / machine:.2f} without it, a slowdown the faster "
-                    f"machine hides: judged inconclusive, not an improvement; rerun on a quiet machine")
+    :func:`explained_by_machine` (a speed-up ``ratio`` below 1: by :func:`improvement_explained_by_machine`),
+    vetoed for an ``unchanged`` engine by :func:`slower_machine_only`, or an improvement that ``hides`` a
+    slowdown (:func:`improvement_hides_slowdown`)."""
+    if hides:
+        return (f"machine faster: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, more "
+                f"than this case's x{ratio:.2f}: x{ratio / machine:.2f} without it, a slowdown the faster "
+                f"machine hides: judged inconclusive, not an improvement; rerun on a quiet machine")
+    if explained and ratio < 1.0:
+        return (f"machine faster: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
+                f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged a pass, not an "
+                f"improvement; re-record the baseline on a quiet machine for a tighter gate")
     if explained:
         return (f"machine slower: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
                 f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged inconclusive, "

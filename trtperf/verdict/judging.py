@@ -172,7 +172,8 @@ def _check_machine(verdict: Verdict, baseline_env: dict[str, Any], candidate_env
         if improvement_explained_by_machine(verdict.ratio, machine, threshold):
             return replace(verdict, status=Status.PASS, note=machine_note(verdict.ratio, machine, True))
         if improvement_hides_slowdown(verdict.ratio, machine, threshold):
-            return replace(verdict, status=Status.INCONCLUSIVE, note=machine_note(verdict.ratio, machine, False))
+            return replace(verdict, status=Status.INCONCLUSIVE,
+                           note=machine_note(verdict.ratio, machine, False, hides=True))
     if verdict.status == Status.REGRESSED:
         if explained_by_machine(verdict.ratio, machine, threshold):
             return replace(verdict, status=Status.INCONCLUSIVE).with_note(machine_note(verdict.ratio, machine, True))

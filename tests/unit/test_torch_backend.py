@@ -237,3 +237,80 @@ def test_gpu_timing_mode_names_what_a_sample_covers() -> None:
 def test_l2_flush_with_blocked_samples_is_refused_with_the_fix() -> None:
     with pytest.raises(TrtperfUsageError, match=r"l2_flush .* iterations_per_sample=20. Drop one"):
         _gpu_engine(l2_flush=True, iterations_per_sample=20)
+
+
+class _FakeStream:
+    def synchronize(self) -> None:
+        pass
+
+
+class _FakeBinding:
+    """Test double of GpuBinding (no CUDA here): records loads and releases; matches one input shape."""
+
+    def __init__(self, shape: tuple[int, ...], graph: bool) -> None:
+        self.shape, self.wants_graph = shape, graph
+        self.graph = object() if graph else None
+        self.stream = _FakeStream()
+        self.loads = 0
+        self.released = False
+
+    def load_inputs(self, tensors: list[torch.Tensor]) -> bool:
+        if tuple(tensors[0].shape) != self.shape:
+            return False
+        self.loads += 1
+        return True
+
+    def release(self) -> None:
+        self.released = True
+
+    def launch(self) -> None:
+        pass
+
+    def poison(self) -> None:
+        pass
+
+    def read(self) -> dict[str, np.ndarray]:
+        return {}
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_gpu_bindings_are_kept_per_input_shape_and_stream_kind_unless_fresh(fresh: bool,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reuse logic of torch's GPU bindings, with test doubles for the binding and the CUDA-event worker
+    (the GPU itself: tests/gpu/test_gpu_timed_path.py)."""
+    import types
+
+    import trtperf.timing.cuda
+
+    monkeypatch.setattr(trtperf.timing.cuda, "event_worker",
+                        lambda launch, stream, mode, on_close, probe: types.SimpleNamespace(close=on_close))
+    # No CUDA call happens in the constructor, nor below with the doubles: the GPU path, on the CPU.
+    engine = TorchEngine(torch.nn.Identity(), input_names=["x"], output_names=["y"], precision="fp32",
+                         device=torch.device("cuda", 0), mode=MeasurementMode(cuda_graph="auto"), label="eager",
+                         what="t", fresh_contexts=fresh)
+    made: list[_FakeBinding] = []
+
+    def bind(inputs: dict[str, np.ndarray], graph: bool) -> _FakeBinding:
+        made.append(_FakeBinding(inputs["x"].shape, graph))
+        return made[-1]
+
+    monkeypatch.setattr(engine, "_bind", bind)
+
+    def run(batch: int, streams: int) -> None:
+        for worker in engine.make_workers({"x": np.zeros((batch, 4), np.float32)}, streams):
+            worker.close()
+
+    try:
+        for _ in range(3):
+            run(8, 1)
+        assert len(made) == (3 if fresh else 1) and engine.graph_captured is True
+        assert made[0].loads == (0 if fresh else 2) and made[0].released is fresh
+        run(4, 1)  # another shape: the kept binding is released, a new one made
+        assert len(made) == (4 if fresh else 2) and made[0].released
+        run(4, 2)  # two streams are not captured: graph bindings do not serve them
+        run(4, 2)
+        assert len(made) == (8 if fresh else 4) and engine.graph_captured is False
+        assert [b.wants_graph for b in made[-2:]] == [False, False]
+    finally:
+        engine.close()
+    assert all(b.released for b in made)  # close releases what was kept

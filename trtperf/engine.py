@@ -7,7 +7,7 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -42,6 +42,54 @@ class OutputProbe:
 
     poison: Callable[[], None]
     read: Callable[[], dict[str, np.ndarray]]
+
+
+class OnStream(Protocol):
+    """A GPU worker's state that runs on one stream (``stream.synchronize()`` waits for its work)."""
+
+    stream: Any
+
+
+BindingT = TypeVar("BindingT", bound=OnStream)
+
+
+class KeptBindings(Generic[BindingT]):
+    """A GPU engine's per-worker state (execution context or captured CUDA graph, stream, buffers), kept
+    from one use to the next within a case, so its runs pay context creation, TensorRT-RTX's kernel
+    compilation and graph capture once (issue 14 item 5); with ``fresh`` each is released after its use.
+    TensorRT's and torch's engines both keep theirs here."""
+
+    def __init__(self, fresh: bool, release: Callable[[BindingT], None]) -> None:
+        self.fresh = fresh
+        self._release = release
+        self._idle: list[BindingT] = []
+
+    def take(self, load: Callable[[BindingT], bool], make: Callable[[], BindingT]) -> BindingT:
+        """A kept binding that ``load`` accepts (``load`` copies the next use's inputs into it, or says
+        False when it cannot serve them, e.g. other shapes), else ``make()``; refused ones are released."""
+        while self._idle:
+            binding = self._idle.pop()
+            if not self.fresh and load(binding):
+                return binding
+            self._release(binding)
+        return make()
+
+    def give_back(self, binding: BindingT) -> None:
+        """After a use: kept for the next once its stream is idle, or released when ``fresh``."""
+        if self.fresh:
+            self._release(binding)
+            return
+        binding.stream.synchronize()
+        self._idle.append(binding)
+
+    def closer(self, binding: BindingT) -> Callable[[], None]:
+        """``give_back(binding)`` as a worker's ``on_close``."""
+        return lambda: self.give_back(binding)
+
+    def close(self) -> None:
+        """Release every kept binding (the engine closes)."""
+        while self._idle:
+            self._release(self._idle.pop())
 
 
 @dataclass(frozen=True)

@@ -232,20 +232,26 @@ def test_tensorrt_rtx_kernels_are_kept_in_the_runtime_cache_for_the_next_session
     assert results[1].parity is not None and results[1].parity["timed_path"]["passed"]
 
 
+def _count_calls(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> list[int]:
+    """Wrap the method ``owner.name``; the list grows by one at each call."""
+    calls: list[int] = []
+    real = getattr(owner, name)
+
+    def counting(self: Any, *args: Any) -> Any:
+        calls.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
 @pytest.mark.parametrize("fresh", [False, True])
 def test_tensorrt_contexts_are_kept_across_runs_unless_fresh(tmp_path: Path, fresh: bool,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     _tensorrt_or_skip()
     from trtperf.trt.runtime import TrtEngine
 
-    binds: list[int] = []
-    real = TrtEngine.bind
-
-    def counting(self: TrtEngine, inputs: Any, stream: Any) -> Any:
-        binds.append(1)
-        return real(self, inputs, stream)
-
-    monkeypatch.setattr(TrtEngine, "bind", counting)
+    binds = _count_calls(monkeypatch, TrtEngine, "bind")
     spec = find_model(SUITES, "cnn")
     settings = _settings(tmp_path, fresh_contexts=fresh, runs=3)
     result = CaseRunner(settings, tmp_path / "b").run(spec, Case("cnn", "tensorrt", "fp32", 8, 2))
@@ -261,14 +267,7 @@ def test_torch_graphs_are_kept_across_runs_unless_fresh(tmp_path: Path, fresh: b
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from trtperf.backends.torch_backend import TorchEngine
 
-    binds: list[bool] = []
-    real = TorchEngine._bind
-
-    def counting(self: TorchEngine, inputs: Any, graph: bool) -> Any:
-        binds.append(graph)
-        return real(self, inputs, graph)
-
-    monkeypatch.setattr(TorchEngine, "_bind", counting)
+    binds = _count_calls(monkeypatch, TorchEngine, "_bind")
     spec = find_model(SUITES, "cnn")
     settings = _settings(tmp_path, fresh_contexts=fresh, runs=3)
     result = CaseRunner(settings, tmp_path / "b").run(spec, Case("cnn", "torch", "fp32", 8, 1))

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from trtperf.engine import KeptBindings
 from trtperf.errors import BuildError
 from trtperf.trt.flavour import describe_module
 from trtperf.trt.runtime import (
@@ -190,9 +191,10 @@ def _engine_with_fake_bindings(monkeypatch: pytest.MonkeyPatch, fresh: bool = Fa
 
     engine: Any = object.__new__(TrtEngine)
     engine._torch = types.SimpleNamespace(cuda=types.SimpleNamespace(Stream=FakeStream, stream=torch.cuda.stream))
-    engine.fresh_contexts, engine._idle, engine.mode = fresh, [], types.SimpleNamespace()
+    engine.mode = types.SimpleNamespace()
     engine.bind = types.MethodType(bind, engine)
     engine.release = lambda binding: None
+    engine._bindings = KeptBindings(fresh, engine.release)
     return engine, binds
 
 

@@ -49,7 +49,7 @@ import numpy as np
 
 from trtperf.backends.base import Backend, BuildRequest
 from trtperf.device import DeviceInfo, cpu_device, slugify
-from trtperf.engine import BuiltEngine, Engine, OutputProbe, Worker
+from trtperf.engine import BuiltEngine, Engine, KeptBindings, OutputProbe, Worker
 from trtperf.errors import BuildError
 from trtperf.precisions import TABLE, precisions_where
 from trtperf.text import plural
@@ -296,8 +296,7 @@ class TorchEngine(Engine):
         self.graph_captured: bool | None = None
         self.label = label
         self.what = what
-        self.fresh_contexts = fresh_contexts
-        self._idle: list[GpuBinding] = []
+        self._bindings: KeptBindings[GpuBinding] = KeptBindings(fresh_contexts, lambda binding: binding.release())
         """Bindings of finished runs, kept for the next run of the same input shapes (``fresh_contexts`` off)."""
         self._math = math_mode(precision)
         self._math.__enter__()  # process-wide flags: set for this engine's lifetime (see close)
@@ -335,25 +334,15 @@ class TorchEngine(Engine):
 
     def _binding_for(self, inputs: Mapping[str, np.ndarray], graph: bool) -> GpuBinding:
         """A kept binding loaded with ``inputs`` (same shapes and graph wish), else a new one."""
-        while self._idle:
-            binding = self._idle.pop()
-            if not self.fresh_contexts and binding.wants_graph == graph and binding.load_inputs(
-                    to_tensors(inputs, self.input_names, self.precision, _cpu())):
-                return binding
-            binding.release()
-        return self._bind(inputs, graph)
+        return self._bindings.take(
+            lambda kept: kept.wants_graph == graph and kept.load_inputs(
+                to_tensors(inputs, self.input_names, self.precision, _cpu())),
+            lambda: self._bind(inputs, graph))
 
     def _worker(self, binding: GpuBinding) -> Worker:
         from trtperf.timing.cuda import event_worker
 
-        def done() -> None:
-            if self.fresh_contexts:
-                binding.release()
-            else:
-                binding.stream.synchronize()
-                self._idle.append(binding)
-
-        return event_worker(binding.launch, binding.stream, self.mode, done,
+        return event_worker(binding.launch, binding.stream, self.mode, self._bindings.closer(binding),
                             OutputProbe(poison=binding.poison, read=binding.read))
 
     def _bind(self, inputs: Mapping[str, np.ndarray], graph: bool) -> GpuBinding:
@@ -419,8 +408,7 @@ class TorchEngine(Engine):
         return self.mode.to_json("cuda_event", self.graph_captured, torch=self.label)
 
     def close(self) -> None:
-        while self._idle:
-            self._idle.pop().release()
+        self._bindings.close()
         self._math.__exit__(None, None, None)
 
 

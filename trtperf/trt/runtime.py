@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trtperf.engine import Engine, OutputProbe, Worker
+from trtperf.engine import Engine, KeptBindings, OutputProbe, Worker
 from trtperf.errors import BuildError
 from trtperf.timing.cuda import CudaEventWorker, event_worker
 from trtperf.timing.mode import MeasurementMode
@@ -259,8 +259,7 @@ class TrtEngine(Engine):
             (self.inputs if is_input else self.outputs).append(name)
             self.dtypes[name] = torch_dtype_name(engine.get_tensor_dtype(name).name, name)
         self._timed_inputs: Mapping[str, np.ndarray] | None = None
-        self.fresh_contexts = fresh_contexts
-        self._idle: list[Binding] = []
+        self._bindings: KeptBindings[Binding] = KeptBindings(fresh_contexts, self.release)
         """Bindings of finished inferences and runs, kept for the next of the same input shapes
         (``fresh_contexts`` off); each is loaded with the inputs of its next use."""
         self.runtime_cache = (SharedRuntimeCache(runtime_cache)
@@ -377,11 +376,8 @@ class TrtEngine(Engine):
             with torch.cuda.stream(binding.stream):
                 binding.launch()
             return binding.outputs()
-        finally:
-            if self.fresh_contexts:
-                self.release(binding)
-            else:  # its context and graph serve the first timed run (make_workers)
-                self._keep(binding)
+        finally:  # kept, its context and graph serve the first timed run (make_workers)
+            self._bindings.give_back(binding)
 
     def make_workers(self, inputs: Mapping[str, np.ndarray], streams: int) -> Sequence[Worker]:
         """``streams`` workers, each on its own binding (context, stream, buffers, graph).
@@ -393,8 +389,7 @@ class TrtEngine(Engine):
         workers: list[Worker] = []
         for _ in range(streams):
             binding = self._binding_for(inputs)
-            done = _closer(self.release, binding) if self.fresh_contexts else _closer(self._keep, binding)
-            workers.append(event_worker(binding.launch, binding.stream, self.mode, done,
+            workers.append(event_worker(binding.launch, binding.stream, self.mode, self._bindings.closer(binding),
                                         OutputProbe(poison=binding.poison, read=binding.outputs)))
         return workers
 
@@ -402,21 +397,9 @@ class TrtEngine(Engine):
         """A kept binding loaded with ``inputs`` (the same shapes; not with ``fresh_contexts``), else a new one.
         Loading copies the current values, so a caller that changes its arrays, or passes new ones in the same
         dict, never gets the outputs of the inputs bound before."""
-        while self._idle:
-            binding = self._idle.pop()
-            if not self.fresh_contexts and binding.load_inputs(inputs):
-                return binding
-            self.release(binding)
         torch: Any = self._torch
-        return self.bind(inputs, torch.cuda.Stream())
-
-    def _keep(self, binding: Binding) -> None:
-        binding.stream.synchronize()
-        self._idle.append(binding)
-
-    def _release_idle(self) -> None:
-        while self._idle:
-            self.release(self._idle.pop())
+        return self._bindings.take(lambda kept: kept.load_inputs(inputs),
+                                   lambda: self.bind(inputs, torch.cuda.Stream()))
 
     def measurements(self) -> dict[str, Any]:
         """Host latency (enqueue to completion) of the timed launch, probed after the timed runs; and
@@ -448,10 +431,7 @@ class TrtEngine(Engine):
             host = list(worker.host_samples)
         finally:
             worker.close()
-            if self.fresh_contexts:
-                self.release(binding)
-            else:
-                self._keep(binding)
+            self._bindings.give_back(binding)
         host_ms = sorted(v * 1e3 for v in host)
         return {
             "host_latency_ms": {"median": statistics.median(host_ms), "p99": host_ms[int(0.99 * (len(host_ms) - 1))],
@@ -461,7 +441,7 @@ class TrtEngine(Engine):
 
     def close(self) -> None:
         # Kept contexts go now; the engine and runtime go with this object.
-        self._release_idle()
+        self._bindings.close()
         if self.runtime_cache is not None:
             self.runtime_cache.store()
         self._timed_inputs = None
@@ -470,8 +450,3 @@ class TrtEngine(Engine):
 def dims(value: Any) -> tuple[int, ...]:
     """A trt.Dims as a tuple (it is a sequence at run time; the stubs do not say so)."""
     return tuple(int(d) for d in value)
-
-
-def _closer(release: Callable[[Binding], None], binding: Binding) -> Callable[[], None]:
-    return lambda: release(binding)
-

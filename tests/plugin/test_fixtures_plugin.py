@@ -68,7 +68,8 @@ FAST = ["-p", "no:cacheprovider", "--trtperf-runs", "6", "--trtperf-min-time", "
 
 @pytest.mark.timed
 def test_trtperf_benchmark_records_and_gates_a_callable(pytester: pytest.Pytester, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        same_engine_rerun: list[str]) -> None:
     pytester.makepyfile(test_bench=BENCH_TESTS)
     paths = ["--trtperf-baseline-dir", str(tmp_path / "baselines"), "--trtperf-results", str(tmp_path / "r.json")]
     run = pytester.runpytest(*FAST, *paths, "--trtperf-update-baselines")
@@ -80,7 +81,7 @@ def test_trtperf_benchmark_records_and_gates_a_callable(pytester: pytest.Pyteste
     assert case["case"]["key"] == key and case["environment"]["backend"] == "callable"
     run.stdout.fnmatch_lines(["*test_my_preprocessing[[]callable-fp32-b2-s1[]]*"])  # in the summary table
 
-    run = pytester.runpytest(*FAST, *paths)
+    run = pytester.runpytest(*FAST, *paths, *same_engine_rerun)
     run.assert_outcomes(passed=1)  # same speed: within the baseline
 
     monkeypatch.setenv("MY_DELAY", "0.005")  # ten times slower

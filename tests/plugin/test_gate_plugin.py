@@ -61,7 +61,8 @@ def test_a_real_slowdown_is_judged_by_a_paired_ab_against_the_old_engine(
 
 @pytest.mark.timed
 def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytest.Pytester, tmp_path: Path,
-                                                                  suite: Callable[..., list[str]]) -> None:
+                                                                  suite: Callable[..., list[str]],
+                                                                  same_engine_rerun: list[str]) -> None:
     args = suite(batches="(2, 4)")
     pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=2)
     path, document = _baseline(tmp_path)
@@ -70,7 +71,7 @@ def test_rerun_passes_and_the_baseline_keeps_what_the_gate_needs(pytester: pytes
     assert len(entry["stats"]["run_medians_ms"]) == 10  # a recording takes >= 10 runs (5 per look otherwise)
     samples = json.loads(path.with_name(path.stem + ".samples.json").read_text())["samples"][KEY]  # the sidecar
     assert len(samples["run_p99_ms"]) == 10 and 0 < len(samples["raw_ms"]) <= 3
-    rerun = pytester.runpytest(*args, "--trtperf-threshold", "50%")
+    rerun = pytester.runpytest(*args, *same_engine_rerun)
     rerun.assert_outcomes(passed=2)
     for case in _cases(tmp_path).values():
         verdict = case["verdict"]
@@ -100,11 +101,11 @@ def test_a_v1_baseline_file_is_migrated_in_a_real_run(pytester: pytest.Pytester,
 
 @pytest.mark.timed
 def test_gate_settings_come_from_ini_and_model(pytester: pytest.Pytester, tmp_path: Path,
-                                               suite: Callable[..., list[str]]) -> None:
+                                               suite: Callable[..., list[str]], same_engine_rerun: list[str]) -> None:
     args = suite(settings='{"effect_floor": "2%"}')
     pytester.makeini("[pytest]\ntrtperf_confidence = 0.95\ntrtperf_remeasure = 0\n")
     pytester.runpytest(*args, "--trtperf-update-baselines").assert_outcomes(passed=1)
-    pytester.runpytest(*args, "--trtperf-threshold", "50%").assert_outcomes(passed=1)
+    pytester.runpytest(*args, *same_engine_rerun).assert_outcomes(passed=1)
     verdict = _cases(tmp_path)[KEY]["verdict"]
     assert verdict["alpha"] == pytest.approx(0.05)  # (1 - 0.95) / (1 look x 1 case)
     assert "floor 2.0%" in verdict["test"] and verdict["looks"] == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -140,7 +140,7 @@ class CaseRunner:
         """Timed cases in this session: the gate's Bonferroni split (set by the pytest plugin)."""
         self.progress: ProgressCallback | None = None
         """Called at each stage boundary of a case and after each timing run (trtperf.progress); None: silent."""
-        self._exports: dict[str, tuple[CacheEntry, str]] = {}
+        self._exports: dict[Hashable, tuple[CacheEntry, str]] = {}
 
     def run(self, spec: ModelSpec, case: Case) -> CaseResult:
         """Every stage of ``case``; never raises an Exception: any failure in any stage (a factory that
@@ -179,7 +179,7 @@ class CaseRunner:
     def _run_stages(self, spec: ModelSpec, case: Case, settings: Settings, result: CaseResult, stage: Stage) -> None:
         def enter(name: str, detail: str = "") -> None:
             stage.enter(name)
-            self._emit(case, name, detail or {"export": "cached" if spec.name in self._exports else "",
+            self._emit(case, name, detail or {"export": "cached" if spec.identity() in self._exports else "",
                                               "precision": case.precision, "build": case.backend}.get(name, ""))
 
         prepared = prepare(spec, case, settings, self.cache, exports=self._exports, on_stage=enter)

@@ -25,7 +25,7 @@ from trtperf.progress import ProgressCallback
 from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
 from trtperf.record.results import FAILED, SKIPPED, CaseResult, render_summary, write_results
-from trtperf.spec import ModelSpec, collected_by, unbound_declarations
+from trtperf.spec import ModelSpec, collected_by, name_conflict, unbound_declarations
 from trtperf.text import plural
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ class SessionState:
     dims_dropped: dict[str, str] = field(default_factory=dict)
     """Model name -> the ``--trtperf-dim`` values outside its declared range, where others of it run."""
     declared_axes: dict[str, set[str]] = field(default_factory=dict)
+    declared_models: dict[str, ModelSpec] = field(default_factory=dict)
+    """Model name -> its first declaration collected (a second model under the name fails its cases)."""
     """Named axis -> the collected models declaring it: ``--trtperf-dim`` must name one of them."""
     runner_error: str = ""
     trtperf_session: bool = False
@@ -238,10 +240,12 @@ class CaseFailed(Exception):
 
 
 class CaseItem(pytest.Item):
-    def __init__(self, *, spec: ModelSpec, case: Case, **kwargs: Any) -> None:
+    def __init__(self, *, spec: ModelSpec, case: Case, conflict: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
         self.case = case
+        self.conflict = conflict
+        """Why this case may not run (its model's name is another model's): it fails with this, alone."""
         self.add_marker(pytest.mark.trtperf)
 
     def runtest(self) -> None:
@@ -254,7 +258,8 @@ class CaseItem(pytest.Item):
             state.runner_error = state.runner_error or str(exc)
             result = failed_result(self.case, "setup", exc)
         else:
-            result = runner.run(self.spec, self.case)
+            result = (failed_result(self.case, "setup", TrtperfUsageError(f"{self.case.key}: {self.conflict}"))
+                      if self.conflict else runner.run(self.spec, self.case))
         self.user_properties.append((PROPERTY, json.dumps(result.to_json())))  # for the results; not in JUnit
         self.user_properties.extend(junit_properties(result))
         if result.outcome == FAILED:
@@ -304,6 +309,7 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
     state.trtperf_session = True
     for axis in obj.dims:
         state.declared_axes.setdefault(axis, set()).add(obj.name)
+    conflict = name_conflict(obj, state.declared_models)
     cases = expand_cases(obj, known_backends(), s.backend, s.precision, s.batch, s.streams, s.dim)
     declared = [c.key for c in expand_cases(obj, known_backends())] if not cases else []
     if not cases and _selected_by_keyword(collector.config, [obj.name, *declared], collector.nodeid):
@@ -312,7 +318,7 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
     elif (dropped := dims_out_of_range(obj, s.dim)) is not None:
         state.dims_dropped[obj.name] = dropped
     for case in cases:
-        item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case)
+        item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case, conflict=conflict)
         reason = skip_reason(obj, case, s)
         if reason:
             item.add_marker(pytest.mark.skip(reason=f"{case.key}: {reason}"))

@@ -8,7 +8,7 @@ settings (one cache key for one case and one set of settings).
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass
 
 from trtperf.backends import get_backend
@@ -59,14 +59,16 @@ def fp32_onnx(spec: ModelSpec, cache: ArtifactCache) -> tuple[CacheEntry, str]:
 
 
 def prepare_model(spec: ModelSpec, cache: ArtifactCache, batch: int | None = None,
-                  exports: MutableMapping[str, tuple[CacheEntry, str]] | None = None) -> tuple[ModelSpec, CacheEntry]:
+                  exports: MutableMapping[Hashable, tuple[CacheEntry, str]] | None = None,
+                  ) -> tuple[ModelSpec, CacheEntry]:
     """Stage 1 alone: the spec to run (an ONNX model's completed from its graph, checked against
-    ``batch``) and its fp32 ONNX. ``exports`` memoizes the fp32 entry per model name."""
-    found = exports.get(spec.name) if exports is not None else None
+    ``batch``) and its fp32 ONNX. ``exports`` memoizes the fp32 entry per model (:meth:`ModelSpec.identity`:
+    not the name alone, which two suites may both use)."""
+    found = exports.get(spec.identity()) if exports is not None else None
     if found is None:
         found = fp32_onnx(spec, cache)
         if exports is not None:
-            exports[spec.name] = found
+            exports[spec.identity()] = found
     fp32, where = found
     if spec.is_onnx:
         spec = resolve_spec(spec, load_graph(fp32), where, batch)
@@ -79,7 +81,7 @@ def prepare(
     settings: Settings,
     cache: ArtifactCache,
     *,
-    exports: MutableMapping[str, tuple[CacheEntry, str]] | None = None,
+    exports: MutableMapping[Hashable, tuple[CacheEntry, str]] | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Prepared:
     """Export (cached), make the precision variant (cached) and build the engine (cached).

@@ -264,6 +264,14 @@ class ModelSpec:
 
         return code_digest(self.factory, self.declared_in, module)
 
+    def identity(self) -> tuple[Any, ...]:
+        """What makes this model's fp32 ONNX, hashable: its name, factory (the object) or ONNX source, seed,
+        opset, batch bound, inputs, outputs and named-axis values; not the cases' settings (batches, precisions,
+        streams, tolerances). Two declarations with equal identities share one export in a process."""
+        onnx = self.onnx if self.onnx is None or isinstance(self.onnx, (str, os.PathLike)) else id(self.onnx)
+        return (self.name, id(self.factory), str(onnx), self.seed, self.opset, self.max_batch, self.inputs,
+                self.outputs, tuple(sorted(self.dims.items())))
+
     def dim_range(self, axis: str) -> tuple[int, int]:
         """The smallest and largest declared value of a named axis: the export's and profile's bounds."""
         values = self.dims[axis]
@@ -348,6 +356,19 @@ PRISTINE_MAX_BYTES = 2 << 30
 large model's host memory)."""
 
 _PRISTINE: collections.OrderedDict[tuple[Any, ...], Any] = collections.OrderedDict()
+
+
+def name_conflict(spec: ModelSpec, declared: dict[str, ModelSpec]) -> str | None:
+    """Why ``spec`` may not use its name, when ``declared`` (name -> the first declaration seen with it; updated
+    here) holds another model under that name; None otherwise. Case keys and baseline entries are keyed by the
+    name, so a second model under it would be judged by the first one's baseline."""
+    first = declared.setdefault(spec.name, spec)
+    if first is spec or first.identity() == spec.identity():
+        return None
+    where = " and ".join(dict.fromkeys(d.declared_file or d.declared_in or "?" for d in (first, spec)))
+    return (f"model name {spec.name!r} is declared for two different models ({where}): case keys and baselines "
+            f"are keyed by the model's name, so one model's cases would be judged against the other's baseline "
+            f"and export. Give one of them its own name: trtperf.model(..., name=...)")
 
 
 def _keep_pristine(key: tuple[Any, ...], factory: Any, module: Any) -> None:

@@ -285,3 +285,48 @@ def test_named_axes_build_one_profile_over_the_declared_range(pytester: pytest.P
         profile = cases[f"enc[tensorrt-fp32-b2-seq{seq}-s1]"]["build"]["profile"]
         # min/max: batch 1..max_batch 4 and seq 8..24 (the declared range); opt: the case's shape
         assert profile == {name: [[1, 8], [2, seq], [4, 24]] for name in ("ids", "mask")}
+
+
+NET_SUITE = '''
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+@trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], batches=BATCHES)
+def net():
+    return LAYERS
+'''
+
+
+def test_two_models_under_one_name_fail_the_second_ones_cases_with_the_fix(pytester: pytest.Pytester,
+                                                                          tmp_path: Path) -> None:
+    # Found by review (2026-12-07): both shared the first one's export; the onnxruntime case of the second
+    # passed on the first model's ONNX, its torch case failed parity.
+    pytester.makepyfile(test_a=NET_SUITE.replace("BATCHES", "(2,)").replace("LAYERS", "nn.Linear(8, 4)"),
+                        test_b=NET_SUITE.replace("BATCHES", "(2,)").replace(
+                            "LAYERS", "nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4), nn.Tanh())"))
+    run, cases = _run(pytester, tmp_path, "--trtperf-backend", "onnxruntime,torch")
+    run.assert_outcomes(passed=2, failed=2)
+    run.stdout.fnmatch_lines(["*net[[]onnxruntime-fp32-b2-s1[]]*model name 'net' is declared for two different "
+                              "models (*test_a.py and *test_b.py)*trtperf.model(..., name=...)*"])
+    # The first file's cases ran on its own model; the other's never ran.
+    failed = [key for key, case in cases.items() if case["outcome"] == "failed"]
+    assert len(failed) == 2 and all(cases[k]["failed_stage"] == "setup" for k in failed)
+
+
+def test_one_model_declared_twice_for_other_batches_shares_its_export(pytester: pytest.Pytester,
+                                                                      tmp_path: Path) -> None:
+    pytester.makepyfile(test_split='''
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+def make():
+    return nn.Linear(8, 4)
+
+small = trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], batches=(2,), name="lin")(make)
+large = trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], batches=(16,), name="lin")(make)
+''')
+    run, cases = _run(pytester, tmp_path, "--trtperf-backend", "onnxruntime")
+    run.assert_outcomes(passed=2)
+    assert len({c["artifact"]["onnx_sha256"] for c in cases.values()}) == 1

@@ -198,3 +198,19 @@ def test_weights_digest_of_modules_without_version_counters_or_hashes() -> None:
         trtperf.code_digest.remember_weights_digest(module)
         first = weights_digest(module)
         assert weights_digest(module) == first == trtperf.code_digest._hash_weights(module)
+
+
+def test_the_export_memo_tells_two_models_under_one_name_apart(cache: ArtifactCache) -> None:
+    from trtperf.prepare import prepare_model
+    from trtperf.spec import name_conflict
+
+    def declare(layers: nn.Module) -> ModelSpec:
+        return trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], name="net")(lambda: layers)
+
+    first, second = declare(nn.Linear(8, 4)), declare(nn.Sequential(nn.Linear(8, 4), nn.Tanh()))
+    memo: dict[object, tuple[CacheEntry, str]] = {}
+    exports = [prepare_model(spec, cache, exports=memo)[1].meta["sha256"] for spec in (first, second, first)]
+    assert exports[0] != exports[1] and exports[0] == exports[2] and len(memo) == 2
+    declared: dict[str, ModelSpec] = {}
+    assert name_conflict(first, declared) is None and name_conflict(first, declared) is None
+    assert "declared for two different models" in str(name_conflict(second, declared))

@@ -6,8 +6,10 @@ The digest covers:
 
 - user code: the source files of the declaring module, of the factory's module, and of every
   module defining a class in the built module's tree (``type(m).__mro__`` for each submodule),
-  plus, transitively, every user module those modules reference at top level (``import helpers``,
-  ``from helpers import act``). "User code" is a module whose file lies outside the standard library,
+  plus, transitively, every user module those modules reference: by a top-level name (``import helpers``,
+  ``from helpers import act``) or by any import statement in their source, at any depth (``from consts
+  import SCALE``; ``import ops`` inside ``forward()`` or the factory, found where the import would find it,
+  before it ran). "User code" is a module whose file lies outside the standard library,
   site-packages and trtperf itself (an editable install of your own package counts as user code);
 - third-party code: the name and version of the distribution of every other class in the tree
   (e.g. ``transformers 4.46.0``), since its files are fixed by its version.
@@ -20,8 +22,10 @@ modules' references alone.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
+import importlib.machinery
 import importlib.metadata
 import inspect
 import sys
@@ -67,16 +71,42 @@ def _source_file(module: ModuleType) -> Path | None:
     return Path(name)
 
 
-def _user_module(name: str | None) -> ModuleType | None:
-    module = sys.modules.get(name) if name else None
-    if module is None:
+def _find_source(name: str) -> Path | None:
+    """The ``.py`` file of module ``name``: an imported module's own, else where an import would find it
+    (``importlib.machinery.PathFinder`` on ``sys.path`` or the package's path: no code runs)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return _source_file(module)
+    spec = _find_spec(name)
+    origin = spec.origin if spec is not None else None
+    return Path(origin) if isinstance(origin, str) and origin.endswith(".py") else None
+
+
+def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:
+    parent = name.rpartition(".")[0]
+    search = None
+    if parent:
+        package = sys.modules.get(parent)
+        search = getattr(package, "__path__", None) if package is not None else None
+        if search is None:
+            outer = _find_spec(parent) if package is None else None
+            search = outer.submodule_search_locations if outer is not None else None
+        if search is None:  # the parent is no package: ``name`` is an attribute, not a module
+            return None
+    try:
+        return importlib.machinery.PathFinder.find_spec(name, search)
+    except (ImportError, ValueError):
         return None
-    path = _source_file(module)
-    return module if path is not None and is_user_file(path) else None
+
+
+def _is_user_module(name: str) -> bool:
+    path = _find_source(name) if name else None
+    return path is not None and is_user_file(path)
 
 
 def _referenced(module: ModuleType) -> Iterator[str]:
-    """Names of the modules that ``module``'s top-level names come from."""
+    """Names of the modules that an imported module's top-level names come from (a class or function
+    imported under another name, or made by code, has no import statement naming its module)."""
     for value in list(vars(module).values()):
         try:
             if isinstance(value, ModuleType):
@@ -89,20 +119,66 @@ def _referenced(module: ModuleType) -> Iterator[str]:
             continue
 
 
-def user_modules(roots: Iterable[str]) -> list[ModuleType]:
-    """The user modules among ``roots`` and every user module they reference, transitively."""
-    found: dict[str, ModuleType] = {}
+@functools.lru_cache(maxsize=4096)
+def _import_statements(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, int, tuple[str, ...]], ...]:
+    """``(module, level, names)`` of every import statement in a source file, at any depth: a constant
+    imported by ``from consts import SCALE``, or a module imported inside ``forward()`` or the factory, is
+    code the model runs without a top-level name leading to it."""
+    try:
+        tree = ast.parse(Path(path).read_bytes(), filename=path)
+    except (SyntaxError, ValueError, OSError):
+        return ()
+    found: list[tuple[str, int, tuple[str, ...]]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, 0, ()) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.module or "", node.level, tuple(alias.name for alias in node.names)))
+    return tuple(found)
+
+
+def _imported(name: str, path: Path) -> Iterator[str]:
+    """Names of the modules that the import statements of module ``name`` (file ``path``) may load: each
+    statement's module and, for ``from m import x``, ``m.x`` (``x`` may be a submodule)."""
+    stat = path.stat()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for module, level, names in _import_statements(str(path), stat.st_mtime_ns, stat.st_size):
+        if level:
+            base = package.split(".") if package else []
+            if level - 1 > len(base):
+                continue
+            base = base[: len(base) - (level - 1)]
+            module = ".".join([*base, module] if module else base)
+        if not module:
+            continue
+        yield module
+        yield from (f"{module}.{alias}" for alias in names if alias != "*")
+
+
+def user_sources(roots: Iterable[str]) -> dict[str, Path]:
+    """Module name -> source file of the user modules among ``roots`` and, transitively, of every user module
+    they reference: by their top-level names and by their import statements (at any depth, so also modules
+    not imported yet, found where an import would find them)."""
+    found: dict[str, Path] = {}
     pending = [name for name in roots if name]
+    seen: set[str] = set()
     while pending:
         name = pending.pop()
-        if name in found:
+        if name in seen:
             continue
-        module = _user_module(name)
-        if module is None:
+        seen.add(name)
+        try:
+            path = _find_source(name)
+        except (ImportError, ValueError, OSError):  # a broken package: nothing of it can be user code we run
+            path = None
+        if path is None or not is_user_file(path):
             continue
-        found[name] = module
-        pending.extend(_referenced(module))
-    return [found[name] for name in sorted(found)]
+        found[name] = path
+        module = sys.modules.get(name)
+        if module is not None:
+            pending.extend(_referenced(module))
+        pending.extend(_imported(name, path))
+    return dict(sorted(found.items()))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -154,11 +230,11 @@ def code_digest(factory: Callable[..., Any], declared_in: str, module: torch.nn.
     if module is not None:
         for cls in model_classes(module):
             roots.append(cls.__module__)
-            if _user_module(cls.__module__) is None:
+            if not _is_user_module(cls.__module__):
                 dist = distribution_of(cls.__module__)
                 if dist is not None:
                     third_party.add(dist)
-    digests = sorted({file_digest(path) for m in user_modules(roots) if (path := _source_file(m)) is not None})
+    digests = sorted({file_digest(path) for path in user_sources(roots).values()})
     if not digests:  # a factory defined outside any file (e.g. in a REPL): its name is all there is
         digests = [hashlib.sha256(repr(getattr(factory, "__qualname__", factory)).encode()).hexdigest()]
     payload = "\n".join([*digests, "--", *sorted(third_party)])

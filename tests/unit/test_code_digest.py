@@ -15,7 +15,7 @@ import torch
 
 import trtperf
 from trtperf import InputSpec, ModelSpec
-from trtperf.code_digest import code_digest, distribution_of, is_user_file, user_modules
+from trtperf.code_digest import code_digest, distribution_of, is_user_file, user_sources
 
 HELPER = '''
 from torch import nn
@@ -108,8 +108,8 @@ def test_unrelated_user_modules_in_the_process_do_not_count(tmp_path: Path, monk
     _write(tmp_path / "unrelated_mod_d.py", "X = 1\n")
     _import(monkeypatch, tmp_path / "unrelated_mod_d.py", "unrelated_mod_d")
     assert _digest(suite.block) == before
-    assert "unrelated_mod_d" not in {m.__name__ for m in user_modules([suite.__name__])}
-    assert {m.__name__ for m in user_modules([suite.__name__])} == {"digest_suite_d", "digest_helper_d"}
+    assert "unrelated_mod_d" not in set(user_sources([suite.__name__]))
+    assert set(user_sources([suite.__name__])) == {"digest_suite_d", "digest_helper_d"}
 
 
 def test_third_party_classes_count_by_distribution_version() -> None:
@@ -141,3 +141,48 @@ def test_declarations_in_a_function_digest_their_module() -> None:
     assert spec.declared_in == __name__
     assert spec.source_digest() == code_digest(torch.nn.Tanh, __name__)
 
+
+
+LAZY_SUITE = '''
+import torch
+import trtperf
+from trtperf import InputSpec
+from consts_{tag} import SCALE
+
+class Scaled(torch.nn.Module):
+    def forward(self, x):
+        from lazyops_{tag} import act  # imported at the first forward(), after the cache key was made
+        return act(x) * SCALE
+
+def make():
+    import nets_{tag}
+    return torch.nn.Sequential(nets_{tag}.Block(), Scaled())
+
+model = trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], name="lazy")(make)
+'''
+
+
+@pytest.mark.parametrize(("helper", "before", "after"), [
+    ("consts", "SCALE = 2.0\n", "SCALE = 3.0\n"),
+    ("lazyops", "def act(x):\n    return x.relu()\n", "def act(x):\n    return x.tanh()\n"),
+    ("nets", HELPER, HELPER.replace("self.lin(x).tanh()", "self.lin(x).sigmoid()")),
+], ids=["a-constant", "an-import-in-forward", "an-import-in-the-factory"])
+def test_code_reached_only_by_import_statements_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper: str,
+                                                       before: str, after: str) -> None:
+    # Found by review (2026-12-07): a constant, an import inside forward() and one inside the factory were
+    # not in the digest, so editing them reused the old export (a false pass on onnxruntime).
+    tag = f"lz_{helper}"
+    sources = {"consts": "SCALE = 2.0\n", "lazyops": "def act(x):\n    return x.relu()\n", "nets": HELPER}
+    for name, text in sources.items():
+        _write(tmp_path / f"{name}_{tag}.py", before if name == helper else text)
+    _write(tmp_path / f"test_lazy_{tag}.py", LAZY_SUITE.format(tag=tag))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [f"{n}_{tag}" for n in sources]:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    suite = _import(monkeypatch, tmp_path / f"test_lazy_{tag}.py", f"lazy_suite_{tag}")
+    assert f"lazyops_{tag}" not in sys.modules  # not imported yet: found where the import would find it
+    digest = _digest(suite.model)
+    assert set(user_sources([suite.__name__])) == {f"lazy_suite_{tag}", *(f"{n}_{tag}" for n in sources)}
+    _write(tmp_path / f"{helper}_{tag}.py", after)
+    monkeypatch.delitem(sys.modules, f"{helper}_{tag}", raising=False)  # a new process imports the edit
+    assert _digest(suite.model) != digest

@@ -242,13 +242,21 @@ def code_digest(factory: Callable[..., Any], declared_in: str, module: torch.nn.
 
 
 def weights_digest(module: torch.nn.Module) -> str:
-    """SHA-256 over every parameter and buffer (names, dtypes, shapes, bytes), as a hex string.
+    """SHA-256 over the module's state, as a hex string: every parameter and buffer, persistent or not, and
+    every tensor attribute (names, dtypes, shapes, bytes); and every other attribute of every submodule
+    (:func:`attributes_digest`: ``eps``, a slope, a head count, a Hugging Face config, the function an
+    attribute names), since ``forward()`` may read them all.
 
-    Hashed on every call, except for a module given to :func:`remember_weights_digest` (trtperf's pristine
-    instance of each model, which is only ever read): its digest is kept while its tensors are the same
-    objects at the same addresses and versions (torch bumps a tensor's version at every in-place change), so
-    the keys of every case of a model hash its weights once per process, not at each key (BERT-base's 440 MB
-    took 0.3 s a hash on the 2-core CI CPU, three times a torch case: bench/module_memo.py)."""
+    The tensors are hashed on every call, except for a module given to :func:`remember_weights_digest`
+    (trtperf's pristine instance of each model, which is only ever read): their digest is kept while they are
+    the same objects at the same addresses and versions (torch bumps a tensor's version at every in-place
+    change), so the keys of every case of a model hash its weights once per process, not at each key
+    (BERT-base's 440 MB took 0.3 s a hash on the 2-core CI CPU, three times a torch case:
+    bench/module_memo.py). The other attributes are read at every call."""
+    return hashlib.sha256(f"{_tensors_digest(module)}|{attributes_digest(module)}".encode()).hexdigest()
+
+
+def _tensors_digest(module: torch.nn.Module) -> str:
     entry = _REMEMBERED.get(id(module))
     if entry is None or entry[0]() is not module:
         return _hash_weights(module)
@@ -273,12 +281,51 @@ _REMEMBERED: dict[int, tuple[weakref.ref[Any], tuple[Any, ...] | None, str]] = {
 a module class may define ``__eq__`` without ``__hash__``."""
 
 
+@functools.lru_cache(maxsize=1)
+def _module_internals() -> frozenset[str]:
+    """``nn.Module``'s own attributes (parameter, buffer and submodule tables, hooks): not the model's state."""
+    import torch
+
+    return frozenset(vars(torch.nn.Module())) - {"training"}
+
+
+def _state_tensors(module: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """Every tensor the module holds, by name: the state dict, non-persistent buffers, tensor attributes."""
+    import torch
+
+    named: dict[str, torch.Tensor] = dict(module.state_dict(keep_vars=True))
+    internals = _module_internals()
+    for prefix, sub in _submodules(module):
+        tensors = [*sub._buffers.items(), *((k, v) for k, v in vars(sub).items() if k not in internals)]
+        for key, value in tensors:
+            if isinstance(value, torch.Tensor):
+                named.setdefault(f"{prefix}{key}", value)
+    return sorted(named.items())
+
+
+def _submodules(module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """``(prefix, module)`` for the module and each registered submodule once, prefixes ending in a dot
+    (``named_modules`` without its set: a module class may define ``__eq__`` without ``__hash__``)."""
+    found: list[tuple[str, torch.nn.Module]] = []
+    seen: set[int] = set()
+    pending = [("", module)]
+    while pending:
+        prefix, sub = pending.pop()
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        found.append((prefix, sub))
+        pending.extend((f"{prefix}{name}.", child) for name, child in reversed(sub._modules.items())
+                       if child is not None)
+    return found
+
+
 def _fingerprint(module: torch.nn.Module) -> tuple[Any, ...] | None:
     """The identity, place and version of every tensor; None when a tensor has no version counter (made under
     ``torch.inference_mode()``), so nothing is remembered for it."""
     try:
         return tuple((name, id(t), t.data_ptr(), t.dtype, tuple(t.shape), t.stride(), str(t.device), t._version)
-                     for name, t in module.state_dict(keep_vars=True).items())
+                     for name, t in _state_tensors(module))
     except RuntimeError:
         return None
 
@@ -287,8 +334,68 @@ def _hash_weights(module: torch.nn.Module) -> str:
     import torch
 
     digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in _state_tensors(module):
         flat = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(flat.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def attributes_digest(module: torch.nn.Module) -> str:
+    """SHA-256 over the non-tensor attributes of every submodule (``vars(sub)`` less ``nn.Module``'s own
+    tables): numbers, strings, dtypes and containers of them by value; an object with ``to_dict()`` (a
+    Hugging Face config) by that dict; a function or class by its qualified name; any other object by its type
+    alone (its repr may hold an address). Tensors are left to :func:`weights_digest`."""
+    internals = _module_internals()
+    submodules = _submodules(module)
+    tree = {id(sub) for _, sub in submodules}
+    digest = hashlib.sha256()
+    for prefix, sub in submodules:
+        for key, value in sorted(vars(sub).items()):
+            if key not in internals:
+                digest.update(f"{prefix}{key}={_stable_repr(value, 0, tree)};".encode())
+    return digest.hexdigest()
+
+
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _stable_repr(value: Any, depth: int, tree: set[int]) -> str:
+    """A repr of ``value`` that is the same in every process for the same value (no addresses). A module
+    outside the ``tree`` (ids of the model's registered modules; e.g. one kept in a plain list) counts by
+    its tensors; one in it is hashed where it is registered."""
+    import enum
+
+    import numpy as np
+    import torch
+
+    if isinstance(value, (*_SCALARS, torch.dtype, torch.device, torch.Size, enum.Enum)):
+        return repr(value)
+    if isinstance(value, torch.Tensor):
+        return "<tensor>"  # in weights_digest
+    if isinstance(value, torch.nn.Module):
+        return f"<{type(value).__qualname__}>" if id(value) in tree else f"<module {_hash_weights(value)}>"
+    if isinstance(value, np.ndarray):
+        return f"ndarray{value.dtype}{value.shape}:{hashlib.sha256(value.tobytes()).hexdigest()}"
+    if depth >= 4:
+        return f"<{type(value).__qualname__}>"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_stable_repr(v, depth + 1, tree) for v in value]
+        ordered = sorted(items) if isinstance(value, (set, frozenset)) else items
+        return f"{type(value).__name__}[{', '.join(ordered)}]"
+    if isinstance(value, dict):
+        pairs = sorted(f"{_stable_repr(k, depth + 1, tree)}: {_stable_repr(v, depth + 1, tree)}"
+                       for k, v in value.items())
+        return f"{{{', '.join(pairs)}}}"
+    if isinstance(value, functools.partial):
+        return (f"partial({_stable_repr(value.func, depth + 1, tree)}, {_stable_repr(value.args, depth + 1, tree)}, "
+                f"{_stable_repr(value.keywords, depth + 1, tree)})")
+    if inspect.isroutine(value) or inspect.isclass(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        try:
+            return f"{type(value).__qualname__}{_stable_repr(to_dict(), depth + 1, tree)}"
+        except Exception:  # a to_dict() that needs arguments or fails: the type is all we can tell
+            pass
+    return f"<{type(value).__qualname__}>"

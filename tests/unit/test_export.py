@@ -197,7 +197,8 @@ def test_weights_digest_of_modules_without_version_counters_or_hashes() -> None:
     for module in (frozen, Unhashable(4, 2)):
         trtperf.code_digest.remember_weights_digest(module)
         first = weights_digest(module)
-        assert weights_digest(module) == first == trtperf.code_digest._hash_weights(module)
+        assert weights_digest(module) == first
+        assert trtperf.code_digest._tensors_digest(module) == trtperf.code_digest._hash_weights(module)
 
 
 def test_the_export_memo_tells_two_models_under_one_name_apart(cache: ArtifactCache) -> None:
@@ -214,3 +215,61 @@ def test_the_export_memo_tells_two_models_under_one_name_apart(cache: ArtifactCa
     declared: dict[str, ModelSpec] = {}
     assert name_conflict(first, declared) is None and name_conflict(first, declared) is None
     assert "declared for two different models" in str(name_conflict(second, declared))
+
+
+class _Stateful(nn.Module):
+    """State forward() reads outside the state dict (found by review, 2026-12-07: none of it was keyed, so a
+    changed value reused the old export)."""
+
+    def __init__(self, value: float, where: str) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.where = where
+        if where == "persistent":
+            self.register_buffer("shift", torch.full((4,), value))
+        elif where == "non-persistent":
+            self.register_buffer("shift", torch.full((4,), value), persistent=False)
+        elif where == "tensor attribute":
+            self.shift = torch.full((4,), value)
+        elif where == "float attribute":
+            self.shift = value  # type: ignore[assignment]
+        elif where == "config object":
+            self.config = _Config(value)
+        elif where == "module in a plain list":
+            side = nn.Linear(4, 4)
+            nn.init.constant_(side.weight, value)
+            self.side = [side]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x)  # type: ignore[no-any-return]
+
+
+class _Config:
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def to_dict(self) -> dict[str, float]:
+        return {"scale": self.scale}
+
+
+WHERE = ["persistent", "non-persistent", "tensor attribute", "float attribute", "config object",
+         "module in a plain list"]
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_weights_digest_sees_state_outside_the_state_dict(where: str) -> None:
+    def digest(value: float) -> str:
+        torch.manual_seed(0)
+        return weights_digest(_Stateful(value, where))
+
+    assert digest(1.0) == digest(1.0)  # the same in every build (no addresses, no ids)
+    assert digest(1.0) != digest(2.0)
+
+
+def test_a_remembered_digest_sees_a_changed_attribute() -> None:
+    torch.manual_seed(0)
+    module = _Stateful(1.0, "float attribute")
+    trtperf.code_digest.remember_weights_digest(module)
+    first = weights_digest(module)
+    module.shift = 2.0  # type: ignore[assignment]
+    assert weights_digest(module) != first

@@ -79,6 +79,18 @@ def machine_ratio(baseline_env: Mapping[str, Any], candidate_env: Mapping[str, A
     return float(c) / float(b)
 
 
+PLAUSIBLE_MACHINE_RATIO = 3.0
+"""The most a machine's own speed is believed to move between a recording and a run (either way). The VM's
+worst seen drift is x1.48; beyond x3 the probe itself was disturbed: with an ONNX Runtime session's two
+spinning threads on the 2-vCPU VM, the probe's two-thread matmul took about 16 ms instead of 80 us in 16 of
+20 runs (a new user's trial, 2026-12-07: a probe at x240 then "explained" a real x2 slowdown)."""
+
+
+def plausible_machine_ratio(machine: float) -> bool:
+    """True when the probe moved within :data:`PLAUSIBLE_MACHINE_RATIO` either way: only then may it veto."""
+    return 1.0 / PLAUSIBLE_MACHINE_RATIO <= machine <= PLAUSIBLE_MACHINE_RATIO
+
+
 def explained_by_machine(ratio: float, machine: float, threshold: float) -> bool:
     """True when a slowdown ``ratio`` (candidate / baseline median) is no regression once the machine's
     own slowdown ``machine`` is taken out (``ratio / machine < 1 + threshold``), and the machine itself
@@ -136,6 +148,11 @@ def machine_note(ratio: float, machine: float, explained: bool, unchanged: bool 
         return (f"machine slower: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, which "
                 f"explains this case's x{ratio:.2f} (x{ratio / machine:.2f} without it): judged inconclusive, "
                 f"not a regression; rerun on a quiet machine, or re-record the baseline")
+    if not plausible_machine_ratio(machine):
+        return (f"machine probe disturbed: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time at recording, "
+                f"beyond the x{PLAUSIBLE_MACHINE_RATIO:.0f} a machine's speed is believed to move (its threads "
+                f"competed with other work), so it changed no verdict (this case x{ratio:.2f}); if this repeats, "
+                f"re-record the baseline on a quiet machine")
     if unchanged:
         return (f"machine slower and nothing else changed: the CPU probe ({WORKLOAD}) took x{machine:.2f} its time "
                 f"at recording, and the engine and its software are those of the baseline, so this case's "

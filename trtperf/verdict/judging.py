@@ -28,6 +28,7 @@ from trtperf.timing.machine_probe import (
     improvement_hides_slowdown,
     machine_note,
     machine_ratio,
+    plausible_machine_ratio,
     slower_machine_only,
 )
 from trtperf.timing.mode import mismatch_advice
@@ -167,6 +168,8 @@ def _check_machine(verdict: Verdict, baseline_env: dict[str, Any], candidate_env
     machine = machine_ratio(baseline_env, candidate_env)
     if machine is None or verdict.paired or verdict.ratio is None:
         return verdict
+    if not plausible_machine_ratio(machine):  # a disturbed probe vetoes nothing
+        return verdict.with_note(machine_note(verdict.ratio, machine, False))
     if verdict.status == Status.IMPROVED:
         # The gate's own note ("consider recording a new baseline") no longer holds: replaced, not appended.
         if improvement_explained_by_machine(verdict.ratio, machine, threshold):

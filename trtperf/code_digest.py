@@ -342,8 +342,8 @@ def _hash_weights(module: torch.nn.Module) -> str:
 
 
 def attributes_digest(module: torch.nn.Module) -> str:
-    """SHA-256 over the non-tensor attributes of every submodule (``vars(sub)`` less ``nn.Module``'s own
-    tables): numbers, strings, dtypes and containers of them by value; an object with ``to_dict()`` (a
+    """SHA-256 over the class and the non-tensor attributes of every submodule (``vars(sub)`` less
+    ``nn.Module``'s own tables): numbers, strings, dtypes and containers of them by value; an object with ``to_dict()`` (a
     Hugging Face config) by that dict; a function or class by its qualified name; any other object by its type
     alone (its repr may hold an address). Tensors are left to :func:`weights_digest`."""
     internals = _module_internals()
@@ -351,6 +351,8 @@ def attributes_digest(module: torch.nn.Module) -> str:
     tree = {id(sub) for _, sub in submodules}
     digest = hashlib.sha256()
     for prefix, sub in submodules:
+        # Which class each submodule is: an activation chosen from a config (ReLU or Tanh) holds no tensor.
+        digest.update(f"{prefix}:{type(sub).__module__}.{type(sub).__qualname__};".encode())
         for key, value in sorted(vars(sub).items()):
             if key not in internals:
                 digest.update(f"{prefix}{key}={_stable_repr(value, 0, tree)};".encode())

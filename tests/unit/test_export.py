@@ -273,3 +273,12 @@ def test_a_remembered_digest_sees_a_changed_attribute() -> None:
     first = weights_digest(module)
     module.shift = 2.0  # type: ignore[assignment]
     assert weights_digest(module) != first
+
+
+def test_weights_digest_sees_which_class_a_weightless_submodule_is() -> None:
+    # A new user's trial (2026-12-07): GPT-2's activation_function read from a JSON file reused the old export.
+    def digest(activation: type[nn.Module]) -> str:
+        torch.manual_seed(0)
+        return weights_digest(nn.Sequential(nn.Linear(4, 4), activation()))
+
+    assert digest(nn.ReLU) == digest(nn.ReLU) != digest(nn.Tanh)

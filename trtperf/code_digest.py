@@ -11,8 +11,9 @@ The digest covers:
   import SCALE``; ``import ops`` inside ``forward()`` or the factory, found where the import would find it,
   before it ran). "User code" is a module whose file lies outside the standard library,
   site-packages and trtperf itself (an editable install of your own package counts as user code);
-- third-party code: the name and version of the distribution of every other class in the tree
-  (e.g. ``transformers 4.46.0``), since its files are fixed by its version.
+- third-party code: the name, version and installed ``.py`` files' hashes (from its RECORD) of the
+  distribution of every other class in the tree (e.g. ``transformers 4.46.0 <digest>``): a package of your
+  own reinstalled under the same version still counts as changed.
 
 Only file contents are hashed, never paths or module names, so the same code gives the same digest
 from pytest and from the ``trtperf`` CLI, and in a moved checkout. Which modules happen to be
@@ -198,17 +199,30 @@ def _distributions() -> dict[str, list[str]]:
 
 
 def distribution_of(module_name: str) -> str | None:
-    """``"name version"`` of the installed distribution providing a module, None for the stdlib/unknown."""
+    """``"name version sources"`` of the installed distribution providing a module (``sources``: a digest of
+    its ``.py`` files' hashes in its RECORD, "-" without one), None for the stdlib/unknown."""
     top = module_name.partition(".")[0]
     if not top or top in sys.stdlib_module_names or top == "builtins":
         return None
     names = _distributions().get(top)
     if not names:
         return None
+    return _installed(names[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _installed(name: str) -> str | None:
+    """A package reinstalled with its version unchanged (your own, edited) must still change the key: its
+    RECORD lists each installed file's hash. Only ``.py`` lines count: scripts (their shebang names the
+    interpreter) and compiled ``.pyc`` files differ between two installs of the same wheel."""
     try:
-        return f"{names[0]} {importlib.metadata.version(names[0])}"
+        dist = importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
         return None
+    record = dist.read_text("RECORD") or ""
+    sources = sorted(line for line in record.splitlines() if line.partition(",")[0].endswith(".py"))
+    digest = hashlib.sha256("\n".join(sources).encode()).hexdigest()[:16] if sources else "-"
+    return f"{name} {dist.version} {digest}"
 
 
 def _factory_modules(factory: Callable[..., Any]) -> list[str]:
@@ -343,9 +357,9 @@ def _hash_weights(module: torch.nn.Module) -> str:
 
 def attributes_digest(module: torch.nn.Module) -> str:
     """SHA-256 over the class and the non-tensor attributes of every submodule (``vars(sub)`` less
-    ``nn.Module``'s own tables): numbers, strings, dtypes and containers of them by value; an object with ``to_dict()`` (a
-    Hugging Face config) by that dict; a function or class by its qualified name; any other object by its type
-    alone (its repr may hold an address). Tensors are left to :func:`weights_digest`."""
+    ``nn.Module``'s own tables): numbers, strings, dtypes and containers of them by value; an object with
+    ``to_dict()`` (a Hugging Face config) by that dict; a function or class by its qualified name; any other
+    object by its type alone (its repr may hold an address). Tensors are left to :func:`weights_digest`."""
     internals = _module_internals()
     submodules = _submodules(module)
     tree = {id(sub) for _, sub in submodules}

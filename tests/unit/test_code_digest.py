@@ -113,7 +113,8 @@ def test_unrelated_user_modules_in_the_process_do_not_count(tmp_path: Path, monk
 
 
 def test_third_party_classes_count_by_distribution_version() -> None:
-    assert distribution_of("torch.nn.modules.linear") == f"torch {importlib.metadata.version('torch')}"
+    name, version, sources = str(distribution_of("torch.nn.modules.linear")).split(" ")
+    assert (name, version) == ("torch", importlib.metadata.version("torch")) and len(sources) == 16
     assert distribution_of("collections") is None
     assert distribution_of("builtins") is None
 
@@ -186,3 +187,36 @@ def test_code_reached_only_by_import_statements_counts(tmp_path: Path, monkeypat
     _write(tmp_path / f"{helper}_{tag}.py", after)
     monkeypatch.delitem(sys.modules, f"{helper}_{tag}", raising=False)  # a new process imports the edit
     assert _digest(suite.model) != digest
+
+
+def test_a_package_reinstalled_under_the_same_version_counts_as_changed(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new user's trial (2026-12-07): their own package, pip-installed (not editable), edited and reinstalled
+    # as 0.1: the key held "mypkg 0.1" only, and the old export was reused (a false pass on onnxruntime).
+    import trtperf.code_digest as cd
+
+    site = tmp_path / "site-packages"
+    (site / "mypkg_r").mkdir(parents=True)
+    (site / "mypkg_r" / "__init__.py").write_text("import torch\nACT = torch.relu\n")
+    info = site / "mypkg_r-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg_r\nVersion: 0.1\n")
+    (info / "top_level.txt").write_text("mypkg_r\n")
+    monkeypatch.syspath_prepend(str(site))
+
+    def installed(file_hash: str) -> str | None:
+        (info / "RECORD").write_text(f"mypkg_r/__init__.py,sha256={file_hash},40\n"
+                                     "mypkg_r/__pycache__/__init__.cpython-311.pyc,sha256=anything,99\n"
+                                     "../../bin/mypkg,sha256=shebang-of-this-venv,50\n")
+        cd._distributions.cache_clear()
+        cd._installed.cache_clear()
+        return distribution_of("mypkg_r")
+
+    try:
+        first = installed("AAAA")
+        assert first is not None and first.startswith("mypkg_r 0.1 ")
+        assert installed("AAAA") == first
+        assert installed("BBBB") != first
+    finally:
+        cd._distributions.cache_clear()
+        cd._installed.cache_clear()

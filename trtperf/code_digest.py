@@ -225,7 +225,8 @@ def _installed(name: str) -> str | None:
     return f"{name} {dist.version} {digest}"
 
 
-def _factory_modules(factory: Callable[..., Any]) -> list[str]:
+def factory_modules(factory: Callable[..., Any]) -> list[str]:
+    """Names of the modules defining ``factory`` (and, for a ``functools.partial``, what it wraps)."""
     targets: list[Any] = [factory]
     while isinstance(targets[-1], functools.partial):
         targets.append(targets[-1].func)
@@ -239,7 +240,7 @@ def model_classes(module: torch.nn.Module) -> set[type]:
 
 def code_digest(factory: Callable[..., Any], declared_in: str, module: torch.nn.Module | None = None) -> str:
     """SHA-256 over the user code and third-party versions the model runs (see the module docstring)."""
-    roots = [declared_in, *_factory_modules(factory)]
+    roots = [declared_in, *factory_modules(factory)]
     third_party: set[str] = set()
     if module is not None:
         for cls in model_classes(module):
@@ -248,11 +249,37 @@ def code_digest(factory: Callable[..., Any], declared_in: str, module: torch.nn.
                 dist = distribution_of(cls.__module__)
                 if dist is not None:
                     third_party.add(dist)
-    digests = sorted({file_digest(path) for path in user_sources(roots).values()})
+    digests = sorted({_loaded_digest(name, path) for name, path in user_sources(roots).items()})
     if not digests:  # a factory defined outside any file (e.g. in a REPL): its name is all there is
         digests = [hashlib.sha256(repr(getattr(factory, "__qualname__", factory)).encode()).hexdigest()]
     payload = "\n".join([*digests, "--", *sorted(third_party)])
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def snapshot_loaded_sources(roots: Iterable[str]) -> None:
+    """Digest the user files of ``roots`` (as :func:`user_sources` finds them) that are imported now, as they
+    are now: the code this process runs. :func:`code_digest` then keys that code, not a file edited on disk
+    later in the session, which would store the old code's export under the new code's key for every later
+    run (found by review, 2026-12-07). Called by each model declaration, as its suite is imported."""
+    for name, path in user_sources(roots).items():
+        module = sys.modules.get(name)
+        if module is not None:
+            _AS_LOADED[str(path)] = (weakref.ref(module), file_digest(path))
+
+
+_AS_LOADED: dict[str, tuple[weakref.ref[ModuleType], str]] = {}
+"""Source path -> (its module as imported, weakly; the file's digest then)."""
+
+
+def _loaded_digest(name: str, path: Path) -> str:
+    """The digest of module ``name``'s file as this process loaded it (see :func:`snapshot_loaded_sources`),
+    while that module object is still the one imported; else the file's digest now."""
+    entry = _AS_LOADED.get(str(path))
+    if entry is not None:
+        module = entry[0]()
+        if module is not None and sys.modules.get(name) is module:
+            return entry[1]
+    return file_digest(path)
 
 
 def weights_digest(module: torch.nn.Module) -> str:

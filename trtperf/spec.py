@@ -514,6 +514,9 @@ def model(
                     f"functools.partial({type(factory).__name__}, ...)"
                 )
             spec_name = name or _factory_name(factory)
+            from trtperf.code_digest import factory_modules, snapshot_loaded_sources
+
+            snapshot_loaded_sources([declared_in, *factory_modules(factory)])
         elif onnx_path is not None:
             spec_name = name or onnx_path.stem
         else:

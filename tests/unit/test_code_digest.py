@@ -220,3 +220,14 @@ def test_a_package_reinstalled_under_the_same_version_counts_as_changed(tmp_path
     finally:
         cd._distributions.cache_clear()
         cd._installed.cache_clear()
+
+
+def test_a_file_edited_after_its_import_is_keyed_as_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by review (2026-12-07): a helper edited while a session ran was keyed by its new text but exported
+    # from its old, imported code, so every later run reused that stale export.
+    suite = _suite(tmp_path, monkeypatch, "e")
+    loaded = _digest(suite.block)
+    _write(tmp_path / "digest_helper_e.py", HELPER.replace("self.lin(x).tanh()", "self.lin(x).sigmoid()"))
+    assert _digest(suite.block) == loaded  # this process still runs the code it imported
+    suite = _suite(tmp_path, monkeypatch, "e", HELPER.replace("self.lin(x).tanh()", "self.lin(x).sigmoid()"))
+    assert _digest(suite.block) != loaded  # imported again (as a new process would): the edit counts

@@ -89,7 +89,7 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
             entry = loaded.entries[key]
             problem = entry_problem(entry)
             if problem:
-                print(f"  {key:<48} MALFORMED: {problem}; `pytest suites -k '{key}' --trtperf-update-baselines` "
+                print(f"  {key:<48} MALFORMED: {problem}; `pytest <your suites> -k '{key}' --trtperf-update-baselines` "
                       f"replaces it")
                 continue
             stats = entry["stats"]

@@ -67,9 +67,13 @@ def entry_problem(entry: Any) -> str | None:
         check_run_medians(entry)
     except ValueError as exc:
         return f"field 'stats': {exc}"
+    for key, value in entry["stats"].items():
+        if key != "run_medians_ms" and not (value is None or (isinstance(value, (int, float))
+                                                                and not isinstance(value, bool))):
+            return f"field 'stats.{key}' must be a number, got {type(value).__name__} {str(value)[:40]!r}"
     for name in ("timing_mode", "environment", "artifact", "samples"):
-        value = entry.get(name)
-        if value is not None and not isinstance(value, Mapping):
+        if name in entry and not isinstance(entry[name], Mapping):
+            value = entry[name]
             return f"field {name!r} must be a JSON object, got {type(value).__name__} {str(value)[:40]!r}"
     return None
 
@@ -308,7 +312,7 @@ class BaselineStore:
         if problem:
             raise BaselineError(
                 f"{self.path_for(device_slug)}: entry {case_key!r} cannot be gated: {problem}. Record it again "
-                f"with `pytest suites -k '{case_key}' --trtperf-update-baselines` (which replaces it)."
+                f"with `pytest <your suites> -k '{case_key}' --trtperf-update-baselines` (which replaces it)."
             )
         return check_run_medians(entry)
 

@@ -251,18 +251,23 @@ def _busy_clock(report: Mapping[str, Any]) -> float | None:
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
+def _reasons(report: Mapping[str, Any]) -> str:
+    reasons = report.get("throttle_reasons")
+    return ", ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons or "")
+
+
 def environment_differences(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[str]:
     """Notes when GPU clocks, throttle state, driver or backend versions differ between baseline and this run."""
     notes: list[str] = []
     b_rep, c_rep = baseline.get(GPU_CLOCKS_KEY), candidate.get(GPU_CLOCKS_KEY)
     if isinstance(c_rep, Mapping):
         if c_rep.get("throttled"):
-            notes.append(f"GPU throttled while timing this run ({', '.join(c_rep.get('throttle_reasons', []))})")
+            notes.append(f"GPU throttled while timing this run ({_reasons(c_rep)})")
         if c_rep.get("clocks_changed"):
             notes.append(f"SM clock moved {c_rep.get('sm_mhz_min')}-{c_rep.get('sm_mhz_max')} MHz in this run")
-    if isinstance(b_rep, Mapping):
+    if isinstance(b_rep, Mapping):  # read from a file a person may have edited: any value is possible
         if b_rep.get("throttled"):
-            notes.append(f"the baseline was throttled ({', '.join(b_rep.get('throttle_reasons', []))})")
+            notes.append(f"the baseline was throttled ({_reasons(b_rep)})")
         if isinstance(c_rep, Mapping):
             b_clock, c_clock = _busy_clock(b_rep), _busy_clock(c_rep)
             if b_clock and c_clock and abs(c_clock / b_clock - 1) > SM_CLOCK_TOLERANCE:

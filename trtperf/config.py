@@ -40,9 +40,14 @@ def _nonneg_float(text: str) -> float:
 
 
 def _percent(text: str) -> float:
-    """'5%' or '0.05' -> 0.05."""
+    """'5%' or '0.05' -> 0.05. A bare number of 1 or more is refused: '5' would read as 500 % (a new user's
+    trial, 2026-12-07: ``--trtperf-threshold 5`` let a x5.5 slowdown pass), so above 100 % takes a '%'."""
     text = text.strip()
-    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    percent = text.endswith("%")
+    value = float(text[:-1]) / 100 if percent else float(text)
+    if not percent and value >= 1:
+        raise ValueError(f"a bare number is a fraction (0.05 is 5 %), and {text!r} would be {value:.0%}: "
+                         f"write {text}% for {text} percent, or {value:.0%} if you mean it")
     if not 0 <= value < 10:
         raise ValueError(f"expected a fraction such as 0.05 or 5%, got {text!r}")
     return value

@@ -134,6 +134,13 @@ def test_percent_rejects(text: str) -> None:
         _percent(text)
 
 
+@pytest.mark.parametrize("text", ["5", "1", "2.5"])
+def test_a_bare_number_of_one_or_more_is_refused_with_the_percent_spelling(text: str) -> None:
+    # A new user's trial (2026-12-07): --trtperf-threshold 5 read as 500 % and passed a x5.5 slowdown.
+    with pytest.raises(ValueError, match=f"write {text}% for {text} percent"):
+        _percent(text)
+
+
 @pytest.mark.parametrize(("text", "ok"), [("5%", True), ("0.5", True), ("0", False), ("100%", False), ("1", False)])
 def test_probability_is_strictly_between_zero_and_one(text: str, ok: bool) -> None:
     if ok:

@@ -24,7 +24,7 @@ from trtperf.errors import TrtperfError, TrtperfUsageError
 from trtperf.progress import ProgressCallback
 from trtperf.record.junit import junit_properties
 from trtperf.record.reports import write_reports
-from trtperf.record.results import FAILED, SKIPPED, CaseResult, render_summary, write_results
+from trtperf.record.results import FAILED, PYTEST_STAGE, SKIPPED, CaseResult, render_summary, write_results
 from trtperf.spec import ModelSpec, collected_by, name_conflict, unbound_declarations
 from trtperf.text import plural
 
@@ -422,6 +422,22 @@ def _results_from_report(report: pytest.TestReport) -> Iterator[CaseResult]:
             yield CaseResult.from_json(json.loads(str(value)))
 
 
+def failed_by_pytest(result: CaseResult, report: pytest.TestReport) -> None:
+    """A case trtperf passed that pytest failed anyway (a warning turned into an error by ``filterwarnings``,
+    an unraisable exception, another plugin) is failed in the results too, and so never recorded as a baseline
+    (a new user's trial, 2026-12-07: pytest said FAILED, results.json "passed", and the update recorded it)."""
+    if result.outcome == FAILED:
+        return
+    crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", None)
+    lines = [line.strip() for line in report.longreprtext.splitlines() if line.strip()]
+    cause = " ".join(str(crash or (lines[-1] if lines else "see pytest's report")).split())
+    result.outcome = FAILED
+    result.failed_stage = PYTEST_STAGE
+    result.message = (f"{result.case.key}: pytest failed this case after trtperf's checks passed ({report.when}: "
+                      f"{cause[:300]}); it is not recorded as a baseline. Fix the cause, or relax the pytest "
+                      f"setting that turned it into a failure (e.g. filterwarnings)")
+
+
 class _ResultCollector:
     """Gathers per-case results from reports; under xdist, the controller sees every worker's."""
 
@@ -433,8 +449,14 @@ class _ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
             for result in _results_from_report(report):
+                if report.failed:
+                    failed_by_pytest(result, report)
                 self.state.results.append(result)
                 self.state.nodeids[result.case.key] = report.nodeid
+        elif report.failed and report.when == "teardown":
+            for result in self.state.results:
+                if self.state.nodeids.get(result.case.key) == report.nodeid:
+                    failed_by_pytest(result, report)
         if not self.worker:  # a worker's reports carry the result to the controller
             report.user_properties = [(k, v) for k, v in report.user_properties if k != PROPERTY]
 

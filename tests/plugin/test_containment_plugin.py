@@ -205,3 +205,33 @@ def test_a_malformed_baseline_entry_is_named_and_an_update_replaces_it(pytester:
     entry = json.loads(path.read_text())["entries"]["tiny[onnxruntime-fp32-b4-s1]"]
     assert isinstance(entry["timing_mode"], dict)
     pytester.runpytest(*args, *same_engine_rerun).assert_outcomes(passed=1)
+
+
+LEAKY_SUITE = '''
+from torch import nn
+import trtperf
+from trtperf import InputSpec
+
+
+@trtperf.model(inputs=[InputSpec("x", ("batch", 4))], outputs=["y"], batches=(1,))
+def leaky():
+    open(__file__)  # never closed: a ResourceWarning when it is collected
+    return nn.Linear(4, 2)
+'''
+
+
+def test_a_case_pytest_fails_after_trtperf_passed_it_is_failed_and_not_recorded(pytester: pytest.Pytester,
+                                                                                 args: list[str],
+                                                                                 tmp_path: Path) -> None:
+    # A new user's trial (2026-12-07): pytest said FAILED (an unclosed file under filterwarnings = error),
+    # results.json said "passed", and --trtperf-update-baselines recorded the case.
+    pytester.makepyfile(test_leaky=LEAKY_SUITE)
+    pytester.makeini("[pytest]\nfilterwarnings =\n    error\n")
+    result = pytester.runpytest(*args, "--trtperf-update-baselines")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["leaky[[]onnxruntime-fp32-b1-s1[]]  failed (pytest)"])
+    (case,) = json.loads((tmp_path / "results.json").read_text())["cases"]
+    assert case["outcome"] == "failed" and case["failed_stage"] == "pytest"
+    assert "pytest failed this case after trtperf's checks passed" in case["message"]
+    assert "ResourceWarning" in case["message"] or "Unraisable" in case["message"], case["message"]
+    assert not [p for p in (tmp_path / "baselines").glob("*.json")], "nothing recorded"

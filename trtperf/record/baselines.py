@@ -34,7 +34,7 @@ from filelock import FileLock
 from trtperf.errors import BaselineError
 from trtperf.fsutil import atomic_write_bytes, lock_path_for, remove_orphans
 from trtperf.record.naturalsort import natural_sorted
-from trtperf.record.results import CaseResult
+from trtperf.record.results import PYTEST_STAGE, CaseResult
 
 SCHEMA_VERSION = 3
 SAMPLES_SUFFIX = ".samples.json"
@@ -345,9 +345,10 @@ class BaselineStore:
 
 
 def recordable(result: CaseResult) -> bool:
-    """A timed case whose parity held. A regressed case is recordable: updating is how an
-    intended slowdown is accepted."""
-    return result.stats is not None and (result.parity is None or bool(result.parity.get("passed")))
+    """A timed case whose parity held and that nothing outside trtperf failed (``failed_stage`` "pytest").
+    A regressed case is recordable: updating is how an intended slowdown is accepted."""
+    return (result.stats is not None and (result.parity is None or bool(result.parity.get("passed")))
+            and result.failed_stage != PYTEST_STAGE)
 
 
 def record_results(store: BaselineStore, results: list[CaseResult], trtperf_version: str) -> dict[str, int]:

@@ -19,6 +19,9 @@ from trtperf.text import signed_percent
 RESULTS_SCHEMA_VERSION = 1
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+PYTEST_STAGE = "pytest"
+"""``failed_stage`` of a case that trtperf passed and pytest then failed (a warning made an error by
+``filterwarnings``, an unraisable exception, another plugin): never recorded as a baseline."""
 
 
 @dataclass
@@ -155,7 +158,9 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
                 worst = max((o["max_abs"] for o in outputs), default=0.0)
                 parity = f"{worst:.1e}" + ("" if r.parity["passed"] else " FAIL")
         status = verdict.get("status", "")
-        if r.outcome == FAILED and not status:
+        if r.failed_stage == PYTEST_STAGE:  # the gate's verdict stood, but pytest failed the case
+            status = f"failed ({PYTEST_STAGE})"
+        elif r.outcome == FAILED and not status:
             status = f"failed ({r.failed_stage})" if r.failed_stage else "failed"
         elif r.outcome == SKIPPED:
             status = "skipped"

@@ -20,8 +20,9 @@ Integrity and provenance. Every read checks size and SHA-256 against the metadat
 metadata's HMAC-SHA256 under a key kept outside the cache (:func:`default_key_file`, owner-only),
 so a file dropped into the cache with a matching ``.meta.json`` is not trusted: write access to a
 shared cache is not enough to plant an engine. A corrupt, truncated or unsigned entry is removed,
-rebuilt, and then reported with a :class:`CacheCorruptionWarning` (after the rebuild, so that a
-warnings-as-errors filter cannot leave it broken).
+rebuilt, and then reported with a :class:`CacheCorruptionWarning` and in the case's notes; a warnings-as-errors
+filter does not turn the repair into a failure (a new user's trial, 2026-12-07: a repaired engine failed its case
+under ``filterwarnings = error``).
 
 Read-only caches (a shared, pre-filled directory): hits are served without locks; a miss fails
 with a :class:`~trtperf.errors.CacheError` that says so.
@@ -29,6 +30,7 @@ with a :class:`~trtperf.errors.CacheError` that says so.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -165,6 +167,8 @@ class ArtifactCache:
         self.root = directory / root_name()
         self.key_file = key_file or default_key_file()
         self._secret: bytes | None = None
+        self.repairs: list[str] = []
+        """What was found corrupt and rebuilt since the caller last took them (:meth:`take_repairs`)."""
         self.read_only = bool(read_only)
         if self.read_only:
             return
@@ -310,10 +314,18 @@ class ArtifactCache:
                 shutil.rmtree(entry_dir)
             meta = self._produce(kind, key, parts, produce, path, what)
         if problem:
-            # After the rebuild: under a warnings-as-errors filter the entry is already good again.
-            warnings.warn(CacheCorruptionWarning(f"cache entry for {what} was corrupt: {problem}; rebuilt it"),
-                          stacklevel=2)
+            message = f"cache entry repaired: {what} was corrupt ({problem}); rebuilt it"
+            self.repairs.append(message)
+            # Under a warnings-as-errors filter (pytest's filterwarnings = error) the entry is good again, so the
+            # repair must not fail the case: it stays in the case's notes (take_repairs).
+            with contextlib.suppress(CacheCorruptionWarning):
+                warnings.warn(CacheCorruptionWarning(message), stacklevel=2)
         return CacheEntry(path=path, key=key, hit=False, meta=meta)
+
+    def take_repairs(self) -> list[str]:
+        """The repairs since the last call ("cache entry repaired: ... was corrupt (...); rebuilt it"), cleared."""
+        taken, self.repairs = self.repairs, []
+        return taken
 
     def _produce(self, kind: str, key: str, parts: Mapping[str, Any],
                  produce: Callable[[Path], Mapping[str, Any] | None], path: Path, what: str) -> dict[str, Any]:

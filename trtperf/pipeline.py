@@ -165,6 +165,7 @@ class CaseRunner:
                 source = describe_source(spec)
                 result.message += "" if source in result.message else f"\n(model {spec.name!r}: {source})"
         finally:
+            result.notes.extend(self.cache.take_repairs())
             result.stage_seconds = stage.close()
             self._emit(case, DONE)
         return result

@@ -125,6 +125,20 @@ def test_truncated_cache_entry_is_rebuilt(pytester: pytest.Pytester, suite: list
     assert engine.stat().st_size > 100
 
 
+def test_a_repaired_cache_entry_passes_under_warnings_as_errors(pytester: pytest.Pytester, suite: list[str],
+                                                               tmp_path: Path) -> None:
+    # A new user's trial (2026-12-07): under filterwarnings = error the repair's warning failed the case
+    # ("build failed: CacheCorruptionWarning ... rebuilt it") although the entry was good again.
+    pytester.runpytest(*suite, "--trtperf-no-timing").assert_outcomes(passed=1)
+    (engine,) = _engine_artifacts(tmp_path / "cache")
+    engine.write_bytes(engine.read_bytes()[:100])
+    pytester.makeini("[pytest]\nfilterwarnings =\n    error\n")
+    pytester.runpytest(*suite, "--trtperf-no-timing").assert_outcomes(passed=1)
+    (case,) = json.loads((tmp_path / "results.json").read_text())["cases"]
+    assert any(n.startswith("cache entry repaired: onnxruntime engine tiny[") and n.endswith("rebuilt it")
+               for n in case["notes"])
+
+
 def test_unavailable_combination_is_skipped_with_reason(pytester: pytest.Pytester, suite: list[str],
                                                         tiny_suite: Callable[..., None]) -> None:
     tiny_suite(settings="{'precisions': ('fp32', 'tf32')}")

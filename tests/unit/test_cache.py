@@ -135,7 +135,7 @@ def test_truncated_artifact_is_rebuilt_with_a_warning(cache: ArtifactCache) -> N
     produce = ProducerSpy(b"0123456789" * 100)
     entry = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx", describe="ONNX export of mlp")
     entry.path.write_bytes(entry.path.read_bytes()[:10])
-    with pytest.warns(CacheCorruptionWarning, match=r"ONNX export of mlp was corrupt: .* is 10 bytes, expected 1000"):
+    with pytest.warns(CacheCorruptionWarning, match=r"ONNX export of mlp was corrupt \(.* is 10 bytes, expected 1000"):
         again = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx", describe="ONNX export of mlp")
     assert not again.hit and produce.calls == 2
     assert again.path.read_bytes() == b"0123456789" * 100
@@ -358,12 +358,14 @@ def test_a_corrupt_entry_is_rebuilt_even_when_warnings_are_errors(cache: Artifac
     entry = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx")
     entry.path.write_bytes(b"01234")
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with pytest.raises(CacheCorruptionWarning, match="rebuilt it"):
-            cache.get_or_create("onnx", PARTS, produce, suffix=".onnx")
-        again = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx")  # no warning: healed
-    assert again.hit and again.path.read_bytes() == b"0123456789" * 10
+        warnings.simplefilter("error")  # the repair does not raise: the entry is good again
+        repaired = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx")
+        again = cache.get_or_create("onnx", PARTS, produce, suffix=".onnx")
+    assert not repaired.hit and again.hit and again.path.read_bytes() == b"0123456789" * 10
     assert produce.calls == 2
+    (repair,) = cache.take_repairs()
+    assert repair.startswith("cache entry repaired: ") and repair.endswith("rebuilt it")
+    assert cache.take_repairs() == []
 
 
 def test_an_entry_without_its_metadata_is_rebuilt(cache: ArtifactCache) -> None:

@@ -141,6 +141,20 @@ def test_summary_rows() -> None:
     assert rows["cnn[onnxruntime-fp32-b8-s2]"]["case"] == "cnn[onnxruntime-fp32-b8-s2]"
 
 
+def test_a_paired_row_shows_the_baseline_median_its_change_compares_with() -> None:
+    # A new user's trial (2026-12-07): "0.119 ... baseline 0.139 ... +23.8% regressed (paired)": the stored
+    # median beside a change measured against the baseline engine re-run in this job (0.096 ms).
+    paired = _row("bert[onnxruntime-fp32-b2-s1]", stats={"median_ms": 0.119}, verdict={
+        "status": "regressed", "ratio": 1.238, "paired": True},
+        baseline={"stats": {"median_ms": 0.139}, "paired_median_ms": 0.0961})
+    (row,) = summary_rows([paired])
+    named = dict(zip(SUMMARY_HEADER, row, strict=True))
+    assert (named["median ms"], named["baseline ms"], named["change"]) == ("0.119", "0.096", "+23.8%")
+    stored = _row("bert[onnxruntime-fp32-b2-s1]", stats={"median_ms": 0.119}, verdict={
+        "status": "pass", "ratio": 0.86}, baseline={"stats": {"median_ms": 0.139}, "paired_median_ms": 0.0961})
+    assert dict(zip(SUMMARY_HEADER, summary_rows([stored])[0], strict=True))["baseline ms"] == "0.139"
+
+
 def test_summary_table_shows_keys_with_brackets_changes_and_verdicts() -> None:
     text = render_summary(SUMMARY_RESULTS, width=200)
     for header in ("case", "median ms", "p99 ms", "baseline ms", "change", "parity err", "verdict"):

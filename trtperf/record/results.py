@@ -138,12 +138,13 @@ def speedups_vs_torch(results: Iterable[CaseResult]) -> dict[str, float]:
 
 
 def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
+    from trtperf.record.facts import baseline_median_ms  # facts reads this module's types
+
     results = list(results)
     speedups = speedups_vs_torch(results)
     rows = []
     for r in sorted(results, key=case_order):
         stats = r.stats or {}
-        base = (r.baseline or {}).get("stats", {})
         verdict = r.verdict or {}
         change = "-"
         if verdict.get("ratio") is not None:
@@ -176,7 +177,7 @@ def summary_rows(results: Iterable[CaseResult]) -> list[list[str]]:
             _ms(stats.get("median_ms")),
             _ms(stats.get("p99_ms")),
             f"{speedups[r.case.key]:.2f}x" if r.case.key in speedups else "-",
-            _ms(base.get("median_ms")),
+            _ms(baseline_median_ms(r)),
             change,
             parity,
             status,

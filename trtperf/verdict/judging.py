@@ -296,6 +296,8 @@ def judge_case(
     result.stats = stats.to_json()
     result.samples = run_details(hook.runs)
     result.verdict = verdict.to_json()
+    if verdict.paired and adaptive.paired_baseline:  # what the verdict's ratio compares with, for the tables
+        result.baseline["paired_median_ms"] = float(np.median(adaptive.paired_baseline))
     if verdict.failed and not settings.update_baselines:
         result.outcome = FAILED
         base_runs = adaptive.paired_baseline if verdict.paired else baseline

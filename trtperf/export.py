@@ -94,20 +94,26 @@ def _export(module: torch.nn.Module, args: tuple[torch.Tensor, ...], spec: Model
 
 
 @contextmanager
-def _quiet_structured_trace() -> Iterator[None]:
-    """torch's structured-trace logger (``torch.__trace``, for tlparse) logs at DEBUG whenever it has
-    handlers; pytest's log capture gives it some, so a failed case showed hundreds of empty DEBUG
-    lines from the export. Off during the export unless ``TORCH_TRACE`` asks for the trace."""
-    trace_log = logging.getLogger("torch.__trace")
-    if os.environ.get("TORCH_TRACE"):
-        yield
-        return
-    level = trace_log.level
-    trace_log.setLevel(logging.INFO)
+def _quiet_exporter_logs() -> Iterator[None]:
+    """Two of torch's loggers are off during the export:
+
+    - the structured-trace logger (``torch.__trace``, for tlparse) logs at DEBUG whenever it has handlers;
+      pytest's log capture gives it some, so a failed case showed hundreds of empty DEBUG lines (kept when
+      ``TORCH_TRACE`` asks for the trace);
+    - the ONNX op registry warns "torchvision is not installed. Skipping torchvision::nms" for four ops at
+      every export where torchvision is missing (as on a CPU-only torch): nothing a model needs from it."""
+    loggers = [logging.getLogger("torch.onnx._internal.exporter._registration")]
+    if not os.environ.get("TORCH_TRACE"):
+        loggers.append(logging.getLogger("torch.__trace"))
+    levels = [log.level for log in loggers]
+    loggers[0].setLevel(logging.ERROR)
+    for log in loggers[1:]:
+        log.setLevel(logging.INFO)
     try:
         yield
     finally:
-        trace_log.setLevel(level)
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
 
 
 def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
@@ -118,7 +124,7 @@ def export_onnx(spec: ModelSpec, module: torch.nn.Module, target: Path) -> None:
     # Positional, so declared input names need not match forward()'s parameter names.
     dynamic_shapes = dynamic_shapes_for(spec)
     try:
-        with warnings.catch_warnings(), _quiet_structured_trace():
+        with warnings.catch_warnings(), _quiet_exporter_logs():
             # The exporter's own deprecation notices are not actionable by trtperf's users.
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)

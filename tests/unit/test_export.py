@@ -282,3 +282,19 @@ def test_weights_digest_sees_which_class_a_weightless_submodule_is() -> None:
         return weights_digest(nn.Sequential(nn.Linear(4, 4), activation()))
 
     assert digest(nn.ReLU) == digest(nn.ReLU) != digest(nn.Tanh)
+
+
+def test_an_export_prints_no_torchvision_notices() -> None:
+    """Without torchvision (a CPU-only torch) the exporter's op registry warned "torchvision is not installed.
+    Skipping torchvision::nms" for four ops at each session's first export (a new user's trial, 2026-12-07).
+    In a fresh process: the registry warns once per process."""
+    import subprocess
+    import sys
+
+    code = ("import pathlib, tempfile, torch, trtperf\n"
+            "from trtperf.export import export_onnx\n"
+            "spec = trtperf.model(inputs=[trtperf.InputSpec('x', ('batch', 4))], outputs=['y'], name='lin')("
+            "lambda: torch.nn.Linear(4, 2))\n"
+            "export_onnx(spec, spec.build_module(), pathlib.Path(tempfile.mkdtemp()) / 'm.onnx')\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert "torchvision" not in run.stdout + run.stderr

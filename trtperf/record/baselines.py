@@ -195,7 +195,7 @@ def migrate(document: dict[str, Any], path: Path) -> dict[str, Any]:
     if not isinstance(version, int) or isinstance(version, bool):
         raise BaselineError(
             f"{path}: no integer 'schema_version'; this is not a trtperf baseline file. Restore it from "
-            f"version control (git checkout -- {path}) or delete it and record new baselines."
+            f"version control (if git tracks it: git checkout -- {path}) or delete it and record new baselines."
         )
     if version > SCHEMA_VERSION:
         raise BaselineError(
@@ -233,7 +233,8 @@ def _load_samples(path: Path) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BaselineError(
             f"{sidecar}: cannot read the samples beside {path.name} ({type(exc).__name__}: {exc}). Neither file "
-            f"was overwritten. Restore it (git checkout -- {sidecar}) or delete it (the gate does not need it)."
+            f"was overwritten. Restore it (if git tracks it: git checkout -- {sidecar}) or delete it (the gate "
+            f"does not need it)."
         ) from None
     return dict(samples)
 
@@ -251,7 +252,7 @@ def load_baseline_file(path: Path, with_samples: bool = True, lenient: bool = Fa
     except ValueError as exc:
         raise BaselineError(
             f"{path}: not valid JSON ({exc}). It was not overwritten. Restore it from version control "
-            f"(git checkout -- {path}) or fix it by hand, then rerun."
+            f"(if git tracks it: git checkout -- {path}) or fix it by hand, then rerun."
         ) from None
     if not isinstance(document, dict):
         raise BaselineError(f"{path}: expected a JSON object at the top level. It was not overwritten.")

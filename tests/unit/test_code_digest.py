@@ -231,3 +231,13 @@ def test_a_file_edited_after_its_import_is_keyed_as_loaded(tmp_path: Path, monke
     assert _digest(suite.block) == loaded  # this process still runs the code it imported
     suite = _suite(tmp_path, monkeypatch, "e", HELPER.replace("self.lin(x).tanh()", "self.lin(x).sigmoid()"))
     assert _digest(suite.block) != loaded  # imported again (as a new process would): the edit counts
+
+
+def test_comments_and_layout_do_not_count_code_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A review (2026-12-07): adding a comment to a suite re-exported every model in it.
+    suite = _suite(tmp_path, monkeypatch, "f")
+    before = _digest(suite.block)
+    commented = "# a comment\n\n" + HELPER.replace("return x.tanh()", "return x.tanh()  # why: a note\n")
+    assert _digest(_suite(tmp_path, monkeypatch, "f", commented).block) == before
+    edited = HELPER.replace("return x.tanh()", "return x.sigmoid()")
+    assert _digest(_suite(tmp_path, monkeypatch, "f", edited).block) != before

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from trtperf.record.results import FAILED, SKIPPED, CaseResult
+from trtperf.record.results import baseline_median_ms as baseline_median_ms  # defined beside the table
 
 
 def parity_max_abs_err(result: CaseResult) -> float | None:
@@ -22,18 +23,6 @@ def change(result: CaseResult) -> float | None:
     """Candidate median / baseline median - 1 (0.05: 5 % slower), or None without a verdict ratio."""
     ratio = (result.verdict or {}).get("ratio")
     return None if ratio is None else float(ratio) - 1.0
-
-
-def baseline_median_ms(result: CaseResult) -> float | None:
-    """The baseline median (ms) that the verdict's ratio compares with: in a paired A/B the baseline engine's
-    median re-measured in this job (a new user's trial, 2026-12-07: the table showed the stored 0.139 ms beside
-    a candidate of 0.119 ms and "regressed +23.8 %"), else the stored baseline's."""
-    baseline = result.baseline or {}
-    paired = baseline.get("paired_median_ms")
-    if (result.verdict or {}).get("paired") and isinstance(paired, (int, float)):
-        return float(paired)
-    value = (baseline.get("stats") or {}).get("median_ms")
-    return None if value is None else float(value)
 
 
 def verdict_status(result: CaseResult) -> str:

@@ -440,6 +440,8 @@ class Settings:
 
 def _parse(option: Option, raw: Any, where: str) -> Any:
     raw = ",".join(str(v) for v in raw) if isinstance(raw, list) else raw  # pyproject lists: trtperf_batch = [1, 8]
+    if option.parse in (_percent, _probability) and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = repr(raw)  # a model's threshold=5 is the same mistake as --trtperf-threshold 5 (500 %)
     if not isinstance(raw, str):
         return raw
     try:

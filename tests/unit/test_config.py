@@ -246,3 +246,12 @@ def test_kernel_specialization_values(text: str, value: str) -> None:
 def test_bad_kernel_specialization_is_a_usage_error() -> None:
     with pytest.raises(TrtperfUsageError, match="TRTPERF_TRT_KERNEL_SPECIALIZATION"):
         resolve({}, {"TRTPERF_TRT_KERNEL_SPECIALIZATION": "sometimes"}, {})
+
+
+def test_a_models_bare_threshold_of_one_or_more_is_refused_too() -> None:
+    # A review (2026-12-07): a number given in a model declaration skipped the parser, so threshold=5 was 500 %.
+    with pytest.raises(TrtperfUsageError, match="write 5% for 5 percent"):
+        validate_model_settings("m", {"threshold": 5})
+    with pytest.raises(TrtperfUsageError, match="write 5% for 5 percent"):
+        resolve({}, {}, {}).with_model_overrides({"threshold": 5})
+    assert resolve({}, {}, {}).with_model_overrides({"threshold": 0.2}).threshold == pytest.approx(0.2)

@@ -62,6 +62,8 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         where = f"input {self.name!r}"
+        if isinstance(self.shape, list):  # a list works as well: kept as the tuple it is declared as (hashable)
+            object.__setattr__(self, "shape", tuple(self.shape))
         if self.shape.count(BATCH) != 1:
             raise TrtperfUsageError(f"{where}: shape {self.shape} must contain exactly one {BATCH!r} axis")
         for dim in self.shape:

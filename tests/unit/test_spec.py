@@ -299,3 +299,12 @@ def test_key_module_is_the_pristine_module_without_a_copy() -> None:
     from trtperf.code_digest import weights_digest
 
     assert weights_digest(keyed) == weights_digest(spec.build_module())
+
+
+def test_a_shape_given_as_a_list_is_kept_as_a_tuple_and_the_model_is_hashable() -> None:
+    # A review (2026-12-07): InputSpec("x", ["batch", 4]) kept the list, and the export memo's key (the model's
+    # identity) could not be hashed: every case failed at export.
+    spec = trtperf.model(inputs=[InputSpec("x", ["batch", 4])], outputs=["y"], name="listed")(  # type: ignore[arg-type]
+        lambda: torch.nn.Linear(4, 2))
+    assert spec.inputs[0].shape == ("batch", 4)
+    assert hash(spec.identity()) == hash(spec.identity())

@@ -24,6 +24,7 @@ modules' references alone.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import importlib.machinery
@@ -96,7 +97,7 @@ def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:
             return None
     try:
         return importlib.machinery.PathFinder.find_spec(name, search)
-    except (ImportError, ValueError):
+    except Exception:  # e.g. KeyError for a namespace package not imported yet: not a file we can key
         return None
 
 
@@ -170,7 +171,7 @@ def user_sources(roots: Iterable[str]) -> dict[str, Path]:
         seen.add(name)
         try:
             path = _find_source(name)
-        except (ImportError, ValueError, OSError):  # a broken package: nothing of it can be user code we run
+        except Exception:  # a broken or unusual package (namespace, lazy): no file of it to key
             path = None
         if path is None or not is_user_file(path):
             continue
@@ -263,14 +264,14 @@ def code_digest(factory: Callable[..., Any], declared_in: str, module: torch.nn.
 
 
 def snapshot_loaded_sources(roots: Iterable[str]) -> None:
-    """Digest the user files of ``roots`` (as :func:`user_sources` finds them) that are imported now, as they
-    are now: the code this process runs. :func:`code_digest` then keys that code, not a file edited on disk
-    later in the session, which would store the old code's export under the new code's key for every later
-    run (found by review, 2026-12-07). Called by each model declaration, as its suite is imported."""
+    """Remember the digest of each user file of ``roots`` (as :func:`user_sources` finds them) that is imported
+    now, as it is now, unless its module object was seen before: the code this process runs. :func:`code_digest`
+    then keys that code, not a file edited on disk later in the session, which would store the old code's export
+    under the new code's key for every later run (found by review, 2026-12-07). Called by each model declaration,
+    as its suite is imported; a module imported later (inside ``forward()``) is remembered at the first key made
+    after its import."""
     for name, path in user_sources(roots).items():
-        module = sys.modules.get(name)
-        if module is not None:
-            _AS_LOADED[str(path)] = (weakref.ref(module), file_digest(path))
+        _loaded_digest(name, path)
 
 
 _AS_LOADED: dict[str, tuple[weakref.ref[ModuleType], str]] = {}
@@ -278,14 +279,18 @@ _AS_LOADED: dict[str, tuple[weakref.ref[ModuleType], str]] = {}
 
 
 def _loaded_digest(name: str, path: Path) -> str:
-    """The digest of module ``name``'s file as this process loaded it (see :func:`snapshot_loaded_sources`),
-    while that module object is still the one imported; else the file's digest now."""
+    """The digest of module ``name``'s file as this process first read it after importing it (see
+    :func:`snapshot_loaded_sources`), while that module object is still the one imported; else the file's
+    digest now (a module not imported, or imported anew)."""
+    module = sys.modules.get(name)
     entry = _AS_LOADED.get(str(path))
-    if entry is not None:
-        module = entry[0]()
-        if module is not None and sys.modules.get(name) is module:
-            return entry[1]
-    return file_digest(path)
+    if module is not None and entry is not None and entry[0]() is module:
+        return entry[1]
+    digest = file_digest(path)
+    if module is not None:  # the first sight of this import (a lazy one: at the first key after it ran)
+        with contextlib.suppress(TypeError):  # a module type without weak references: read the file each time
+            _AS_LOADED[str(path)] = (weakref.ref(module), digest)
+    return digest
 
 
 def weights_digest(module: torch.nn.Module) -> str:
@@ -340,7 +345,13 @@ def _state_tensors(module: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
     """Every tensor the module holds, by name: the state dict, non-persistent buffers, tensor attributes."""
     import torch
 
-    named: dict[str, torch.Tensor] = dict(module.state_dict(keep_vars=True))
+    named: dict[str, torch.Tensor] = {}
+    for name, value in module.state_dict(keep_vars=True).items():
+        # A dynamically quantized Linear keeps a (weight, bias) tuple and a dtype in its state dict.
+        parts = value if isinstance(value, (tuple, list)) else [value]
+        for index, part in enumerate(parts):
+            if isinstance(part, torch.Tensor):
+                named[f"{name}.{index}" if len(parts) > 1 else name] = part
     internals = _module_internals()
     for prefix, sub in _submodules(module):
         tensors = [*sub._buffers.items(), *((k, v) for k, v in vars(sub).items() if k not in internals)]
@@ -382,6 +393,11 @@ def _hash_weights(module: torch.nn.Module) -> str:
 
     digest = hashlib.sha256()
     for name, tensor in _state_tensors(module):
+        if tensor.is_quantized:  # its integers and how they map to reals
+            scheme = (f"{tensor.q_scale()},{tensor.q_zero_point()}" if tensor.qscheme() == torch.per_tensor_affine
+                      else f"{tensor.q_per_channel_scales().tolist()},{tensor.q_per_channel_zero_points().tolist()}")
+            digest.update(f"{name}|{tensor.dtype}|{scheme}|".encode())
+            tensor = tensor.int_repr()
         flat = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(flat.view(torch.uint8).numpy().tobytes())
@@ -390,61 +406,101 @@ def _hash_weights(module: torch.nn.Module) -> str:
 
 def attributes_digest(module: torch.nn.Module) -> str:
     """SHA-256 over the class and the non-tensor attributes of every submodule (``vars(sub)`` less
-    ``nn.Module``'s own tables): numbers, strings, dtypes and containers of them by value; an object with
-    ``to_dict()`` (a Hugging Face config) by that dict; a function or class by its qualified name; any other
-    object by its type alone (its repr may hold an address). Tensors are left to :func:`weights_digest`."""
+    ``nn.Module``'s own tables), by values that are the same in every process (:class:`_StableRepr`).
+    Tensors are left to :func:`weights_digest`."""
     internals = _module_internals()
     submodules = _submodules(module)
-    tree = {id(sub) for _, sub in submodules}
+    stable = _StableRepr({id(sub) for _, sub in submodules})
     digest = hashlib.sha256()
     for prefix, sub in submodules:
         # Which class each submodule is: an activation chosen from a config (ReLU or Tanh) holds no tensor.
         digest.update(f"{prefix}:{type(sub).__module__}.{type(sub).__qualname__};".encode())
         for key, value in sorted(vars(sub).items()):
-            if key not in internals:
-                digest.update(f"{prefix}{key}={_stable_repr(value, 0, tree)};".encode())
+            if key not in internals and key not in PLACE_KEYS:
+                digest.update(f"{prefix}{key}={stable(value)};".encode())
     return digest.hexdigest()
 
+
+PLACE_KEYS = frozenset({"name_or_path", "_name_or_path", "_commit_hash"})
+"""Attributes and config keys that say where a model was loaded from, not what it computes: a Hugging Face
+model loaded by ``from_pretrained(path)`` holds the path, and a moved checkout must not re-export (review)."""
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 
 
-def _stable_repr(value: Any, depth: int, tree: set[int]) -> str:
-    """A repr of ``value`` that is the same in every process for the same value (no addresses). A module
-    outside the ``tree`` (ids of the model's registered modules; e.g. one kept in a plain list) counts by
-    its tensors; one in it is hashed where it is registered."""
-    import enum
+class _StableRepr:
+    """A repr of an attribute's value that is the same in every process for the same value: no addresses, no
+    hash-seeded order. Numbers, strings, dtypes, enums (by name), NumPy values, containers, dataclasses and plain
+    objects (by their attributes) by value; an object with ``to_dict()`` (a Hugging Face config) by that dict; a
+    function or class by its qualified name; a module outside the ``tree`` (ids of the model's registered modules,
+    e.g. one kept in a plain list) by its tensors; anything else by its type. At most :data:`ITEMS` values are
+    read per model and :data:`DEPTH` levels deep (a vocabulary of a million entries: its type and size)."""
 
-    import numpy as np
-    import torch
+    ITEMS = 20_000
+    DEPTH = 5
 
-    if isinstance(value, (*_SCALARS, torch.dtype, torch.device, torch.Size, enum.Enum)):
-        return repr(value)
-    if isinstance(value, torch.Tensor):
-        return "<tensor>"  # in weights_digest
-    if isinstance(value, torch.nn.Module):
-        return f"<{type(value).__qualname__}>" if id(value) in tree else f"<module {_hash_weights(value)}>"
-    if isinstance(value, np.ndarray):
-        return f"ndarray{value.dtype}{value.shape}:{hashlib.sha256(value.tobytes()).hexdigest()}"
-    if depth >= 4:
-        return f"<{type(value).__qualname__}>"
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_stable_repr(v, depth + 1, tree) for v in value]
-        ordered = sorted(items) if isinstance(value, (set, frozenset)) else items
-        return f"{type(value).__name__}[{', '.join(ordered)}]"
-    if isinstance(value, dict):
-        pairs = sorted(f"{_stable_repr(k, depth + 1, tree)}: {_stable_repr(v, depth + 1, tree)}"
-                       for k, v in value.items())
-        return f"{{{', '.join(pairs)}}}"
-    if isinstance(value, functools.partial):
-        return (f"partial({_stable_repr(value.func, depth + 1, tree)}, {_stable_repr(value.args, depth + 1, tree)}, "
-                f"{_stable_repr(value.keywords, depth + 1, tree)})")
-    if inspect.isroutine(value) or inspect.isclass(value):
-        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
+    def __init__(self, tree: set[int]) -> None:
+        self.tree = tree
+        self.budget = self.ITEMS
+
+    def __call__(self, value: Any, depth: int = 0) -> str:
         try:
-            return f"{type(value).__qualname__}{_stable_repr(to_dict(), depth + 1, tree)}"
-        except Exception:  # a to_dict() that needs arguments or fails: the type is all we can tell
-            pass
-    return f"<{type(value).__qualname__}>"
+            return self._repr(value, depth)
+        except Exception:  # a property or __getattr__ that raises: the type is all we can tell
+            return f"<{type(value).__qualname__}>"
+
+    def _repr(self, value: Any, depth: int) -> str:
+        import dataclasses
+        import enum
+        import re
+        import weakref
+
+        import numpy as np
+        import torch
+
+        self.budget -= 1
+        if isinstance(value, weakref.ProxyTypes):  # before any isinstance: a proxy passes for its referent
+            return "<weakref proxy>"
+        kind = type(value).__qualname__
+        if isinstance(value, enum.Enum):
+            return f"{kind}.{value.name}"
+        if isinstance(value, (*_SCALARS, torch.dtype, torch.device, torch.Size)):
+            return repr(value)
+        if isinstance(value, np.generic):
+            return f"{value.dtype}({value.item()!r})"
+        if isinstance(value, torch.Tensor):
+            return "<tensor>"  # in weights_digest
+        if isinstance(value, torch.nn.Module):
+            return f"<{kind}>" if id(value) in self.tree else f"<module {_hash_weights(value)}>"
+        if isinstance(value, np.ndarray):
+            if value.dtype == object:
+                return f"ndarray{value.shape}{self(value.tolist(), depth)}"
+            return f"ndarray{value.dtype}{value.shape}:{hashlib.sha256(value.tobytes()).hexdigest()}"
+        if inspect.isroutine(value) or inspect.isclass(value):
+            return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', kind)}"
+        if isinstance(value, re.Pattern):
+            return f"re({value.pattern!r}, {value.flags})"
+        size = len(value) if isinstance(value, (list, tuple, set, frozenset, dict)) else 0
+        if depth >= self.DEPTH or self.budget - size < 0:
+            return f"<{kind} of {size}>" if size else f"<{kind}>"
+        if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "deque":
+            items = [self(v, depth + 1) for v in value]
+            ordered = sorted(items) if isinstance(value, (set, frozenset)) else items
+            return f"{kind}[{', '.join(ordered)}]"
+        if isinstance(value, dict):
+            pairs = sorted(f"{self(k, depth + 1)}: {self(v, depth + 1)}" for k, v in value.items()
+                           if k not in PLACE_KEYS)
+            return f"{{{', '.join(pairs)}}}"
+        if isinstance(value, functools.partial):
+            return f"partial({self(value.func, depth + 1)}, {self(value.args, depth + 1)}, " \
+                   f"{self(value.keywords, depth + 1)})"
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return f"{kind}{self(to_dict(), depth + 1)}"
+        if dataclasses.is_dataclass(value):
+            return f"{kind}{self({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth + 1)}"
+        attributes = getattr(value, "__dict__", None)
+        plain = all("__repr__" not in vars(cls) for cls in type(value).__mro__[:-1])  # object's own repr
+        if isinstance(attributes, dict) and (plain or type(value).__name__ == "Namespace"):
+            return f"{kind}{self(attributes, depth + 1)}"  # a plain object, or argparse's: by its attributes
+        return f"<{kind}>"

@@ -53,9 +53,9 @@ class SessionState:
     dims_dropped: dict[str, str] = field(default_factory=dict)
     """Model name -> the ``--trtperf-dim`` values outside its declared range, where others of it run."""
     declared_axes: dict[str, set[str]] = field(default_factory=dict)
+    """Named axis -> the collected models declaring it: ``--trtperf-dim`` must name one of them."""
     declared_models: dict[str, ModelSpec] = field(default_factory=dict)
     """Model name -> its first declaration collected (a second model under the name fails its cases)."""
-    """Named axis -> the collected models declaring it: ``--trtperf-dim`` must name one of them."""
     runner_error: str = ""
     trtperf_session: bool = False
     """A model declaration was collected (here, or by an xdist worker): the session owns the results

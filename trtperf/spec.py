@@ -7,6 +7,7 @@ A suite module declares models with the :func:`model` decorator; the pytest plug
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import functools
 import hashlib
@@ -518,7 +519,8 @@ def model(
             spec_name = name or _factory_name(factory)
             from trtperf.code_digest import factory_modules, snapshot_loaded_sources
 
-            snapshot_loaded_sources([declared_in, *factory_modules(factory)])
+            with contextlib.suppress(Exception):  # best effort: a declaration never fails on it (keys re-read)
+                snapshot_loaded_sources([declared_in, *factory_modules(factory)])
         elif onnx_path is not None:
             spec_name = name or onnx_path.stem
         else:

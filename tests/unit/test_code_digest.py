@@ -241,3 +241,30 @@ def test_comments_and_layout_do_not_count_code_does(tmp_path: Path, monkeypatch:
     assert _digest(_suite(tmp_path, monkeypatch, "f", commented).block) == before
     edited = HELPER.replace("return x.tanh()", "return x.sigmoid()")
     assert _digest(_suite(tmp_path, monkeypatch, "f", edited).block) != before
+
+
+def test_a_helper_edited_after_its_import_stays_keyed_as_loaded_when_another_suite_imports_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A review (2026-12-07): a second suite importing the (cached) helper re-read the edited file at its
+    # declaration, so the key followed the file while the process still ran the old code.
+    suite = _suite(tmp_path, monkeypatch, "g")
+    loaded = _digest(suite.block)
+    _write(tmp_path / "digest_helper_g.py", HELPER.replace("self.lin(x).tanh()", "self.lin(x).sigmoid()"))
+    _write(tmp_path / "test_other_g.py", SUITE.format(helper="digest_helper_g"))  # the helper module is cached
+    _import(monkeypatch, tmp_path / "test_other_g.py", "digest_other_g")
+    assert _digest(suite.block) == loaded
+
+
+def test_a_namespace_package_import_does_not_break_the_declaration(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A review (2026-12-07): an import of a namespace package (no __init__.py) not imported yet raised KeyError
+    # in the import lookup at the declaration: the whole suite failed to collect.
+    (tmp_path / "nsnets" / "layers").mkdir(parents=True)
+    (tmp_path / "nsnets" / "layers" / "consts.py").write_text("SCALE = 2.0\n")
+    _write(tmp_path / "test_ns.py", "from typing import TYPE_CHECKING\nimport torch\nimport trtperf\n"
+           "if TYPE_CHECKING:\n    from nsnets.layers.consts import SCALE\n"
+           "model = trtperf.model(inputs=[trtperf.InputSpec('x', ('batch', 4))], outputs=['y'], name='ns')("
+           "lambda: torch.nn.Linear(4, 2))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    suite = _import(monkeypatch, tmp_path / "test_ns.py", "digest_ns_suite")
+    assert len(_digest(suite.model)) == 64

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -298,3 +299,98 @@ def test_an_export_prints_no_torchvision_notices() -> None:
             "export_onnx(spec, spec.build_module(), pathlib.Path(tempfile.mkdtemp()) / 'm.onnx')\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert "torchvision" not in run.stdout + run.stderr
+
+
+STABILITY_SCRIPT = '''
+import argparse, dataclasses, enum, functools, sys, weakref
+import numpy as np, torch, transformers
+from trtperf.code_digest import weights_digest
+
+def gelu(x):
+    return x
+
+class Act(enum.Enum):
+    GELU = functools.partial(gelu)
+
+@dataclasses.dataclass
+class Options:
+    scale: float = 2.0
+
+class Odd:
+    def __getattr__(self, name):
+        return {}[name]  # a KeyError, not an AttributeError
+
+class Tricky(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+        self.act = Act.GELU
+        self.labels = np.array(["cat", "dog"], dtype=object)
+        self.names = {"q", "k", "v", "o"}
+        self.scale = np.float32(0.5)
+        self.options = Options()
+        self.args = argparse.Namespace(heads=2)
+        self.odd = Odd()
+        self.name_or_path = sys.argv[1]  # where it was loaded from: not what it computes
+        self.me = weakref.proxy(self.lin)
+
+torch.manual_seed(0)
+bert = transformers.BertModel(transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                      intermediate_size=64, name_or_path=sys.argv[1]))
+torch.manual_seed(0)
+print(weights_digest(Tricky()), weights_digest(bert))
+'''
+
+
+def test_the_weights_digest_is_the_same_in_every_process() -> None:
+    """A review (2026-12-07): an Enum whose value held a function, an object array, and the path a Hugging Face
+    model was loaded from gave another digest in each process: every run re-exported (and a read-only shared
+    cache missed). Two processes, other hash seeds and load paths."""
+    import os
+    import subprocess
+    import sys
+
+    digests = [subprocess.run([sys.executable, "-c", STABILITY_SCRIPT, f"/tmp/checkout-{seed}"], check=True,
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.split()
+               for seed in (1, 2)]
+    assert digests[0] == digests[1] and len(digests[0]) == 2
+
+
+@pytest.mark.parametrize(("make", "change"), [
+    (lambda: np.float32(0.5), lambda: np.float32(0.25)),
+    (lambda: __import__("argparse").Namespace(heads=2), lambda: __import__("argparse").Namespace(heads=4)),
+    (lambda: np.array(["cat", "dog"], dtype=object), lambda: np.array(["cat", "cow"], dtype=object)),
+], ids=["numpy-scalar", "namespace", "object-array"])
+def test_weights_digest_sees_the_value_of_other_attribute_kinds(make: Any, change: Any) -> None:
+    def digest(value: Any) -> str:
+        torch.manual_seed(0)
+        module = nn.Linear(4, 4)
+        module.extra = value
+        return weights_digest(module)
+
+    assert digest(make()) == digest(make()) != digest(change())
+
+
+def test_a_huge_attribute_counts_by_its_size_beyond_the_read_budget() -> None:
+    """A review (2026-12-07): a million-entry dict attribute was read in full at every key (1.5 s a call). Beyond
+    the budget a container counts by its type and size (a documented limit: an edit inside it is not seen)."""
+    def digest(entries: int) -> str:
+        torch.manual_seed(0)
+        module = nn.Linear(4, 4)
+        module.vocab = {f"token{i}": i for i in range(entries)}  # type: ignore[assignment]
+        return weights_digest(module)
+
+    assert digest(1_000_000) == digest(1_000_000) != digest(999_999)
+
+
+@pytest.mark.filterwarnings("ignore")  # torch deprecates its own quantized tensors
+def test_weights_digest_of_a_dynamically_quantized_model() -> None:
+    """A review (2026-12-07): its state dict holds a (weight, bias) tuple; the digest raised AttributeError."""
+    def digest(seed: int) -> str:
+        torch.manual_seed(seed)
+        quantized = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            nn.Sequential(nn.Linear(4, 4)), {nn.Linear}, dtype=torch.qint8)
+        return weights_digest(quantized)
+
+    assert digest(0) == digest(0) != digest(1)

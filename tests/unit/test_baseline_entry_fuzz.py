@@ -92,3 +92,12 @@ def test_a_damaged_field_costs_its_case_at_most(tmp_path: Path, path: tuple[Any,
         return
     render_summary([result])
     json.dumps(result.to_json())
+
+
+def test_a_null_median_is_named_not_shown_as_a_dash(tmp_path: Path) -> None:
+    # A new user's trial (2026-12-07): "median_ms": null passed silently, with "-" beside a -35 % change.
+    from trtperf.record.baselines import entry_problem
+
+    problem = entry_problem(_replaced(("stats", "median_ms"), None))
+    assert problem == "field 'stats.median_ms' must be a number, got NoneType 'None'"
+    assert entry_problem(_replaced(("stats", "enqueue_median_ms"), None)) is None

@@ -103,6 +103,10 @@ def test_concurrent_updates_lose_nothing(baseline_dir: Path) -> None:
         ('{"schema_version": "1", "entries": {}}', "no integer 'schema_version'"),
         ('{"schema_version": 0, "entries": {}}', "schema_version 0 is too old to migrate"),
         ('{"schema_version": 999, "entries": {}}', "schema_version 999 is newer than this trtperf understands"),
+        # A new user's trial (2026-12-07): cases moved out of 'entries' read as "no baseline", and the next
+        # update rewrote the file with its own cases only.
+        ('{"schema_version": 3, "device": {}, "a[x-fp32-b1-s1]": {}}', "'entries' must map case keys to objects"),
+        ('{"schema_version": 3, "entries": []}', "'entries' must map case keys to objects"),
     ],
 )
 def test_unreadable_file_is_an_error_naming_it_and_is_never_overwritten(baseline_dir: Path, content: str,

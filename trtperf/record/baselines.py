@@ -59,6 +59,11 @@ def check_run_medians(entry: Mapping[str, Any]) -> list[float]:
     return [float(v) for v in medians]
 
 
+REQUIRED_STATS = frozenset({"median_ms"})
+"""Stats that may not be null where present (the table's baseline column); others may (no enqueue time on a
+CPU). The gate itself reads the run medians."""
+
+
 def entry_problem(entry: Any) -> str | None:
     """What makes an entry unusable for gating, naming the field; None when it is usable."""
     if not isinstance(entry, Mapping):
@@ -68,8 +73,9 @@ def entry_problem(entry: Any) -> str | None:
     except ValueError as exc:
         return f"field 'stats': {exc}"
     for key, value in entry["stats"].items():
-        if key != "run_medians_ms" and not (value is None or (isinstance(value, (int, float))
-                                                                and not isinstance(value, bool))):
+        if key == "run_medians_ms" or (value is None and key not in REQUIRED_STATS):
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
             return f"field 'stats.{key}' must be a number, got {type(value).__name__} {str(value)[:40]!r}"
     for name in ("timing_mode", "environment", "artifact", "samples"):
         if name in entry and not isinstance(entry[name], Mapping):
@@ -257,9 +263,15 @@ def load_baseline_file(path: Path, with_samples: bool = True, lenient: bool = Fa
     if not isinstance(document, dict):
         raise BaselineError(f"{path}: expected a JSON object at the top level. It was not overwritten.")
     document = migrate(document, path)
-    entries = document.get("entries", {})
+    # No 'entries' at all is damage too (a new user's trial, 2026-12-07: cases moved to the top level read as
+    # "no baseline", and the next update rewrote the file with its own cases only).
+    entries = document.get("entries")
     if not isinstance(entries, dict):
-        raise BaselineError(f"{path}: 'entries' must map case keys to objects. It was not overwritten.")
+        raise BaselineError(
+            f"{path}: 'entries' must map case keys to objects, got "
+            f"{'nothing' if entries is None else type(entries).__name__}. It was not overwritten. Restore it from "
+            f"version control (if git tracks it: git checkout -- {path}), or move its cases back under "
+            f"'entries', then rerun.")
     device = document.get("device", {})
     if not isinstance(device, dict):
         if not lenient:

@@ -56,6 +56,8 @@ class SessionState:
     """Named axis -> the collected models declaring it: ``--trtperf-dim`` must name one of them."""
     declared_models: dict[str, ModelSpec] = field(default_factory=dict)
     """Model name -> its first declaration collected (a second model under the name fails its cases)."""
+    collected_keys: set[str] = field(default_factory=set)
+    """Case keys collected so far: a key is one test and one baseline entry (a repeat is not collected again)."""
     runner_error: str = ""
     trtperf_session: bool = False
     """A model declaration was collected (here, or by an xdist worker): the session owns the results
@@ -318,6 +320,9 @@ def _case_items(collector: pytest.Collector, obj: ModelSpec) -> list[pytest.Item
     elif (dropped := dims_out_of_range(obj, s.dim)) is not None:
         state.dims_dropped[obj.name] = dropped
     for case in cases:
+        if case.key in state.collected_keys and not conflict:  # one model declared twice with overlapping batches
+            continue
+        state.collected_keys.add(case.key)
         item = CaseItem.from_parent(collector, name=case.key, spec=obj, case=case, conflict=conflict)
         reason = skip_reason(obj, case, s)
         if reason:

@@ -397,7 +397,7 @@ def _tuple_of_ints(name: str, what: str, values: Iterable[int]) -> tuple[int, ..
     out = tuple(values)
     if not out or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in out):
         raise TrtperfUsageError(f"model {name!r}: {what} must be positive ints, got {out!r}")
-    return out
+    return tuple(dict.fromkeys(out))  # a value given twice (dims={"seq": (8, 8)}) is one case, not two
 
 
 OnnxSource = Union[str, "os.PathLike[str]", Callable[[], Any]]

@@ -324,9 +324,12 @@ from trtperf import InputSpec
 def make():
     return nn.Linear(8, 4)
 
-small = trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], batches=(2,), name="lin")(make)
-large = trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], batches=(16,), name="lin")(make)
+small = trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], batches=(2, 4), name="lin")(make)
+large = trtperf.model(inputs=[InputSpec("x", ("batch", 8))], outputs=["y"], batches=(4, 16, 16), name="lin")(make)
 ''')
     run, cases = _run(pytester, tmp_path, "--trtperf-backend", "onnxruntime")
-    run.assert_outcomes(passed=2)
+    # b4 is declared by both and b16 twice (a new user's trial, 2026-12-07: repeated keys ran twice and were
+    # reported twice): each key is one case
+    run.assert_outcomes(passed=3)
+    assert sorted(cases) == [f"lin[onnxruntime-fp32-b{b}-s1]" for b in (16, 2, 4)]
     assert len({c["artifact"]["onnx_sha256"] for c in cases.values()}) == 1

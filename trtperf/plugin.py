@@ -260,7 +260,7 @@ class CaseItem(pytest.Item):
             state.runner_error = state.runner_error or str(exc)
             result = failed_result(self.case, "setup", exc)
         else:
-            result = (failed_result(self.case, "setup", TrtperfUsageError(f"{self.case.key}: {self.conflict}"))
+            result = (failed_result(self.case, "setup", TrtperfUsageError(self.conflict))
                       if self.conflict else runner.run(self.spec, self.case))
         self.user_properties.append((PROPERTY, json.dumps(result.to_json())))  # for the results; not in JUnit
         self.user_properties.extend(junit_properties(result))
@@ -293,11 +293,18 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 def pytest_make_collect_report(
     collector: pytest.Collector,
 ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
-    """A module's declarations that no module-level name holds are collected too (never dropped)."""
+    """A module's declarations that no module-level name holds are collected too (never dropped). A module
+    that failed to import on a declaration's error (``TrtperfUsageError``, e.g. ``threshold=5``) makes this a
+    trtperf session, so the results file is rewritten instead of still showing an earlier run's cases (a new
+    user's trial, 2026-12-07)."""
     report = yield
     if isinstance(collector, pytest.Module) and report.passed and report.result is not None:
         for spec in unbound_declarations(vars(collector.obj)):
             report.result.extend(_case_items(collector, spec))
+    elif report.failed and TrtperfUsageError.__name__ in report.longreprtext:
+        state = collector.config.stash.get(STATE_KEY, None)
+        if state is not None:
+            state.trtperf_session = True
     return report
 
 

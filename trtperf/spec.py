@@ -368,8 +368,12 @@ def name_conflict(spec: ModelSpec, declared: dict[str, ModelSpec]) -> str | None
     first = declared.setdefault(spec.name, spec)
     if first is spec or first.identity() == spec.identity():
         return None
-    where = " and ".join(dict.fromkeys(d.declared_file or d.declared_in or "?" for d in (first, spec)))
-    return (f"model name {spec.name!r} is declared for two different models ({where}): case keys and baselines "
+    files = list(dict.fromkeys(d.declared_file or d.declared_in or "?" for d in (first, spec)))
+    where = f"both in {files[0]}" if len(files) == 1 else " and ".join(files)
+    fields = ("name", "factory", "onnx", "seed", "opset", "max_batch", "inputs", "outputs", "dims")
+    differ = ", ".join(f for f, a, b in zip(fields, first.identity(), spec.identity(), strict=True) if a != b)
+    return (f"model name {spec.name!r} is declared for two different models ({where}; they differ in: {differ}): "
+            f"case keys and baselines "
             f"are keyed by the model's name, so one model's cases would be judged against the other's baseline "
             f"and export. Give one of them its own name: trtperf.model(..., name=...)")
 

@@ -235,3 +235,18 @@ def test_a_case_pytest_fails_after_trtperf_passed_it_is_failed_and_not_recorded(
     assert "pytest failed this case after trtperf's checks passed" in case["message"]
     assert "ResourceWarning" in case["message"] or "Unraisable" in case["message"], case["message"]
     assert not [p for p in (tmp_path / "baselines").glob("*.json")], "nothing recorded"
+
+
+def test_a_declaration_error_leaves_no_earlier_runs_cases_in_the_results(pytester: pytest.Pytester, args: list[str],
+                                                                        tmp_path: Path,
+                                                                        tiny_suite: Callable[..., None]) -> None:
+    # A new user's trial (2026-12-07): threshold=5 failed collection with its message, and results.json still
+    # held the previous run's cases, which a CI job would upload as this run's.
+    tiny_suite()
+    pytester.runpytest(*args, "--trtperf-no-timing").assert_outcomes(passed=1)
+    assert len(_cases(tmp_path)) == 1
+    tiny_suite(settings='{"threshold": 5}')
+    result = pytester.runpytest(*args, "--trtperf-no-timing")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*Invalid threshold '5' from model 'tiny'*write 5% for 5 percent*"])
+    assert _cases(tmp_path) == {}

@@ -308,7 +308,8 @@ def test_two_models_under_one_name_fail_the_second_ones_cases_with_the_fix(pytes
     run, cases = _run(pytester, tmp_path, "--trtperf-backend", "onnxruntime,torch")
     run.assert_outcomes(passed=2, failed=2)
     run.stdout.fnmatch_lines(["*net[[]onnxruntime-fp32-b2-s1[]]*model name 'net' is declared for two different "
-                              "models (*test_a.py and *test_b.py)*trtperf.model(..., name=...)*"])
+                              "models (*test_a.py and *test_b.py; they differ in: factory)*"
+                              "trtperf.model(..., name=...)*"])
     # The first file's cases ran on its own model; the other's never ran.
     failed = [key for key, case in cases.items() if case["outcome"] == "failed"]
     assert len(failed) == 2 and all(cases[k]["failed_stage"] == "setup" for k in failed)

@@ -215,7 +215,8 @@ def test_the_export_memo_tells_two_models_under_one_name_apart(cache: ArtifactCa
     assert exports[0] != exports[1] and exports[0] == exports[2] and len(memo) == 2
     declared: dict[str, ModelSpec] = {}
     assert name_conflict(first, declared) is None and name_conflict(first, declared) is None
-    assert "declared for two different models" in str(name_conflict(second, declared))
+    message = str(name_conflict(second, declared))
+    assert "declared for two different models (both in " in message and "they differ in: factory" in message
 
 
 class _Stateful(nn.Module):

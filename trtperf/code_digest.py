@@ -142,7 +142,10 @@ def _import_statements(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, 
 def _imported(name: str, path: Path) -> Iterator[str]:
     """Names of the modules that the import statements of module ``name`` (file ``path``) may load: each
     statement's module and, for ``from m import x``, ``m.x`` (``x`` may be a submodule)."""
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError:  # removed since it was found: nothing to follow
+        return
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for module, level, names in _import_statements(str(path), stat.st_mtime_ns, stat.st_size):
         if level:

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, Union, overload
 
 from trtperf.errors import TrtperfUsageError
 from trtperf.precisions import PRECISIONS
@@ -218,6 +218,23 @@ class Tolerance:
                 f"precision_error_factor={self.precision_error_factor!r}, max_rel_l2={self.max_rel_l2!r}")
 
 
+class ModelIdentity(NamedTuple):
+    """A model's fp32 ONNX in a process, hashable: not the cases' settings (batches, precisions, streams,
+    tolerances)."""
+
+    name: str
+    factory: int
+    """``id()`` of the factory object (held by its spec for the session)."""
+    onnx: str
+    """The ONNX file's path, or ``id()`` of an ONNX factory; "None" for a torch model."""
+    seed: int
+    opset: int
+    max_batch: int
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[str, ...]
+    dims: tuple[tuple[str, tuple[int, ...]], ...]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model and the cases to make of it. Build one with :func:`model`."""
@@ -267,13 +284,12 @@ class ModelSpec:
 
         return code_digest(self.factory, self.declared_in, module)
 
-    def identity(self) -> tuple[Any, ...]:
-        """What makes this model's fp32 ONNX, hashable: its name, factory (the object) or ONNX source, seed,
-        opset, batch bound, inputs, outputs and named-axis values; not the cases' settings (batches, precisions,
-        streams, tolerances). Two declarations with equal identities share one export in a process."""
+    def identity(self) -> ModelIdentity:
+        """What makes this model's fp32 ONNX (see :class:`ModelIdentity`). Two declarations with equal identities
+        share one export in a process."""
         onnx = self.onnx if self.onnx is None or isinstance(self.onnx, (str, os.PathLike)) else id(self.onnx)
-        return (self.name, id(self.factory), str(onnx), self.seed, self.opset, self.max_batch, self.inputs,
-                self.outputs, tuple(sorted(self.dims.items())))
+        return ModelIdentity(self.name, id(self.factory), str(onnx), self.seed, self.opset, self.max_batch,
+                             self.inputs, self.outputs, tuple(sorted(self.dims.items())))
 
     def dim_range(self, axis: str) -> tuple[int, int]:
         """The smallest and largest declared value of a named axis: the export's and profile's bounds."""
@@ -370,8 +386,8 @@ def name_conflict(spec: ModelSpec, declared: dict[str, ModelSpec]) -> str | None
         return None
     files = list(dict.fromkeys(d.declared_file or d.declared_in or "?" for d in (first, spec)))
     where = f"both in {files[0]}" if len(files) == 1 else " and ".join(files)
-    fields = ("name", "factory", "onnx", "seed", "opset", "max_batch", "inputs", "outputs", "dims")
-    differ = ", ".join(f for f, a, b in zip(fields, first.identity(), spec.identity(), strict=True) if a != b)
+    first_id, spec_id = first.identity(), spec.identity()
+    differ = ", ".join(f for f in ModelIdentity._fields if getattr(first_id, f) != getattr(spec_id, f))
     return (f"model name {spec.name!r} is declared for two different models ({where}; they differ in: {differ}): "
             f"case keys and baselines "
             f"are keyed by the model's name, so one model's cases would be judged against the other's baseline "

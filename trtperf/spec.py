@@ -382,16 +382,15 @@ def name_conflict(spec: ModelSpec, declared: dict[str, ModelSpec]) -> str | None
     here) holds another model under that name; None otherwise. Case keys and baseline entries are keyed by the
     name, so a second model under it would be judged by the first one's baseline."""
     first = declared.setdefault(spec.name, spec)
-    if first is spec or first.identity() == spec.identity():
+    first_id, spec_id = first.identity(), spec.identity()
+    if first is spec or first_id == spec_id:
         return None
     files = list(dict.fromkeys(d.declared_file or d.declared_in or "?" for d in (first, spec)))
     where = f"both in {files[0]}" if len(files) == 1 else " and ".join(files)
-    first_id, spec_id = first.identity(), spec.identity()
     differ = ", ".join(f for f in ModelIdentity._fields if getattr(first_id, f) != getattr(spec_id, f))
     return (f"model name {spec.name!r} is declared for two different models ({where}; they differ in: {differ}): "
-            f"case keys and baselines "
-            f"are keyed by the model's name, so one model's cases would be judged against the other's baseline "
-            f"and export. Give one of them its own name: trtperf.model(..., name=...)")
+            f"case keys and baselines are keyed by the model's name, so one model's cases would be judged against "
+            f"the other's baseline and export. Give one of them its own name: trtperf.model(..., name=...)")
 
 
 def _keep_pristine(key: tuple[Any, ...], factory: Any, module: Any) -> None:
